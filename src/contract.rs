@@ -1,0 +1,115 @@
+//! The enforcement contract: the headers the upstream sees and the local replies callers get. Every
+//! later detector reports through these, so their names and formats are stable (see the README).
+
+use crate::api::{error_body, ErrorStyle, Rejection};
+use crate::credential::Credential;
+use crate::decision::Verdict;
+
+/// Prefix of every header the filter owns; client-sent copies are removed.
+pub const HEADER_PREFIX: &str = "x-distill-";
+/// Hashed credential id.
+pub const CREDENTIAL_HEADER: &str = "x-distill-credential";
+/// Tenant, when one was identified.
+pub const TENANT_HEADER: &str = "x-distill-tenant";
+/// Computed verdict.
+pub const VERDICT_HEADER: &str = "x-distill-verdict";
+/// Suspicion score, two decimals.
+pub const SCORE_HEADER: &str = "x-distill-score";
+/// Comma list of reasons.
+pub const SIGNALS_HEADER: &str = "x-distill-signals";
+/// `true` when the computed verdict was not enforced (shadow mode).
+pub const SHADOW_HEADER: &str = "x-distill-shadow";
+
+/// True for a header name the filter owns (case-insensitive).
+pub fn is_owned_header(name: &str) -> bool {
+    name.len() >= HEADER_PREFIX.len()
+        && name.get(..HEADER_PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(HEADER_PREFIX))
+}
+
+/// Headers added to the request forwarded upstream.
+pub fn upstream_headers(credential: &Credential, verdict: &Verdict) -> Vec<(&'static str, String)> {
+    let mut headers = vec![
+        (CREDENTIAL_HEADER, credential.id.clone()),
+        (VERDICT_HEADER, verdict.action.name().to_string()),
+        (SCORE_HEADER, format!("{:.2}", verdict.score.clamp(0.0, 1.0))),
+    ];
+    let signals = verdict.signal_list();
+    if !signals.is_empty() {
+        headers.push((SIGNALS_HEADER, signals));
+    }
+    if let Some(t) = &credential.tenant {
+        headers.push((TENANT_HEADER, t.clone()));
+    }
+    if verdict.shadowed() {
+        headers.push((SHADOW_HEADER, "true".to_string()));
+    }
+    headers
+}
+
+/// A reply the filter sends instead of forwarding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalReply {
+    /// HTTP status.
+    pub status: u32,
+    /// Headers (content-type included).
+    pub headers: Vec<(String, String)>,
+    /// JSON body in the caller's API format.
+    pub body: String,
+}
+
+/// The local reply for a rejection, with `Retry-After` and the API's rate-limit headers on 429.
+pub fn local_reply(style: ErrorStyle, rejection: Rejection, verdict: Option<&Verdict>, now_ms: u64) -> LocalReply {
+    let signals = verdict.map(Verdict::signal_list).unwrap_or_default();
+    let message = match rejection {
+        Rejection::MissingCredential => "No API key provided.".to_string(),
+        Rejection::Blocked => format!("Request blocked by distill-guard ({signals})."),
+        Rejection::Throttled => {
+            let retry = verdict.and_then(|v| v.retry_after).unwrap_or(1);
+            format!("Rate limit reached ({signals}). Please try again in {retry}s.")
+        }
+        Rejection::BodyTooLarge => "Request body is larger than this gateway inspects.".to_string(),
+    };
+    let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+    if rejection == Rejection::Throttled {
+        if let Some(v) = verdict {
+            let retry = v.retry_after.unwrap_or(1);
+            headers.push(("retry-after".to_string(), retry.to_string()));
+            if let Some(limit) = v.limit {
+                let now_s = now_ms / 1000;
+                for (kind, figures) in [("requests", limit.requests), ("tokens", limit.tokens)] {
+                    let Some((max, remaining, reset)) = figures else { continue };
+                    match style {
+                        ErrorStyle::OpenAi => {
+                            headers.push((format!("x-ratelimit-limit-{kind}"), max.to_string()));
+                            headers.push((format!("x-ratelimit-remaining-{kind}"), remaining.to_string()));
+                            headers.push((format!("x-ratelimit-reset-{kind}"), format!("{reset}s")));
+                        }
+                        ErrorStyle::Anthropic => {
+                            headers.push((format!("anthropic-ratelimit-{kind}-limit"), max.to_string()));
+                            headers.push((format!("anthropic-ratelimit-{kind}-remaining"), remaining.to_string()));
+                            headers.push((format!("anthropic-ratelimit-{kind}-reset"), rfc3339(now_s + reset)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    LocalReply { status: rejection.status(), headers, body: error_body(style, rejection, &message) }
+}
+
+/// Seconds since the epoch as an RFC 3339 UTC timestamp.
+pub fn rfc3339(epoch_s: u64) -> String {
+    let days = (epoch_s / 86_400) as i64;
+    let secs = epoch_s % 86_400;
+    // Civil-from-days (proleptic Gregorian), after H. Hinnant's public-domain algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
+}

@@ -1,0 +1,346 @@
+//! The verdict for a request: lists, budgets (checked and charged atomically in the ledger), shadow
+//! mode, and the settlement that replaces the input estimate with the usage the API reported.
+//!
+//! Data flows one way: credential + request facts → signals → verdict → (the adapter's) actions.
+
+use crate::api::Rejection;
+use crate::credential::Credential;
+use crate::ledger::{seconds_until_room, Delta, Ledger, LedgerError, Record, Subject, Update, Updated};
+use crate::policy::{Action, Budget, Mode, Policy, Scope};
+use crate::request::{BodyStatus, RequestFacts};
+use crate::response::Metered;
+
+/// A reason that contributed to the verdict, shown in `x-distill-signals`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signal {
+    /// Stable name, e.g. `budget:per_key_minute` or `blocklist:credential`.
+    pub name: String,
+    /// What this signal asks for.
+    pub action: Action,
+    /// Reported but not enforced (the rule's own `shadow`).
+    pub shadow: bool,
+}
+
+/// Rate-limit figures of the budget that throttled, for the response headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitInfo {
+    /// Budget window length in seconds.
+    pub window_seconds: u64,
+    /// `max_requests`, with remaining and seconds until a request fits again.
+    pub requests: Option<(u64, u64, u64)>,
+    /// `max_tokens`, with remaining and seconds until this request's estimate fits.
+    pub tokens: Option<(u64, u64, u64)>,
+}
+
+/// The decision for one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// The verdict computed from every rule, shadow ones included.
+    pub action: Action,
+    /// What is actually done (Allow or Tag when in shadow).
+    pub enforced: Action,
+    /// Suspicion score in [0, 1] (0 until detectors contribute).
+    pub score: f64,
+    /// Reasons, most severe first.
+    pub signals: Vec<Signal>,
+    /// Seconds for `Retry-After` when throttled.
+    pub retry_after: Option<u64>,
+    /// Figures for the rate-limit headers when a budget fired.
+    pub limit: Option<LimitInfo>,
+}
+
+impl Verdict {
+    fn allow() -> Self {
+        Verdict {
+            action: Action::Allow,
+            enforced: Action::Allow,
+            score: 0.0,
+            signals: Vec::new(),
+            retry_after: None,
+            limit: None,
+        }
+    }
+
+    /// The local reply to send, if the enforced verdict is a rejection.
+    pub fn rejection(&self) -> Option<Rejection> {
+        match self.enforced {
+            Action::Throttle => Some(Rejection::Throttled),
+            Action::Block => Some(Rejection::Blocked),
+            Action::Allow | Action::Tag => None,
+        }
+    }
+
+    /// True when a computed verdict was not enforced because of shadow mode.
+    pub fn shadowed(&self) -> bool {
+        self.action != self.enforced
+    }
+
+    /// Comma list of signal names for `x-distill-signals`.
+    pub fn signal_list(&self) -> String {
+        let names: Vec<&str> = self.signals.iter().map(|s| s.name.as_str()).collect();
+        names.join(",")
+    }
+}
+
+/// What was charged to the ledger, kept until the response settles it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Charge {
+    /// Credential subject and its slot.
+    pub credential: Option<(Subject, u64)>,
+    /// Tenant subject and its slot.
+    pub tenant: Option<(Subject, u64)>,
+    /// Input tokens pre-charged.
+    pub estimated_input: u64,
+}
+
+/// Counters of what the ledger did, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LedgerStats {
+    /// Slots filled for the first time.
+    pub new_subjects: u64,
+    /// Subjects evicted.
+    pub evictions: u64,
+    /// CAS retries.
+    pub cas_retries: u64,
+    /// Updates abandoned after [`crate::ledger::MAX_CAS_ATTEMPTS`] or a store error.
+    pub failures: u64,
+}
+
+impl LedgerStats {
+    fn note(&mut self, r: &Result<Updated, LedgerError>) {
+        match r {
+            Ok(u) => {
+                self.new_subjects += u64::from(u.filled_empty_slot);
+                self.evictions += u64::from(u.evicted);
+                self.cas_retries += u64::from(u.retries);
+            }
+            Err(_) => self.failures += 1,
+        }
+    }
+}
+
+/// The decision and what it charged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The pre-charge, to settle after the response (`None` when nothing was charged).
+    pub charge: Option<Charge>,
+    /// Ledger activity.
+    pub stats: LedgerStats,
+}
+
+fn signal(name: String, action: Action, shadow: bool) -> Signal {
+    Signal { name, action, shadow }
+}
+
+/// Evaluates one subject's budgets against its record; returns the fired budgets with their limits.
+fn fired_budgets<'p>(
+    budgets: impl Iterator<Item = &'p Budget>,
+    record: &Record,
+    now_ms: u64,
+    need_tokens: u64,
+) -> Vec<(&'p Budget, LimitInfo, u64)> {
+    let mut fired = Vec::new();
+    for b in budgets {
+        let est = record.estimate(b.window, now_ms);
+        let counts = record.window(b.window);
+        let mut retry = 0u64;
+        let mut over = false;
+        let requests = b.max_requests.map(|max| {
+            let wait = seconds_until_room(
+                b.window,
+                &counts,
+                now_ms,
+                counts.previous.requests,
+                counts.current.requests,
+                1,
+                max,
+            );
+            if est.requests + 1.0 > max as f64 {
+                over = true;
+                retry = retry.max(wait);
+            }
+            (max, max.saturating_sub(est.requests.ceil() as u64), wait)
+        });
+        let tokens = b.max_tokens.map(|max| {
+            let wait = seconds_until_room(
+                b.window,
+                &counts,
+                now_ms,
+                counts.previous.tokens(),
+                counts.current.tokens(),
+                need_tokens,
+                max,
+            );
+            if est.tokens + need_tokens as f64 > max as f64 {
+                over = true;
+                retry = retry.max(wait);
+            }
+            (max, max.saturating_sub(est.tokens.ceil() as u64), wait)
+        });
+        if over {
+            fired.push((b, LimitInfo { window_seconds: b.window.seconds(), requests, tokens }, retry));
+        }
+    }
+    fired
+}
+
+/// Budget check and pre-charge for one subject, atomically in the ledger. Returns the fired budgets
+/// and whether the charge was written.
+fn check_and_charge<'p>(
+    ledger: &Ledger<'_>,
+    subject: &Subject,
+    budgets: &[&'p Budget],
+    global_shadow: bool,
+    facts: &RequestFacts,
+    now_ms: u64,
+    stats: &mut LedgerStats,
+) -> (Vec<(&'p Budget, LimitInfo, u64)>, Option<u64>) {
+    let mut fired = Vec::new();
+    let need = facts.estimated_input_tokens;
+    let result = ledger.update(subject, now_ms, None, &mut |record| {
+        fired = fired_budgets(budgets.iter().copied(), record, now_ms, need);
+        let enforced = fired.iter().any(|(b, _, _)| !b.shadow && !global_shadow && b.action == Action::Throttle);
+        if enforced {
+            Update::Skip
+        } else {
+            Update::Apply(Delta { requests: 1, input: need as i64, ..Delta::default() })
+        }
+    });
+    stats.note(&result);
+    let slot = match result {
+        Ok(u) if u.applied => Some(u.slot),
+        _ => None,
+    };
+    (fired, slot)
+}
+
+/// Decides a request: lists first, then budgets (credential, then tenant), all under shadow rules.
+pub fn decide(
+    policy: &Policy,
+    ledger: &Ledger<'_>,
+    credential: &Credential,
+    facts: &RequestFacts,
+    now_ms: u64,
+) -> Decision {
+    let global_shadow = policy.mode == Mode::Shadow;
+    let mut verdict = Verdict::allow();
+    let mut stats = LedgerStats::default();
+    let tenant = credential.tenant.as_deref();
+    let lists = &policy.lists;
+
+    let allowlisted =
+        lists.allow_credentials.contains(&credential.id) || tenant.is_some_and(|t| lists.allow_tenants.contains(t));
+    if lists.block_credentials.contains(&credential.id) {
+        verdict.signals.push(signal("blocklist:credential".into(), Action::Block, false));
+    } else if tenant.is_some_and(|t| lists.block_tenants.contains(t)) {
+        verdict.signals.push(signal("blocklist:tenant".into(), Action::Block, false));
+    }
+    match facts.body {
+        BodyStatus::Oversize => verdict.signals.push(signal("body_not_inspected".into(), Action::Allow, false)),
+        BodyStatus::Unparsed => verdict.signals.push(signal("body_unparsed".into(), Action::Allow, false)),
+        BodyStatus::Parsed | BodyStatus::Empty => {}
+    }
+
+    let blocked = verdict.signals.iter().any(|s| s.action == Action::Block) && !global_shadow;
+    let mut charge = None;
+    if !blocked {
+        let budgets_for = |scope: Scope| -> Vec<&Budget> {
+            if allowlisted {
+                Vec::new()
+            } else {
+                policy.budgets.iter().filter(|b| b.scope == scope).collect()
+            }
+        };
+        let cred_subject = Subject::credential(&credential.id);
+        let (mut fired, cred_slot) = check_and_charge(
+            ledger,
+            &cred_subject,
+            &budgets_for(Scope::Credential),
+            global_shadow,
+            facts,
+            now_ms,
+            &mut stats,
+        );
+        let mut tenant_slot = None;
+        let tenant_subject = tenant.map(Subject::tenant);
+        if let (Some(subject), Some(_)) = (&tenant_subject, cred_slot) {
+            let (tenant_fired, slot) = check_and_charge(
+                ledger,
+                subject,
+                &budgets_for(Scope::Tenant),
+                global_shadow,
+                facts,
+                now_ms,
+                &mut stats,
+            );
+            tenant_slot = slot;
+            fired.extend(tenant_fired);
+            if slot.is_none() {
+                // The tenant refused: take back the credential's pre-charge.
+                let refund = Delta { requests: -1, input: -(facts.estimated_input_tokens as i64), ..Delta::default() };
+                let r = ledger.update(&cred_subject, now_ms, cred_slot, &mut |_| Update::Apply(refund));
+                stats.note(&r);
+            }
+        }
+        let charged = cred_slot.is_some() && (tenant_subject.is_none() || tenant_slot.is_some());
+        if charged {
+            charge = Some(Charge {
+                credential: cred_slot.map(|s| (cred_subject, s)),
+                tenant: tenant_subject.zip(tenant_slot),
+                estimated_input: facts.estimated_input_tokens,
+            });
+        }
+        for (b, limit, retry) in fired {
+            let shadow = b.shadow;
+            verdict.signals.push(signal(format!("budget:{}", b.name), b.action, shadow));
+            if b.action == Action::Throttle && (!shadow || verdict.limit.is_none()) {
+                verdict.retry_after = Some(verdict.retry_after.unwrap_or(0).max(retry));
+                verdict.limit = Some(limit);
+            }
+        }
+    }
+
+    verdict.signals.sort_by_key(|s| std::cmp::Reverse(s.action));
+    verdict.action = verdict.signals.iter().map(|s| s.action).max().unwrap_or(Action::Allow);
+    verdict.enforced = if global_shadow {
+        Action::Allow
+    } else {
+        verdict.signals.iter().filter(|s| !s.shadow).map(|s| s.action).max().unwrap_or(Action::Allow)
+    };
+    if verdict.enforced != Action::Throttle && verdict.action != Action::Throttle {
+        verdict.retry_after = None;
+        verdict.limit = None;
+    }
+    Decision { verdict, charge, stats }
+}
+
+/// Replaces the pre-charged input estimate with the reported figure and adds output, reasoning and
+/// cached tokens, for the credential and its tenant.
+pub fn settle(ledger: &Ledger<'_>, charge: &Charge, metered: &Metered, now_ms: u64) -> LedgerStats {
+    let mut stats = LedgerStats::default();
+    let input_change = metered.input.map(|i| i as i64 - charge.estimated_input as i64).unwrap_or(0);
+    let delta = Delta {
+        requests: 0,
+        input: input_change,
+        output: metered.output as i64,
+        reasoning: metered.reasoning as i64,
+        cached: metered.cached_input as i64,
+    };
+    if delta.is_zero() {
+        return stats;
+    }
+    for (subject, slot) in charge.credential.iter().chain(charge.tenant.iter()) {
+        let r = ledger.update(subject, now_ms, Some(*slot), &mut |record| {
+            // Evicted since the request: the history is gone, so nothing to correct.
+            if record.last_seen_ms == 0 {
+                Update::Skip
+            } else {
+                Update::Apply(delta)
+            }
+        });
+        stats.note(&r);
+    }
+    stats
+}

@@ -1,0 +1,233 @@
+//! One HTTP exchange: phase callbacks → core → host actions.
+
+use std::rc::Rc;
+
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::{Action as HostAction, BufferType, MapType};
+
+use super::metrics::Metrics;
+use super::now_ms;
+use super::store::EnvoySharedData;
+use crate::api::{ApiKind, ErrorStyle, Rejection};
+use crate::contract::{is_owned_header, local_reply, upstream_headers};
+use crate::credential::{identify, Credential};
+use crate::decision::{decide, settle, Charge, LedgerStats, Verdict};
+use crate::ledger::Ledger;
+use crate::policy::{Action, OversizeBody, Policy};
+use crate::request::{inspect, BodyStatus, RequestFacts};
+use crate::response::{Metered, ResponseMeter, UsageSource};
+
+pub(super) struct Exchange {
+    id: u32,
+    policy: Rc<Policy>,
+    metrics: Metrics,
+    api: ApiKind,
+    style: ErrorStyle,
+    credential: Option<Credential>,
+    decided: bool,
+    charge: Option<Charge>,
+    meter: Option<ResponseMeter>,
+    status: u32,
+}
+
+impl Exchange {
+    pub(super) fn new(id: u32, policy: Rc<Policy>, metrics: Metrics) -> Self {
+        Self {
+            id,
+            policy,
+            metrics,
+            api: ApiKind::Other,
+            style: ErrorStyle::OpenAi,
+            credential: None,
+            decided: false,
+            charge: None,
+            meter: None,
+            status: 0,
+        }
+    }
+
+    fn reply(&self, rejection: Rejection, verdict: Option<&Verdict>) {
+        let reply = local_reply(self.style, rejection, verdict, now_ms());
+        let headers: Vec<(&str, &str)> = reply.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let _ = hostcalls::send_http_response(reply.status, headers, Some(reply.body.as_bytes()));
+    }
+
+    fn note_ledger(&self, stats: &LedgerStats) {
+        let m = &self.metrics;
+        m.add(m.ledger_evictions, stats.evictions);
+        m.add(m.ledger_cas_retries, stats.cas_retries);
+        m.add(m.ledger_failures, stats.failures);
+    }
+
+    /// Decides with what is known and acts on it. Returns the host action for the current phase.
+    fn decide_and_act(&mut self, facts: RequestFacts) -> HostAction {
+        self.decided = true;
+        let Some(credential) = self.credential.clone() else { return HostAction::Continue };
+        let store = EnvoySharedData;
+        let ledger = Ledger::new(&self.policy.ledger, &store);
+        let now = now_ms();
+        let decision = decide(&self.policy, &ledger, &credential, &facts, now);
+        self.note_ledger(&decision.stats);
+        if decision.stats.new_subjects > 0 {
+            self.metrics.set(self.metrics.tracked_credentials, ledger.tracked());
+        }
+        let verdict = decision.verdict;
+        let m = &self.metrics;
+        m.add(m.verdict(verdict.action), 1);
+        if verdict.shadowed() {
+            m.add(m.requests_shadowed, 1);
+        }
+        match facts.body {
+            BodyStatus::Oversize => m.add(m.body_not_inspected, 1),
+            BodyStatus::Unparsed => m.add(m.body_unparsed, 1),
+            _ => {}
+        }
+        if facts.usage_injected {
+            m.add(m.usage_injected, 1);
+        }
+        if verdict.action != Action::Allow {
+            log::info!(
+                "#{} distill-guard {{\"verdict\":\"{}\",\"enforced\":\"{}\",\"credential\":\"{}\",\"tenant\":{},\"api\":\"{}\",\"score\":{:.2},\"signals\":\"{}\",\"retry_after\":{}}}",
+                self.id,
+                verdict.action.name(),
+                verdict.enforced.name(),
+                credential.id,
+                credential.tenant.as_deref().map(|t| format!("\"{t}\"")).unwrap_or_else(|| "null".into()),
+                self.api.name(),
+                verdict.score,
+                verdict.signal_list(),
+                verdict.retry_after.map(|r| r.to_string()).unwrap_or_else(|| "null".into()),
+            );
+        }
+        self.charge = decision.charge;
+        if let Some(rejection) = verdict.rejection() {
+            self.reply(rejection, Some(&verdict));
+            return HostAction::Pause;
+        }
+        for (name, value) in upstream_headers(&credential, &verdict) {
+            let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(&value));
+        }
+        HostAction::Continue
+    }
+}
+
+impl Context for Exchange {}
+
+impl HttpContext for Exchange {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> HostAction {
+        let headers = hostcalls::get_map_bytes(MapType::HttpRequestHeaders).unwrap_or_default();
+        // Remove every client-sent copy of the filter's own headers before anything else.
+        let mut removed: Vec<&str> = Vec::new();
+        for (name, _) in &headers {
+            if is_owned_header(name) && !removed.contains(&name.as_str()) {
+                let _ = hostcalls::remove_map_value(MapType::HttpRequestHeaders, name);
+                removed.push(name);
+            }
+        }
+        let header = |wanted: &str| -> Option<String> {
+            headers
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
+                .and_then(|(_, v)| String::from_utf8(v.clone()).ok())
+        };
+        self.api = ApiKind::from_path(&header(":path").unwrap_or_default());
+        self.style = ErrorStyle::for_request(self.api, header("anthropic-version").is_some());
+        let address =
+            hostcalls::get_property(vec!["source", "address"]).ok().flatten().and_then(|b| String::from_utf8(b).ok());
+        match identify(&self.policy.credential, &header, address.as_deref()) {
+            Ok(c) => self.credential = Some(c),
+            Err(_) => {
+                self.decided = true;
+                self.metrics.add(self.metrics.missing_credential, 1);
+                self.metrics.add(self.metrics.requests_block, 1);
+                log::info!(
+                    "#{} distill-guard {{\"verdict\":\"block\",\"reason\":\"missing_credential\",\"api\":\"{}\"}}",
+                    self.id,
+                    self.api.name()
+                );
+                self.reply(Rejection::MissingCredential, None);
+                return HostAction::Pause;
+            }
+        }
+        if end_of_stream {
+            return self.decide_and_act(RequestFacts::uninspected(self.api, BodyStatus::Empty, 0));
+        }
+        // Hold the headers until the body is read (needs allow_on_headers_stop_iteration).
+        HostAction::Pause
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> HostAction {
+        if self.decided {
+            return HostAction::Continue;
+        }
+        let cap = self.policy.inspection.max_body_bytes;
+        if body_size as u64 > cap {
+            if self.policy.inspection.oversize_body == OversizeBody::Block {
+                self.decided = true;
+                self.metrics.add(self.metrics.body_not_inspected, 1);
+                self.reply(Rejection::BodyTooLarge, None);
+                return HostAction::Pause;
+            }
+            return self.decide_and_act(RequestFacts::uninspected(self.api, BodyStatus::Oversize, body_size as u64));
+        }
+        if !end_of_stream {
+            return HostAction::Pause;
+        }
+        let body = hostcalls::get_buffer(BufferType::HttpRequestBody, 0, body_size).ok().flatten().unwrap_or_default();
+        let inspected = inspect(self.api, &body, self.policy.inspection.inject_include_usage);
+        if let Some(new_body) = &inspected.rewritten {
+            if hostcalls::set_buffer(BufferType::HttpRequestBody, 0, body_size, new_body).is_ok() {
+                let _ = hostcalls::remove_map_value(MapType::HttpRequestHeaders, "content-length");
+            }
+        }
+        self.decide_and_act(inspected.facts)
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> HostAction {
+        if self.charge.is_none() {
+            return HostAction::Continue;
+        }
+        let get = |name: &str| hostcalls::get_map_value(MapType::HttpResponseHeaders, name).ok().flatten();
+        self.status = get(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
+        let streaming = get("content-type").is_some_and(|c| c.to_ascii_lowercase().contains("text/event-stream"));
+        let cap = usize::try_from(self.policy.inspection.max_response_bytes).unwrap_or(usize::MAX);
+        self.meter = Some(ResponseMeter::new(self.api, streaming, cap));
+        HostAction::Continue
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, _end_of_stream: bool) -> HostAction {
+        if let Some(meter) = self.meter.as_mut() {
+            if body_size > 0 {
+                if let Ok(Some(chunk)) = hostcalls::get_buffer(BufferType::HttpResponseBody, 0, body_size) {
+                    meter.feed(&chunk);
+                }
+            }
+        }
+        HostAction::Continue
+    }
+
+    fn on_log(&mut self) {
+        let Some(charge) = self.charge.take() else { return };
+        let mut metered = match self.meter.as_mut() {
+            Some(meter) => meter.finish(),
+            None => Metered { input: None, output: 0, cached_input: 0, reasoning: 0, source: UsageSource::Estimated },
+        };
+        // An upstream error without usage is not billed: take the input estimate back.
+        if self.status >= 400 && metered.input.is_none() && metered.output == 0 {
+            metered.input = Some(0);
+        }
+        let store = EnvoySharedData;
+        let ledger = Ledger::new(&self.policy.ledger, &store);
+        let stats = settle(&ledger, &charge, &metered, now_ms());
+        self.note_ledger(&stats);
+        let m = &self.metrics;
+        m.add(m.tokens_input, metered.input.unwrap_or(charge.estimated_input));
+        m.add(m.tokens_output, metered.output);
+        m.add(m.tokens_reasoning, metered.reasoning);
+        m.add(m.tokens_cached, metered.cached_input);
+        if metered.source != UsageSource::Reported {
+            m.add(m.usage_estimated, 1);
+        }
+    }
+}

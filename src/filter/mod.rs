@@ -1,0 +1,75 @@
+//! The proxy-wasm adapter (wasip1 only): reads host state, calls the core, turns its answers into
+//! host actions. No detection or accounting logic lives here.
+
+mod http;
+mod metrics;
+mod store;
+
+use std::rc::Rc;
+use std::time::UNIX_EPOCH;
+
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{BufferType, ContextType, LogLevel};
+
+use crate::policy::Policy;
+use metrics::Metrics;
+
+proxy_wasm::main! {{
+    proxy_wasm::set_log_level(LogLevel::Info);
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { policy: None, metrics: Metrics::define() }) });
+}}
+
+/// Milliseconds since the epoch from the host clock (0 if the host refuses).
+pub(crate) fn now_ms() -> u64 {
+    hostcalls::get_current_time()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+struct Root {
+    policy: Option<Rc<Policy>>,
+    metrics: Metrics,
+}
+
+impl Context for Root {}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, size: usize) -> bool {
+        let bytes = hostcalls::get_buffer(BufferType::PluginConfiguration, 0, size).ok().flatten().unwrap_or_default();
+        let env = |name: &str| std::env::var(name).ok();
+        match Policy::parse(&bytes, &env) {
+            Ok(policy) => {
+                log::info!(
+                    "distill-guard: policy accepted version={} revision={} mode={:?} budgets={} max_credentials={}",
+                    policy.version,
+                    if policy.revision.is_empty() { "-" } else { policy.revision.as_str() },
+                    policy.mode,
+                    policy.budgets.len(),
+                    policy.ledger.max_credentials
+                );
+                self.metrics.add(self.metrics.policy_reloads, 1);
+                self.metrics.set(self.metrics.policy_revision, policy.revision_number);
+                self.policy = Some(Rc::new(policy));
+                true
+            }
+            Err(e) => {
+                log::error!("distill-guard: policy rejected, previous policy keeps serving: {e}");
+                self.metrics.add(self.metrics.policy_rejections, 1);
+                false
+            }
+        }
+    }
+
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        // Without an accepted policy Envoy does not create contexts; be safe anyway.
+        let policy = self.policy.clone()?;
+        Some(Box::new(http::Exchange::new(context_id, policy, self.metrics)))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}

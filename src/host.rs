@@ -1,0 +1,104 @@
+//! The seam between the core and the proxy: the narrow capabilities the core needs, with in-memory
+//! fakes for tests. The proxy-wasm adapter implements these over Envoy's shared data.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::fmt;
+
+/// Why a shared-data write failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreError {
+    /// Another worker wrote the key since it was read.
+    CasMismatch,
+    /// The host refused the operation.
+    Unavailable,
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::CasMismatch => write!(f, "compare-and-swap mismatch"),
+            StoreError::Unavailable => write!(f, "shared data unavailable"),
+        }
+    }
+}
+
+/// Process-wide key/value store with compare-and-swap (proxy-wasm shared data).
+pub trait SharedStore {
+    /// The value and its CAS token, or `None` when the key was never written.
+    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)>;
+    /// Writes `value` if the key's CAS token still equals `cas` (`None`: unconditionally).
+    fn set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), StoreError>;
+}
+
+/// An in-memory [`SharedStore`] with Envoy's semantics, for tests. It can be told to fail the next
+/// N writes with a CAS mismatch to exercise retry paths, and counts host calls.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    map: RefCell<HashMap<String, (Vec<u8>, u32)>>,
+    next_cas: Cell<u32>,
+    inject_conflicts: Cell<u32>,
+    calls: Cell<u64>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes the next `n` writes fail with [`StoreError::CasMismatch`].
+    pub fn fail_next_writes(&self, n: u32) {
+        self.inject_conflicts.set(n);
+    }
+
+    /// Number of keys stored.
+    pub fn len(&self) -> usize {
+        self.map.borrow().len()
+    }
+
+    /// True when nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Total bytes of keys and values stored.
+    pub fn bytes(&self) -> usize {
+        self.map.borrow().iter().map(|(k, (v, _))| k.len() + v.len()).sum()
+    }
+
+    /// Every key and value (to check that no secret is stored).
+    pub fn dump(&self) -> Vec<(String, Vec<u8>)> {
+        self.map.borrow().iter().map(|(k, (v, _))| (k.clone(), v.clone())).collect()
+    }
+
+    /// Host calls made so far (gets and sets).
+    pub fn calls(&self) -> u64 {
+        self.calls.get()
+    }
+}
+
+impl SharedStore for MemoryStore {
+    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        self.calls.set(self.calls.get() + 1);
+        self.map.borrow().get(key).cloned()
+    }
+
+    fn set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), StoreError> {
+        self.calls.set(self.calls.get() + 1);
+        if self.inject_conflicts.get() > 0 {
+            self.inject_conflicts.set(self.inject_conflicts.get() - 1);
+            return Err(StoreError::CasMismatch);
+        }
+        let mut map = self.map.borrow_mut();
+        if let (Some(expected), Some((_, current))) = (cas, map.get(key)) {
+            if expected != *current {
+                return Err(StoreError::CasMismatch);
+            }
+        }
+        let next = self.next_cas.get().wrapping_add(1).max(1);
+        self.next_cas.set(next);
+        map.insert(key.to_string(), (value.to_vec(), next));
+        Ok(())
+    }
+}

@@ -1,0 +1,488 @@
+//! The per-credential ledger: requests and tokens over rolling minute, hour and day windows, shared by
+//! every Envoy worker through proxy-wasm shared data.
+//!
+//! Layout: a fixed table of `ledger.max_credentials` slots (`<prefix>.v1.slot.<n>`), created lazily,
+//! so memory is bounded whatever number of credentials arrives. A subject (a credential or a tenant)
+//! has two candidate slots picked by its hash. It uses the one that already holds it; otherwise it
+//! takes an empty one; otherwise it evicts the candidate with fewer requests in the last hour (ties:
+//! the one seen least recently). A flood of one-shot keys therefore mostly evicts other one-shot keys,
+//! while steady heavy users keep their history.
+//!
+//! Each window is a sliding-window counter: the current fixed bucket plus the previous one weighted
+//! by how much of it still overlaps the window.
+
+use crate::hash::fnv1a64;
+use crate::host::{SharedStore, StoreError};
+use crate::policy::{LedgerConfig, Window};
+
+/// Attempts of a read-modify-write before giving up (each is one or two reads and one write).
+pub const MAX_CAS_ATTEMPTS: u32 = 8;
+const RECORD_VERSION: u8 = 1;
+const FIELDS: usize = 5;
+const WINDOW_BYTES: usize = 8 + 2 * FIELDS * 8;
+/// Encoded size of one slot value.
+pub const RECORD_BYTES: usize = 1 + 8 + 8 + Window::ALL.len() * WINDOW_BYTES;
+
+/// Counts in one bucket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Requests.
+    pub requests: u64,
+    /// Input tokens (cached included).
+    pub input: u64,
+    /// Output tokens (reasoning included).
+    pub output: u64,
+    /// Reasoning tokens.
+    pub reasoning: u64,
+    /// Cached input tokens.
+    pub cached: u64,
+}
+
+impl Counters {
+    /// Input plus output: what token budgets count.
+    pub fn tokens(&self) -> u64 {
+        self.input.saturating_add(self.output)
+    }
+
+    fn fields(&self) -> [u64; FIELDS] {
+        [self.requests, self.input, self.output, self.reasoning, self.cached]
+    }
+
+    fn from_fields(f: [u64; FIELDS]) -> Self {
+        let [requests, input, output, reasoning, cached] = f;
+        Self { requests, input, output, reasoning, cached }
+    }
+
+    fn apply(&mut self, d: &Delta) {
+        let add = |v: u64, d: i64| {
+            if d >= 0 {
+                v.saturating_add(d.unsigned_abs())
+            } else {
+                v.saturating_sub(d.unsigned_abs())
+            }
+        };
+        self.requests = add(self.requests, d.requests);
+        self.input = add(self.input, d.input);
+        self.output = add(self.output, d.output);
+        self.reasoning = add(self.reasoning, d.reasoning);
+        self.cached = add(self.cached, d.cached);
+    }
+}
+
+/// A signed change to a subject's counters (settlement replaces an estimate with the real figure).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Delta {
+    /// Requests.
+    pub requests: i64,
+    /// Input tokens.
+    pub input: i64,
+    /// Output tokens.
+    pub output: i64,
+    /// Reasoning tokens.
+    pub reasoning: i64,
+    /// Cached input tokens.
+    pub cached: i64,
+}
+
+impl Delta {
+    /// True when it changes nothing.
+    pub fn is_zero(&self) -> bool {
+        *self == Delta::default()
+    }
+}
+
+/// One window: the current bucket and the one before it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WindowCounts {
+    /// Start of the current bucket, seconds since the epoch.
+    pub bucket_start: u64,
+    /// Current bucket.
+    pub current: Counters,
+    /// Previous bucket.
+    pub previous: Counters,
+}
+
+/// Sliding-window estimate of a window's counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WindowEstimate {
+    /// Requests.
+    pub requests: f64,
+    /// Input + output tokens.
+    pub tokens: f64,
+}
+
+/// What is stored for one subject.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Record {
+    /// Hash of the subject key (identifies the occupant of a slot).
+    pub subject: u64,
+    /// Last update, milliseconds since the epoch.
+    pub last_seen_ms: u64,
+    /// Minute, hour, day.
+    pub windows: [WindowCounts; 3],
+}
+
+impl Record {
+    fn fresh(subject: u64) -> Self {
+        Self { subject, ..Self::default() }
+    }
+
+    /// Moves each window's buckets forward to `now_ms`.
+    pub fn roll(&mut self, now_ms: u64) {
+        let now_s = now_ms / 1000;
+        for (w, counts) in Window::ALL.iter().zip(self.windows.iter_mut()) {
+            let len = w.seconds();
+            let bucket = now_s - now_s % len;
+            if counts.bucket_start >= bucket {
+                continue;
+            }
+            counts.previous = if counts.bucket_start + len == bucket { counts.current } else { Counters::default() };
+            counts.current = Counters::default();
+            counts.bucket_start = bucket;
+        }
+    }
+
+    /// Adds a delta to every window's current bucket.
+    pub fn apply(&mut self, delta: &Delta, now_ms: u64) {
+        for counts in self.windows.iter_mut() {
+            counts.current.apply(delta);
+        }
+        self.last_seen_ms = self.last_seen_ms.max(now_ms);
+    }
+
+    /// The window's counts at `now_ms` (call [`Record::roll`] first).
+    pub fn window(&self, w: Window) -> WindowCounts {
+        self.windows.get(w.index()).copied().unwrap_or_default()
+    }
+
+    /// Sliding estimate over the window ending at `now_ms` (after [`Record::roll`]).
+    pub fn estimate(&self, w: Window, now_ms: u64) -> WindowEstimate {
+        let c = self.window(w);
+        let weight = previous_weight(w, c.bucket_start, now_ms);
+        WindowEstimate {
+            requests: c.current.requests as f64 + c.previous.requests as f64 * weight,
+            tokens: c.current.tokens() as f64 + c.previous.tokens() as f64 * weight,
+        }
+    }
+
+    /// Encodes to the fixed binary layout.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(RECORD_BYTES);
+        out.push(RECORD_VERSION);
+        out.extend_from_slice(&self.subject.to_le_bytes());
+        out.extend_from_slice(&self.last_seen_ms.to_le_bytes());
+        for w in &self.windows {
+            out.extend_from_slice(&w.bucket_start.to_le_bytes());
+            for v in w.current.fields().iter().chain(w.previous.fields().iter()) {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// Decodes; `None` for anything that is not a record of this version.
+    pub fn decode(bytes: &[u8]) -> Option<Record> {
+        if bytes.len() != RECORD_BYTES || bytes.first() != Some(&RECORD_VERSION) {
+            return None;
+        }
+        let mut words = bytes.get(1..)?.chunks_exact(8).map(|c| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            u64::from_le_bytes(b)
+        });
+        let subject = words.next()?;
+        let last_seen_ms = words.next()?;
+        let mut windows = [WindowCounts::default(); 3];
+        for w in windows.iter_mut() {
+            w.bucket_start = words.next()?;
+            let mut cur = [0u64; FIELDS];
+            for v in cur.iter_mut() {
+                *v = words.next()?;
+            }
+            let mut prev = [0u64; FIELDS];
+            for v in prev.iter_mut() {
+                *v = words.next()?;
+            }
+            w.current = Counters::from_fields(cur);
+            w.previous = Counters::from_fields(prev);
+        }
+        Some(Record { subject, last_seen_ms, windows })
+    }
+}
+
+/// Weight of the previous bucket at `now_ms`: 1 at the bucket boundary, 0 a whole window later.
+pub fn previous_weight(w: Window, bucket_start: u64, now_ms: u64) -> f64 {
+    let len_ms = w.seconds() * 1000;
+    let elapsed = now_ms.saturating_sub(bucket_start * 1000).min(len_ms);
+    1.0 - elapsed as f64 / len_ms as f64
+}
+
+/// Seconds until a sliding window has room for `need` more (of requests or tokens), given the
+/// previous and current bucket counts and the limit. Always at least 1.
+pub fn seconds_until_room(w: Window, c: &WindowCounts, now_ms: u64, prev: u64, cur: u64, need: u64, limit: u64) -> u64 {
+    let len_ms = (w.seconds() * 1000) as f64;
+    let elapsed = now_ms.saturating_sub(c.bucket_start * 1000) as f64;
+    let (prev, cur, need, limit) = (prev as f64, cur as f64, need as f64, limit as f64);
+    let wait_ms = if need > limit {
+        len_ms
+    } else if cur + need <= limit {
+        // Wait inside this bucket until the previous bucket's weighted share has shrunk enough.
+        if prev <= 0.0 {
+            0.0
+        } else {
+            let fraction = 1.0 - (limit - cur - need) / prev;
+            (fraction * len_ms - elapsed).max(0.0)
+        }
+    } else {
+        // Wait for the next bucket, then until this bucket's share has shrunk enough.
+        let fraction = if cur <= 0.0 { 0.0 } else { (1.0 - (limit - need) / cur).max(0.0) };
+        (len_ms - elapsed).max(0.0) + fraction * len_ms
+    };
+    ((wait_ms / 1000.0).ceil() as u64).max(1)
+}
+
+/// A ledger subject: a credential (`c:<id>`) or a tenant (`t:<name>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    /// Stable text key.
+    pub key: String,
+    hash: u64,
+}
+
+impl Subject {
+    /// A credential by its hashed id.
+    pub fn credential(id: &str) -> Self {
+        Self::from_key(format!("c:{id}"))
+    }
+
+    /// A tenant by name.
+    pub fn tenant(name: &str) -> Self {
+        Self::from_key(format!("t:{name}"))
+    }
+
+    fn from_key(key: String) -> Self {
+        // Never 0: 0 marks an empty record.
+        let hash = fnv1a64(key.as_bytes()).max(1);
+        Self { key, hash }
+    }
+
+    /// The two candidate slots in a table of `slots`.
+    pub fn candidates(&self, slots: u64) -> [u64; 2] {
+        let a = self.hash % slots;
+        let mut b = (self.hash.rotate_left(32) ^ 0x9e37_79b9_7f4a_7c15) % slots;
+        if b == a && slots > 1 {
+            b = (a + 1) % slots;
+        }
+        [a, b]
+    }
+}
+
+/// Why a ledger update did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LedgerError {
+    /// Every attempt lost a CAS race.
+    Contention,
+    /// The store refused a write.
+    Unavailable,
+}
+
+/// What an update decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Update {
+    /// Apply this change.
+    Apply(Delta),
+    /// Change nothing.
+    Skip,
+}
+
+/// The outcome of an update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Updated {
+    /// The record as seen by the decision (rolled to now, before the delta).
+    pub before: Record,
+    /// Whether the delta was written.
+    pub applied: bool,
+    /// The slot the subject lives in (a hint for the next update).
+    pub slot: u64,
+    /// True when this update put the subject in a slot that was empty.
+    pub filled_empty_slot: bool,
+    /// True when this update evicted another subject.
+    pub evicted: bool,
+    /// CAS retries that were needed.
+    pub retries: u32,
+}
+
+/// The ledger over a shared store.
+pub struct Ledger<'a> {
+    cfg: &'a LedgerConfig,
+    store: &'a dyn SharedStore,
+}
+
+impl<'a> Ledger<'a> {
+    /// A ledger with the policy's settings over a store.
+    pub fn new(cfg: &'a LedgerConfig, store: &'a dyn SharedStore) -> Self {
+        Self { cfg, store }
+    }
+
+    /// Shared-data key of a slot.
+    pub fn slot_key(&self, slot: u64) -> String {
+        format!("{}.v1.slot.{slot}", self.cfg.key_prefix)
+    }
+
+    /// Shared-data key of the count of filled slots.
+    pub fn tracked_key(&self) -> String {
+        format!("{}.v1.tracked", self.cfg.key_prefix)
+    }
+
+    /// Number of slots ever filled (bounded by `max_credentials`).
+    pub fn tracked(&self) -> u64 {
+        self.store
+            .get(&self.tracked_key())
+            .and_then(|(v, _)| v.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes))
+            .unwrap_or(0)
+    }
+
+    fn bump_tracked(&self) {
+        let key = self.tracked_key();
+        for _ in 0..MAX_CAS_ATTEMPTS {
+            let (current, cas) = match self.store.get(&key) {
+                Some((v, cas)) => {
+                    (v.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes).unwrap_or(0), Some(cas))
+                }
+                None => (0, None),
+            };
+            let next = (current + 1).min(self.cfg.max_credentials);
+            if self.store.set(&key, &next.to_le_bytes(), cas).is_ok() {
+                return;
+            }
+        }
+    }
+
+    /// Reads a subject's record (rolled to `now_ms`) without changing anything.
+    pub fn read(&self, subject: &Subject, now_ms: u64) -> Record {
+        let mut record = subject
+            .candidates(self.cfg.max_credentials)
+            .iter()
+            .filter_map(|slot| self.store.get(&self.slot_key(*slot)))
+            .filter_map(|(v, _)| Record::decode(&v))
+            .find(|r| r.subject == subject.hash)
+            .unwrap_or_else(|| Record::fresh(subject.hash));
+        record.roll(now_ms);
+        record
+    }
+
+    /// Read-modify-write of a subject's record with bounded CAS retries. `decide` sees the current
+    /// record (rolled to now) and may be called again after a lost race. `hint` is the slot the
+    /// subject was in last time (saves a read).
+    pub fn update(
+        &self,
+        subject: &Subject,
+        now_ms: u64,
+        hint: Option<u64>,
+        decide: &mut dyn FnMut(&Record) -> Update,
+    ) -> Result<Updated, LedgerError> {
+        let mut hint = hint.filter(|h| *h < self.cfg.max_credentials);
+        for attempt in 0..MAX_CAS_ATTEMPTS {
+            let placement = match hint.take().and_then(|slot| self.placement_from_hint(subject, slot)) {
+                Some(p) => p,
+                None => self.placement(subject, now_ms),
+            };
+            let mut record = placement.record;
+            record.roll(now_ms);
+            let before = record;
+            let delta = match decide(&record) {
+                Update::Skip => {
+                    return Ok(Updated {
+                        before,
+                        applied: false,
+                        slot: placement.slot,
+                        filled_empty_slot: false,
+                        evicted: false,
+                        retries: attempt,
+                    })
+                }
+                Update::Apply(d) => d,
+            };
+            record.apply(&delta, now_ms);
+            match self.store.set(&self.slot_key(placement.slot), &record.encode(), placement.cas) {
+                Ok(()) => {
+                    if placement.empty {
+                        self.bump_tracked();
+                    }
+                    return Ok(Updated {
+                        before,
+                        applied: true,
+                        slot: placement.slot,
+                        filled_empty_slot: placement.empty,
+                        evicted: placement.evicting,
+                        retries: attempt,
+                    });
+                }
+                Err(StoreError::CasMismatch) => continue,
+                Err(StoreError::Unavailable) => return Err(LedgerError::Unavailable),
+            }
+        }
+        Err(LedgerError::Contention)
+    }
+
+    fn placement_from_hint(&self, subject: &Subject, slot: u64) -> Option<Placement> {
+        let (bytes, cas) = self.store.get(&self.slot_key(slot))?;
+        let record = Record::decode(&bytes).filter(|r| r.subject == subject.hash)?;
+        Some(Placement { slot, record, cas: Some(cas), empty: false, evicting: false })
+    }
+
+    fn placement(&self, subject: &Subject, now_ms: u64) -> Placement {
+        let [a, b] = subject.candidates(self.cfg.max_credentials);
+        let read = |slot: u64| -> Placement {
+            match self.store.get(&self.slot_key(slot)) {
+                Some((bytes, cas)) => match Record::decode(&bytes) {
+                    Some(r) => Placement { slot, record: r, cas: Some(cas), empty: false, evicting: true },
+                    // Unreadable (another version): treat as free, but guarded by its CAS.
+                    None => Placement { slot, record: Record::default(), cas: Some(cas), empty: false, evicting: true },
+                },
+                None => Placement { slot, record: Record::default(), cas: None, empty: true, evicting: false },
+            }
+        };
+        let first = read(a);
+        if first.record.subject == subject.hash && !first.empty {
+            return Placement { evicting: false, ..first };
+        }
+        let second = if b == a { None } else { Some(read(b)) };
+        if let Some(s) = second {
+            if s.record.subject == subject.hash && !s.empty {
+                return Placement { evicting: false, ..s };
+            }
+        }
+        let victim = match second {
+            None => first,
+            Some(s) => {
+                if first.empty {
+                    first
+                } else if s.empty {
+                    s
+                } else if eviction_rank(&first.record, now_ms) <= eviction_rank(&s.record, now_ms) {
+                    first
+                } else {
+                    s
+                }
+            }
+        };
+        Placement { record: Record::fresh(subject.hash), ..victim }
+    }
+}
+
+/// Lower ranks are evicted first: (requests in the last hour, last seen).
+fn eviction_rank(r: &Record, now_ms: u64) -> (u64, u64) {
+    let mut rolled = *r;
+    rolled.roll(now_ms);
+    (rolled.estimate(Window::Hour, now_ms).requests as u64, r.last_seen_ms)
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Placement {
+    slot: u64,
+    record: Record,
+    cas: Option<u32>,
+    empty: bool,
+    evicting: bool,
+}

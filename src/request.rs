@@ -1,0 +1,190 @@
+//! Request inspection: parses the body once, estimates input tokens, reads the fields later rules
+//! need, and (for streaming OpenAI requests) adds `stream_options.include_usage` so usage cannot be
+//! dodged.
+
+use serde_json::{Map, Value};
+
+use crate::api::ApiKind;
+use crate::tokens::{estimate_from_bytes, estimate_tokens};
+
+/// Fixed overhead the APIs add per message (role markers and separators).
+const TOKENS_PER_MESSAGE: u64 = 4;
+/// Fixed overhead per request (reply priming).
+const TOKENS_PER_REQUEST: u64 = 3;
+/// What an inline image is counted as (the low-detail image price).
+const TOKENS_PER_IMAGE: u64 = 85;
+
+/// How far the body could be inspected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyStatus {
+    /// Parsed as a JSON object.
+    Parsed,
+    /// No body.
+    Empty,
+    /// Not a JSON object (malformed JSON, invalid UTF-8, too deeply nested, or another type).
+    Unparsed,
+    /// Larger than `inspection.max_body_bytes`: not read.
+    Oversize,
+}
+
+/// What the filter knows about a request before forwarding it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestFacts {
+    /// API family.
+    pub api: ApiKind,
+    /// How far the body was inspected.
+    pub body: BodyStatus,
+    /// `model`, if present.
+    pub model: Option<String>,
+    /// `stream: true`.
+    pub stream: bool,
+    /// The request asked for usage in its stream (or the filter added that).
+    pub include_usage: bool,
+    /// The filter rewrote the body to add `stream_options.include_usage`.
+    pub usage_injected: bool,
+    /// `max_tokens` / `max_completion_tokens` / `max_output_tokens`.
+    pub max_output_tokens: Option<u64>,
+    /// Estimated input tokens.
+    pub estimated_input_tokens: u64,
+    /// Number of messages (or input items).
+    pub messages: u64,
+}
+
+impl RequestFacts {
+    /// Facts for a body that was not read (empty, or over the cap).
+    pub fn uninspected(api: ApiKind, body: BodyStatus, body_len: u64) -> RequestFacts {
+        RequestFacts {
+            api,
+            body,
+            model: None,
+            stream: false,
+            include_usage: false,
+            usage_injected: false,
+            max_output_tokens: None,
+            estimated_input_tokens: if body_len == 0 { 0 } else { estimate_from_bytes(body_len) },
+            messages: 0,
+        }
+    }
+}
+
+/// The outcome of inspecting a request body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspected {
+    /// What was learnt.
+    pub facts: RequestFacts,
+    /// A replacement body when the filter rewrote it.
+    pub rewritten: Option<Vec<u8>>,
+}
+
+/// Inspects a complete request body (already known to be within the cap).
+pub fn inspect(api: ApiKind, body: &[u8], inject_include_usage: bool) -> Inspected {
+    if body.is_empty() {
+        return Inspected { facts: RequestFacts::uninspected(api, BodyStatus::Empty, 0), rewritten: None };
+    }
+    // serde_json rejects nesting deeper than 128 levels with an error, so the walks below are bounded.
+    let mut root = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => map,
+        _ => {
+            return Inspected {
+                facts: RequestFacts::uninspected(api, BodyStatus::Unparsed, body.len() as u64),
+                rewritten: None,
+            }
+        }
+    };
+
+    let model = root.get("model").and_then(Value::as_str).map(|m| m.chars().take(128).collect());
+    let stream = root.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let max_output_tokens = ["max_tokens", "max_completion_tokens", "max_output_tokens"]
+        .iter()
+        .find_map(|k| root.get(*k).and_then(Value::as_u64));
+
+    let (estimated_input_tokens, messages) = estimate_input(api, &root);
+
+    let mut include_usage = match api {
+        ApiKind::OpenAiChat | ApiKind::OpenAiCompletions => {
+            root.get("stream_options").and_then(|o| o.get("include_usage")).and_then(Value::as_bool).unwrap_or(false)
+        }
+        // The Responses API and Anthropic always report usage in their streams.
+        _ => true,
+    };
+    let mut rewritten = None;
+    let mut usage_injected = false;
+    if stream && !include_usage && inject_include_usage {
+        if let Some(body) = add_include_usage(&mut root) {
+            rewritten = Some(body);
+            include_usage = true;
+            usage_injected = true;
+        }
+    }
+
+    Inspected {
+        facts: RequestFacts {
+            api,
+            body: BodyStatus::Parsed,
+            model,
+            stream,
+            include_usage,
+            usage_injected,
+            max_output_tokens,
+            estimated_input_tokens,
+            messages,
+        },
+        rewritten,
+    }
+}
+
+fn add_include_usage(root: &mut Map<String, Value>) -> Option<Vec<u8>> {
+    let options = root.entry("stream_options").or_insert_with(|| Value::Object(Map::new()));
+    if !options.is_object() {
+        *options = Value::Object(Map::new());
+    }
+    options.as_object_mut()?.insert("include_usage".to_string(), Value::Bool(true));
+    serde_json::to_vec(root).ok()
+}
+
+fn estimate_input(api: ApiKind, root: &Map<String, Value>) -> (u64, u64) {
+    let fields: &[&str] = match api {
+        ApiKind::OpenAiChat => &["messages", "tools", "functions"],
+        ApiKind::OpenAiCompletions => &["prompt", "suffix"],
+        ApiKind::OpenAiResponses => &["instructions", "input", "tools"],
+        ApiKind::AnthropicMessages => &["system", "messages", "tools"],
+        ApiKind::Other => &["messages", "prompt", "input"],
+    };
+    let mut tokens = TOKENS_PER_REQUEST;
+    for f in fields {
+        if let Some(v) = root.get(*f) {
+            tokens += text_tokens(v);
+        }
+    }
+    let messages = ["messages", "input"]
+        .iter()
+        .find_map(|k| root.get(*k))
+        .map(|v| match v {
+            Value::Array(items) => items.len() as u64,
+            Value::Null => 0,
+            _ => 1,
+        })
+        .unwrap_or(0);
+    (tokens + messages * TOKENS_PER_MESSAGE, messages)
+}
+
+/// Sum of estimated tokens of every string inside `value` (keys excluded; inline images priced flat).
+pub fn text_tokens(value: &Value) -> u64 {
+    match value {
+        Value::String(s) => {
+            if s.starts_with("data:") {
+                TOKENS_PER_IMAGE
+            } else {
+                estimate_tokens(s)
+            }
+        }
+        Value::Array(items) => items.iter().map(text_tokens).sum(),
+        Value::Object(map) => {
+            if map.get("type").and_then(Value::as_str) == Some("base64") {
+                return TOKENS_PER_IMAGE;
+            }
+            map.values().map(text_tokens).sum()
+        }
+        Value::Number(_) | Value::Bool(_) | Value::Null => 0,
+    }
+}

@@ -1,0 +1,239 @@
+//! Response metering: exact `usage` from JSON bodies and SSE streams of each API, and an estimate
+//! from the streamed text when a stream ends without usage.
+
+use serde_json::Value;
+
+use crate::api::ApiKind;
+use crate::request::text_tokens;
+use crate::sse::SseParser;
+use crate::tokens::{estimate_tokens, Usage};
+
+fn num(v: &Value, path: &[&str]) -> Option<u64> {
+    let mut cur = v;
+    for p in path {
+        cur = cur.get(*p)?;
+    }
+    cur.as_u64()
+}
+
+/// Usage from an OpenAI chat/completions `usage` object.
+pub fn openai_usage(u: &Value) -> Option<Usage> {
+    Some(Usage {
+        input: num(u, &["prompt_tokens"])?,
+        output: num(u, &["completion_tokens"]).unwrap_or(0),
+        cached_input: num(u, &["prompt_tokens_details", "cached_tokens"]).unwrap_or(0),
+        reasoning: num(u, &["completion_tokens_details", "reasoning_tokens"]).unwrap_or(0),
+    })
+}
+
+/// Usage from a Responses API `usage` object.
+pub fn responses_usage(u: &Value) -> Option<Usage> {
+    Some(Usage {
+        input: num(u, &["input_tokens"])?,
+        output: num(u, &["output_tokens"]).unwrap_or(0),
+        cached_input: num(u, &["input_tokens_details", "cached_tokens"]).unwrap_or(0),
+        reasoning: num(u, &["output_tokens_details", "reasoning_tokens"]).unwrap_or(0),
+    })
+}
+
+/// Input-side usage from an Anthropic `usage` object: Anthropic's `input_tokens` excludes cache reads
+/// and writes, so they are added back to give the whole prompt.
+fn anthropic_input(u: &Value) -> Option<(u64, u64)> {
+    let plain = num(u, &["input_tokens"])?;
+    let read = num(u, &["cache_read_input_tokens"]).unwrap_or(0);
+    let written = num(u, &["cache_creation_input_tokens"]).unwrap_or(0);
+    Some((plain + read + written, read))
+}
+
+/// Usage from an Anthropic `usage` object.
+pub fn anthropic_usage(u: &Value) -> Option<Usage> {
+    let (input, cached_input) = anthropic_input(u)?;
+    Some(Usage { input, output: num(u, &["output_tokens"]).unwrap_or(0), cached_input, reasoning: 0 })
+}
+
+/// Where the settled numbers came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageSource {
+    /// The API reported usage.
+    Reported,
+    /// Input reported, output estimated from streamed text (stream ended early).
+    PartlyEstimated,
+    /// Nothing reported: input is the request estimate, output estimated from the text seen.
+    Estimated,
+}
+
+/// The metered outcome of one response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Metered {
+    /// Input is `None` when the response did not report it (keep the request's estimate).
+    pub input: Option<u64>,
+    /// Output tokens.
+    pub output: u64,
+    /// Cached input tokens.
+    pub cached_input: u64,
+    /// Reasoning tokens.
+    pub reasoning: u64,
+    /// Provenance.
+    pub source: UsageSource,
+}
+
+/// Follows one response body, chunk by chunk.
+#[derive(Debug)]
+pub struct ResponseMeter {
+    api: ApiKind,
+    streaming: bool,
+    sse: SseParser,
+    body: Vec<u8>,
+    body_cap: usize,
+    body_overflow: bool,
+    input: Option<(u64, u64)>,
+    output: Option<u64>,
+    reasoning: u64,
+    streamed_output: u64,
+}
+
+impl ResponseMeter {
+    /// `streaming` when the response is `text/event-stream`; `body_cap` bounds a JSON body kept.
+    pub fn new(api: ApiKind, streaming: bool, body_cap: usize) -> Self {
+        Self {
+            api,
+            streaming,
+            sse: SseParser::new(),
+            body: Vec::new(),
+            body_cap,
+            body_overflow: false,
+            input: None,
+            output: None,
+            reasoning: 0,
+            streamed_output: 0,
+        }
+    }
+
+    /// True for an SSE response.
+    pub fn is_streaming(&self) -> bool {
+        self.streaming
+    }
+
+    /// Feeds the next chunk of the response body.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        if self.streaming {
+            let mut sse = std::mem::take(&mut self.sse);
+            sse.feed(chunk, &mut |name, data| self.on_event(name, data));
+            self.sse = sse;
+        } else if !self.body_overflow {
+            if self.body.len() + chunk.len() <= self.body_cap {
+                self.body.extend_from_slice(chunk);
+            } else {
+                self.body_overflow = true;
+                self.body = Vec::new();
+            }
+        }
+    }
+
+    fn on_event(&mut self, name: &str, data: &[u8]) {
+        if data == b"[DONE]" {
+            return;
+        }
+        let Ok(v) = serde_json::from_slice::<Value>(data) else { return };
+        match self.api {
+            ApiKind::OpenAiChat | ApiKind::OpenAiCompletions | ApiKind::Other => {
+                if let Some(u) = v.get("usage").and_then(openai_usage) {
+                    self.set(u);
+                }
+                if let Some(choices) = v.get("choices").and_then(Value::as_array) {
+                    for c in choices {
+                        if let Some(d) = c.get("delta") {
+                            self.streamed_output += text_tokens(d.get("content").unwrap_or(&Value::Null))
+                                + text_tokens(d.get("reasoning_content").unwrap_or(&Value::Null))
+                                + text_tokens(d.get("tool_calls").unwrap_or(&Value::Null));
+                        }
+                        if let Some(t) = c.get("text").and_then(Value::as_str) {
+                            self.streamed_output += estimate_tokens(t);
+                        }
+                    }
+                }
+            }
+            ApiKind::OpenAiResponses => {
+                let kind = v.get("type").and_then(Value::as_str).unwrap_or(name);
+                if kind.ends_with(".delta") {
+                    if let Some(d) = v.get("delta").and_then(Value::as_str) {
+                        self.streamed_output += estimate_tokens(d);
+                    }
+                } else if matches!(kind, "response.completed" | "response.incomplete" | "response.failed") {
+                    if let Some(u) = v.get("response").and_then(|r| r.get("usage")).and_then(responses_usage) {
+                        self.set(u);
+                    }
+                }
+            }
+            ApiKind::AnthropicMessages => {
+                let kind = v.get("type").and_then(Value::as_str).unwrap_or(name);
+                match kind {
+                    "message_start" => {
+                        if let Some(u) = v.get("message").and_then(|m| m.get("usage")) {
+                            self.input = anthropic_input(u).or(self.input);
+                        }
+                    }
+                    "message_delta" => {
+                        if let Some(u) = v.get("usage") {
+                            // Cumulative counts: the latest replaces what came before.
+                            if let Some(out) = num(u, &["output_tokens"]) {
+                                self.output = Some(out);
+                            }
+                            if let Some(input) = anthropic_input(u) {
+                                self.input = Some(input);
+                            }
+                        }
+                    }
+                    "content_block_delta" => {
+                        if let Some(d) = v.get("delta") {
+                            for key in ["text", "partial_json", "thinking"] {
+                                if let Some(t) = d.get(key).and_then(Value::as_str) {
+                                    self.streamed_output += estimate_tokens(t);
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn set(&mut self, u: Usage) {
+        self.input = Some((u.input, u.cached_input));
+        self.output = Some(u.output);
+        self.reasoning = u.reasoning;
+    }
+
+    /// Ends the response and returns what it used.
+    pub fn finish(&mut self) -> Metered {
+        if self.streaming {
+            let mut sse = std::mem::take(&mut self.sse);
+            sse.finish(&mut |name, data| self.on_event(name, data));
+            self.sse = sse;
+        } else if !self.body_overflow && !self.body.is_empty() {
+            if let Ok(v) = serde_json::from_slice::<Value>(&self.body) {
+                let usage = v.get("usage").and_then(|u| match self.api {
+                    ApiKind::OpenAiResponses => responses_usage(u),
+                    ApiKind::AnthropicMessages => anthropic_usage(u),
+                    _ => openai_usage(u).or_else(|| responses_usage(u)),
+                });
+                if let Some(u) = usage {
+                    self.set(u);
+                }
+            }
+            self.body = Vec::new();
+        }
+        let (input, cached_input) = match self.input {
+            Some((i, c)) => (Some(i), c),
+            None => (None, 0),
+        };
+        let (output, source) = match (input, self.output) {
+            (Some(_), Some(out)) => (out, UsageSource::Reported),
+            (Some(_), None) => (self.streamed_output, UsageSource::PartlyEstimated),
+            (None, Some(out)) => (out, UsageSource::PartlyEstimated),
+            (None, None) => (self.streamed_output, UsageSource::Estimated),
+        };
+        Metered { input, output, cached_input, reasoning: self.reasoning, source }
+    }
+}
