@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 ENVOY_VERSION        := 1.40.0
 WASM_BINDGEN_VERSION := 0.2.130
-PYTEST_VERSION       := 8.3.5
+PYTEST_VERSION       := 9.2.0
 TOOLS   := $(CURDIR)/.tools
 VENV    := $(TOOLS)/venv
 PY      := $(VENV)/bin/python

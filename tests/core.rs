@@ -1,0 +1,32 @@
+//! Black-box tests of the host-independent core. They run natively (`cargo test`) and compiled to
+//! wasm32-unknown-unknown under wasm-bindgen-test in node (`make test-wasm`).
+
+#[path = "core/support.rs"]
+mod support;
+
+#[path = "core/policy.rs"]
+mod policy;
+
+#[path = "core/credential.rs"]
+mod credential;
+
+#[path = "core/tokens.rs"]
+mod tokens;
+
+#[path = "core/request.rs"]
+mod request;
+
+#[path = "core/sse.rs"]
+mod sse;
+
+#[path = "core/response.rs"]
+mod response;
+
+#[path = "core/ledger.rs"]
+mod ledger;
+
+#[path = "core/decision.rs"]
+mod decision;
+
+#[path = "core/contract.rs"]
+mod contract;

@@ -1,0 +1,232 @@
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+use distill_guard::api::{ApiKind, Rejection};
+use distill_guard::credential::{identify, Credential};
+use distill_guard::decision::{decide, settle};
+use distill_guard::host::MemoryStore;
+use distill_guard::ledger::{Ledger, Subject};
+use distill_guard::policy::{Action, Policy, Window};
+use distill_guard::request::{BodyStatus, RequestFacts};
+use distill_guard::response::{Metered, UsageSource};
+use serde_json::json;
+
+use crate::support::{headers, policy_with};
+
+const T0: u64 = 1_800_000_000_000;
+
+fn facts(tokens: u64) -> RequestFacts {
+    let mut f = RequestFacts::uninspected(ApiKind::OpenAiChat, BodyStatus::Parsed, 0);
+    f.estimated_input_tokens = tokens;
+    f
+}
+
+fn cred(p: &Policy, key: &str) -> Credential {
+    identify(&p.credential, &headers(&[("x-api-key", key)]), None).unwrap()
+}
+
+fn requests_budget(max: u64, extra: serde_json::Value) -> serde_json::Value {
+    let mut b = json!({"name": "rpm", "scope": "credential", "window": "minute", "max_requests": max});
+    if let (Some(b), Some(e)) = (b.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            b.insert(k.clone(), v.clone());
+        }
+    }
+    b
+}
+
+#[test]
+fn no_rules_means_allow_with_zero_score() {
+    let p = policy_with(json!({}));
+    let store = MemoryStore::new();
+    let d = decide(&p, &Ledger::new(&p.ledger, &store), &cred(&p, "k"), &facts(10), T0);
+    assert_eq!(d.verdict.action, Action::Allow);
+    assert_eq!(d.verdict.enforced, Action::Allow);
+    assert_eq!(d.verdict.score, 0.0);
+    assert!(d.verdict.signals.is_empty());
+    assert_eq!(d.charge.unwrap().estimated_input, 10);
+}
+
+#[test]
+fn request_budget_throttles_the_request_over_the_limit() {
+    let p = policy_with(json!({"budgets": [requests_budget(3, json!({}))]}));
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    let c = cred(&p, "k");
+    for i in 0..3 {
+        assert_eq!(decide(&p, &ledger, &c, &facts(1), T0 + i).verdict.enforced, Action::Allow);
+    }
+    let d = decide(&p, &ledger, &c, &facts(1), T0 + 10);
+    assert_eq!(d.verdict.enforced, Action::Throttle);
+    assert_eq!(d.verdict.rejection(), Some(Rejection::Throttled));
+    assert_eq!(d.verdict.signal_list(), "budget:rpm");
+    assert!(d.charge.is_none(), "a throttled request is not charged");
+    let retry = d.verdict.retry_after.unwrap();
+    // Sliding window: wait out this bucket (~60 s), then until a third of the 3 requests slid out (20 s).
+    assert_eq!(retry, 80);
+    let (max, remaining, _) = d.verdict.limit.unwrap().requests.unwrap();
+    assert_eq!((max, remaining), (3, 0));
+    // Other credentials are unaffected.
+    assert_eq!(decide(&p, &ledger, &cred(&p, "other"), &facts(1), T0 + 11).verdict.enforced, Action::Allow);
+    // One second early it is still throttled; at Retry-After there is room again.
+    assert_eq!(decide(&p, &ledger, &c, &facts(1), T0 + 10 + (retry - 1) * 1000).verdict.enforced, Action::Throttle);
+    assert_eq!(decide(&p, &ledger, &c, &facts(1), T0 + 10 + retry * 1000).verdict.enforced, Action::Allow);
+}
+
+#[test]
+fn token_budget_uses_the_estimate_before_the_request() {
+    let p = policy_with(
+        json!({"budgets": [{"name": "tpm", "scope": "credential", "window": "minute", "max_tokens": 100}]}),
+    );
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    let c = cred(&p, "k");
+    assert_eq!(decide(&p, &ledger, &c, &facts(60), T0).verdict.enforced, Action::Allow);
+    let d = decide(&p, &ledger, &c, &facts(60), T0 + 1);
+    assert_eq!(d.verdict.enforced, Action::Throttle);
+    assert!(d.verdict.limit.unwrap().tokens.is_some());
+    assert_eq!(decide(&p, &ledger, &c, &facts(30), T0 + 2).verdict.enforced, Action::Allow);
+}
+
+#[test]
+fn settlement_replaces_the_estimate_with_reported_usage() {
+    let p = policy_with(
+        json!({"budgets": [{"name": "tpm", "scope": "credential", "window": "minute", "max_tokens": 1000}]}),
+    );
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    let c = cred(&p, "k");
+    let d = decide(&p, &ledger, &c, &facts(10), T0);
+    let metered =
+        Metered { input: Some(400), output: 500, cached_input: 100, reasoning: 50, source: UsageSource::Reported };
+    settle(&ledger, &d.charge.unwrap(), &metered, T0 + 5);
+    let r = ledger.read(&Subject::credential(&c.id), T0 + 6);
+    let w = r.window(Window::Minute).current;
+    assert_eq!((w.requests, w.input, w.output, w.cached, w.reasoning), (1, 400, 500, 100, 50));
+    // 900 used: a request estimated at 150 no longer fits.
+    assert_eq!(decide(&p, &ledger, &c, &facts(150), T0 + 7).verdict.enforced, Action::Throttle);
+}
+
+#[test]
+fn settlement_without_reported_input_keeps_the_estimate() {
+    let p = policy_with(json!({}));
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    let c = cred(&p, "k");
+    let d = decide(&p, &ledger, &c, &facts(42), T0);
+    let metered = Metered { input: None, output: 7, cached_input: 0, reasoning: 0, source: UsageSource::Estimated };
+    settle(&ledger, &d.charge.unwrap(), &metered, T0 + 1);
+    let w = ledger.read(&Subject::credential(&c.id), T0 + 2).window(Window::Hour).current;
+    assert_eq!((w.input, w.output), (42, 7));
+}
+
+#[test]
+fn global_shadow_reports_but_never_enforces() {
+    let p = policy_with(json!({"mode": "shadow", "budgets": [requests_budget(1, json!({}))],
+        "lists": {"block_credentials": []}}));
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    let c = cred(&p, "k");
+    decide(&p, &ledger, &c, &facts(1), T0);
+    let d = decide(&p, &ledger, &c, &facts(1), T0 + 1);
+    assert_eq!(d.verdict.action, Action::Throttle);
+    assert_eq!(d.verdict.enforced, Action::Allow);
+    assert!(d.verdict.shadowed());
+    assert_eq!(d.verdict.rejection(), None);
+    assert!(d.charge.is_some(), "shadowed requests are forwarded, so they are charged");
+}
+
+#[test]
+fn per_rule_shadow_only_mutes_that_rule() {
+    let p = policy_with(json!({"budgets": [
+        requests_budget(1, json!({"name": "quiet", "shadow": true})),
+        requests_budget(3, json!({"name": "loud"}))]}));
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    let c = cred(&p, "k");
+    decide(&p, &ledger, &c, &facts(1), T0);
+    let d = decide(&p, &ledger, &c, &facts(1), T0 + 1);
+    assert_eq!((d.verdict.action, d.verdict.enforced), (Action::Throttle, Action::Allow));
+    assert_eq!(d.verdict.signal_list(), "budget:quiet");
+    decide(&p, &ledger, &c, &facts(1), T0 + 2);
+    let d = decide(&p, &ledger, &c, &facts(1), T0 + 3);
+    assert_eq!(d.verdict.enforced, Action::Throttle);
+    assert!(d.verdict.signal_list().contains("budget:loud"));
+}
+
+#[test]
+fn tag_budget_tags_without_rejecting() {
+    let p = policy_with(json!({"budgets": [requests_budget(1, json!({"action": "tag"}))]}));
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    let c = cred(&p, "k");
+    decide(&p, &ledger, &c, &facts(1), T0);
+    let d = decide(&p, &ledger, &c, &facts(1), T0 + 1);
+    assert_eq!(d.verdict.enforced, Action::Tag);
+    assert_eq!(d.verdict.rejection(), None);
+    assert_eq!(d.verdict.retry_after, None);
+}
+
+#[test]
+fn block_list_blocks_and_allow_list_exempts() {
+    let p0 = policy_with(json!({}));
+    let blocked = cred(&p0, "bad-key").id;
+    let vip = cred(&p0, "vip-key").id;
+    let p = policy_with(json!({"budgets": [requests_budget(1, json!({}))],
+        "lists": {"block_credentials": [blocked], "allow_credentials": [vip]}}));
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    let d = decide(&p, &ledger, &cred(&p, "bad-key"), &facts(1), T0);
+    assert_eq!(d.verdict.enforced, Action::Block);
+    assert_eq!(d.verdict.rejection(), Some(Rejection::Blocked));
+    assert_eq!(d.verdict.signal_list(), "blocklist:credential");
+    for i in 0..5 {
+        assert_eq!(decide(&p, &ledger, &cred(&p, "vip-key"), &facts(1), T0 + i).verdict.enforced, Action::Allow);
+    }
+}
+
+#[test]
+fn tenant_budget_aggregates_rotated_keys() {
+    let p = policy_with(json!({
+        "tenant": [{"kind": "key_prefix", "prefixes": {"sk-farm-": "farm"}}],
+        "budgets": [{"name": "tenant_rpm", "scope": "tenant", "window": "minute", "max_requests": 5}]}));
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    for i in 0..5 {
+        let d = decide(&p, &ledger, &cred(&p, &format!("sk-farm-{i}")), &facts(1), T0 + i);
+        assert_eq!(d.verdict.enforced, Action::Allow);
+    }
+    let c = cred(&p, "sk-farm-new");
+    let d = decide(&p, &ledger, &c, &facts(1), T0 + 10);
+    assert_eq!(d.verdict.enforced, Action::Throttle);
+    assert_eq!(d.verdict.signal_list(), "budget:tenant_rpm");
+    // The credential's pre-charge was taken back.
+    let r = ledger.read(&Subject::credential(&c.id), T0 + 11);
+    assert_eq!(r.window(Window::Minute).current.requests, 0);
+    // Keys of another tenant are unaffected.
+    assert_eq!(decide(&p, &ledger, &cred(&p, "other"), &facts(1), T0 + 12).verdict.enforced, Action::Allow);
+}
+
+#[test]
+fn body_status_is_reported_as_a_signal() {
+    let p = policy_with(json!({}));
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    let f = RequestFacts::uninspected(ApiKind::OpenAiChat, BodyStatus::Oversize, 4_000_000);
+    let d = decide(&p, &ledger, &cred(&p, "k"), &f, T0);
+    assert_eq!(d.verdict.signal_list(), "body_not_inspected");
+    assert_eq!(d.verdict.enforced, Action::Allow);
+    assert_eq!(d.charge.unwrap().estimated_input, 1_000_000);
+}
+
+#[test]
+fn ledger_contention_fails_open_for_accounting() {
+    let p = policy_with(json!({"budgets": [requests_budget(1, json!({}))]}));
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    store.fail_next_writes(100);
+    let d = decide(&p, &ledger, &cred(&p, "k"), &facts(1), T0);
+    assert_eq!(d.verdict.enforced, Action::Allow);
+    assert_eq!(d.stats.failures, 1);
+    assert!(d.charge.is_none());
+}

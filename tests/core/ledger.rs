@@ -1,0 +1,194 @@
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+use distill_guard::host::MemoryStore;
+use distill_guard::ledger::{
+    previous_weight, seconds_until_room, Delta, Ledger, LedgerError, Record, Subject, Update, MAX_CAS_ATTEMPTS,
+    RECORD_BYTES,
+};
+use distill_guard::policy::{LedgerConfig, Window};
+
+const T0: u64 = 1_800_000_000_000; // a minute boundary, in ms
+
+fn cfg(max: u64) -> LedgerConfig {
+    LedgerConfig { max_credentials: max, key_prefix: "test".into() }
+}
+
+fn charge(ledger: &Ledger<'_>, who: &Subject, now: u64, requests: i64, input: i64) {
+    ledger.update(who, now, None, &mut |_| Update::Apply(Delta { requests, input, ..Delta::default() })).unwrap();
+}
+
+#[test]
+fn record_round_trips_through_its_binary_layout() {
+    let mut r = Record::default();
+    r.roll(T0);
+    r.apply(&Delta { requests: 3, input: 100, output: 50, reasoning: 7, cached: 9 }, T0);
+    let bytes = r.encode();
+    assert_eq!(bytes.len(), RECORD_BYTES);
+    assert_eq!(Record::decode(&bytes), Some(r));
+    assert_eq!(Record::decode(&bytes[1..]), None);
+    assert_eq!(Record::decode(b"garbage"), None);
+}
+
+#[test]
+fn counts_accumulate_in_every_window() {
+    let store = MemoryStore::new();
+    let c = cfg(100);
+    let ledger = Ledger::new(&c, &store);
+    let who = Subject::credential("00112233aabbccdd");
+    for i in 0..5 {
+        charge(&ledger, &who, T0 + i * 1000, 1, 10);
+    }
+    let r = ledger.read(&who, T0 + 5000);
+    for w in Window::ALL {
+        assert_eq!(r.window(w).current.requests, 5);
+        assert_eq!(r.window(w).current.input, 50);
+    }
+}
+
+#[test]
+fn minute_window_slides_while_hour_keeps_counting() {
+    let store = MemoryStore::new();
+    let c = cfg(100);
+    let ledger = Ledger::new(&c, &store);
+    let who = Subject::credential("a");
+    charge(&ledger, &who, T0 + 10_000, 10, 0);
+    // 30 s into the next minute: the previous minute weighs one half.
+    let r = ledger.read(&who, T0 + 90_000);
+    assert_eq!(r.estimate(Window::Minute, T0 + 90_000).requests, 5.0);
+    assert_eq!(r.estimate(Window::Hour, T0 + 90_000).requests, 10.0);
+    // Two minutes later nothing is left in the minute window.
+    let r = ledger.read(&who, T0 + 150_000);
+    assert_eq!(r.estimate(Window::Minute, T0 + 150_000).requests, 0.0);
+    assert_eq!(r.estimate(Window::Day, T0 + 150_000).requests, 10.0);
+}
+
+#[test]
+fn previous_bucket_weight_falls_linearly() {
+    let start = T0 / 1000;
+    assert_eq!(previous_weight(Window::Minute, start, T0), 1.0);
+    assert_eq!(previous_weight(Window::Minute, start, T0 + 15_000), 0.75);
+    assert_eq!(previous_weight(Window::Minute, start, T0 + 60_000), 0.0);
+    assert_eq!(previous_weight(Window::Minute, start, T0 + 600_000), 0.0);
+}
+
+#[test]
+fn retry_after_is_when_the_sliding_window_has_room() {
+    let start = T0 / 1000;
+    let c = distill_guard::ledger::WindowCounts { bucket_start: start, ..Default::default() };
+    // 10 in the previous minute, 0 now, limit 10: room for 1 once a tenth has slid out -> 6 s.
+    assert_eq!(seconds_until_room(Window::Minute, &c, T0, 10, 0, 1, 10), 6);
+    // All 10 in the current minute, limit 10, 30 s in: wait 30 s for the bucket, then 6 s more.
+    assert_eq!(seconds_until_room(Window::Minute, &c, T0 + 30_000, 0, 10, 1, 10), 36);
+    // Asking for more than the limit can ever hold: a whole window.
+    assert_eq!(seconds_until_room(Window::Minute, &c, T0, 0, 0, 11, 10), 60);
+}
+
+#[test]
+fn lost_cas_races_are_retried() {
+    let store = MemoryStore::new();
+    let c = cfg(100);
+    let ledger = Ledger::new(&c, &store);
+    let who = Subject::credential("x");
+    store.fail_next_writes(3);
+    let u = ledger.update(&who, T0, None, &mut |_| Update::Apply(Delta { requests: 1, ..Delta::default() })).unwrap();
+    assert_eq!(u.retries, 3);
+    assert_eq!(ledger.read(&who, T0).window(Window::Minute).current.requests, 1);
+}
+
+#[test]
+fn retries_are_bounded() {
+    let store = MemoryStore::new();
+    let c = cfg(100);
+    let ledger = Ledger::new(&c, &store);
+    store.fail_next_writes(MAX_CAS_ATTEMPTS);
+    let r = ledger.update(&Subject::credential("x"), T0, None, &mut |_| Update::Apply(Delta::default()));
+    assert_eq!(r.unwrap_err(), LedgerError::Contention);
+}
+
+#[test]
+fn decide_sees_the_latest_record_on_every_attempt() {
+    let store = MemoryStore::new();
+    let c = cfg(100);
+    let ledger = Ledger::new(&c, &store);
+    let who = Subject::credential("y");
+    charge(&ledger, &who, T0, 4, 0);
+    store.fail_next_writes(1);
+    let mut seen = Vec::new();
+    ledger
+        .update(&who, T0, None, &mut |r| {
+            seen.push(r.window(Window::Minute).current.requests);
+            Update::Apply(Delta { requests: 1, ..Delta::default() })
+        })
+        .unwrap();
+    assert_eq!(seen, vec![4, 4]);
+}
+
+#[test]
+fn memory_is_bounded_whatever_number_of_credentials_arrives() {
+    let store = MemoryStore::new();
+    let c = cfg(64);
+    let ledger = Ledger::new(&c, &store);
+    for i in 0..5_000 {
+        charge(&ledger, &Subject::credential(&format!("{i:016x}")), T0 + i, 1, 1);
+    }
+    // 64 slots plus the tracked counter, never more.
+    assert!(store.len() <= 65, "{}", store.len());
+    assert!(store.bytes() <= 65 * (RECORD_BYTES + 32));
+    assert_eq!(ledger.tracked(), 64);
+}
+
+#[test]
+fn a_heavy_user_survives_a_flood_of_one_shot_keys() {
+    let store = MemoryStore::new();
+    let c = cfg(32);
+    let ledger = Ledger::new(&c, &store);
+    let heavy = Subject::credential("heavy-user");
+    for i in 0..50 {
+        charge(&ledger, &heavy, T0 + i, 1, 100);
+    }
+    for i in 0..10_000u64 {
+        charge(&ledger, &Subject::credential(&format!("flood{i}")), T0 + 100 + i, 1, 1);
+    }
+    let r = ledger.read(&heavy, T0 + 20_000);
+    assert_eq!(r.window(Window::Hour).current.requests, 50, "evicts the less active candidate");
+}
+
+#[test]
+fn idle_subjects_are_evicted_before_active_ones() {
+    let store = MemoryStore::new();
+    let c = cfg(1);
+    let ledger = Ledger::new(&c, &store);
+    let old = Subject::credential("old");
+    charge(&ledger, &old, T0, 100, 0);
+    // Two hours later the old subject has no requests in the last hour: a newcomer takes the slot.
+    let newcomer = Subject::credential("new");
+    let u = ledger.update(&newcomer, T0 + 7_200_000, None, &mut |_| Update::Apply(Delta::default())).unwrap();
+    assert!(u.evicted);
+    assert_eq!(ledger.read(&old, T0 + 7_200_000).window(Window::Day).current.requests, 0);
+}
+
+#[test]
+fn shared_data_never_holds_the_subject_text() {
+    let store = MemoryStore::new();
+    let c = cfg(10);
+    let ledger = Ledger::new(&c, &store);
+    charge(&ledger, &Subject::tenant("tenant-name-xyz"), T0, 1, 1);
+    for (k, v) in store.dump() {
+        assert!(!k.contains("tenant-name-xyz"));
+        assert!(!String::from_utf8_lossy(&v).contains("tenant-name-xyz"));
+        assert!(k.starts_with("test.v1."));
+    }
+}
+
+#[test]
+fn hint_slot_saves_a_read() {
+    let store = MemoryStore::new();
+    let c = cfg(1000);
+    let ledger = Ledger::new(&c, &store);
+    let who = Subject::credential("hinted");
+    let u = ledger.update(&who, T0, None, &mut |_| Update::Apply(Delta { requests: 1, ..Delta::default() })).unwrap();
+    let before = store.calls();
+    ledger.update(&who, T0, Some(u.slot), &mut |_| Update::Apply(Delta { output: 5, ..Delta::default() })).unwrap();
+    assert_eq!(store.calls() - before, 2, "one get and one set");
+}

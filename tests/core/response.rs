@@ -1,0 +1,156 @@
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+use distill_guard::api::ApiKind;
+use distill_guard::response::{Metered, ResponseMeter, UsageSource};
+use serde_json::json;
+
+fn meter(api: ApiKind, streaming: bool, body: &str, chunk: usize) -> Metered {
+    let mut m = ResponseMeter::new(api, streaming, 1 << 20);
+    for c in body.as_bytes().chunks(chunk.max(1)) {
+        m.feed(c);
+    }
+    m.finish()
+}
+
+fn openai_chat_stream(with_usage: bool) -> String {
+    let mut s = String::new();
+    for w in ["Hello", " there", " friend"] {
+        s += &format!("data: {}\n\n", json!({"choices": [{"index": 0, "delta": {"content": w}}]}));
+    }
+    if with_usage {
+        s += &format!(
+            "data: {}\n\n",
+            json!({"choices": [], "usage": {"prompt_tokens": 50, "completion_tokens": 30,
+                "prompt_tokens_details": {"cached_tokens": 20}, "completion_tokens_details": {"reasoning_tokens": 10}}})
+        );
+    }
+    s + "data: [DONE]\n\n"
+}
+
+#[test]
+fn openai_chat_json_usage_is_exact_with_cached_and_reasoning_apart() {
+    let body = json!({"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 7,
+        "prompt_tokens_details": {"cached_tokens": 3}, "completion_tokens_details": {"reasoning_tokens": 2}}});
+    let m = meter(ApiKind::OpenAiChat, false, &body.to_string(), 5);
+    assert_eq!(m, Metered { input: Some(11), output: 7, cached_input: 3, reasoning: 2, source: UsageSource::Reported });
+}
+
+#[test]
+fn openai_chat_stream_usage_is_read_whatever_the_chunking() {
+    let s = openai_chat_stream(true);
+    for chunk in [1, 2, 7, 64, s.len()] {
+        let m = meter(ApiKind::OpenAiChat, true, &s, chunk);
+        assert_eq!(m.input, Some(50));
+        assert_eq!((m.output, m.cached_input, m.reasoning), (30, 20, 10));
+        assert_eq!(m.source, UsageSource::Reported);
+    }
+}
+
+#[test]
+fn openai_stream_without_usage_is_estimated_from_text() {
+    let m = meter(ApiKind::OpenAiChat, true, &openai_chat_stream(false), 3);
+    assert_eq!(m.input, None);
+    assert_eq!(m.source, UsageSource::Estimated);
+    assert!((3..=6).contains(&m.output), "{}", m.output);
+}
+
+#[test]
+fn completions_stream_text_is_estimated() {
+    let s = format!("data: {}\n\ndata: [DONE]\n\n", json!({"choices": [{"text": "one two three four"}]}));
+    let m = meter(ApiKind::OpenAiCompletions, true, &s, 4);
+    assert_eq!(m.output, 4);
+}
+
+#[test]
+fn responses_api_completed_event_carries_usage() {
+    let mut s = String::new();
+    s += &format!(
+        "event: response.output_text.delta\ndata: {}\n\n",
+        json!({"type": "response.output_text.delta", "delta": "Hi"})
+    );
+    s += &format!(
+        "event: response.completed\ndata: {}\n\n",
+        json!({"type": "response.completed", "response": {"usage": {"input_tokens": 9, "output_tokens": 4,
+            "input_tokens_details": {"cached_tokens": 1}, "output_tokens_details": {"reasoning_tokens": 2}}}})
+    );
+    let m = meter(ApiKind::OpenAiResponses, true, &s, 9);
+    assert_eq!(m, Metered { input: Some(9), output: 4, cached_input: 1, reasoning: 2, source: UsageSource::Reported });
+}
+
+#[test]
+fn responses_api_json_usage_is_read() {
+    let body = json!({"object": "response", "usage": {"input_tokens": 5, "output_tokens": 6}});
+    let m = meter(ApiKind::OpenAiResponses, false, &body.to_string(), 100);
+    assert_eq!((m.input, m.output), (Some(5), 6));
+}
+
+fn anthropic_stream(finish: bool) -> String {
+    let mut s = String::new();
+    s += &format!(
+        "event: message_start\ndata: {}\n\n",
+        json!({"type": "message_start", "message": {"usage":
+        {"input_tokens": 100, "cache_read_input_tokens": 40, "cache_creation_input_tokens": 10, "output_tokens": 1}}})
+    );
+    for w in ["The", " answer", " is", " four"] {
+        s += &format!(
+            "event: content_block_delta\ndata: {}\n\n",
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}})
+        );
+    }
+    if finish {
+        s += &format!(
+            "event: message_delta\ndata: {}\n\n",
+            json!({"type": "message_delta", "usage": {"output_tokens": 15}})
+        );
+        s += &format!(
+            "event: message_delta\ndata: {}\n\n",
+            json!({"type": "message_delta", "usage": {"output_tokens": 25}})
+        );
+        s += "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+    }
+    s
+}
+
+#[test]
+fn anthropic_usage_is_cumulative_and_includes_cache() {
+    let m = meter(ApiKind::AnthropicMessages, true, &anthropic_stream(true), 11);
+    assert_eq!(m.input, Some(150), "input + cache read + cache creation");
+    assert_eq!(m.cached_input, 40);
+    assert_eq!(m.output, 25, "the last cumulative count, not the sum");
+    assert_eq!(m.source, UsageSource::Reported);
+}
+
+#[test]
+fn anthropic_stream_cut_short_keeps_input_and_estimates_output() {
+    let m = meter(ApiKind::AnthropicMessages, true, &anthropic_stream(false), 11);
+    assert_eq!(m.input, Some(150));
+    assert_eq!(m.source, UsageSource::PartlyEstimated);
+    assert_eq!(m.output, 4);
+}
+
+#[test]
+fn anthropic_json_usage_is_read() {
+    let body = json!({"type": "message", "usage": {"input_tokens": 8, "output_tokens": 3}});
+    let m = meter(ApiKind::AnthropicMessages, false, &body.to_string(), 2);
+    assert_eq!((m.input, m.output), (Some(8), 3));
+}
+
+#[test]
+fn json_over_the_cap_is_not_kept() {
+    let mut m = ResponseMeter::new(ApiKind::OpenAiChat, false, 16);
+    m.feed(br#"{"usage":{"prompt_tokens":1,"completion_tokens":2}}"#);
+    let out = m.finish();
+    assert_eq!(out.input, None);
+    assert_eq!(out.source, UsageSource::Estimated);
+}
+
+#[test]
+fn garbage_responses_meter_to_nothing() {
+    for body in ["", "not json", "{\"usage\": \"nope\"}", "[]"] {
+        let m = meter(ApiKind::OpenAiChat, false, body, 3);
+        assert_eq!((m.input, m.output), (None, 0));
+        let m = meter(ApiKind::OpenAiChat, true, body, 3);
+        assert_eq!((m.input, m.output), (None, 0));
+    }
+}
