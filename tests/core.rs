@@ -1,5 +1,6 @@
 //! Black-box tests of the host-independent core. They run natively (`cargo test`) and compiled to
 //! wasm32-unknown-unknown under wasm-bindgen-test in node (`make test-wasm`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 #[path = "core/support.rs"]
 mod support;
