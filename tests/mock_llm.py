@@ -137,6 +137,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, {"ok": True})
         if self.path == "/__mock/requests":
             return self.send_json(200, self.server.recorder.all())
+        self.server.recorder.add({"method": "GET", "path": self.path, "body": "", "time": time.time(),
+                                  "headers": [[k.lower(), v] for k, v in self.headers.items()]})
         self.send_json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
 
     def do_DELETE(self):

