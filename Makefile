@@ -14,7 +14,7 @@ CARGO   ?= cargo
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help tools tools-envoy build test test-unit test-wasm lint validate e2e run envoy-config clean
+.PHONY: help tools tools-envoy build bench bench-estimator test test-unit test-wasm lint validate e2e run envoy-config clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-14s\033[0m %s\n",$$1,$$2}'
@@ -62,6 +62,11 @@ test: tools lint test-unit test-wasm validate e2e ## The whole suite (installs p
 
 run: tools-envoy build ## Main job: mock LLM upstream + Envoy with the filter and the default policy (Ctrl-C stops)
 	@bash envoy/run-demo.sh
+
+bench-estimator: ## Token estimator vs exact tokenizers (cl100k/o200k) on English, code, Chinese
+	$(CARGO) test --release --test estimator_accuracy -- --nocapture
+
+bench: bench-estimator ## All benchmarks (results go in BENCHMARKS.md)
 
 clean: ## Remove build output
 	$(CARGO) clean

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::api::ApiKind;
-use crate::tokens::{estimate_from_bytes, estimate_tokens};
+use crate::tokens::{estimate_from_bytes, estimate_tokens_for, Tokenizer};
 
 /// Fixed overhead the APIs add per message (role markers and separators).
 const TOKENS_PER_MESSAGE: u64 = 4;
@@ -48,6 +48,8 @@ pub struct RequestFacts {
     pub estimated_input_tokens: u64,
     /// Number of messages (or input items).
     pub messages: u64,
+    /// Tokenizer family of the model (for estimates).
+    pub tokenizer: Tokenizer,
 }
 
 impl RequestFacts {
@@ -63,6 +65,7 @@ impl RequestFacts {
             max_output_tokens: None,
             estimated_input_tokens: if body_len == 0 { 0 } else { estimate_from_bytes(body_len) },
             messages: 0,
+            tokenizer: Tokenizer::default(),
         }
     }
 }
@@ -92,13 +95,14 @@ pub fn inspect(api: ApiKind, body: &[u8], inject_include_usage: bool) -> Inspect
         }
     };
 
-    let model = root.get("model").and_then(Value::as_str).map(|m| m.chars().take(128).collect());
+    let model: Option<String> = root.get("model").and_then(Value::as_str).map(|m| m.chars().take(128).collect());
+    let tokenizer = model.as_deref().map(Tokenizer::for_model).unwrap_or_default();
     let stream = root.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let max_output_tokens = ["max_tokens", "max_completion_tokens", "max_output_tokens"]
         .iter()
         .find_map(|k| root.get(*k).and_then(Value::as_u64));
 
-    let (estimated_input_tokens, messages) = estimate_input(api, &root);
+    let (estimated_input_tokens, messages) = estimate_input(api, &root, tokenizer);
 
     let mut include_usage = match api {
         ApiKind::OpenAiChat | ApiKind::OpenAiCompletions => {
@@ -128,6 +132,7 @@ pub fn inspect(api: ApiKind, body: &[u8], inject_include_usage: bool) -> Inspect
             max_output_tokens,
             estimated_input_tokens,
             messages,
+            tokenizer,
         },
         rewritten,
     }
@@ -142,7 +147,7 @@ fn add_include_usage(root: &mut Map<String, Value>) -> Option<Vec<u8>> {
     serde_json::to_vec(root).ok()
 }
 
-fn estimate_input(api: ApiKind, root: &Map<String, Value>) -> (u64, u64) {
+fn estimate_input(api: ApiKind, root: &Map<String, Value>, tokenizer: Tokenizer) -> (u64, u64) {
     let fields: &[&str] = match api {
         ApiKind::OpenAiChat => &["messages", "tools", "functions"],
         ApiKind::OpenAiCompletions => &["prompt", "suffix"],
@@ -153,7 +158,7 @@ fn estimate_input(api: ApiKind, root: &Map<String, Value>) -> (u64, u64) {
     let mut tokens = TOKENS_PER_REQUEST;
     for f in fields {
         if let Some(v) = root.get(*f) {
-            tokens += text_tokens(v);
+            tokens += text_tokens(v, tokenizer);
         }
     }
     let messages = ["messages", "input"]
@@ -169,21 +174,21 @@ fn estimate_input(api: ApiKind, root: &Map<String, Value>) -> (u64, u64) {
 }
 
 /// Sum of estimated tokens of every string inside `value` (keys excluded; inline images priced flat).
-pub fn text_tokens(value: &Value) -> u64 {
+pub fn text_tokens(value: &Value, tokenizer: Tokenizer) -> u64 {
     match value {
         Value::String(s) => {
             if s.starts_with("data:") {
                 TOKENS_PER_IMAGE
             } else {
-                estimate_tokens(s)
+                estimate_tokens_for(s, tokenizer)
             }
         }
-        Value::Array(items) => items.iter().map(text_tokens).sum(),
+        Value::Array(items) => items.iter().map(|v| text_tokens(v, tokenizer)).sum(),
         Value::Object(map) => {
             if map.get("type").and_then(Value::as_str) == Some("base64") {
                 return TOKENS_PER_IMAGE;
             }
-            map.values().map(text_tokens).sum()
+            map.values().map(|v| text_tokens(v, tokenizer)).sum()
         }
         Value::Number(_) | Value::Bool(_) | Value::Null => 0,
     }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::api::ApiKind;
 use crate::request::text_tokens;
 use crate::sse::SseParser;
-use crate::tokens::{estimate_tokens, Usage};
+use crate::tokens::{estimate_tokens_for, Tokenizer, Usage};
 
 fn num(v: &Value, path: &[&str]) -> Option<u64> {
     let mut cur = v;
@@ -90,12 +90,19 @@ pub struct ResponseMeter {
     output: Option<u64>,
     reasoning: u64,
     streamed_output: u64,
+    tokenizer: Tokenizer,
 }
 
 impl ResponseMeter {
     /// `streaming` when the response is `text/event-stream`; `body_cap` bounds a JSON body kept.
     pub fn new(api: ApiKind, streaming: bool, body_cap: usize) -> Self {
+        Self::with_tokenizer(api, streaming, body_cap, Tokenizer::default())
+    }
+
+    /// As [`ResponseMeter::new`], estimating streamed text for a tokenizer family.
+    pub fn with_tokenizer(api: ApiKind, streaming: bool, body_cap: usize, tokenizer: Tokenizer) -> Self {
         Self {
+            tokenizer,
             api,
             streaming,
             sse: SseParser::new(),
@@ -143,12 +150,13 @@ impl ResponseMeter {
                 if let Some(choices) = v.get("choices").and_then(Value::as_array) {
                     for c in choices {
                         if let Some(d) = c.get("delta") {
-                            self.streamed_output += text_tokens(d.get("content").unwrap_or(&Value::Null))
-                                + text_tokens(d.get("reasoning_content").unwrap_or(&Value::Null))
-                                + text_tokens(d.get("tool_calls").unwrap_or(&Value::Null));
+                            let t = self.tokenizer;
+                            self.streamed_output += text_tokens(d.get("content").unwrap_or(&Value::Null), t)
+                                + text_tokens(d.get("reasoning_content").unwrap_or(&Value::Null), t)
+                                + text_tokens(d.get("tool_calls").unwrap_or(&Value::Null), t);
                         }
                         if let Some(t) = c.get("text").and_then(Value::as_str) {
-                            self.streamed_output += estimate_tokens(t);
+                            self.streamed_output += estimate_tokens_for(t, self.tokenizer);
                         }
                     }
                 }
@@ -157,7 +165,7 @@ impl ResponseMeter {
                 let kind = v.get("type").and_then(Value::as_str).unwrap_or(name);
                 if kind.ends_with(".delta") {
                     if let Some(d) = v.get("delta").and_then(Value::as_str) {
-                        self.streamed_output += estimate_tokens(d);
+                        self.streamed_output += estimate_tokens_for(d, self.tokenizer);
                     }
                 } else if matches!(kind, "response.completed" | "response.incomplete" | "response.failed") {
                     if let Some(u) = v.get("response").and_then(|r| r.get("usage")).and_then(responses_usage) {
@@ -188,7 +196,7 @@ impl ResponseMeter {
                         if let Some(d) = v.get("delta") {
                             for key in ["text", "partial_json", "thinking"] {
                                 if let Some(t) = d.get(key).and_then(Value::as_str) {
-                                    self.streamed_output += estimate_tokens(t);
+                                    self.streamed_output += estimate_tokens_for(t, self.tokenizer);
                                 }
                             }
                         }

@@ -17,6 +17,7 @@ use crate::ledger::Ledger;
 use crate::policy::{Action, OversizeBody, Policy};
 use crate::request::{inspect, BodyStatus, RequestFacts};
 use crate::response::{Metered, ResponseMeter, UsageSource};
+use crate::tokens::Tokenizer;
 
 pub(super) struct Exchange {
     id: u32,
@@ -29,6 +30,7 @@ pub(super) struct Exchange {
     charge: Option<Charge>,
     meter: Option<ResponseMeter>,
     status: u32,
+    tokenizer: Tokenizer,
 }
 
 impl Exchange {
@@ -44,6 +46,7 @@ impl Exchange {
             charge: None,
             meter: None,
             status: 0,
+            tokenizer: Tokenizer::default(),
         }
     }
 
@@ -63,6 +66,7 @@ impl Exchange {
     /// Decides with what is known and acts on it. Returns the host action for the current phase.
     fn decide_and_act(&mut self, facts: RequestFacts) -> HostAction {
         self.decided = true;
+        self.tokenizer = facts.tokenizer;
         let Some(credential) = self.credential.clone() else { return HostAction::Continue };
         let store = EnvoySharedData;
         let ledger = Ledger::new(&self.policy.ledger, &store);
@@ -192,7 +196,7 @@ impl HttpContext for Exchange {
         self.status = get(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
         let streaming = get("content-type").is_some_and(|c| c.to_ascii_lowercase().contains("text/event-stream"));
         let cap = usize::try_from(self.policy.inspection.max_response_bytes).unwrap_or(usize::MAX);
-        self.meter = Some(ResponseMeter::new(self.api, streaming, cap));
+        self.meter = Some(ResponseMeter::with_tokenizer(self.api, streaming, cap, self.tokenizer));
         HostAction::Continue
     }
 

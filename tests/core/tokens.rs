@@ -42,3 +42,22 @@ fn byte_estimate_is_a_quarter() {
     assert_eq!(estimate_from_bytes(4), 1);
     assert_eq!(estimate_from_bytes(5), 2);
 }
+
+#[test]
+fn model_names_pick_the_tokenizer_family() {
+    use distill_guard::tokens::Tokenizer;
+    assert_eq!(Tokenizer::for_model("gpt-4o-mini"), Tokenizer::O200k);
+    assert_eq!(Tokenizer::for_model("o3-pro"), Tokenizer::O200k);
+    assert_eq!(Tokenizer::for_model("GPT-5"), Tokenizer::O200k);
+    assert_eq!(Tokenizer::for_model("gpt-4-turbo"), Tokenizer::Cl100k);
+    assert_eq!(Tokenizer::for_model("claude-sonnet-4"), Tokenizer::Cl100k);
+}
+
+#[test]
+fn o200k_counts_fewer_tokens_for_chinese_but_the_same_for_english() {
+    use distill_guard::tokens::{estimate_tokens_for, Tokenizer};
+    let zh = "这是一个关于模型蒸馏的很长的中文句子，用来测试估计器。".repeat(10);
+    assert!(estimate_tokens_for(&zh, Tokenizer::O200k) < estimate_tokens_for(&zh, Tokenizer::Cl100k) * 8 / 10);
+    let en = "A plain English sentence about distillation.";
+    assert_eq!(estimate_tokens_for(en, Tokenizer::O200k), estimate_tokens_for(en, Tokenizer::Cl100k));
+}

@@ -25,7 +25,8 @@ import mock_llm  # noqa: E402
 import render  # noqa: E402
 
 WASM = os.path.join(ROOT, "target", "wasm32-wasip1", "release", "distill_guard.wasm")
-ENVOY = os.environ.get("ENVOY_BIN") or shutil.which("envoy") or os.path.join(ROOT, ".tools", "venv", "bin", "envoy")
+_VENV_ENVOY = os.path.join(ROOT, ".tools", "venv", "bin", "envoy")
+ENVOY = os.environ.get("ENVOY_BIN") or (_VENV_ENVOY if os.path.exists(_VENV_ENVOY) else shutil.which("envoy"))
 DEFAULT_POLICY_PATH = os.path.join(ROOT, "envoy", "policy.json")
 TRAP_MARKERS = ("Uncaught", "RuntimeError", "panicked", "wasm trap", "Failed to load Wasm", "Plugin configured to fail closed")
 
