@@ -14,7 +14,7 @@ CARGO   ?= cargo
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help tools tools-envoy build bench bench-estimator test test-unit test-wasm lint validate e2e run envoy-config clean
+.PHONY: help tools tools-envoy build policy-check apply-policy bench bench-estimator test test-unit test-wasm lint validate e2e run envoy-config clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-14s\033[0m %s\n",$$1,$$2}'
@@ -38,6 +38,12 @@ build: ## Build the filter (wasm32-wasip1, release) -> target/wasm32-wasip1/rele
 	$(CARGO) build --target wasm32-wasip1 --release
 	@ls -l $(WASM) | awk '{print "wasm module: " $$5 " bytes"}'
 
+policy-check: ## Build the native policy checker used by envoy/apply-policy.py
+	$(CARGO) build -q --release --example policy_check
+
+apply-policy: policy-check ## Validate POLICY=file and swap it into a dynamic Envoy's STATE=dir (atomic rename)
+	python3 envoy/apply-policy.py --state "$(STATE)" "$(POLICY)"
+
 envoy-config: ## Re-render envoy/envoy.yaml from the template and envoy/policy.json
 	python3 envoy/render.py --out envoy/envoy.yaml
 
@@ -55,12 +61,12 @@ test-wasm: ## The core tests compiled to wasm32-unknown-unknown, run by wasm-bin
 validate: build ## envoy --mode validate on the shipped config (loads the wasm, runs on_configure)
 	$(ENVOY) --mode validate -c envoy/envoy.yaml
 
-e2e: build ## End-to-end tests: real Envoy + the filter + the mock LLM upstream
+e2e: build policy-check ## End-to-end tests: real Envoy + the filter + the mock LLM upstream
 	cd tests/e2e && $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test: tools lint test-unit test-wasm validate e2e ## The whole suite (installs pinned tools first): lint, unit, wasm, validate, e2e
 
-run: tools-envoy build ## Main job: mock LLM upstream + Envoy with the filter and the default policy (Ctrl-C stops)
+run: tools-envoy build policy-check ## Main job: mock LLM upstream + Envoy with the filter and the default policy (Ctrl-C stops)
 	@bash envoy/run-demo.sh
 
 bench-estimator: ## Token estimator vs exact tokenizers (cl100k/o200k) on English, code, Chinese

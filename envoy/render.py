@@ -1,27 +1,61 @@
 #!/usr/bin/env python3
-"""Renders envoy/envoy.template.yaml with ports, the wasm path and a policy file embedded.
+"""Renders the Envoy configurations from their templates.
 
+Static (policy embedded), the default:
     python3 envoy/render.py [--policy envoy/policy.json] [--listen 10000] [--admin 9901]
                             [--upstream 18080] [--wasm PATH] [--out envoy/envoy.yaml]
+Dynamic (hot-reloadable policy via file-based ECDS in STATE_DIR):
+    python3 envoy/render.py --dynamic STATE_DIR [ports...] [--out FILE]
+    python3 envoy/apply-policy.py --state STATE_DIR POLICY.json   # writes STATE_DIR/policy-ecds.yaml
 """
 import argparse
 import json
 import os
+import re
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_WASM = "target/wasm32-wasip1/release/distill_guard.wasm"
+STATIC_TEMPLATE = os.path.join(HERE, "envoy.template.yaml")
+DYNAMIC_TEMPLATE = os.path.join(HERE, "dynamic", "envoy.template.yaml")
+ECDS_TEMPLATE = os.path.join(HERE, "dynamic", "policy-ecds.template.yaml")
+
+
+def _fill(text, values):
+    def policy_block(match):
+        indent = match.group(1)
+        return "\n".join(indent + line for line in values["@POLICY@"].strip().splitlines())
+
+    if "@POLICY@" in values:
+        text = re.sub(r"^([ \t]*)@POLICY@$", policy_block, text, flags=re.M)
+    for key, value in values.items():
+        text = text.replace(key, str(value))
+    return text
+
+
+def _read(path):
+    with open(path) as f:
+        return f.read()
 
 
 def render(policy_text, listen=10000, admin=9901, upstream=18080, wasm=DEFAULT_WASM, template=None):
+    """Static config with the policy embedded."""
     json.loads(policy_text)  # must at least be JSON; the filter validates the rest
-    with open(template or os.path.join(HERE, "envoy.template.yaml")) as f:
-        text = f.read()
-    policy_block = "\n".join(" " * 22 + line for line in policy_text.strip().splitlines())
-    for key, value in (("@LISTEN_PORT@", listen), ("@ADMIN_PORT@", admin), ("@UPSTREAM_PORT@", upstream),
-                       ("@WASM@", wasm), ("@POLICY@", policy_block)):
-        text = text.replace(key, str(value))
-    return text
+    return _fill(_read(template or STATIC_TEMPLATE), {
+        "@LISTEN_PORT@": listen, "@ADMIN_PORT@": admin, "@UPSTREAM_PORT@": upstream, "@WASM@": wasm,
+        "@POLICY@": policy_text})
+
+
+def render_dynamic(state_dir, listen=10000, admin=9901, upstream=18080):
+    """Bootstrap whose filter config comes from STATE_DIR/policy-ecds.yaml."""
+    return _fill(_read(DYNAMIC_TEMPLATE), {
+        "@LISTEN_PORT@": listen, "@ADMIN_PORT@": admin, "@UPSTREAM_PORT@": upstream,
+        "@STATE_DIR@": os.path.abspath(state_dir)})
+
+
+def render_ecds(policy_text, wasm=DEFAULT_WASM):
+    """The ECDS resource carrying the filter config and the policy."""
+    return _fill(_read(ECDS_TEMPLATE), {"@WASM@": os.path.abspath(wasm), "@POLICY@": policy_text})
 
 
 def main():
@@ -32,10 +66,13 @@ def main():
     ap.add_argument("--upstream", type=int, default=18080)
     ap.add_argument("--wasm", default=DEFAULT_WASM)
     ap.add_argument("--template", default=None)
+    ap.add_argument("--dynamic", metavar="STATE_DIR", default=None)
     ap.add_argument("--out", default="-")
     a = ap.parse_args()
-    with open(a.policy) as f:
-        out = render(f.read(), a.listen, a.admin, a.upstream, a.wasm, a.template)
+    if a.dynamic:
+        out = render_dynamic(a.dynamic, a.listen, a.admin, a.upstream)
+    else:
+        out = render(_read(a.policy), a.listen, a.admin, a.upstream, a.wasm, a.template)
     if a.out == "-":
         sys.stdout.write(out)
     else:

@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
 # The main job: the mock LLM upstream + Envoy with distill-guard and the default policy, on loopback.
-# Ctrl-C stops both. DEMO_SMOKE=1 sends the example requests, prints the results and exits.
+# The policy is hot-reloaded: edit envoy/policy.json (or POLICY=...) and it is validated and swapped
+# into the running Envoy (file-based ECDS) within a second; a bad edit is refused, naming the field.
+# Ctrl-C stops everything. DEMO_SMOKE=1 sends the example requests, prints the results and exits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ENVOY=${ENVOY:-.tools/venv/bin/envoy}
 LISTEN=${LISTEN:-10000}
 ADMIN=${ADMIN:-9901}
 UPSTREAM=${UPSTREAM:-18080}
+POLICY=${POLICY:-envoy/policy.json}
 WORK=$(mktemp -d)
-python3 envoy/render.py --listen "$LISTEN" --admin "$ADMIN" --upstream "$UPSTREAM" --out "$WORK/envoy.yaml"
+STATE="$WORK/state"
+python3 envoy/apply-policy.py --state "$STATE" "$POLICY" >/dev/null || { echo "fix $POLICY first"; exit 1; }
+python3 envoy/render.py --dynamic "$STATE" --listen "$LISTEN" --admin "$ADMIN" --upstream "$UPSTREAM" \
+  --out "$WORK/envoy.yaml"
 
 python3 tests/mock_llm.py --port "$UPSTREAM" >"$WORK/mock.log" 2>&1 &
 MOCK=$!
 "$ENVOY" -c "$WORK/envoy.yaml" --concurrency 2 --disable-hot-restart --log-level warn \
   --component-log-level wasm:info >"$WORK/envoy.log" 2>&1 &
 PROXY=$!
-cleanup() { kill "$MOCK" "$PROXY" 2>/dev/null || true; wait 2>/dev/null || true; }
+WATCH=
+cleanup() { kill "$MOCK" "$PROXY" $WATCH 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT INT TERM
 
 for _ in $(seq 1 100); do
@@ -30,7 +37,7 @@ distill-guard is running.
   API (through the filter): http://127.0.0.1:$LISTEN   -> mock LLM upstream on 127.0.0.1:$UPSTREAM
   Envoy admin:              http://127.0.0.1:$ADMIN    (metrics: /stats/prometheus | grep distill_guard)
   Envoy log:                $WORK/envoy.log
-  Policy:                   envoy/policy.json (embedded in envoy/envoy.yaml)
+  Policy:                   $POLICY  (hot-reloaded: edit and save it, the change applies within a second)
 
 Try:
   curl -s http://127.0.0.1:$LISTEN/v1/chat/completions -H 'authorization: Bearer sk-demo' \\
@@ -42,6 +49,20 @@ Try:
   curl -s http://127.0.0.1:$ADMIN/stats/prometheus | grep '^distill_guard'
 Ctrl-C stops everything.
 TXT
+
+# Apply the policy file whenever it changes (validated first; a bad edit leaves the running policy).
+(
+  last=$(stat -c %Y "$POLICY")
+  while sleep 1; do
+    now=$(stat -c %Y "$POLICY" 2>/dev/null || echo "$last")
+    if [ "$now" != "$last" ]; then
+      last=$now
+      echo "--- $POLICY changed"
+      python3 envoy/apply-policy.py --state "$STATE" "$POLICY" || true
+    fi
+  done
+) &
+WATCH=$!
 
 if [ "${DEMO_SMOKE:-0}" = "1" ]; then
   echo "--- smoke: one chat completion"

@@ -2,25 +2,18 @@ import copy
 
 import pytest
 
+import harness
 from harness import Envoy, default_policy
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
+    """A failing test's report includes the log tail of every Envoy still running (before teardown)."""
     outcome = yield
     rep = outcome.get_result()
-    setattr(item, "rep_" + rep.when, rep)
-
-
-@pytest.fixture(autouse=True)
-def _dump_envoy_log_on_failure(request):
-    yield
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        for name in request.fixturenames:
-            value = request.getfixturevalue(name) if name.startswith("envoy") else None
-            if isinstance(value, Envoy):
-                print(f"\n----- Envoy log ({name}) -----\n" + value.log()[-20000:])
+    if rep.when == "call" and rep.failed:
+        for i, e in enumerate(harness.LIVE):
+            rep.sections.append((f"Envoy log #{i} (admin port {e.admin})", e.log()[-15000:]))
 
 
 def make_policy(**changes):

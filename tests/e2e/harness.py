@@ -28,7 +28,8 @@ WASM = os.path.join(ROOT, "target", "wasm32-wasip1", "release", "distill_guard.w
 _VENV_ENVOY = os.path.join(ROOT, ".tools", "venv", "bin", "envoy")
 ENVOY = os.environ.get("ENVOY_BIN") or (_VENV_ENVOY if os.path.exists(_VENV_ENVOY) else shutil.which("envoy"))
 DEFAULT_POLICY_PATH = os.path.join(ROOT, "envoy", "policy.json")
-TRAP_MARKERS = ("Uncaught", "RuntimeError", "panicked", "wasm trap", "Failed to load Wasm", "Plugin configured to fail closed")
+TRAP_MARKERS = ("Uncaught", "RuntimeError", "panicked", "wasm trap")
+APPLY_POLICY = os.path.join(ROOT, "envoy", "apply-policy.py")
 
 
 def default_policy():
@@ -67,8 +68,11 @@ class Response:
         return f"<Response {self.status} {self.body[:200]!r}>"
 
 
+LIVE = []  # running instances, so a failing test's report can include their logs
+
+
 class Envoy:
-    def __init__(self, policy=None, concurrency=1, policy_text=None, env=None):
+    def __init__(self, policy=None, concurrency=1, policy_text=None, env=None, dynamic=False):
         self.policy = copy.deepcopy(policy if policy is not None else default_policy())
         self.dir = tempfile.mkdtemp(prefix="dg-e2e-")
         self.mock = mock_llm.make_server(0)
@@ -77,8 +81,17 @@ class Envoy:
         self.port, self.admin = free_port(), free_port()
         text = policy_text if policy_text is not None else json.dumps(self.policy, indent=2)
         self.config = os.path.join(self.dir, "envoy.yaml")
+        self.dynamic = dynamic
+        self.state = os.path.join(self.dir, "state")
+        if dynamic:
+            os.makedirs(self.state)
+            with open(os.path.join(self.state, "policy-ecds.yaml"), "w") as f:
+                f.write(render.render_ecds(text, WASM))
+            config = render.render_dynamic(self.state, self.port, self.admin, self.mock_port)
+        else:
+            config = render.render(text, self.port, self.admin, self.mock_port, WASM)
         with open(self.config, "w") as f:
-            f.write(render.render(text, self.port, self.admin, self.mock_port, WASM))
+            f.write(config)
         self.log_path = os.path.join(self.dir, "envoy.log")
         self.log_file = open(self.log_path, "w")
         proc_env = dict(os.environ)
@@ -87,6 +100,7 @@ class Envoy:
             [ENVOY, "-c", self.config, "--concurrency", str(concurrency), "--disable-hot-restart",
              "--log-level", "info", "--component-log-level", "wasm:debug"],
             stdout=self.log_file, stderr=subprocess.STDOUT, env=proc_env)
+        LIVE.append(self)
         self.wait_ready()
 
     # ---- lifecycle -------------------------------------------------------------------------------
@@ -94,7 +108,9 @@ class Envoy:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"envoy exited with {self.proc.returncode}:\n{self.log()}")
+                log = self.log()
+                self.close()
+                raise RuntimeError(f"envoy exited with {self.proc.returncode}:\n{log}")
             try:
                 c = http.client.HTTPConnection("127.0.0.1", self.admin, timeout=1)
                 c.request("GET", "/ready")
@@ -106,7 +122,9 @@ class Envoy:
             except OSError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"envoy not ready after {timeout}s:\n{self.log()}")
+        log = self.log()
+        self.close()
+        raise RuntimeError(f"envoy not ready after {timeout}s:\n{log}")
 
     def close(self):
         if self.proc.poll() is None:
@@ -119,6 +137,34 @@ class Envoy:
         self.log_file.close()
         self.mock.shutdown()
         self.mock.server_close()
+        if self in LIVE:
+            LIVE.remove(self)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def apply_policy(self, policy, check=True, wait=True):
+        """Swaps a policy in with envoy/apply-policy.py; waits until Envoy accepted or rejected it.
+        Returns (helper exit code, helper output, 'accepted' | 'rejected' | 'unchanged')."""
+        path = os.path.join(self.dir, "next-policy.json")
+        with open(path, "w") as f:
+            f.write(policy if isinstance(policy, str) else json.dumps(policy, indent=2))
+        prefix = "extension_config_discovery.http_filter.distill_guard."
+        before = self.stats()
+        cmd = [sys.executable, APPLY_POLICY, "--state", self.state, "--wasm", WASM, path]
+        if not check:
+            cmd.append("--no-check")
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        outcome = "unchanged"
+        deadline = time.time() + (10 if wait and r.returncode == 0 else 0)
+        while time.time() < deadline:
+            s = self.stats()
+            if s.get(prefix + "update_success", 0) > before.get(prefix + "update_success", 0):
+                outcome = "accepted"
+                break
+            if s.get(prefix + "update_rejected", 0) > before.get(prefix + "update_rejected", 0):
+                outcome = "rejected"
+                break
+            time.sleep(0.05)
+        return r.returncode, r.stdout + r.stderr, outcome
 
     def log(self):
         try:
