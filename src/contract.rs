@@ -19,6 +19,8 @@ pub const SCORE_HEADER: &str = "x-distill-score";
 pub const SIGNALS_HEADER: &str = "x-distill-signals";
 /// `true` when the computed verdict was not enforced (shadow mode).
 pub const SHADOW_HEADER: &str = "x-distill-shadow";
+/// The prompt template fingerprint (for `detection.campaign.allow_fingerprints`).
+pub const TEMPLATE_HEADER: &str = "x-distill-template";
 
 /// True for a header name the filter owns (case-insensitive).
 pub fn is_owned_header(name: &str) -> bool {
@@ -27,7 +29,11 @@ pub fn is_owned_header(name: &str) -> bool {
 }
 
 /// Headers added to the request forwarded upstream.
-pub fn upstream_headers(credential: &Credential, verdict: &Verdict) -> Vec<(&'static str, String)> {
+pub fn upstream_headers(
+    credential: &Credential,
+    verdict: &Verdict,
+    template: Option<u64>,
+) -> Vec<(&'static str, String)> {
     let mut headers = vec![
         (CREDENTIAL_HEADER, credential.id.clone()),
         (VERDICT_HEADER, verdict.action.name().to_string()),
@@ -42,6 +48,9 @@ pub fn upstream_headers(credential: &Credential, verdict: &Verdict) -> Vec<(&'st
     }
     if verdict.shadowed() {
         headers.push((SHADOW_HEADER, "true".to_string()));
+    }
+    if let Some(t) = template {
+        headers.push((TEMPLATE_HEADER, format!("{t:016x}")));
     }
     headers
 }

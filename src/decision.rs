@@ -4,9 +4,12 @@
 //! Data flows one way: credential + request facts → signals → verdict → (the adapter's) actions.
 
 use crate::api::Rejection;
+use crate::campaign::{CampaignTable, FingerprintKind};
 use crate::credential::Credential;
+use crate::detection::{assess, Assessment, CampaignEvidence, Tier};
+use crate::hash::fnv1a64;
 use crate::ledger::{seconds_until_room, Delta, Ledger, LedgerError, Record, Subject, Update, Updated};
-use crate::policy::{Action, Budget, Mode, Policy, Scope};
+use crate::policy::{Action, Budget, Mode, Policy, Scope, Window};
 use crate::request::{BodyStatus, RequestFacts};
 use crate::response::Metered;
 
@@ -66,7 +69,7 @@ impl Verdict {
         match self.enforced {
             Action::Throttle => Some(Rejection::Throttled),
             Action::Block => Some(Rejection::Blocked),
-            Action::Allow | Action::Tag => None,
+            Action::Allow | Action::Tag | Action::Degrade => None,
         }
     }
 
@@ -128,6 +131,8 @@ pub struct Decision {
     pub charge: Option<Charge>,
     /// Ledger activity.
     pub stats: LedgerStats,
+    /// The detection outcome, when detection ran.
+    pub assessment: Option<Assessment>,
 }
 
 fn signal(name: String, action: Action, shadow: bool) -> Signal {
@@ -186,9 +191,95 @@ fn fired_budgets<'p>(
     fired
 }
 
-/// Budget check and pre-charge for one subject, atomically in the ledger. Returns the fired budgets
-/// and whether the charge was written.
-fn check_and_charge<'p>(
+/// What the credential's ledger update decided.
+struct CredentialOutcome<'p> {
+    fired: Vec<(&'p Budget, LimitInfo, u64)>,
+    slot: Option<u64>,
+    assessment: Option<Assessment>,
+    /// Over the detection throttle allowance: (limit info, retry seconds).
+    detection_throttle: Option<(LimitInfo, u64)>,
+}
+
+/// Budget check, detection and pre-charge for the credential, atomically in its ledger slot.
+#[allow(clippy::too_many_arguments)]
+fn check_credential<'p>(
+    policy: &'p Policy,
+    ledger: &Ledger<'_>,
+    subject: &Subject,
+    budgets: &[&'p Budget],
+    facts: &RequestFacts,
+    campaign: &CampaignEvidence,
+    detect: bool,
+    now_ms: u64,
+    stats: &mut LedgerStats,
+) -> CredentialOutcome<'p> {
+    let global_shadow = policy.mode == Mode::Shadow;
+    let det = &policy.detection;
+    let need = facts.estimated_input_tokens;
+    let mut out = CredentialOutcome { fired: Vec::new(), slot: None, assessment: None, detection_throttle: None };
+    let result = ledger.update(subject, now_ms, None, &mut |record| {
+        out.assessment = None;
+        out.detection_throttle = None;
+        if let (true, Some(shape)) = (detect, facts.shape.as_ref()) {
+            let last_seen = record.last_seen_ms;
+            record.profile.observe(shape, now_ms, last_seen, det.half_life_ms, det.campaign.min_template_words);
+            let mut evidence = *campaign;
+            // A shared template only counts against credentials whose own traffic it dominates.
+            let (top, share) = record.profile.top_template();
+            if top != shape.template as u32 || share < 0.5 {
+                evidence.template = None;
+            }
+            let snapshot = *record;
+            let a = assess(det, &mut record.profile, &snapshot, &evidence, now_ms);
+            if a.effective == Tier::Throttle {
+                let counts = record.window(Window::Minute);
+                let max = det.throttle_requests_per_minute;
+                if record.estimate(Window::Minute, now_ms).requests + 1.0 > max as f64 {
+                    let wait = seconds_until_room(
+                        Window::Minute,
+                        &counts,
+                        now_ms,
+                        counts.previous.requests,
+                        counts.current.requests,
+                        1,
+                        max,
+                    );
+                    let info = LimitInfo { window_seconds: 60, requests: Some((max, 0, wait)), tokens: None };
+                    out.detection_throttle = Some((info, wait));
+                }
+            }
+            out.assessment = Some(a);
+        }
+        out.fired = fired_budgets(budgets.iter().copied(), record, now_ms, need);
+        let enforcing = !global_shadow;
+        let budget_rejects = out.fired.iter().any(|(b, _, _)| !b.shadow && enforcing && b.action == Action::Throttle);
+        let detection_rejects = enforcing
+            && !det.shadow
+            && (out.detection_throttle.is_some()
+                || out.assessment.as_ref().is_some_and(|a| a.effective == Tier::Block));
+        if budget_rejects || detection_rejects {
+            // Not charged, but the behaviour (and the sticky verdict) is kept.
+            if detect {
+                Update::Write
+            } else {
+                Update::Skip
+            }
+        } else {
+            record.apply(&Delta { requests: 1, input: need as i64, ..Delta::default() }, now_ms);
+            out.slot = Some(0);
+            Update::Write
+        }
+    });
+    stats.note(&result);
+    out.slot = match result {
+        Ok(u) if u.applied && out.slot.is_some() => Some(u.slot),
+        _ => None,
+    };
+    out
+}
+
+/// Budget check and pre-charge for a tenant, atomically in the ledger.
+fn check_tenant<'p>(
     ledger: &Ledger<'_>,
     subject: &Subject,
     budgets: &[&'p Budget],
@@ -216,7 +307,44 @@ fn check_and_charge<'p>(
     (fired, slot)
 }
 
-/// Decides a request: lists first, then budgets (credential, then tenant), all under shadow rules.
+/// Observes the request's fingerprints in the cross-credential campaign table.
+fn campaign_evidence(
+    policy: &Policy,
+    ledger: &Ledger<'_>,
+    credential: &Credential,
+    facts: &RequestFacts,
+    now_ms: u64,
+) -> CampaignEvidence {
+    let det = &policy.detection;
+    let mut evidence = CampaignEvidence::default();
+    let Some(shape) = facts.shape.as_ref() else { return evidence };
+    if !det.campaign.enabled {
+        return evidence;
+    }
+    let table =
+        CampaignTable::new(ledger.store(), &policy.ledger.key_prefix, det.campaign.slots, det.campaign.window_s);
+    let who = fnv1a64(credential.id.as_bytes());
+    let allowed = |fp: u64| det.campaign.allow_fingerprints.contains(&fp);
+    if shape.template != 0 && shape.template_words >= det.campaign.min_template_words && !allowed(shape.template) {
+        evidence.template = table.observe(FingerprintKind::Template, shape.template, who, shape.content, now_ms);
+    }
+    if shape.system != 0 && shape.system_words >= det.campaign.min_system_prompt_words && !allowed(shape.system) {
+        evidence.system_prompt = table.observe(FingerprintKind::SystemPrompt, shape.system, who, shape.content, now_ms);
+    }
+    evidence
+}
+
+fn tier_action(tier: Tier) -> Action {
+    match tier {
+        Tier::None => Action::Allow,
+        Tier::Tag => Action::Tag,
+        Tier::Degrade | Tier::Throttle => Action::Degrade,
+        Tier::Block => Action::Block,
+    }
+}
+
+/// Decides a request: lists first, then detection and budgets (credential, then tenant), all under
+/// shadow rules.
 pub fn decide(
     policy: &Policy,
     ledger: &Ledger<'_>,
@@ -229,6 +357,7 @@ pub fn decide(
     let mut stats = LedgerStats::default();
     let tenant = credential.tenant.as_deref();
     let lists = &policy.lists;
+    let det = &policy.detection;
 
     let allowlisted =
         lists.allow_credentials.contains(&credential.id) || tenant.is_some_and(|t| lists.allow_tenants.contains(t));
@@ -245,6 +374,7 @@ pub fn decide(
 
     let blocked = verdict.signals.iter().any(|s| s.action == Action::Block) && !global_shadow;
     let mut charge = None;
+    let mut assessment = None;
     if !blocked {
         let budgets_for = |scope: Scope| -> Vec<&Budget> {
             if allowlisted {
@@ -253,28 +383,34 @@ pub fn decide(
                 policy.budgets.iter().filter(|b| b.scope == scope).collect()
             }
         };
+        let detect = det.enabled
+            && !allowlisted
+            && facts.shape.is_some()
+            && det.scope.covers(&facts.path, facts.model.as_deref(), tenant);
+        let campaign = if detect {
+            campaign_evidence(policy, ledger, credential, facts, now_ms)
+        } else {
+            CampaignEvidence::default()
+        };
         let cred_subject = Subject::credential(&credential.id);
-        let (mut fired, cred_slot) = check_and_charge(
+        let outcome = check_credential(
+            policy,
             ledger,
             &cred_subject,
             &budgets_for(Scope::Credential),
-            global_shadow,
             facts,
+            &campaign,
+            detect,
             now_ms,
             &mut stats,
         );
+        let mut fired = outcome.fired;
+        let cred_slot = outcome.slot;
         let mut tenant_slot = None;
         let tenant_subject = tenant.map(Subject::tenant);
         if let (Some(subject), Some(_)) = (&tenant_subject, cred_slot) {
-            let (tenant_fired, slot) = check_and_charge(
-                ledger,
-                subject,
-                &budgets_for(Scope::Tenant),
-                global_shadow,
-                facts,
-                now_ms,
-                &mut stats,
-            );
+            let (tenant_fired, slot) =
+                check_tenant(ledger, subject, &budgets_for(Scope::Tenant), global_shadow, facts, now_ms, &mut stats);
             tenant_slot = slot;
             fired.extend(tenant_fired);
             if slot.is_none() {
@@ -300,6 +436,31 @@ pub fn decide(
                 verdict.limit = Some(limit);
             }
         }
+        if let Some(a) = &outcome.assessment {
+            verdict.score = f64::from(a.score);
+            let action = match outcome.detection_throttle {
+                Some((limit, retry)) => {
+                    if verdict.limit.is_none() || !det.shadow {
+                        verdict.retry_after = Some(verdict.retry_after.unwrap_or(0).max(retry));
+                        verdict.limit = Some(limit);
+                    }
+                    Action::Throttle
+                }
+                None => tier_action(a.effective),
+            };
+            if action != Action::Allow {
+                for (name, _) in a.reasons.iter().take(4) {
+                    verdict.signals.push(signal((*name).to_string(), action, det.shadow));
+                }
+                if a.effective > a.tier {
+                    verdict.signals.push(signal("sticky".into(), action, det.shadow));
+                }
+                if a.reasons.is_empty() && a.effective <= a.tier {
+                    verdict.signals.push(signal("score".into(), action, det.shadow));
+                }
+            }
+        }
+        assessment = outcome.assessment;
     }
 
     verdict.signals.sort_by_key(|s| std::cmp::Reverse(s.action));
@@ -313,7 +474,7 @@ pub fn decide(
         verdict.retry_after = None;
         verdict.limit = None;
     }
-    Decision { verdict, charge, stats }
+    Decision { verdict, charge, stats, assessment }
 }
 
 /// Replaces the pre-charged input estimate with the reported figure and adds output, reasoning and
@@ -332,7 +493,7 @@ pub fn settle(ledger: &Ledger<'_>, charge: &Charge, metered: &Metered, now_ms: u
         return stats;
     }
     for (subject, slot) in charge.credential.iter().chain(charge.tenant.iter()) {
-        let r = ledger.update(subject, now_ms, Some(*slot), &mut |record| {
+        let r = ledger.update(subject, now_ms, Some(*slot), &mut |record: &mut Record| {
             // Evicted since the request: the history is gone, so nothing to correct.
             if record.last_seen_ms == 0 {
                 Update::Skip

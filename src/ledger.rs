@@ -14,14 +14,15 @@
 use crate::hash::fnv1a64;
 use crate::host::{SharedStore, StoreError};
 use crate::policy::{LedgerConfig, Window};
+use crate::profile::{Profile, PROFILE_BYTES};
 
 /// Attempts of a read-modify-write before giving up (each is one or two reads and one write).
 pub const MAX_CAS_ATTEMPTS: u32 = 8;
-const RECORD_VERSION: u8 = 1;
+const RECORD_VERSION: u8 = 2;
 const FIELDS: usize = 5;
 const WINDOW_BYTES: usize = 8 + 2 * FIELDS * 8;
 /// Encoded size of one slot value.
-pub const RECORD_BYTES: usize = 1 + 8 + 8 + Window::ALL.len() * WINDOW_BYTES;
+pub const RECORD_BYTES: usize = 1 + 8 + 8 + Window::ALL.len() * WINDOW_BYTES + PROFILE_BYTES;
 
 /// Counts in one bucket.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -112,7 +113,7 @@ pub struct WindowEstimate {
 }
 
 /// What is stored for one subject.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Record {
     /// Hash of the subject key (identifies the occupant of a slot).
     pub subject: u64,
@@ -120,6 +121,8 @@ pub struct Record {
     pub last_seen_ms: u64,
     /// Minute, hour, day.
     pub windows: [WindowCounts; 3],
+    /// Behaviour for the detectors.
+    pub profile: Profile,
 }
 
 impl Record {
@@ -177,6 +180,7 @@ impl Record {
                 out.extend_from_slice(&v.to_le_bytes());
             }
         }
+        self.profile.encode(&mut out);
         out
     }
 
@@ -185,7 +189,9 @@ impl Record {
         if bytes.len() != RECORD_BYTES || bytes.first() != Some(&RECORD_VERSION) {
             return None;
         }
-        let mut words = bytes.get(1..)?.chunks_exact(8).map(|c| {
+        let split = RECORD_BYTES - PROFILE_BYTES;
+        let profile = Profile::decode(bytes.get(split..)?)?;
+        let mut words = bytes.get(1..split)?.chunks_exact(8).map(|c| {
             let mut b = [0u8; 8];
             b.copy_from_slice(c);
             u64::from_le_bytes(b)
@@ -206,7 +212,7 @@ impl Record {
             w.current = Counters::from_fields(cur);
             w.previous = Counters::from_fields(prev);
         }
-        Some(Record { subject, last_seen_ms, windows })
+        Some(Record { subject, last_seen_ms, windows, profile })
     }
 }
 
@@ -289,14 +295,16 @@ pub enum LedgerError {
 /// What an update decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Update {
-    /// Apply this change.
+    /// Apply this change to the counters.
     Apply(Delta),
+    /// Write the record as the closure modified it.
+    Write,
     /// Change nothing.
     Skip,
 }
 
 /// The outcome of an update.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Updated {
     /// The record as seen by the decision (rolled to now, before the delta).
     pub before: Record,
@@ -322,6 +330,11 @@ impl<'a> Ledger<'a> {
     /// A ledger with the policy's settings over a store.
     pub fn new(cfg: &'a LedgerConfig, store: &'a dyn SharedStore) -> Self {
         Self { cfg, store }
+    }
+
+    /// The store under the ledger (other shared tables live beside it).
+    pub fn store(&self) -> &'a dyn SharedStore {
+        self.store
     }
 
     /// Shared-data key of a slot.
@@ -379,7 +392,7 @@ impl<'a> Ledger<'a> {
         subject: &Subject,
         now_ms: u64,
         hint: Option<u64>,
-        decide: &mut dyn FnMut(&Record) -> Update,
+        decide: &mut dyn FnMut(&mut Record) -> Update,
     ) -> Result<Updated, LedgerError> {
         let mut hint = hint.filter(|h| *h < self.cfg.max_credentials);
         for attempt in 0..MAX_CAS_ATTEMPTS {
@@ -390,7 +403,7 @@ impl<'a> Ledger<'a> {
             let mut record = placement.record;
             record.roll(now_ms);
             let before = record;
-            let delta = match decide(&record) {
+            match decide(&mut record) {
                 Update::Skip => {
                     return Ok(Updated {
                         before,
@@ -401,9 +414,9 @@ impl<'a> Ledger<'a> {
                         retries: attempt,
                     })
                 }
-                Update::Apply(d) => d,
-            };
-            record.apply(&delta, now_ms);
+                Update::Apply(d) => record.apply(&d, now_ms),
+                Update::Write => record.last_seen_ms = record.last_seen_ms.max(now_ms),
+            }
             match self.store.set(&self.slot_key(placement.slot), &record.encode(), placement.cas) {
                 Ok(()) => {
                     if placement.empty {

@@ -24,15 +24,19 @@
 //! `wasm-bindgen-test`); [`host`] is the seam; `filter` (wasip1 only) is the thin proxy-wasm adapter.
 
 pub mod api;
+pub mod campaign;
 pub mod contract;
 pub mod credential;
 pub mod decision;
+pub mod detection;
 pub mod hash;
 pub mod host;
 pub mod ledger;
 pub mod policy;
+pub mod profile;
 pub mod request;
 pub mod response;
+pub mod shape;
 pub mod sse;
 pub mod tokens;
 

@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::detection::DetectionConfig;
 use crate::hash::HmacKey;
 
 /// The only policy schema version this build understands.
@@ -192,6 +193,8 @@ pub enum Action {
     Allow,
     /// Forward with the verdict headers saying so.
     Tag,
+    /// Forward a rewritten request (logprobs stripped, n and max_tokens capped, optional reroute).
+    Degrade,
     /// 429 with `Retry-After`.
     Throttle,
     /// 403.
@@ -204,6 +207,7 @@ impl Action {
         match self {
             Action::Allow => "allow",
             Action::Tag => "tag",
+            Action::Degrade => "degrade",
             Action::Throttle => "throttle",
             Action::Block => "block",
         }
@@ -377,10 +381,12 @@ pub struct Policy {
     pub budgets: Vec<Budget>,
     /// Lists.
     pub lists: Lists,
+    /// Distillation detection.
+    pub detection: DetectionConfig,
 }
 
 const TOP_LEVEL: &[&str] =
-    &["version", "revision", "mode", "credential", "tenant", "ledger", "inspection", "budgets", "lists"];
+    &["version", "revision", "mode", "credential", "tenant", "ledger", "inspection", "budgets", "lists", "detection"];
 
 fn parse_field<T: DeserializeOwned>(value: &Value, path: &str) -> Result<T, PolicyError> {
     T::deserialize(value).map_err(|e| PolicyError::new(path, e.to_string()))
@@ -465,8 +471,20 @@ impl Policy {
         let inspection = Self::inspection(obj)?;
         let budgets = Self::budgets(obj, !credential.tenants.is_empty())?;
         let lists = Self::lists(obj)?;
+        let detection = DetectionConfig::parse(optional(obj, "detection"))?;
 
-        Ok(Policy { version, revision, revision_number, mode, credential, ledger, inspection, budgets, lists })
+        Ok(Policy {
+            version,
+            revision,
+            revision_number,
+            mode,
+            credential,
+            ledger,
+            inspection,
+            budgets,
+            lists,
+            detection,
+        })
     }
 
     fn credential(

@@ -5,6 +5,8 @@
 use serde_json::{Map, Value};
 
 use crate::api::ApiKind;
+use crate::detection::DegradeConfig;
+use crate::shape::{analyse, RequestShape, ShapeConfig};
 use crate::tokens::{estimate_from_bytes, estimate_tokens_for, Tokenizer};
 
 /// Fixed overhead the APIs add per message (role markers and separators).
@@ -50,6 +52,10 @@ pub struct RequestFacts {
     pub messages: u64,
     /// Tokenizer family of the model (for estimates).
     pub tokenizer: Tokenizer,
+    /// The request's shape, when the body was parsed and detection is on.
+    pub shape: Option<RequestShape>,
+    /// The request path (set by the adapter; used by detection scopes).
+    pub path: String,
 }
 
 impl RequestFacts {
@@ -66,6 +72,8 @@ impl RequestFacts {
             estimated_input_tokens: if body_len == 0 { 0 } else { estimate_from_bytes(body_len) },
             messages: 0,
             tokenizer: Tokenizer::default(),
+            shape: None,
+            path: String::new(),
         }
     }
 }
@@ -79,8 +87,9 @@ pub struct Inspected {
     pub rewritten: Option<Vec<u8>>,
 }
 
-/// Inspects a complete request body (already known to be within the cap).
-pub fn inspect(api: ApiKind, body: &[u8], inject_include_usage: bool) -> Inspected {
+/// Inspects a complete request body (already known to be within the cap). `shape` enables the
+/// request-shape analysis for detection.
+pub fn inspect(api: ApiKind, body: &[u8], inject_include_usage: bool, shape: Option<&ShapeConfig>) -> Inspected {
     if body.is_empty() {
         return Inspected { facts: RequestFacts::uninspected(api, BodyStatus::Empty, 0), rewritten: None };
     }
@@ -103,6 +112,7 @@ pub fn inspect(api: ApiKind, body: &[u8], inject_include_usage: bool) -> Inspect
         .find_map(|k| root.get(*k).and_then(Value::as_u64));
 
     let (estimated_input_tokens, messages) = estimate_input(api, &root, tokenizer);
+    let shape = shape.map(|cfg| analyse(api, &root, cfg));
 
     let mut include_usage = match api {
         ApiKind::OpenAiChat | ApiKind::OpenAiCompletions => {
@@ -133,6 +143,8 @@ pub fn inspect(api: ApiKind, body: &[u8], inject_include_usage: bool) -> Inspect
             estimated_input_tokens,
             messages,
             tokenizer,
+            shape,
+            path: String::new(),
         },
         rewritten,
     }
@@ -192,4 +204,64 @@ pub fn text_tokens(value: &Value, tokenizer: Tokenizer) -> u64 {
         }
         Value::Number(_) | Value::Bool(_) | Value::Null => 0,
     }
+}
+
+/// Rewrites a request body for the `degrade` action: strips logprob and logit-bias requests, clamps
+/// the number of samples and caps the output length. `None` when the body is not a JSON object or
+/// nothing needed to change.
+pub fn degrade(body: &[u8], cfg: &DegradeConfig) -> Option<Vec<u8>> {
+    let Ok(Value::Object(mut root)) = serde_json::from_slice::<Value>(body) else { return None };
+    let mut changed = false;
+    if cfg.strip_logprobs {
+        for k in ["logprobs", "top_logprobs"] {
+            changed |= root.remove(k).is_some();
+        }
+        if let Some(Value::Array(include)) = root.get_mut("include") {
+            let before = include.len();
+            include.retain(|v| !v.as_str().is_some_and(|s| s.contains("logprobs")));
+            changed |= include.len() != before;
+        }
+        if root.get("echo").and_then(Value::as_bool) == Some(true) {
+            root.insert("echo".into(), Value::Bool(false));
+            changed = true;
+        }
+    }
+    if cfg.strip_logit_bias {
+        changed |= root.remove("logit_bias").is_some();
+    }
+    if let Some(max_n) = cfg.max_n {
+        for k in ["n", "best_of"] {
+            if root.get(k).and_then(Value::as_u64).is_some_and(|n| n > max_n) {
+                root.insert(k.into(), Value::from(max_n));
+                changed = true;
+            }
+        }
+    }
+    if let Some(cap) = cfg.max_tokens {
+        let keys = ["max_tokens", "max_completion_tokens", "max_output_tokens"];
+        let mut present = false;
+        for k in keys {
+            if let Some(v) = root.get(k).and_then(Value::as_u64) {
+                present = true;
+                if v > cap {
+                    root.insert(k.into(), Value::from(cap));
+                    changed = true;
+                }
+            }
+        }
+        if !present {
+            // No limit asked for: impose the cap with the field each API reads.
+            let key = if root.contains_key("input") && !root.contains_key("messages") {
+                "max_output_tokens"
+            } else {
+                "max_tokens"
+            };
+            root.insert(key.into(), Value::from(cap));
+            changed = true;
+        }
+    }
+    if !changed {
+        return None;
+    }
+    serde_json::to_vec(&root).ok()
 }

@@ -15,7 +15,7 @@ use crate::credential::{identify, Credential};
 use crate::decision::{decide, settle, Charge, LedgerStats, Verdict};
 use crate::ledger::Ledger;
 use crate::policy::{Action, OversizeBody, Policy};
-use crate::request::{inspect, BodyStatus, RequestFacts};
+use crate::request::{degrade, inspect, BodyStatus, RequestFacts};
 use crate::response::{Metered, ResponseMeter, UsageSource};
 use crate::tokens::Tokenizer;
 
@@ -31,6 +31,8 @@ pub(super) struct Exchange {
     meter: Option<ResponseMeter>,
     status: u32,
     tokenizer: Tokenizer,
+    path: String,
+    clock_ms: Option<u64>,
 }
 
 impl Exchange {
@@ -47,11 +49,18 @@ impl Exchange {
             meter: None,
             status: 0,
             tokenizer: Tokenizer::default(),
+            path: String::new(),
+            clock_ms: None,
         }
     }
 
+    /// The request's time: the simulation clock header when the policy names one, else the host clock.
+    fn now(&self) -> u64 {
+        self.clock_ms.unwrap_or_else(now_ms)
+    }
+
     fn reply(&self, rejection: Rejection, verdict: Option<&Verdict>) {
-        let reply = local_reply(self.style, rejection, verdict, now_ms());
+        let reply = local_reply(self.style, rejection, verdict, self.now());
         let headers: Vec<(&str, &str)> = reply.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let _ = hostcalls::send_http_response(reply.status, headers, Some(reply.body.as_bytes()));
     }
@@ -63,14 +72,16 @@ impl Exchange {
         m.add(m.ledger_failures, stats.failures);
     }
 
-    /// Decides with what is known and acts on it. Returns the host action for the current phase.
-    fn decide_and_act(&mut self, facts: RequestFacts) -> HostAction {
+    /// Decides with what is known and acts on it. `body` is the request body as it will be forwarded
+    /// (for the degrade rewrite). Returns the host action for the current phase.
+    fn decide_and_act(&mut self, mut facts: RequestFacts, body: Option<(&[u8], usize)>) -> HostAction {
         self.decided = true;
         self.tokenizer = facts.tokenizer;
+        facts.path = std::mem::take(&mut self.path);
         let Some(credential) = self.credential.clone() else { return HostAction::Continue };
         let store = EnvoySharedData;
         let ledger = Ledger::new(&self.policy.ledger, &store);
-        let now = now_ms();
+        let now = self.now();
         let decision = decide(&self.policy, &ledger, &credential, &facts, now);
         self.note_ledger(&decision.stats);
         if decision.stats.new_subjects > 0 {
@@ -109,7 +120,23 @@ impl Exchange {
             self.reply(rejection, Some(&verdict));
             return HostAction::Pause;
         }
-        for (name, value) in upstream_headers(&credential, &verdict) {
+        if verdict.enforced == Action::Degrade {
+            m.add(m.requests_degraded, 1);
+            let cfg = &self.policy.detection.degrade;
+            if let Some((current, size)) = body {
+                if let Some(new_body) = degrade(current, cfg) {
+                    if hostcalls::set_buffer(BufferType::HttpRequestBody, 0, size, &new_body).is_ok() {
+                        let _ = hostcalls::remove_map_value(MapType::HttpRequestHeaders, "content-length");
+                    }
+                }
+            }
+            if let Some((name, value)) = &cfg.route_header {
+                // Envoy re-selects the route after a wasm filter changes request headers.
+                let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value));
+            }
+        }
+        let template = facts.shape.as_ref().map(|s| s.template).filter(|t| *t != 0);
+        for (name, value) in upstream_headers(&credential, &verdict, template) {
             let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(&value));
         }
         HostAction::Continue
@@ -135,7 +162,11 @@ impl HttpContext for Exchange {
                 .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
                 .and_then(|(_, v)| String::from_utf8(v.clone()).ok())
         };
-        self.api = ApiKind::from_path(&header(":path").unwrap_or_default());
+        self.path = header(":path").unwrap_or_default();
+        self.api = ApiKind::from_path(&self.path);
+        if let Some(clock) = &self.policy.detection.clock_header {
+            self.clock_ms = header(clock).and_then(|v| v.trim().parse().ok());
+        }
         self.style = ErrorStyle::for_request(self.api, header("anthropic-version").is_some());
         let address =
             hostcalls::get_property(vec!["source", "address"]).ok().flatten().and_then(|b| String::from_utf8(b).ok());
@@ -155,7 +186,7 @@ impl HttpContext for Exchange {
             }
         }
         if end_of_stream {
-            return self.decide_and_act(RequestFacts::uninspected(self.api, BodyStatus::Empty, 0));
+            return self.decide_and_act(RequestFacts::uninspected(self.api, BodyStatus::Empty, 0), None);
         }
         // Hold the headers until the body is read (needs allow_on_headers_stop_iteration).
         HostAction::Pause
@@ -173,19 +204,24 @@ impl HttpContext for Exchange {
                 self.reply(Rejection::BodyTooLarge, None);
                 return HostAction::Pause;
             }
-            return self.decide_and_act(RequestFacts::uninspected(self.api, BodyStatus::Oversize, body_size as u64));
+            return self
+                .decide_and_act(RequestFacts::uninspected(self.api, BodyStatus::Oversize, body_size as u64), None);
         }
         if !end_of_stream {
             return HostAction::Pause;
         }
         let body = hostcalls::get_buffer(BufferType::HttpRequestBody, 0, body_size).ok().flatten().unwrap_or_default();
-        let inspected = inspect(self.api, &body, self.policy.inspection.inject_include_usage);
+        let detection = &self.policy.detection;
+        let shape = detection.enabled.then_some(&detection.shape);
+        let inspected = inspect(self.api, &body, self.policy.inspection.inject_include_usage, shape);
+        let mut forwarded: (&[u8], usize) = (&body, body_size);
         if let Some(new_body) = &inspected.rewritten {
             if hostcalls::set_buffer(BufferType::HttpRequestBody, 0, body_size, new_body).is_ok() {
                 let _ = hostcalls::remove_map_value(MapType::HttpRequestHeaders, "content-length");
+                forwarded = (new_body, new_body.len());
             }
         }
-        self.decide_and_act(inspected.facts)
+        self.decide_and_act(inspected.facts, Some(forwarded))
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> HostAction {
@@ -223,7 +259,7 @@ impl HttpContext for Exchange {
         }
         let store = EnvoySharedData;
         let ledger = Ledger::new(&self.policy.ledger, &store);
-        let stats = settle(&ledger, &charge, &metered, now_ms());
+        let stats = settle(&ledger, &charge, &metered, self.now());
         self.note_ledger(&stats);
         let m = &self.metrics;
         m.add(m.tokens_input, metered.input.unwrap_or(charge.estimated_input));

@@ -24,6 +24,8 @@ macro_rules! metrics {
 metrics! {
     requests_allow: Counter = "distill_guard.requests.allow",
     requests_tag: Counter = "distill_guard.requests.tag",
+    requests_degrade: Counter = "distill_guard.requests.degrade",
+    requests_degraded: Counter = "distill_guard.requests.degraded",
     requests_throttle: Counter = "distill_guard.requests.throttle",
     requests_block: Counter = "distill_guard.requests.block",
     requests_shadowed: Counter = "distill_guard.requests.shadowed",
@@ -65,6 +67,7 @@ impl Metrics {
         match action {
             Action::Allow => self.requests_allow,
             Action::Tag => self.requests_tag,
+            Action::Degrade => self.requests_degrade,
             Action::Throttle => self.requests_throttle,
             Action::Block => self.requests_block,
         }

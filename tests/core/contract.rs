@@ -38,7 +38,7 @@ fn owned_headers_are_recognised_case_insensitively() {
 
 #[test]
 fn upstream_headers_carry_id_verdict_score_signals_tenant() {
-    let h = upstream_headers(&credential(), &verdict(Action::Tag, Action::Tag));
+    let h = upstream_headers(&credential(), &verdict(Action::Tag, Action::Tag), None);
     let get = |n: &str| h.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone());
     assert_eq!(get("x-distill-credential").as_deref(), Some("0123456789abcdef"));
     assert_eq!(get("x-distill-verdict").as_deref(), Some("tag"));
@@ -46,7 +46,7 @@ fn upstream_headers_carry_id_verdict_score_signals_tenant() {
     assert_eq!(get("x-distill-signals").as_deref(), Some("budget:rpm"));
     assert_eq!(get("x-distill-tenant").as_deref(), Some("acme"));
     assert_eq!(get("x-distill-shadow"), None);
-    let shadow = upstream_headers(&credential(), &verdict(Action::Throttle, Action::Allow));
+    let shadow = upstream_headers(&credential(), &verdict(Action::Throttle, Action::Allow), None);
     assert!(shadow.iter().any(|(k, v)| *k == "x-distill-shadow" && v == "true"));
 }
 

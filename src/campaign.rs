@@ -1,0 +1,225 @@
+//! Cross-credential campaigns: for each prompt template (and long system prompt) seen recently, how
+//! many distinct credentials sent it and how many distinct prompts filled it. A fixed table of small
+//! HyperLogLog sketches in shared data, so memory is bounded whatever the traffic.
+//!
+//! A key farm spreading one template over many keys shows up as one fingerprint with many credentials
+//! *and* many distinct prompts. A common prompt typed by unrelated users ("hello", or a default system
+//! prompt) does not: identical prompts have one content, short prompts and short system prompts are
+//! not eligible, and known templates can be allow-listed in the policy.
+
+use crate::hash::fnv1a64;
+use crate::host::{SharedStore, StoreError};
+
+/// Registers per sketch (standard error about 18%: enough to tell 3 from 30).
+pub const REGISTERS: usize = 32;
+const VERSION: u8 = 1;
+/// Encoded size of a campaign slot.
+pub const SLOT_BYTES: usize = 1 + 8 + 8 + 4 * REGISTERS;
+const MAX_ATTEMPTS: u32 = 4;
+
+/// A HyperLogLog sketch with [`REGISTERS`] registers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sketch(pub [u8; REGISTERS]);
+
+impl Default for Sketch {
+    fn default() -> Self {
+        Sketch([0; REGISTERS])
+    }
+}
+
+impl Sketch {
+    /// Adds a 64-bit hash; returns true if a register changed.
+    pub fn insert(&mut self, hash: u64) -> bool {
+        let mixed = mix(hash);
+        let idx = (mixed & (REGISTERS as u64 - 1)) as usize;
+        let rank = ((mixed >> 5).leading_zeros().saturating_sub(5) + 1).min(59) as u8;
+        match self.0.get_mut(idx) {
+            Some(r) if *r < rank => {
+                *r = rank;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Register-wise maximum (the union of two sets).
+    pub fn union(&self, other: &Sketch) -> Sketch {
+        let mut out = *self;
+        for (a, b) in out.0.iter_mut().zip(other.0.iter()) {
+            *a = (*a).max(*b);
+        }
+        out
+    }
+
+    /// Estimated number of distinct items.
+    pub fn estimate(&self) -> f32 {
+        let m = REGISTERS as f32;
+        let zeros = self.0.iter().filter(|r| **r == 0).count() as f32;
+        let sum: f32 = self.0.iter().map(|r| 2f32.powi(-i32::from(*r))).sum();
+        let raw = 0.697 * m * m / sum;
+        if raw <= 2.5 * m && zeros > 0.0 {
+            m * (m / zeros).ln()
+        } else {
+            raw
+        }
+    }
+}
+
+fn mix(mut x: u64) -> u64 {
+    // splitmix64 finaliser: spreads FNV hashes over all bits.
+    x ^= x >> 30;
+    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x ^= x >> 27;
+    x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// One fingerprint's sketches over the current and previous window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CampaignSlot {
+    /// The fingerprint (0: empty).
+    pub fingerprint: u64,
+    /// Start of the current window, seconds.
+    pub bucket: u64,
+    /// Credentials in the current window.
+    pub credentials: Sketch,
+    /// Credentials in the previous window.
+    pub credentials_prev: Sketch,
+    /// Distinct prompts in the current window.
+    pub contents: Sketch,
+    /// Distinct prompts in the previous window.
+    pub contents_prev: Sketch,
+}
+
+impl CampaignSlot {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(SLOT_BYTES);
+        out.push(VERSION);
+        out.extend_from_slice(&self.fingerprint.to_le_bytes());
+        out.extend_from_slice(&self.bucket.to_le_bytes());
+        for s in [&self.credentials, &self.credentials_prev, &self.contents, &self.contents_prev] {
+            out.extend_from_slice(&s.0);
+        }
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Option<CampaignSlot> {
+        if bytes.len() != SLOT_BYTES || bytes.first() != Some(&VERSION) {
+            return None;
+        }
+        let word = |at: usize| -> Option<u64> { bytes.get(at..at + 8)?.try_into().ok().map(u64::from_le_bytes) };
+        let sketch = |at: usize| -> Option<Sketch> { bytes.get(at..at + REGISTERS)?.try_into().ok().map(Sketch) };
+        Some(CampaignSlot {
+            fingerprint: word(1)?,
+            bucket: word(9)?,
+            credentials: sketch(17)?,
+            credentials_prev: sketch(17 + REGISTERS)?,
+            contents: sketch(17 + 2 * REGISTERS)?,
+            contents_prev: sketch(17 + 3 * REGISTERS)?,
+        })
+    }
+
+    fn roll(&mut self, bucket: u64, window_s: u64) {
+        if self.bucket == bucket {
+            return;
+        }
+        if self.bucket + window_s == bucket {
+            self.credentials_prev = self.credentials;
+            self.contents_prev = self.contents;
+        } else {
+            self.credentials_prev = Sketch::default();
+            self.contents_prev = Sketch::default();
+        }
+        self.credentials = Sketch::default();
+        self.contents = Sketch::default();
+        self.bucket = bucket;
+    }
+
+    /// What the slot says over the current and previous window.
+    pub fn view(&self) -> CampaignView {
+        CampaignView {
+            credentials: self.credentials.union(&self.credentials_prev).estimate(),
+            contents: self.contents.union(&self.contents_prev).estimate(),
+        }
+    }
+}
+
+/// How widely a fingerprint is shared.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CampaignView {
+    /// Estimated distinct credentials.
+    pub credentials: f32,
+    /// Estimated distinct prompts.
+    pub contents: f32,
+}
+
+/// Kind of fingerprint (they live in one table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FingerprintKind {
+    /// The user prompt's template skeleton.
+    Template,
+    /// The system prompt.
+    SystemPrompt,
+}
+
+/// The campaign table in shared data.
+pub struct CampaignTable<'a> {
+    store: &'a dyn SharedStore,
+    prefix: &'a str,
+    slots: u64,
+    window_s: u64,
+}
+
+impl<'a> CampaignTable<'a> {
+    /// A table of `slots` slots counting over windows of `window_s` seconds.
+    pub fn new(store: &'a dyn SharedStore, prefix: &'a str, slots: u64, window_s: u64) -> Self {
+        Self { store, prefix, slots: slots.max(1), window_s: window_s.max(60) }
+    }
+
+    /// Records that `credential` sent a prompt (`content`) with this fingerprint; returns how widely the
+    /// fingerprint is shared, or `None` when its slot is held by another live fingerprint or the store
+    /// refused (then the request is simply not counted for campaigns).
+    pub fn observe(
+        &self,
+        kind: FingerprintKind,
+        fingerprint: u64,
+        credential: u64,
+        content: u64,
+        now_ms: u64,
+    ) -> Option<CampaignView> {
+        let tag: &[u8] = match kind {
+            FingerprintKind::Template => b"t",
+            FingerprintKind::SystemPrompt => b"s",
+        };
+        let mut keyed = tag.to_vec();
+        keyed.extend_from_slice(&fingerprint.to_le_bytes());
+        let fp = fnv1a64(&keyed).max(1);
+        let key = format!("{}.v1.campaign.{}", self.prefix, fp % self.slots);
+        let now_s = now_ms / 1000;
+        let bucket = now_s - now_s % self.window_s;
+        for _ in 0..MAX_ATTEMPTS {
+            let (mut slot, cas) = match self.store.get(&key) {
+                Some((bytes, cas)) => (CampaignSlot::decode(&bytes).unwrap_or_default(), Some(cas)),
+                None => (CampaignSlot::default(), None),
+            };
+            slot.roll(bucket, self.window_s);
+            if slot.fingerprint != fp {
+                let live = slot.fingerprint != 0 && slot.view().credentials >= 2.0;
+                if live {
+                    return None;
+                }
+                slot = CampaignSlot { fingerprint: fp, bucket, ..CampaignSlot::default() };
+            }
+            let changed = slot.credentials.insert(credential) | slot.contents.insert(content);
+            if !changed && cas.is_some() {
+                return Some(slot.view());
+            }
+            match self.store.set(&key, &slot.encode(), cas) {
+                Ok(()) => return Some(slot.view()),
+                Err(StoreError::CasMismatch) => continue,
+                Err(StoreError::Unavailable) => return None,
+            }
+        }
+        None
+    }
+}

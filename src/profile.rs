@@ -1,0 +1,280 @@
+//! A credential's behaviour over time, kept in its ledger slot (fixed size, no allocation): decayed
+//! counts of each request-shape signal, its most used prompt templates, recent prompt hashes, the
+//! regularity of its request cadence, the hours of the day it is active, and the sticky verdict.
+//!
+//! Counts decay exponentially with `detection.half_life_minutes`, so shares describe recent behaviour
+//! and pausing does not reset them (a pause shrinks every count alike).
+
+use crate::shape::{RequestShape, ShapeSignal};
+
+/// Templates tracked per credential.
+pub const TOP_TEMPLATES: usize = 3;
+/// Recent prompt hashes kept to notice repeats.
+pub const RECENT_PROMPTS: usize = 4;
+const SIGNALS: usize = ShapeSignal::ALL.len();
+/// Encoded size of a profile.
+pub const PROFILE_BYTES: usize =
+    4 + 4 * SIGNALS + 4 + TOP_TEMPLATES * 12 + RECENT_PROMPTS * 4 + 4 + 4 * 3 + 4 * 3 + 1 + 8 + 4 + 8;
+
+/// Per-credential behaviour state.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Profile {
+    /// Decayed request count.
+    pub requests: f32,
+    /// Decayed count of requests with each shape signal (by [`ShapeSignal::index`]).
+    pub signals: [f32; SIGNALS],
+    /// Decayed count of requests whose prompt is long enough to be a template.
+    pub templated: f32,
+    /// Most used template fingerprints (low 32 bits) with decayed counts.
+    pub templates: [(u32, f32); TOP_TEMPLATES],
+    /// Ring of recent prompt hashes (low 32 bits).
+    pub recent: [u32; RECENT_PROMPTS],
+    /// Decayed count of prompts repeated from the ring.
+    pub repeats: f32,
+    /// EWMA of seconds between requests, of its square, and the number of gaps seen (capped).
+    pub gap_mean: f32,
+    /// EWMA of the squared gap.
+    pub gap_sq: f32,
+    /// Gaps seen (saturating).
+    pub gaps: f32,
+    /// UTC hours active in the current day (bit per hour), the previous day, and the day number.
+    pub hours_today: u32,
+    /// Hours active the previous day.
+    pub hours_yesterday: u32,
+    /// Day number of `hours_today`.
+    pub day: u32,
+    /// Sticky verdict tier (0 none, 1 tag, 2 degrade, 3 throttle, 4 block).
+    pub sticky_tier: u8,
+    /// Until when the sticky tier holds, ms since the epoch.
+    pub sticky_until_ms: u64,
+    /// Last score (for reporting).
+    pub last_score: f32,
+    /// When counts were last decayed, ms since the epoch.
+    pub decayed_at_ms: u64,
+}
+
+/// Weight of the cadence EWMA for a new gap.
+const GAP_ALPHA: f32 = 0.1;
+/// Gaps longer than this are pauses, not cadence (seconds).
+const MAX_GAP_S: f32 = 3_600.0;
+
+impl Profile {
+    /// Decays every count to `now_ms`.
+    pub fn decay(&mut self, now_ms: u64, half_life_ms: u64) {
+        if self.decayed_at_ms == 0 || half_life_ms == 0 {
+            self.decayed_at_ms = now_ms;
+            return;
+        }
+        let elapsed = now_ms.saturating_sub(self.decayed_at_ms);
+        if elapsed == 0 {
+            return;
+        }
+        let factor = 0.5f32.powf(elapsed as f32 / half_life_ms as f32);
+        self.requests *= factor;
+        for s in self.signals.iter_mut() {
+            *s *= factor;
+        }
+        self.templated *= factor;
+        for t in self.templates.iter_mut() {
+            t.1 *= factor;
+        }
+        self.repeats *= factor;
+        self.decayed_at_ms = now_ms;
+    }
+
+    /// Records one request. `last_seen_ms` is the previous request's time (0 if none).
+    pub fn observe(
+        &mut self,
+        shape: &RequestShape,
+        now_ms: u64,
+        last_seen_ms: u64,
+        half_life_ms: u64,
+        min_template_words: u32,
+    ) {
+        self.decay(now_ms, half_life_ms);
+        self.requests += 1.0;
+        for s in shape.signals.iter() {
+            if let Some(c) = self.signals.get_mut(s.index()) {
+                *c += 1.0;
+            }
+        }
+        if shape.template != 0 && shape.template_words >= min_template_words {
+            self.templated += 1.0;
+            self.note_template(shape.template as u32);
+        }
+        if shape.content != 0 {
+            let h = shape.content as u32;
+            if self.recent.contains(&h) {
+                self.repeats += 1.0;
+            }
+            self.recent.rotate_right(1);
+            if let Some(first) = self.recent.first_mut() {
+                *first = h;
+            }
+        }
+        if last_seen_ms > 0 && now_ms >= last_seen_ms {
+            let gap = ((now_ms - last_seen_ms) as f32 / 1000.0).min(MAX_GAP_S);
+            if self.gaps < 1.0 {
+                self.gap_mean = gap;
+                self.gap_sq = gap * gap;
+            } else {
+                self.gap_mean += GAP_ALPHA * (gap - self.gap_mean);
+                self.gap_sq += GAP_ALPHA * (gap * gap - self.gap_sq);
+            }
+            self.gaps = (self.gaps + 1.0).min(1_000.0);
+        }
+        let day = (now_ms / 86_400_000) as u32;
+        let hour = ((now_ms / 3_600_000) % 24) as u32;
+        if day != self.day {
+            self.hours_yesterday = if day == self.day + 1 { self.hours_today } else { 0 };
+            self.hours_today = 0;
+            self.day = day;
+        }
+        self.hours_today |= 1 << hour;
+    }
+
+    fn note_template(&mut self, fp: u32) {
+        if let Some(t) = self.templates.iter_mut().find(|t| t.0 == fp && t.1 > 0.0) {
+            t.1 += 1.0;
+        } else if let Some(t) = self.templates.iter_mut().min_by(|a, b| a.1.total_cmp(&b.1)) {
+            // Space-saving: the newcomer takes the weakest entry and inherits its count.
+            *t = (fp, t.1 + 1.0);
+        }
+        self.templates.sort_by(|a, b| b.1.total_cmp(&a.1));
+    }
+
+    /// Share of recent requests with a signal.
+    pub fn share(&self, s: ShapeSignal) -> f32 {
+        if self.requests <= 0.0 {
+            return 0.0;
+        }
+        (self.signals.get(s.index()).copied().unwrap_or(0.0) / self.requests).clamp(0.0, 1.0)
+    }
+
+    /// The dominant template and its share of all recent requests.
+    pub fn top_template(&self) -> (u32, f32) {
+        match self.templates.first() {
+            Some((fp, c)) if self.requests > 0.0 => (*fp, (c / self.requests).clamp(0.0, 1.0)),
+            _ => (0, 0.0),
+        }
+    }
+
+    /// Share of recent prompts that repeated one of the last few.
+    pub fn repeat_share(&self) -> f32 {
+        if self.requests <= 0.0 {
+            0.0
+        } else {
+            (self.repeats / self.requests).clamp(0.0, 1.0)
+        }
+    }
+
+    /// Coefficient of variation of the gaps between requests (`None` until 10 gaps were seen).
+    pub fn cadence_cv(&self) -> Option<f32> {
+        if self.gaps < 10.0 || self.gap_mean <= 0.0 {
+            return None;
+        }
+        let var = (self.gap_sq - self.gap_mean * self.gap_mean).max(0.0);
+        Some(var.sqrt() / self.gap_mean)
+    }
+
+    /// Distinct UTC hours with traffic in the 24 hours up to `now_ms`.
+    pub fn hours_active(&self, now_ms: u64) -> u32 {
+        let day = (now_ms / 86_400_000) as u32;
+        let hour = ((now_ms / 3_600_000) % 24) as u32;
+        if day == self.day {
+            let later_yesterday =
+                if hour >= 23 { 0 } else { self.hours_yesterday & (u32::MAX << (hour + 1)) & 0x00ff_ffff };
+            self.hours_today.count_ones() + later_yesterday.count_ones()
+        } else if day == self.day + 1 {
+            let later = if hour >= 23 { 0 } else { self.hours_today & (u32::MAX << (hour + 1)) & 0x00ff_ffff };
+            later.count_ones()
+        } else {
+            0
+        }
+    }
+
+    /// Encodes to the fixed layout.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.requests.to_le_bytes());
+        for s in &self.signals {
+            out.extend_from_slice(&s.to_le_bytes());
+        }
+        out.extend_from_slice(&self.templated.to_le_bytes());
+        for (fp, c) in &self.templates {
+            out.extend_from_slice(&fp.to_le_bytes());
+            out.extend_from_slice(&c.to_le_bytes());
+            out.extend_from_slice(&[0u8; 4]);
+        }
+        for r in &self.recent {
+            out.extend_from_slice(&r.to_le_bytes());
+        }
+        out.extend_from_slice(&self.repeats.to_le_bytes());
+        for v in [self.gap_mean, self.gap_sq, self.gaps] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in [self.hours_today, self.hours_yesterday, self.day] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.push(self.sticky_tier);
+        out.extend_from_slice(&self.sticky_until_ms.to_le_bytes());
+        out.extend_from_slice(&self.last_score.to_le_bytes());
+        out.extend_from_slice(&self.decayed_at_ms.to_le_bytes());
+    }
+
+    /// Decodes from the fixed layout.
+    pub fn decode(bytes: &[u8]) -> Option<Profile> {
+        if bytes.len() != PROFILE_BYTES {
+            return None;
+        }
+        let mut r = Reader { bytes, at: 0 };
+        let mut p = Profile { requests: r.f32()?, ..Profile::default() };
+        for s in p.signals.iter_mut() {
+            *s = r.f32()?;
+        }
+        p.templated = r.f32()?;
+        for t in p.templates.iter_mut() {
+            *t = (r.u32()?, r.f32()?);
+            r.u32()?;
+        }
+        for x in p.recent.iter_mut() {
+            *x = r.u32()?;
+        }
+        p.repeats = r.f32()?;
+        p.gap_mean = r.f32()?;
+        p.gap_sq = r.f32()?;
+        p.gaps = r.f32()?;
+        p.hours_today = r.u32()?;
+        p.hours_yesterday = r.u32()?;
+        p.day = r.u32()?;
+        p.sticky_tier = r.u8()?;
+        p.sticky_until_ms = r.u64()?;
+        p.last_score = r.f32()?;
+        p.decayed_at_ms = r.u64()?;
+        Some(p)
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let slice = self.bytes.get(self.at..self.at + N)?;
+        self.at += N;
+        slice.try_into().ok()
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take::<1>().map(|b| b[0])
+    }
+    fn u32(&mut self) -> Option<u32> {
+        self.take::<4>().map(u32::from_le_bytes)
+    }
+    fn u64(&mut self) -> Option<u64> {
+        self.take::<8>().map(u64::from_le_bytes)
+    }
+    fn f32(&mut self) -> Option<f32> {
+        self.take::<4>().map(f32::from_le_bytes)
+    }
+}
