@@ -9,7 +9,7 @@
 use distill_guard::tokens::{estimate_tokens_for, Tokenizer};
 
 fn texts(files: &[&str]) -> Vec<String> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/data/prompts/");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/prompts/");
     let mut out = Vec::new();
     for f in files {
         let body = std::fs::read_to_string(format!("{dir}{f}")).unwrap();

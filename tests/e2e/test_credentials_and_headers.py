@@ -1,6 +1,7 @@
 """Credential extraction from every source, the x-distill-* headers seen upstream, and spoofing."""
 import base64
 import json
+import re
 
 import pytest
 
@@ -78,7 +79,7 @@ def test_allowed_request_carries_verdict_headers(envoy_default):
     assert r.status == 200
     seen = dict(headers_of(envoy_default.last_upstream()))
     assert seen["x-distill-verdict"] == "allow"
-    assert seen["x-distill-score"] == "0.00"
+    assert re.fullmatch(r"0\.\d\d", seen["x-distill-score"]) and float(seen["x-distill-score"]) < 0.35
     assert len(seen["x-distill-credential"]) == 16
     assert "x-distill-signals" not in seen
     assert "x-distill-shadow" not in seen
