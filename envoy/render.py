@@ -38,19 +38,20 @@ def _read(path):
         return f.read()
 
 
-def render(policy_text, listen=10000, admin=9901, upstream=18080, wasm=DEFAULT_WASM, template=None):
-    """Static config with the policy embedded."""
+def render(policy_text, listen=10000, admin=9901, upstream=18080, wasm=DEFAULT_WASM, template=None, degraded=None):
+    """Static config with the policy embedded. `degraded`: port of the upstream for rerouted requests
+    (default: the same upstream)."""
     json.loads(policy_text)  # must at least be JSON; the filter validates the rest
     return _fill(_read(template or STATIC_TEMPLATE), {
         "@LISTEN_PORT@": listen, "@ADMIN_PORT@": admin, "@UPSTREAM_PORT@": upstream, "@WASM@": wasm,
-        "@POLICY@": policy_text})
+        "@DEGRADED_PORT@": degraded or upstream, "@POLICY@": policy_text})
 
 
-def render_dynamic(state_dir, listen=10000, admin=9901, upstream=18080):
+def render_dynamic(state_dir, listen=10000, admin=9901, upstream=18080, degraded=None):
     """Bootstrap whose filter config comes from STATE_DIR/policy-ecds.yaml."""
     return _fill(_read(DYNAMIC_TEMPLATE), {
         "@LISTEN_PORT@": listen, "@ADMIN_PORT@": admin, "@UPSTREAM_PORT@": upstream,
-        "@STATE_DIR@": os.path.abspath(state_dir)})
+        "@DEGRADED_PORT@": degraded or upstream, "@STATE_DIR@": os.path.abspath(state_dir)})
 
 
 def render_ecds(policy_text, wasm=DEFAULT_WASM):

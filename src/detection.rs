@@ -135,7 +135,7 @@ impl Detector {
             Detector::Probe => 0.4,
             Detector::MaxTokensHigh => 0.15,
             Detector::OutputHeavy => 0.4,
-            Detector::CampaignTemplate => 0.8,
+            Detector::CampaignTemplate => 0.5,
             Detector::CampaignSystemPrompt => 0.5,
             Detector::TemplateConcentration => 0.5,
             Detector::SingleTurn => 0.2,
@@ -410,16 +410,25 @@ struct RawPhrases {
     probe: Option<Vec<String>>,
 }
 
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawTiers {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "double_option")]
     tag: Option<Option<f32>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "double_option")]
     degrade: Option<Option<f32>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "double_option")]
     throttle: Option<Option<f32>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "double_option")]
     block: Option<Option<f32>>,
 }
 
@@ -449,9 +458,9 @@ struct RawDegrade {
     strip_logprobs: Option<bool>,
     #[serde(default)]
     strip_logit_bias: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "double_option")]
     max_n: Option<Option<u64>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "double_option")]
     max_tokens: Option<Option<u64>>,
     #[serde(default)]
     route_header: Option<String>,
@@ -751,8 +760,11 @@ pub fn strengths(
     }
     set(Detector::RoundTheClock, ramp(profile.hours_active(now_ms) as f32, 12.0, 20.0));
     set(Detector::Volume, record.estimate(Window::Hour, now_ms).requests as f32 / cfg.volume_high_per_hour);
-    set(Detector::CampaignTemplate, campaign_strength(campaign.template, cfg.campaign.min_credentials));
-    set(Detector::CampaignSystemPrompt, campaign_strength(campaign.system_prompt, cfg.campaign.min_credentials));
+    set(Detector::CampaignTemplate, campaign_strength(campaign.template, cfg.campaign.min_credentials) * evidence);
+    set(
+        Detector::CampaignSystemPrompt,
+        campaign_strength(campaign.system_prompt, cfg.campaign.min_credentials) * evidence,
+    );
     s
 }
 

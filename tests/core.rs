@@ -29,5 +29,8 @@ mod ledger;
 #[path = "core/decision.rs"]
 mod decision;
 
+#[path = "core/detection.rs"]
+mod detection;
+
 #[path = "core/contract.rs"]
 mod contract;

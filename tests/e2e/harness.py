@@ -72,12 +72,17 @@ LIVE = []  # running instances, so a failing test's report can include their log
 
 
 class Envoy:
-    def __init__(self, policy=None, concurrency=1, policy_text=None, env=None, dynamic=False):
+    def __init__(self, policy=None, concurrency=1, policy_text=None, env=None, dynamic=False, decoy=False):
         self.policy = copy.deepcopy(policy if policy is not None else default_policy())
         self.dir = tempfile.mkdtemp(prefix="dg-e2e-")
         self.mock = mock_llm.make_server(0)
         self.mock_port = self.mock.server_address[1]
         threading.Thread(target=self.mock.serve_forever, daemon=True).start()
+        self.decoy = None
+        if decoy:
+            self.decoy = mock_llm.make_server(0)
+            threading.Thread(target=self.decoy.serve_forever, daemon=True).start()
+        degraded = self.decoy.server_address[1] if self.decoy else None
         self.port, self.admin = free_port(), free_port()
         text = policy_text if policy_text is not None else json.dumps(self.policy, indent=2)
         self.config = os.path.join(self.dir, "envoy.yaml")
@@ -87,9 +92,9 @@ class Envoy:
             os.makedirs(self.state)
             with open(os.path.join(self.state, "policy-ecds.yaml"), "w") as f:
                 f.write(render.render_ecds(text, WASM))
-            config = render.render_dynamic(self.state, self.port, self.admin, self.mock_port)
+            config = render.render_dynamic(self.state, self.port, self.admin, self.mock_port, degraded)
         else:
-            config = render.render(text, self.port, self.admin, self.mock_port, WASM)
+            config = render.render(text, self.port, self.admin, self.mock_port, WASM, degraded=degraded)
         with open(self.config, "w") as f:
             f.write(config)
         self.log_path = os.path.join(self.dir, "envoy.log")
@@ -137,6 +142,9 @@ class Envoy:
         self.log_file.close()
         self.mock.shutdown()
         self.mock.server_close()
+        if self.decoy:
+            self.decoy.shutdown()
+            self.decoy.server_close()
         if self in LIVE:
             LIVE.remove(self)
         shutil.rmtree(self.dir, ignore_errors=True)
