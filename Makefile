@@ -14,7 +14,7 @@ CARGO   ?= cargo
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help tools tools-envoy build policy-check apply-policy bench bench-estimator test test-unit test-wasm lint validate e2e run envoy-config clean
+.PHONY: help tools tools-envoy build policy-check apply-policy bench bench-estimator detect-eval test test-unit test-wasm lint validate e2e run envoy-config clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-14s\033[0m %s\n",$$1,$$2}'
@@ -68,6 +68,11 @@ test: tools lint test-unit test-wasm validate e2e ## The whole suite (installs p
 
 run: tools-envoy build policy-check ## Main job: mock LLM upstream + Envoy with the filter and the default policy (Ctrl-C stops)
 	@bash envoy/run-demo.sh
+
+SEEDS ?= 1 2 3
+SCALE ?= 1.0
+detect-eval: build ## Detection quality on simulated traffic through the real Envoy (SEEDS="1 2 3" SCALE=1.0)
+	@for seed in $(SEEDS); do $(PY) tests/sim/simulate.py --seed $$seed --scale $(SCALE) --json target/detect-seed$$seed.json || exit 1; done
 
 bench-estimator: ## Token estimator vs exact tokenizers (cl100k/o200k) on English, code, Chinese
 	$(CARGO) test --release --test estimator_accuracy -- --nocapture

@@ -63,11 +63,14 @@ class Recorder:
     def __init__(self):
         self.lock = threading.Lock()
         self.items = []
+        self.count = 0  # requests ever recorded (the list keeps the last RECORD_LIMIT)
 
     def add(self, item):
         with self.lock:
             self.items.append(item)
-            del self.items[:-RECORD_LIMIT]
+            self.count += 1
+            if len(self.items) > 2 * RECORD_LIMIT:
+                del self.items[:-RECORD_LIMIT]
 
     def all(self):
         with self.lock:

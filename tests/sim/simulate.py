@@ -11,6 +11,7 @@ upstream; the verdict of each is read from what the upstream received (tag/degra
 status (429/403). Prompt text comes from tests/data/prompts (real public prompts; see its README).
 """
 import argparse
+import http.client
 import json
 import os
 import random
@@ -21,7 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 
-from harness import Envoy, default_policy  # noqa: E402
+from harness import Envoy, Response, default_policy  # noqa: E402
 
 DATA = os.path.join(ROOT, "tests", "data", "prompts")
 CLOCK_HEADER = "x-distill-sim-time"
@@ -309,6 +310,36 @@ SCENARIOS = {
 }
 
 
+class Sender:
+    """Requests over one kept-alive connection (reconnecting when the proxy closes it)."""
+
+    def __init__(self, port):
+        self.port = port
+        self.conn = None
+
+    def send(self, path, body, headers):
+        data = json.dumps(body).encode()
+        hdrs = {"content-type": "application/json", "content-length": str(len(data))}
+        hdrs.update(headers)
+        for attempt in range(2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            try:
+                self.conn.request("POST", path, data, hdrs)
+                r = self.conn.getresponse()
+                payload = r.read()
+                if r.getheader("connection", "").lower() == "close":
+                    self.conn.close()
+                    self.conn = None
+                return Response(r.status, [(k.lower(), v) for k, v in r.getheaders()], payload.decode("utf-8", "replace"))
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = None
+                if attempt == 1:
+                    raise
+        raise RuntimeError("unreachable")
+
+
 def sim_policy():
     p = default_policy()
     p.setdefault("detection", {})["clock_header"] = CLOCK_HEADER
@@ -330,18 +361,19 @@ def run(seed=1, scale=1.0, names=None, log=print):
     results = {}
     try:
         recorder = envoy.mock.recorder
+        sender = Sender(envoy.port)
         started = time.time()
         for i, e in enumerate(events):
             headers = {"authorization": f"Bearer {e.key}", CLOCK_HEADER: str(e.t)}
             headers.update(e.headers)
-            before = len(recorder.items)
-            r = envoy.request(e.path, e.body, headers)
+            before = recorder.count
+            r = sender.send(e.path, e.body, headers)
             verdict = "allow"
             if r.status == 429 and r.header("retry-after"):
                 verdict = "throttle"
             elif r.status == 403:
                 verdict = "block"
-            elif len(recorder.items) > before:
+            elif recorder.count > before:
                 seen = dict(recorder.items[-1]["headers"])
                 verdict = seen.get("x-distill-verdict", "allow")
             s = results.setdefault(e.scenario, {"kind": e.kind, "requests": 0, "first_tag": None,
