@@ -63,11 +63,13 @@ pub enum Detector {
     RoundTheClock,
     /// Requests per hour.
     Volume,
+    /// An established credential moving its traffic to a newly launched (watched) model.
+    ModelPivot,
 }
 
 impl Detector {
     /// Every detector.
-    pub const ALL: [Detector; 17] = [
+    pub const ALL: [Detector; 18] = [
         Detector::Logprobs,
         Detector::LogitBias,
         Detector::MultipleSamples,
@@ -85,6 +87,7 @@ impl Detector {
         Detector::CadenceRegular,
         Detector::RoundTheClock,
         Detector::Volume,
+        Detector::ModelPivot,
     ];
 
     /// Name in the policy and in `x-distill-signals`.
@@ -107,6 +110,7 @@ impl Detector {
             Detector::CadenceRegular => "cadence_regular",
             Detector::RoundTheClock => "round_the_clock",
             Detector::Volume => "volume",
+            Detector::ModelPivot => "model_pivot",
         }
     }
 
@@ -142,6 +146,7 @@ impl Detector {
             Detector::CadenceRegular => 0.35,
             Detector::RoundTheClock => 0.25,
             Detector::Volume => 0.3,
+            Detector::ModelPivot => 0.3,
         }
     }
 
@@ -263,7 +268,7 @@ pub struct DetectionConfig {
     /// Shape analysis settings.
     pub shape: ShapeConfig,
     /// Weight per detector (by index).
-    pub weights: [f32; 17],
+    pub weights: [f32; 18],
     /// Tier thresholds.
     pub tiers: Tiers,
     /// How long a reached tier holds after the score drops.
@@ -493,6 +498,8 @@ struct RawDetection {
     #[serde(default)]
     max_tokens_high: Option<u64>,
     #[serde(default)]
+    watched_models: Vec<String>,
+    #[serde(default)]
     phrases: RawPhrases,
     #[serde(default)]
     weights: serde_json::Map<String, Value>,
@@ -562,8 +569,14 @@ impl DetectionConfig {
                 probe: phrases(raw.phrases.probe, defaults.probe, "detection.phrases.probe")?,
             },
             max_tokens_high: raw.max_tokens_high.unwrap_or(8192),
+            watched_models: raw.watched_models,
         };
-        let mut weights = [0f32; 17];
+        for (i, m) in shape.watched_models.iter().enumerate() {
+            if m.trim().is_empty() {
+                return Err(err(&format!("detection.watched_models[{i}]"), "must not be empty"));
+            }
+        }
+        let mut weights = [0f32; 18];
         for d in Detector::ALL {
             if let Some(w) = weights.get_mut(d.index()) {
                 *w = d.default_weight();
@@ -724,9 +737,9 @@ pub fn strengths(
     record: &Record,
     campaign: &CampaignEvidence,
     now_ms: u64,
-) -> [f32; 17] {
+) -> [f32; 18] {
     let evidence = (profile.requests / cfg.min_requests).clamp(0.0, 1.0);
-    let mut s = [0f32; 17];
+    let mut s = [0f32; 18];
     let mut set = |d: Detector, v: f32| {
         if let Some(x) = s.get_mut(d as usize) {
             *x = v.clamp(0.0, 1.0);
@@ -760,6 +773,10 @@ pub fn strengths(
     }
     set(Detector::RoundTheClock, ramp(profile.hours_active(now_ms) as f32, 12.0, 20.0));
     set(Detector::Volume, record.estimate(Window::Hour, now_ms).requests as f32 / cfg.volume_high_per_hour);
+    if profile.history_at_pivot > 0.0 {
+        let history = ramp(profile.history_at_pivot, cfg.min_requests / 2.0, cfg.min_requests);
+        set(Detector::ModelPivot, profile.share(ShapeSignal::WatchedModel) * history * evidence);
+    }
     set(Detector::CampaignTemplate, campaign_strength(campaign.template, cfg.campaign.min_credentials) * evidence);
     set(
         Detector::CampaignSystemPrompt,

@@ -14,7 +14,7 @@ pub const RECENT_PROMPTS: usize = 4;
 const SIGNALS: usize = ShapeSignal::ALL.len();
 /// Encoded size of a profile.
 pub const PROFILE_BYTES: usize =
-    4 + 4 * SIGNALS + 4 + TOP_TEMPLATES * 12 + RECENT_PROMPTS * 4 + 4 + 4 * 3 + 4 * 3 + 1 + 8 + 4 + 8;
+    4 + 4 * SIGNALS + 4 + TOP_TEMPLATES * 12 + RECENT_PROMPTS * 4 + 4 + 4 * 3 + 4 * 3 + 1 + 8 + 4 + 8 + 4;
 
 /// Per-credential behaviour state.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -51,6 +51,8 @@ pub struct Profile {
     pub last_score: f32,
     /// When counts were last decayed, ms since the epoch.
     pub decayed_at_ms: u64,
+    /// Decayed requests to other models before the first request to a watched model (0: none yet).
+    pub history_at_pivot: f32,
 }
 
 /// Weight of the cadence EWMA for a new gap.
@@ -92,6 +94,12 @@ impl Profile {
         min_template_words: u32,
     ) {
         self.decay(now_ms, half_life_ms);
+        if shape.signals.contains(ShapeSignal::WatchedModel)
+            && self.share(ShapeSignal::WatchedModel) == 0.0
+            && self.history_at_pivot == 0.0
+        {
+            self.history_at_pivot = self.requests.max(f32::MIN_POSITIVE);
+        }
         self.requests += 1.0;
         for s in shape.signals.iter() {
             if let Some(c) = self.signals.get_mut(s.index()) {
@@ -219,6 +227,7 @@ impl Profile {
         out.extend_from_slice(&self.sticky_until_ms.to_le_bytes());
         out.extend_from_slice(&self.last_score.to_le_bytes());
         out.extend_from_slice(&self.decayed_at_ms.to_le_bytes());
+        out.extend_from_slice(&self.history_at_pivot.to_le_bytes());
     }
 
     /// Decodes from the fixed layout.
@@ -250,6 +259,7 @@ impl Profile {
         p.sticky_until_ms = r.u64()?;
         p.last_score = r.f32()?;
         p.decayed_at_ms = r.u64()?;
+        p.history_at_pivot = r.f32()?;
         Some(p)
     }
 }

@@ -35,11 +35,13 @@ pub enum ShapeSignal {
     MaxTokensHigh,
     /// One user turn, no conversation history.
     SingleTurn,
+    /// The model is one of `detection.watched_models` (newly launched models distillers race to).
+    WatchedModel,
 }
 
 impl ShapeSignal {
     /// Every signal, in slot order.
-    pub const ALL: [ShapeSignal; 10] = [
+    pub const ALL: [ShapeSignal; 11] = [
         ShapeSignal::Logprobs,
         ShapeSignal::LogitBias,
         ShapeSignal::MultipleSamples,
@@ -50,6 +52,7 @@ impl ShapeSignal {
         ShapeSignal::Probe,
         ShapeSignal::MaxTokensHigh,
         ShapeSignal::SingleTurn,
+        ShapeSignal::WatchedModel,
     ];
 
     /// Slot index.
@@ -70,6 +73,7 @@ impl ShapeSignal {
             ShapeSignal::Probe => "probe",
             ShapeSignal::MaxTokensHigh => "max_tokens_high",
             ShapeSignal::SingleTurn => "single_turn",
+            ShapeSignal::WatchedModel => "watched_model",
         }
     }
 }
@@ -115,6 +119,8 @@ pub struct ShapeConfig {
     pub phrases: Phrases,
     /// `max_tokens` at or above this is `max_tokens_high`.
     pub max_tokens_high: u64,
+    /// Model name prefixes whose use counts as `watched_model`.
+    pub watched_models: Vec<String>,
 }
 
 /// The shape of one request.
@@ -350,7 +356,11 @@ pub fn analyse(api: ApiKind, root: &Map<String, Value>, cfg: &ShapeConfig) -> Re
         s.insert(ShapeSignal::MaxTokensHigh);
     }
     shape.temperature_zero = root.get("temperature").and_then(Value::as_f64) == Some(0.0);
-    shape.model = root.get("model").and_then(Value::as_str).map(|m| fnv1a64(m.as_bytes()).max(1)).unwrap_or(0);
+    let model = root.get("model").and_then(Value::as_str);
+    shape.model = model.map(|m| fnv1a64(m.as_bytes()).max(1)).unwrap_or(0);
+    if model.is_some_and(|m| cfg.watched_models.iter().any(|w| m.starts_with(w.as_str()))) {
+        s.insert(ShapeSignal::WatchedModel);
+    }
 
     let conv = conversation(api, root);
     if conv.user_turns == 1 && conv.assistant_turns == 0 {

@@ -19,7 +19,7 @@ use crate::support::{headers, policy_with};
 const T0: u64 = 1_800_000_000_000;
 
 fn shape_cfg() -> ShapeConfig {
-    ShapeConfig { phrases: default_phrases(), max_tokens_high: 8192 }
+    ShapeConfig { phrases: default_phrases(), max_tokens_high: 8192, watched_models: vec!["gpt-5".into()] }
 }
 
 fn shape_of(api: ApiKind, body: Value) -> distill_guard::shape::RequestShape {
@@ -446,4 +446,26 @@ fn detection_policy_errors_name_the_field() {
     assert_eq!(e(json!({"campaign": {"allow_fingerprints": ["xyz"]}})), "detection.campaign.allow_fingerprints[0]");
     assert_eq!(e(json!({"phrases": {"rubric": [""]}})), "detection.phrases.rubric[0]");
     assert_eq!(e(json!({"unknown": 1})), "detection");
+}
+
+#[test]
+fn an_established_credential_pivoting_to_a_watched_model_is_a_signal() {
+    let p = detection_policy(json!({"watched_models": ["gpt-5"]}));
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    for i in 0..20u64 {
+        let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": own_question(i)}]});
+        send(&p, &ledger, "pivot", &body, T0 + i * 60_000);
+    }
+    let mut signals = String::new();
+    for i in 20..40u64 {
+        let body = json!({"model": "gpt-5", "messages": [{"role": "user", "content": own_question(i)}]});
+        signals = send(&p, &ledger, "pivot", &body, T0 + i * 60_000).verdict.signal_list();
+    }
+    let d = send(&p, &ledger, "pivot", &json!({"model": "gpt-5", "messages": []}), T0 + 41 * 60_000);
+    let a = d.assessment.unwrap();
+    assert!(a.reasons.iter().any(|(n, _)| *n == "model_pivot"), "{:?} {signals}", a.reasons);
+    // A new credential starting on the new model has no history to pivot from.
+    let fresh = send(&p, &ledger, "newcomer", &json!({"model": "gpt-5", "messages": []}), T0 + 42 * 60_000);
+    assert!(!fresh.assessment.unwrap().reasons.iter().any(|(n, _)| *n == "model_pivot"));
 }

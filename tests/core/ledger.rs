@@ -192,3 +192,11 @@ fn hint_slot_saves_a_read() {
     ledger.update(&who, T0, Some(u.slot), &mut |_| Update::Apply(Delta { output: 5, ..Delta::default() })).unwrap();
     assert_eq!(store.calls() - before, 2, "one get and one set");
 }
+
+#[test]
+fn record_size_is_the_documented_one() {
+    // README and DETECTION.md quote these sizes.
+    assert_eq!(RECORD_BYTES, 438);
+    assert_eq!(distill_guard::profile::PROFILE_BYTES, 157);
+    assert_eq!(distill_guard::campaign::SLOT_BYTES, 145);
+}
