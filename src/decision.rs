@@ -50,6 +50,8 @@ pub struct Verdict {
     pub retry_after: Option<u64>,
     /// Figures for the rate-limit headers when a budget fired.
     pub limit: Option<LimitInfo>,
+    /// Part of the computed verdict was not enforced because of shadow mode.
+    pub shadow: bool,
 }
 
 impl Verdict {
@@ -61,6 +63,7 @@ impl Verdict {
             signals: Vec::new(),
             retry_after: None,
             limit: None,
+            shadow: false,
         }
     }
 
@@ -75,7 +78,7 @@ impl Verdict {
 
     /// True when a computed verdict was not enforced because of shadow mode.
     pub fn shadowed(&self) -> bool {
-        self.action != self.enforced
+        self.shadow
     }
 
     /// Comma list of signal names for `x-distill-signals`.
@@ -338,7 +341,8 @@ fn tier_action(tier: Tier) -> Action {
     match tier {
         Tier::None => Action::Allow,
         Tier::Tag => Action::Tag,
-        Tier::Degrade | Tier::Throttle => Action::Degrade,
+        Tier::Degrade => Action::Degrade,
+        Tier::Throttle => Action::Throttle,
         Tier::Block => Action::Block,
     }
 }
@@ -375,6 +379,9 @@ pub fn decide(
     let blocked = verdict.signals.iter().any(|s| s.action == Action::Block) && !global_shadow;
     let mut charge = None;
     let mut assessment = None;
+    // A credential in the throttle tier but within its allowance: the verdict is `throttle`, the
+    // request is forwarded degraded.
+    let mut within_allowance = false;
     if !blocked {
         let budgets_for = |scope: Scope| -> Vec<&Budget> {
             if allowlisted {
@@ -438,16 +445,16 @@ pub fn decide(
         }
         if let Some(a) = &outcome.assessment {
             verdict.score = f64::from(a.score);
-            let action = match outcome.detection_throttle {
+            let action = tier_action(a.effective);
+            match outcome.detection_throttle {
                 Some((limit, retry)) => {
                     if verdict.limit.is_none() || !det.shadow {
                         verdict.retry_after = Some(verdict.retry_after.unwrap_or(0).max(retry));
                         verdict.limit = Some(limit);
                     }
-                    Action::Throttle
                 }
-                None => tier_action(a.effective),
-            };
+                None => within_allowance = action == Action::Throttle,
+            }
             if action != Action::Allow {
                 for (name, _) in a.reasons.iter().take(4) {
                     verdict.signals.push(signal((*name).to_string(), action, det.shadow));
@@ -470,6 +477,12 @@ pub fn decide(
     } else {
         verdict.signals.iter().filter(|s| !s.shadow).map(|s| s.action).max().unwrap_or(Action::Allow)
     };
+    verdict.shadow = verdict.enforced != verdict.action;
+    let budget_throttles =
+        verdict.signals.iter().any(|s| !s.shadow && s.action == Action::Throttle && s.name.starts_with("budget:"));
+    if within_allowance && verdict.enforced == Action::Throttle && !budget_throttles {
+        verdict.enforced = Action::Degrade;
+    }
     if verdict.enforced != Action::Throttle && verdict.action != Action::Throttle {
         verdict.retry_after = None;
         verdict.limit = None;

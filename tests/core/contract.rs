@@ -16,6 +16,7 @@ fn verdict(action: Action, enforced: Action) -> Verdict {
         signals: vec![Signal { name: "budget:rpm".into(), action, shadow: false }],
         retry_after: Some(7),
         limit: Some(LimitInfo { window_seconds: 60, requests: Some((10, 0, 7)), tokens: Some((1000, 12, 30)) }),
+        shadow: action != enforced,
     }
 }
 

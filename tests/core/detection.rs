@@ -301,6 +301,10 @@ fn throttle_tier_limits_requests_per_minute_and_degrades_the_rest() {
     let body = json!({"model": "m", "logprobs": true, "messages": [{"role": "user", "content": "x"}]});
     let actions: Vec<Action> = (0..5u64).map(|i| send(&p, &ledger, "k", &body, T0 + i).verdict.enforced).collect();
     assert_eq!(actions, vec![Action::Degrade, Action::Degrade, Action::Degrade, Action::Throttle, Action::Throttle]);
+    // The verdict is `throttle` for all of them: within the allowance they are forwarded degraded.
+    let d = send(&p, &ledger, "k2", &body, T0);
+    assert_eq!((d.verdict.action, d.verdict.enforced), (Action::Throttle, Action::Degrade));
+    assert!(!d.verdict.shadowed());
     let d = send(&p, &ledger, "k", &body, T0 + 10);
     assert!(d.verdict.retry_after.unwrap() >= 1);
 }
