@@ -13,7 +13,7 @@ CARGO   ?= cargo
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help tools tools-envoy build policy-check apply-policy bench bench-estimator detect-eval test test-unit test-wasm lint validate e2e run envoy-config clean
+.PHONY: help tools tools-envoy build policy-check apply-policy bench bench-estimator detect-eval oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-14s\033[0m %s\n",$$1,$$2}'
@@ -43,6 +43,23 @@ policy-check: ## Build the native policy checker used by envoy/apply-policy.py
 
 apply-policy: policy-check ## Validate POLICY=file and swap it into a dynamic Envoy's STATE=dir (atomic rename)
 	python3 envoy/apply-policy.py --state "$(STATE)" "$(POLICY)"
+
+oci: build ## Package the filter as an OCI image layout (compat Wasm image) in target/oci/distill-guard
+	python3 envoy/oci/package.py
+
+istio: build ## Re-render envoy/istio/*.yaml (policy + OCI image digest); IMAGE=oci://registry/repo:tag
+	python3 envoy/istio/render.py $(if $(IMAGE),--image $(IMAGE))
+
+compose-config: ## Re-render envoy/compose/envoy.yaml (the in-container Envoy config)
+	python3 envoy/render.py --dynamic /etc/distill-guard/state --listen-address 0.0.0.0 --upstream-host mock-llm \
+	  --out envoy/compose/envoy.yaml
+
+compose-up: build policy-check ## Run Envoy (official image) + the mock upstream with docker compose (needs a docker engine)
+	python3 envoy/apply-policy.py --state envoy/compose/state --wasm /etc/distill-guard/distill_guard.wasm envoy/policy.json
+	cd envoy/compose && docker compose up --build
+
+compose-policy: policy-check ## Hot-reload POLICY=file into the running compose Envoy
+	python3 envoy/apply-policy.py --state envoy/compose/state --wasm /etc/distill-guard/distill_guard.wasm "$(POLICY)"
 
 envoy-config: ## Re-render envoy/envoy.yaml from the template and envoy/policy.json
 	python3 envoy/render.py --out envoy/envoy.yaml

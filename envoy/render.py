@@ -38,13 +38,16 @@ def _read(path):
         return f.read()
 
 
-def render(policy_text, listen=10000, admin=9901, upstream=18080, wasm=DEFAULT_WASM, template=None, degraded=None):
+def render(policy_text, listen=10000, admin=9901, upstream=18080, wasm=DEFAULT_WASM, template=None, degraded=None,
+           hold_headers=True):
     """Static config with the policy embedded. `degraded`: port of the upstream for rerouted requests
-    (default: the same upstream)."""
+    (default: the same upstream). `hold_headers=False` leaves out allow_on_headers_stop_iteration, as
+    on hosts that cannot set it (the policy must then say `inspection.hold_headers: false`)."""
     json.loads(policy_text)  # must at least be JSON; the filter validates the rest
     return _fill(_read(template or STATIC_TEMPLATE), {
         "@LISTEN_PORT@": listen, "@ADMIN_PORT@": admin, "@UPSTREAM_PORT@": upstream, "@WASM@": wasm,
-        "@DEGRADED_PORT@": degraded or upstream, "@POLICY@": policy_text})
+        "@DEGRADED_PORT@": degraded or upstream, "@HOLD_HEADERS@": "true" if hold_headers else "false",
+        "@POLICY@": policy_text})
 
 
 def render_dynamic(state_dir, listen=10000, admin=9901, upstream=18080, degraded=None, listen_address="127.0.0.1",
@@ -61,7 +64,8 @@ def render_dynamic(state_dir, listen=10000, admin=9901, upstream=18080, degraded
 
 def render_ecds(policy_text, wasm=DEFAULT_WASM):
     """The ECDS resource carrying the filter config and the policy."""
-    return _fill(_read(ECDS_TEMPLATE), {"@WASM@": os.path.abspath(wasm), "@POLICY@": policy_text})
+    return _fill(_read(ECDS_TEMPLATE), {"@WASM@": os.path.abspath(wasm), "@HOLD_HEADERS@": "true",
+                                        "@POLICY@": policy_text})
 
 
 def main():

@@ -81,6 +81,26 @@ impl Verdict {
         self.shadow
     }
 
+    /// Orders the signals (most severe first) and derives the computed and the enforced action.
+    fn settle_actions(&mut self, global_shadow: bool) {
+        self.signals.sort_by_key(|s| std::cmp::Reverse(s.action));
+        self.action = self.signals.iter().map(|s| s.action).max().unwrap_or(Action::Allow);
+        self.enforced = if global_shadow {
+            Action::Allow
+        } else {
+            self.signals.iter().filter(|s| !s.shadow).map(|s| s.action).max().unwrap_or(Action::Allow)
+        };
+        self.shadow = self.enforced != self.action;
+    }
+
+    /// Rate-limit figures only travel with a throttle.
+    fn drop_limits_unless_throttled(&mut self) {
+        if self.enforced != Action::Throttle && self.action != Action::Throttle {
+            self.retry_after = None;
+            self.limit = None;
+        }
+    }
+
     /// Comma list of signal names for `x-distill-signals`.
     pub fn signal_list(&self) -> String {
         let names: Vec<&str> = self.signals.iter().map(|s| s.name.as_str()).collect();
@@ -470,24 +490,62 @@ pub fn decide(
         assessment = outcome.assessment;
     }
 
-    verdict.signals.sort_by_key(|s| std::cmp::Reverse(s.action));
-    verdict.action = verdict.signals.iter().map(|s| s.action).max().unwrap_or(Action::Allow);
-    verdict.enforced = if global_shadow {
-        Action::Allow
-    } else {
-        verdict.signals.iter().filter(|s| !s.shadow).map(|s| s.action).max().unwrap_or(Action::Allow)
-    };
-    verdict.shadow = verdict.enforced != verdict.action;
+    verdict.settle_actions(global_shadow);
     let budget_throttles =
         verdict.signals.iter().any(|s| !s.shadow && s.action == Action::Throttle && s.name.starts_with("budget:"));
     if within_allowance && verdict.enforced == Action::Throttle && !budget_throttles {
         verdict.enforced = Action::Degrade;
     }
-    if verdict.enforced != Action::Throttle && verdict.action != Action::Throttle {
-        verdict.retry_after = None;
-        verdict.limit = None;
-    }
+    verdict.drop_limits_unless_throttled();
     Decision { verdict, charge, stats, assessment }
+}
+
+/// The verdict known before the body is read, without charging anything (headers-first mode): block
+/// lists, request-count budgets, and the credential's sticky detection tier.
+pub fn precheck(policy: &Policy, ledger: &Ledger<'_>, credential: &Credential, now_ms: u64) -> Verdict {
+    let global_shadow = policy.mode == Mode::Shadow;
+    let det = &policy.detection;
+    let lists = &policy.lists;
+    let tenant = credential.tenant.as_deref();
+    let mut verdict = Verdict::allow();
+    if lists.block_credentials.contains(&credential.id) {
+        verdict.signals.push(signal("blocklist:credential".into(), Action::Block, false));
+    } else if tenant.is_some_and(|t| lists.block_tenants.contains(t)) {
+        verdict.signals.push(signal("blocklist:tenant".into(), Action::Block, false));
+    }
+    let allowlisted =
+        lists.allow_credentials.contains(&credential.id) || tenant.is_some_and(|t| lists.allow_tenants.contains(t));
+    if !allowlisted {
+        let record = ledger.read(&Subject::credential(&credential.id), now_ms);
+        let budgets = policy.budgets.iter().filter(|b| b.scope == Scope::Credential && b.max_requests.is_some());
+        for (b, limit, retry) in fired_budgets(budgets, &record, now_ms, 0) {
+            if limit.requests.is_some_and(|(max, _, _)| record.estimate(b.window, now_ms).requests + 1.0 > max as f64) {
+                verdict.signals.push(signal(format!("budget:{}", b.name), b.action, b.shadow));
+                if b.action == Action::Throttle {
+                    verdict.retry_after = Some(verdict.retry_after.unwrap_or(0).max(retry));
+                    verdict.limit = Some(LimitInfo { tokens: None, ..limit });
+                }
+            }
+        }
+        if det.enabled && record.profile.sticky_until_ms > now_ms {
+            let tier = match record.profile.sticky_tier {
+                1 => Tier::Tag,
+                2 => Tier::Degrade,
+                3 => Tier::Throttle,
+                4 => Tier::Block,
+                _ => Tier::None,
+            };
+            // A sticky throttle is decided with the body (the allowance); here it is reported.
+            let action = if tier == Tier::Throttle { Action::Degrade } else { tier_action(tier) };
+            if action != Action::Allow {
+                verdict.signals.push(signal("sticky".into(), action, det.shadow));
+            }
+            verdict.score = f64::from(record.profile.last_score);
+        }
+    }
+    verdict.settle_actions(global_shadow);
+    verdict.drop_limits_unless_throttled();
+    verdict
 }
 
 /// Replaces the pre-charged input estimate with the reported figure and adds output, reasoning and

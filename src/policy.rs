@@ -247,6 +247,8 @@ struct RawInspection {
     #[serde(default)]
     inject_include_usage: Option<bool>,
     #[serde(default)]
+    hold_headers: Option<bool>,
+    #[serde(default)]
     max_response_bytes: Option<u64>,
 }
 
@@ -326,6 +328,12 @@ pub struct Inspection {
     pub inject_include_usage: bool,
     /// Largest non-streaming response body kept for reading `usage`.
     pub max_response_bytes: u64,
+    /// Hold the request headers until the body is read (needs Envoy's
+    /// `allow_on_headers_stop_iteration`). `false` is headers-first mode, for hosts that cannot set
+    /// it (Istio's WasmPlugin): the `x-distill-*` headers then carry the verdict known before the
+    /// body (lists, budgets by request count, the credential's sticky tier), and the body verdict
+    /// can still reject or rewrite the request but not add headers or reroute it.
+    pub hold_headers: bool,
 }
 
 /// A request or token limit over one window.
@@ -623,6 +631,7 @@ impl Policy {
             oversize_body: raw.oversize_body,
             inject_include_usage: raw.inject_include_usage.unwrap_or(true),
             max_response_bytes,
+            hold_headers: raw.hold_headers.unwrap_or(true),
         })
     }
 

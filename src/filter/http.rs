@@ -12,7 +12,7 @@ use super::store::EnvoySharedData;
 use crate::api::{ApiKind, ErrorStyle, Rejection};
 use crate::contract::{is_owned_header, local_reply, upstream_headers};
 use crate::credential::{identify, Credential};
-use crate::decision::{decide, settle, Charge, LedgerStats, Verdict};
+use crate::decision::{decide, precheck, settle, Charge, LedgerStats, Verdict};
 use crate::ledger::Ledger;
 use crate::policy::{Action, OversizeBody, Policy};
 use crate::request::{degrade, inspect, BodyStatus, RequestFacts};
@@ -33,6 +33,8 @@ pub(super) struct Exchange {
     tokenizer: Tokenizer,
     path: String,
     clock_ms: Option<u64>,
+    /// Headers-first mode: the request headers already went upstream (no header changes any more).
+    headers_sent: bool,
 }
 
 impl Exchange {
@@ -51,6 +53,7 @@ impl Exchange {
             tokenizer: Tokenizer::default(),
             path: String::new(),
             clock_ms: None,
+            headers_sent: false,
         }
     }
 
@@ -63,6 +66,34 @@ impl Exchange {
         let reply = local_reply(self.style, rejection, verdict, self.now());
         let headers: Vec<(&str, &str)> = reply.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let _ = hostcalls::send_http_response(reply.status, headers, Some(reply.body.as_bytes()));
+    }
+
+    /// Sets (or with `None` removes) a request header, unless the headers already went upstream
+    /// (the SDK traps on header calls after that).
+    fn set_request_header(&self, name: &str, value: Option<&str>) {
+        if self.headers_sent {
+            return;
+        }
+        let _ = match value {
+            Some(v) => hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(v)),
+            None => hostcalls::remove_map_value(MapType::HttpRequestHeaders, name),
+        };
+    }
+
+    fn log_verdict(&self, verdict: &Verdict, credential: &Credential, phase: &str) {
+        log::info!(
+            "#{} distill-guard {{\"verdict\":\"{}\",\"enforced\":\"{}\",\"credential\":\"{}\",\"tenant\":{},\"api\":\"{}\",\"score\":{:.2},\"signals\":\"{}\",\"retry_after\":{},\"phase\":\"{}\"}}",
+            self.id,
+            verdict.action.name(),
+            verdict.enforced.name(),
+            credential.id,
+            credential.tenant.as_deref().map(|t| format!("\"{t}\"")).unwrap_or_else(|| "null".into()),
+            self.api.name(),
+            verdict.score,
+            verdict.signal_list(),
+            verdict.retry_after.map(|r| r.to_string()).unwrap_or_else(|| "null".into()),
+            phase,
+        );
     }
 
     fn note_ledger(&self, stats: &LedgerStats) {
@@ -102,18 +133,7 @@ impl Exchange {
             m.add(m.usage_injected, 1);
         }
         if verdict.action != Action::Allow {
-            log::info!(
-                "#{} distill-guard {{\"verdict\":\"{}\",\"enforced\":\"{}\",\"credential\":\"{}\",\"tenant\":{},\"api\":\"{}\",\"score\":{:.2},\"signals\":\"{}\",\"retry_after\":{}}}",
-                self.id,
-                verdict.action.name(),
-                verdict.enforced.name(),
-                credential.id,
-                credential.tenant.as_deref().map(|t| format!("\"{t}\"")).unwrap_or_else(|| "null".into()),
-                self.api.name(),
-                verdict.score,
-                verdict.signal_list(),
-                verdict.retry_after.map(|r| r.to_string()).unwrap_or_else(|| "null".into()),
-            );
+            self.log_verdict(&verdict, &credential, "body");
         }
         self.charge = decision.charge;
         if let Some(rejection) = verdict.rejection() {
@@ -126,19 +146,44 @@ impl Exchange {
             if let Some((current, size)) = body {
                 if let Some(new_body) = degrade(current, cfg) {
                     if hostcalls::set_buffer(BufferType::HttpRequestBody, 0, size, &new_body).is_ok() {
-                        let _ = hostcalls::remove_map_value(MapType::HttpRequestHeaders, "content-length");
+                        self.set_request_header("content-length", None);
                     }
                 }
             }
             if let Some((name, value)) = &cfg.route_header {
                 // Envoy re-selects the route after a wasm filter changes request headers.
-                let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value));
+                self.set_request_header(name, Some(value));
             }
         }
         let template = facts.shape.as_ref().map(|s| s.template).filter(|t| *t != 0);
         for (name, value) in upstream_headers(&credential, &verdict, template) {
-            let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(&value));
+            self.set_request_header(name, Some(&value));
         }
+        HostAction::Continue
+    }
+}
+
+impl Exchange {
+    /// Headers-first mode: decide what can be decided without the body, send the headers upstream,
+    /// and leave the body verdict (reject or rewrite) for the body phase.
+    fn headers_first(&mut self) -> HostAction {
+        let Some(credential) = self.credential.clone() else { return HostAction::Continue };
+        let store = EnvoySharedData;
+        let ledger = Ledger::new(&self.policy.ledger, &store);
+        let verdict = precheck(&self.policy, &ledger, &credential, self.now());
+        if let Some(rejection) = verdict.rejection() {
+            self.decided = true;
+            self.metrics.add(self.metrics.verdict(verdict.action), 1);
+            self.log_verdict(&verdict, &credential, "headers");
+            self.reply(rejection, Some(&verdict));
+            return HostAction::Pause;
+        }
+        for (name, value) in upstream_headers(&credential, &verdict, None) {
+            self.set_request_header(name, Some(&value));
+        }
+        // Chunked from here on, so the body can still be rewritten (include_usage, degrade).
+        self.set_request_header("content-length", None);
+        self.headers_sent = true;
         HostAction::Continue
     }
 }
@@ -188,6 +233,9 @@ impl HttpContext for Exchange {
         if end_of_stream {
             return self.decide_and_act(RequestFacts::uninspected(self.api, BodyStatus::Empty, 0), None);
         }
+        if !self.policy.inspection.hold_headers {
+            return self.headers_first();
+        }
         // Hold the headers until the body is read (needs allow_on_headers_stop_iteration).
         HostAction::Pause
     }
@@ -217,7 +265,7 @@ impl HttpContext for Exchange {
         let mut forwarded: (&[u8], usize) = (&body, body_size);
         if let Some(new_body) = &inspected.rewritten {
             if hostcalls::set_buffer(BufferType::HttpRequestBody, 0, body_size, new_body).is_ok() {
-                let _ = hostcalls::remove_map_value(MapType::HttpRequestHeaders, "content-length");
+                self.set_request_header("content-length", None);
                 forwarded = (new_body, new_body.len());
             }
         }

@@ -473,3 +473,29 @@ fn an_established_credential_pivoting_to_a_watched_model_is_a_signal() {
     let fresh = send(&p, &ledger, "newcomer", &json!({"model": "gpt-5", "messages": []}), T0 + 42 * 60_000);
     assert!(!fresh.assessment.unwrap().reasons.iter().any(|(n, _)| *n == "model_pivot"));
 }
+
+#[test]
+fn precheck_knows_lists_request_budgets_and_the_sticky_tier_without_charging() {
+    use distill_guard::decision::precheck;
+    let p0 = detection_policy(json!({}));
+    let blocked = cred(&p0, "bad").id;
+    let p = policy_with(json!({
+        "lists": {"block_credentials": [blocked]},
+        "budgets": [{"name": "rpm", "scope": "credential", "window": "minute", "max_requests": 2}],
+        "detection": {"min_requests": 1, "tiers": {"tag": null, "degrade": 0.1, "throttle": null, "block": null}}}));
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    assert_eq!(precheck(&p, &ledger, &cred(&p, "bad"), T0).enforced, Action::Block);
+    let fresh = precheck(&p, &ledger, &cred(&p, "k"), T0);
+    assert_eq!(fresh.enforced, Action::Allow);
+    assert!(store.is_empty(), "precheck writes nothing");
+    let body = json!({"model": "m", "logprobs": true, "messages": [{"role": "user", "content": "x"}]});
+    send(&p, &ledger, "k", &body, T0);
+    let sticky = precheck(&p, &ledger, &cred(&p, "k"), T0 + 1);
+    assert_eq!(sticky.enforced, Action::Degrade);
+    assert!(sticky.signal_list().contains("sticky"));
+    send(&p, &ledger, "k", &body, T0 + 2);
+    let over = precheck(&p, &ledger, &cred(&p, "k"), T0 + 3);
+    assert_eq!(over.enforced, Action::Throttle);
+    assert!(over.retry_after.is_some());
+}

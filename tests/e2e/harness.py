@@ -72,7 +72,8 @@ LIVE = []  # running instances, so a failing test's report can include their log
 
 
 class Envoy:
-    def __init__(self, policy=None, concurrency=1, policy_text=None, env=None, dynamic=False, decoy=False):
+    def __init__(self, policy=None, concurrency=1, policy_text=None, env=None, dynamic=False, decoy=False,
+                 hold_headers=True):
         self.policy = copy.deepcopy(policy if policy is not None else default_policy())
         self.dir = tempfile.mkdtemp(prefix="dg-e2e-")
         self.mock = mock_llm.make_server(0)
@@ -94,7 +95,8 @@ class Envoy:
                 f.write(render.render_ecds(text, WASM))
             config = render.render_dynamic(self.state, self.port, self.admin, self.mock_port, degraded)
         else:
-            config = render.render(text, self.port, self.admin, self.mock_port, WASM, degraded=degraded)
+            config = render.render(text, self.port, self.admin, self.mock_port, WASM, degraded=degraded,
+                                   hold_headers=hold_headers)
         with open(self.config, "w") as f:
             f.write(config)
         self.log_path = os.path.join(self.dir, "envoy.log")
