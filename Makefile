@@ -48,7 +48,7 @@ oci: build ## Package the filter as an OCI image layout (compat Wasm image) in t
 	python3 envoy/oci/package.py
 
 istio: build ## Re-render envoy/istio/*.yaml (policy + OCI image digest); IMAGE=oci://registry/repo:tag
-	python3 envoy/istio/render.py $(if $(IMAGE),--image $(IMAGE))
+	python3 envoy/istio/manifests.py $(if $(IMAGE),--image $(IMAGE))
 
 compose-config: ## Re-render envoy/compose/envoy.yaml (the in-container Envoy config)
 	python3 envoy/render.py --dynamic /etc/distill-guard/state --listen-address 0.0.0.0 --upstream-host mock-llm \

@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.join(ROOT, "envoy"))
 import mock_llm  # noqa: E402
 import render  # noqa: E402
 
-WASM = os.path.join(ROOT, "target", "wasm32-wasip1", "release", "distill_guard.wasm")
+WASM = os.environ.get("DG_WASM") or os.path.join(ROOT, "target", "wasm32-wasip1", "release", "distill_guard.wasm")
 _VENV_ENVOY = os.path.join(ROOT, ".tools", "venv", "bin", "envoy")
 ENVOY = os.environ.get("ENVOY_BIN") or (_VENV_ENVOY if os.path.exists(_VENV_ENVOY) else shutil.which("envoy"))
 DEFAULT_POLICY_PATH = os.path.join(ROOT, "envoy", "policy.json")

@@ -24,7 +24,7 @@ from harness import ENVOY, ROOT, WASM, render
 sys.path.insert(0, os.path.join(ROOT, "envoy", "oci"))
 sys.path.insert(0, os.path.join(ROOT, "envoy", "istio"))
 import package  # noqa: E402
-import render as istio_render  # noqa: E402
+import manifests as istio_render  # noqa: E402
 
 CRD = os.path.join(ROOT, "tests", "data", "schemas", "istio-wasmplugin-crd.yaml")
 CHECKER = os.path.join(ROOT, "target", "release", "examples", "policy_check")
@@ -227,6 +227,11 @@ def test_compose_envoy_config_is_current_and_valid_with_paths_mapped():
     try:
         os.makedirs(os.path.join(d, "state"))
         shutil.copy(WASM, os.path.join(d, "distill_guard.wasm"))
+        with open(os.path.join(ROOT, "envoy", "policy.json")) as f:
+            policy_text = f.read()
+        # What `make compose-up` writes into the watched directory.
+        with open(os.path.join(d, "state", "policy-ecds.yaml"), "w") as f:
+            f.write(render.render_ecds(policy_text, os.path.join(d, "distill_guard.wasm")))
         mapped = text.replace("/etc/distill-guard", d)
         with open(os.path.join(d, "envoy.yaml"), "w") as f:
             f.write(mapped)
@@ -235,8 +240,7 @@ def test_compose_envoy_config_is_current_and_valid_with_paths_mapped():
         assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
         # validate mode does not read the ECDS file: check its content through a static copy with the
         # container's wasm path mapped.
-        with open(os.path.join(ROOT, "envoy", "policy.json")) as f:
-            static = render.render(f.read(), 10000, 9901, 18080, os.path.join(d, "distill_guard.wasm"))
+        static = render.render(policy_text, 10000, 9901, 18080, os.path.join(d, "distill_guard.wasm"))
         with open(os.path.join(d, "static.yaml"), "w") as f:
             f.write(static)
         r = subprocess.run([ENVOY, "--mode", "validate", "-c", os.path.join(d, "static.yaml")], capture_output=True,

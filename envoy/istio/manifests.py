@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Renders the Istio manifests in envoy/istio/ from the default policy and the built OCI image.
 
-    python3 envoy/istio/render.py [--image oci://REGISTRY/REPO:TAG] [--policy envoy/policy.json]
+    python3 envoy/istio/manifests.py [--image oci://REGISTRY/REPO:TAG] [--policy envoy/policy.json]
 
 - wasmplugin.yaml: the WasmPlugin (OCI url with the image digest as sha256, phase, priority,
   failStrategy, the hashing secret from the proxy's environment, the policy as pluginConfig). Istio's
