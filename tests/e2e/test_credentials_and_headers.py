@@ -143,3 +143,17 @@ def test_track_client_address_when_configured():
         assert seen_id(e) == credential_id(SECRET, "127.0.0.1", "addr")
     finally:
         e.close()
+
+
+def test_hash_secret_can_come_from_the_vm_environment():
+    policy = make_policy()
+    policy["credential"].pop("hash_secret")
+    policy["credential"]["hash_secret_env"] = "DISTILL_GUARD_HASH_SECRET"
+    secret = "secret-from-the-environment-42"
+    e = Envoy(policy, env={"DISTILL_GUARD_HASH_SECRET": secret})
+    try:
+        assert e.chat(key="sk-env").status == 200
+        assert seen_id(e) == credential_id(secret, "sk-env")
+        assert secret not in e.log() and secret not in e.admin_get("/config_dump")
+    finally:
+        e.close()
