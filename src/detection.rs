@@ -1,19 +1,23 @@
 //! Distillation detection: the `detection` policy section, and the scoring that turns a credential's
 //! profile, its ledger windows and the campaign sketches into a score in [0, 1] and a graded tier.
 //!
-//! Signals fall in two groups. *Intent* signals say the traffic is after the model's knowledge
-//! (logprobs, logit bias, chain-of-thought coercion, rubrics, synthetic-data framing, probes, output
-//! much longer than input, a template shared across many keys). *Automation* signals say a script is
-//! sending it (one template, single turns, a regular cadence, round-the-clock activity, volume). Each
-//! signal has a strength in [0, 1] and a weight; each group combines as a noisy-OR, and
+//! Signals fall in three groups. *Strong intent* says the traffic is after the model's knowledge:
+//! logprobs, logit bias, several samples, echo, chain-of-thought coercion, rubrics, synthetic-data
+//! framing. *Weak intent* is suspicious but common in honest use: output much longer than input,
+//! near-maximum `max_tokens`, identity probes, a pivot to a newly launched model. *Automation* says a
+//! script (or a farm of keys) is sending it: one template, single turns, a regular cadence,
+//! round-the-clock activity, volume, one template or system prompt shared across many credentials.
+//! Each signal has a strength in [0, 1] and a weight; each group combines as a noisy-OR (S, W, A), and
 //!
 //! ```text
-//! score = 1 - (1 - intent) * (1 - automation * (0.3 + 0.7 * intent))
+//! I     = 1 - (1 - S) * (1 - W)
+//! score = 1 - (1 - S) * (1 - W * (0.4 + 0.6 * A)) * (1 - A * (0.3 + 0.7 * I))
 //! ```
 //!
-//! so automation alone never scores above 0.3 (a legitimate batch job is automated but not
-//! extracting), while automation multiplies intent. Behaviour signals need evidence: their strengths
-//! are scaled by `min(1, recent requests / min_requests)`.
+//! so automation alone never scores above 0.3 (a legitimate batch job or a product using many keys is
+//! automated but not extracting), weak intent alone stays low (a person asking for long answers), and
+//! automation multiplies intent. Behaviour signals need evidence: their strengths are scaled by
+//! `min(1, recent requests / min_requests)`.
 
 use std::collections::BTreeSet;
 
@@ -114,16 +118,25 @@ impl Detector {
         }
     }
 
-    /// True for intent signals, false for automation signals.
-    pub fn is_intent(self) -> bool {
-        !matches!(
-            self,
+    /// The scoring group of the signal.
+    pub fn group(self) -> Group {
+        match self {
+            Detector::Logprobs
+            | Detector::LogitBias
+            | Detector::MultipleSamples
+            | Detector::Echo
+            | Detector::ChainOfThought
+            | Detector::Rubric
+            | Detector::SyntheticData => Group::StrongIntent,
+            Detector::OutputHeavy | Detector::MaxTokensHigh | Detector::Probe | Detector::ModelPivot => Group::WeakIntent,
             Detector::TemplateConcentration
-                | Detector::SingleTurn
-                | Detector::CadenceRegular
-                | Detector::RoundTheClock
-                | Detector::Volume
-        )
+            | Detector::SingleTurn
+            | Detector::CadenceRegular
+            | Detector::RoundTheClock
+            | Detector::Volume
+            | Detector::CampaignTemplate
+            | Detector::CampaignSystemPrompt => Group::Automation,
+        }
     }
 
     /// Default weight.
@@ -138,11 +151,11 @@ impl Detector {
             Detector::SyntheticData => 0.6,
             Detector::Probe => 0.4,
             Detector::MaxTokensHigh => 0.15,
-            Detector::OutputHeavy => 0.4,
+            Detector::OutputHeavy => 0.5,
             Detector::CampaignTemplate => 0.5,
             Detector::CampaignSystemPrompt => 0.5,
             Detector::TemplateConcentration => 0.5,
-            Detector::SingleTurn => 0.2,
+            Detector::SingleTurn => 0.1,
             Detector::CadenceRegular => 0.35,
             Detector::RoundTheClock => 0.25,
             Detector::Volume => 0.3,
@@ -157,6 +170,17 @@ impl Detector {
     fn from_name(name: &str) -> Option<Detector> {
         Detector::ALL.into_iter().find(|d| d.name() == name)
     }
+}
+
+/// How a signal enters the score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// After the model's knowledge, unambiguously.
+    StrongIntent,
+    /// Suspicious, but common in honest use.
+    WeakIntent,
+    /// A script or a farm of keys is sending it.
+    Automation,
 }
 
 /// Graded tiers, in order.
@@ -785,6 +809,14 @@ pub fn strengths(
     s
 }
 
+/// The score from the three group strengths (see the module docs).
+pub fn combine(strong: f32, weak: f32, automation: f32) -> f32 {
+    let intent = 1.0 - (1.0 - strong) * (1.0 - weak);
+    let score = 1.0
+        - (1.0 - strong) * (1.0 - weak * (0.4 + 0.6 * automation)) * (1.0 - automation * (0.3 + 0.7 * intent));
+    score.clamp(0.0, 1.0)
+}
+
 /// Scores a credential and applies stickiness (updating the profile's sticky tier).
 pub fn assess(
     cfg: &DetectionConfig,
@@ -794,22 +826,20 @@ pub fn assess(
     now_ms: u64,
 ) -> Assessment {
     let s = strengths(cfg, profile, record, campaign, now_ms);
-    let (mut keep_intent, mut keep_auto) = (1.0f32, 1.0f32);
+    let (mut keep_strong, mut keep_weak, mut keep_auto) = (1.0f32, 1.0f32, 1.0f32);
     let mut reasons = Vec::new();
     for d in Detector::ALL {
         let c = cfg.weight(d) * s.get(d as usize).copied().unwrap_or(0.0);
-        if d.is_intent() {
-            keep_intent *= 1.0 - c;
-        } else {
-            keep_auto *= 1.0 - c;
+        match d.group() {
+            Group::StrongIntent => keep_strong *= 1.0 - c,
+            Group::WeakIntent => keep_weak *= 1.0 - c,
+            Group::Automation => keep_auto *= 1.0 - c,
         }
         if c >= 0.05 {
             reasons.push((d.name(), c));
         }
     }
-    let intent = 1.0 - keep_intent;
-    let automation = 1.0 - keep_auto;
-    let score = (1.0 - (1.0 - intent) * (1.0 - automation * (0.3 + 0.7 * intent))).clamp(0.0, 1.0);
+    let score = combine(1.0 - keep_strong, 1.0 - keep_weak, 1.0 - keep_auto);
     reasons.sort_by(|a, b| b.1.total_cmp(&a.1));
     let t = &cfg.tiers;
     let tier = if t.block.is_some_and(|x| score >= x) {

@@ -410,7 +410,7 @@ fn a_template_spread_over_many_keys_is_a_campaign() {
     for i in 0..200u64 {
         let body = chat(&format!("You are a world-class tutor. Read the question, reason carefully and finish with the answer. Question: problem number {i} about {}", i * 13));
         let d = send(&p, &ledger, &format!("farm-{}", i % 50), &body, T0 + i * 1000);
-        saw_campaign |= d.verdict.signal_list().contains("campaign_template");
+        saw_campaign |= d.assessment.unwrap().reasons.iter().any(|(n, _)| *n == "campaign_template");
     }
     assert!(saw_campaign);
 }
@@ -498,4 +498,15 @@ fn precheck_knows_lists_request_budgets_and_the_sticky_tier_without_charging() {
     let over = precheck(&p, &ledger, &cred(&p, "k"), T0 + 3);
     assert_eq!(over.enforced, Action::Throttle);
     assert!(over.retry_after.is_some());
+}
+
+#[test]
+fn scoring_keeps_automation_and_weak_intent_alone_below_the_tag_threshold() {
+    use distill_guard::detection::combine;
+    assert!(combine(0.0, 0.0, 1.0) <= 0.3, "a batch job at full automation");
+    assert!(combine(0.0, 0.5, 0.1) < 0.35, "a person asking for long answers, one question at a time");
+    assert!(combine(0.0, 0.5, 0.85) >= 0.7, "long answers to a templated, regular, spread-out campaign");
+    assert!(combine(0.55, 0.5, 0.8) >= 0.9, "chain-of-thought harvesting by a script");
+    assert!(combine(0.9, 0.0, 0.0) >= 0.9, "logit-bias extraction needs no automation");
+    assert_eq!(combine(0.0, 0.0, 0.0), 0.0);
 }
