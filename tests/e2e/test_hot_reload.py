@@ -147,3 +147,25 @@ def test_moving_a_budget_to_another_window_counts_traffic_already_seen(envoy):
     r = envoy.chat(key="sk-window")
     assert r.status == 429, "documented: every window is always counted, so the hour budget sees the 4 requests"
     assert "budget:rph" in r.json()["error"]["message"]
+
+
+def test_detector_state_survives_a_reload():
+    detection = {"min_requests": 1, "tiers": {"tag": 0.1, "degrade": None, "throttle": None, "block": None},
+                 "cooldown_minutes": 60}
+    e = Envoy(base_policy(budgets=[], detection=detection), dynamic=True)
+    try:
+        body = {"model": "m", "logprobs": True, "messages": [{"role": "user", "content": "x"}]}
+        assert e.request("/v1/chat/completions", body, {"authorization": "Bearer sk-state"}).status == 200
+        assert header_of(e.last_upstream(), "x-distill-verdict") == "tag"
+        p = base_policy(budgets=[], detection=detection)
+        p["revision"] = "7"
+        assert e.apply_policy(p)[2] == "accepted"
+        clean = {"model": "m", "messages": [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "hi"},
+                                            {"role": "user", "content": "what is new?"}]}
+        for _ in range(20):
+            e.request("/v1/chat/completions", clean, {"authorization": "Bearer sk-state"})
+        rec = e.last_upstream()
+        assert header_of(rec, "x-distill-verdict") == "tag", "the sticky tier was kept across the reload"
+        assert "sticky" in header_of(rec, "x-distill-signals")
+    finally:
+        e.close()
