@@ -128,7 +128,9 @@ impl Detector {
             | Detector::ChainOfThought
             | Detector::Rubric
             | Detector::SyntheticData => Group::StrongIntent,
-            Detector::OutputHeavy | Detector::MaxTokensHigh | Detector::Probe | Detector::ModelPivot => Group::WeakIntent,
+            Detector::OutputHeavy | Detector::MaxTokensHigh | Detector::Probe | Detector::ModelPivot => {
+                Group::WeakIntent
+            }
             Detector::TemplateConcentration
             | Detector::SingleTurn
             | Detector::CadenceRegular
@@ -812,8 +814,8 @@ pub fn strengths(
 /// The score from the three group strengths (see the module docs).
 pub fn combine(strong: f32, weak: f32, automation: f32) -> f32 {
     let intent = 1.0 - (1.0 - strong) * (1.0 - weak);
-    let score = 1.0
-        - (1.0 - strong) * (1.0 - weak * (0.4 + 0.6 * automation)) * (1.0 - automation * (0.3 + 0.7 * intent));
+    let score =
+        1.0 - (1.0 - strong) * (1.0 - weak * (0.4 + 0.6 * automation)) * (1.0 - automation * (0.3 + 0.7 * intent));
     score.clamp(0.0, 1.0)
 }
 

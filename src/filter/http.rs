@@ -161,9 +161,7 @@ impl Exchange {
         }
         HostAction::Continue
     }
-}
 
-impl Exchange {
     /// Headers-first mode: decide what can be decided without the body, send the headers upstream,
     /// and leave the body verdict (reject or rewrite) for the body phase.
     fn headers_first(&mut self) -> HostAction {
