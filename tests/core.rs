@@ -32,5 +32,8 @@ mod decision;
 #[path = "core/detection.rs"]
 mod detection;
 
+#[path = "core/robustness.rs"]
+mod robustness;
+
 #[path = "core/contract.rs"]
 mod contract;

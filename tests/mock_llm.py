@@ -173,7 +173,7 @@ class Handler(BaseHTTPRequestHandler):
             body = json.loads(raw or b"{}")
             if not isinstance(body, dict):
                 raise ValueError("not an object")
-        except ValueError:
+        except (ValueError, RecursionError):
             if anthropic:
                 return self.send_json(400, {"type": "error", "error": {"type": "invalid_request_error", "message": "invalid JSON"}})
             return self.send_json(400, {"error": {"message": "We could not parse the JSON body of your request.", "type": "invalid_request_error", "param": None, "code": None}})
