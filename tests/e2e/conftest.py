@@ -23,6 +23,14 @@ def make_policy(**changes):
     return p
 
 
+def env_secret_policy(**changes):
+    """The default policy with the hashing secret read from the VM's environment."""
+    p = make_policy(**changes)
+    p["credential"].pop("hash_secret")
+    p["credential"]["hash_secret_env"] = "DISTILL_GUARD_HASH_SECRET"
+    return p
+
+
 @pytest.fixture(scope="module")
 def envoy_default():
     e = Envoy()

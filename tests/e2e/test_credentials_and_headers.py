@@ -6,7 +6,7 @@ import re
 import pytest
 
 from harness import Envoy, credential_id, header_of, headers_of
-from conftest import make_policy
+from conftest import env_secret_policy, make_policy
 
 SECRET = "e2e-secret-0123456789abcdef"
 
@@ -146,9 +146,7 @@ def test_track_client_address_when_configured():
 
 
 def test_hash_secret_can_come_from_the_vm_environment():
-    policy = make_policy()
-    policy["credential"].pop("hash_secret")
-    policy["credential"]["hash_secret_env"] = "DISTILL_GUARD_HASH_SECRET"
+    policy = env_secret_policy()
     secret = "secret-from-the-environment-42"
     e = Envoy(policy, env={"DISTILL_GUARD_HASH_SECRET": secret})
     try:

@@ -6,7 +6,7 @@ import json
 import threading
 
 from harness import Envoy, header_of
-from conftest import make_policy
+from conftest import env_secret_policy, make_policy
 
 
 def b64(raw):
@@ -115,9 +115,7 @@ def test_ten_thousand_hostile_requests_never_trap_the_vm():
 
 
 def test_no_raw_key_reaches_logs_stats_config_dump_or_distill_headers():
-    p = make_policy()
-    p["credential"].pop("hash_secret")
-    p["credential"]["hash_secret_env"] = "DISTILL_GUARD_HASH_SECRET"
+    p = env_secret_policy()
     p["credential"]["sources"].insert(0, {"kind": "jwt_claim", "claim": "sub"})
     e = Envoy(p, env={"DISTILL_GUARD_HASH_SECRET": "the-hashing-secret-value"})
     keys = ["sk-live-AAAAAAAAAAAAAAAA", "sk-ant-BBBBBBBBBBBBBBBB", "azure-CCCCCCCCCCCCCCCC"]
