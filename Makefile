@@ -13,7 +13,7 @@ CARGO   ?= cargo
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help tools tools-envoy build policy-check apply-policy bench bench-estimator detect-eval fuzz oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
+.PHONY: help tools tools-envoy build policy-check apply-policy bench bench-estimator detect-eval fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-14s\033[0m %s\n",$$1,$$2}'
@@ -90,6 +90,11 @@ SEEDS ?= 1 2 3
 SCALE ?= 1.0
 detect-eval: build ## Detection quality on simulated traffic through the real Envoy (SEEDS="1 2 3" SCALE=1.0)
 	@for seed in $(SEEDS); do $(PY) tests/sim/simulate.py --seed $$seed --scale $(SCALE) --json target/detect-seed$$seed.json || exit 1; done
+
+FLOOD ?= 1000000
+FLOOD_SLOTS ?= 10000
+flood: build ## Credential flood through the real Envoy (FLOOD distinct keys, FLOOD_SLOTS ledger slots)
+	cd tests/e2e && DG_FLOOD=$(FLOOD) DG_FLOOD_SLOTS=$(FLOOD_SLOTS) $(PY) -m pytest -q -p no:cacheprovider test_flood.py
 
 FUZZ_ITERS ?= 1000000
 fuzz: ## Longer randomised robustness run of every parser (FUZZ_ITERS per target, native, release)
