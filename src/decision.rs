@@ -42,7 +42,7 @@ pub struct Verdict {
     pub action: Action,
     /// What is actually done (Allow or Tag when in shadow).
     pub enforced: Action,
-    /// Suspicion score in [0, 1] (0 until detectors contribute).
+    /// Detection score in [0, 1] (0 when detection did not run).
     pub score: f64,
     /// Reasons, most severe first.
     pub signals: Vec<Signal>,
