@@ -579,8 +579,8 @@ impl DetectionConfig {
             None => RawDetection::default(),
         };
         let defaults = default_phrases();
-        let shape = ShapeConfig {
-            phrases: Phrases {
+        let shape = ShapeConfig::new(
+            Phrases {
                 chain_of_thought: phrases(
                     raw.phrases.chain_of_thought,
                     defaults.chain_of_thought,
@@ -594,9 +594,9 @@ impl DetectionConfig {
                 )?,
                 probe: phrases(raw.phrases.probe, defaults.probe, "detection.phrases.probe")?,
             },
-            max_tokens_high: raw.max_tokens_high.unwrap_or(8192),
-            watched_models: raw.watched_models,
-        };
+            raw.max_tokens_high.unwrap_or(8192),
+            raw.watched_models,
+        );
         for (i, m) in shape.watched_models.iter().enumerate() {
             if m.trim().is_empty() {
                 return Err(err(&format!("detection.watched_models[{i}]"), "must not be empty"));

@@ -51,6 +51,83 @@ pub fn anthropic_usage(u: &Value) -> Option<Usage> {
     Some(Usage { input, output: num(u, &["output_tokens"]).unwrap_or(0), cached_input, reasoning: 0 })
 }
 
+/// What a quick pass over an SSE event's JSON finds without building it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EventScan {
+    /// The event may carry usage (a `"usage"` object, or an event type that reports it): parse it.
+    pub carries_usage: bool,
+    /// Estimated tokens of its text fields (`content`, `text`, `delta`, `partial_json`, `thinking`,
+    /// `reasoning_content`, `arguments` string values).
+    pub text_tokens: u64,
+}
+
+const TEXT_KEYS: [&[u8]; 7] =
+    [b"content", b"text", b"delta", b"partial_json", b"thinking", b"reasoning_content", b"arguments"];
+const USAGE_TYPES: [&[u8]; 5] =
+    [b"message_start", b"message_delta", b"response.completed", b"response.incomplete", b"response.failed"];
+
+/// One pass over the event's bytes: every JSON string is read once; a string followed by `:` is a
+/// key, the next value is its value.
+pub fn scan_event(data: &[u8], tokenizer: Tokenizer) -> EventScan {
+    let mut out = EventScan::default();
+    let mut key: Option<(usize, usize)> = None;
+    let mut i = 0;
+    while let Some(&b) = data.get(i) {
+        match b {
+            b'"' => {
+                let start = i + 1;
+                let mut end = start;
+                let mut escaped = false;
+                while let Some(&c) = data.get(end) {
+                    if escaped {
+                        escaped = false;
+                    } else if c == b'\\' {
+                        escaped = true;
+                    } else if c == b'"' {
+                        break;
+                    }
+                    end += 1;
+                }
+                let mut next = end + 1;
+                while data.get(next).is_some_and(|c| c.is_ascii_whitespace()) {
+                    next += 1;
+                }
+                let text = data.get(start..end).unwrap_or(&[]);
+                if data.get(next) == Some(&b':') {
+                    key = Some((start, end));
+                    // A "usage" key whose value is an object.
+                    if text == b"usage" {
+                        let mut v = next + 1;
+                        while data.get(v).is_some_and(|c| c.is_ascii_whitespace()) {
+                            v += 1;
+                        }
+                        if data.get(v) == Some(&b'{') {
+                            out.carries_usage = true;
+                        }
+                    }
+                    i = next + 1;
+                    continue;
+                }
+                if let Some((ks, ke)) = key.take() {
+                    let k = data.get(ks..ke).unwrap_or(&[]);
+                    if TEXT_KEYS.contains(&k) {
+                        out.text_tokens += estimate_tokens_for(&String::from_utf8_lossy(text), tokenizer);
+                    } else if k == b"type" && USAGE_TYPES.contains(&text) {
+                        out.carries_usage = true;
+                    }
+                }
+                i = end + 1;
+            }
+            b'{' | b'[' | b',' => {
+                key = None;
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
 /// Where the settled numbers came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UsageSource {
@@ -139,6 +216,13 @@ impl ResponseMeter {
 
     fn on_event(&mut self, name: &str, data: &[u8]) {
         if data == b"[DONE]" {
+            return;
+        }
+        // Most events are text deltas: estimate their text without a full JSON parse, and parse only
+        // the few that carry usage.
+        let scan = scan_event(data, self.tokenizer);
+        if !scan.carries_usage && !USAGE_TYPES.iter().any(|t| t == &name.as_bytes()) {
+            self.streamed_output += scan.text_tokens;
             return;
         }
         let Ok(v) = serde_json::from_slice::<Value>(data) else { return };

@@ -2,13 +2,18 @@
 //! phrase matches (chain-of-thought coercion, grading rubrics, synthetic-data framing, identity
 //! probes) and the prompt template fingerprint. Computed once from the parsed body.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 
 use crate::api::ApiKind;
 use crate::hash::fnv1a64;
 
-/// Longest prompt text scanned for phrases and fingerprinted (characters beyond are ignored).
-pub const MAX_SCANNED_CHARS: usize = 16 * 1024;
+/// Longest prompt text analysed (characters beyond are ignored).
+pub const MAX_SCANNED_CHARS: usize = 8 * 1024;
+/// Phrases are looked for in this many bytes at the start and at the end of the masked prompt (where
+/// instructions sit), so the cost per request is bounded whatever the prompt's length.
+pub const PHRASE_WINDOW: usize = 4 * 1024;
 /// Words of the masked prompt that form its template skeleton.
 pub const SKELETON_WORDS: usize = 10;
 
@@ -112,15 +117,91 @@ pub struct Phrases {
     pub probe: Vec<String>,
 }
 
+/// The phrase lists compiled for a single pass over the text: phrases indexed by their first two
+/// bytes, with a 64 Ki-bit filter in front of the index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhraseIndex {
+    filter: Vec<u64>,
+    by_prefix: BTreeMap<u16, Vec<(u8, Vec<u8>)>>,
+    short: Vec<(u8, Vec<u8>)>,
+}
+
+/// Phrases start at a word boundary (any position inside non-ASCII text, which has no spaces).
+fn word_start(text: &[u8], i: usize, first: u8) -> bool {
+    first >= 0x80 || i == 0 || text.get(i - 1).is_some_and(|p| !p.is_ascii_alphanumeric())
+}
+
+impl PhraseIndex {
+    /// Compiles the four lists (category bits: 1 chain-of-thought, 2 rubric, 4 synthetic data, 8 probe).
+    pub fn new(p: &Phrases) -> Self {
+        let mut index = PhraseIndex { filter: vec![0; 1024], by_prefix: BTreeMap::new(), short: Vec::new() };
+        for (bit, list) in [(1u8, &p.chain_of_thought), (2, &p.rubric), (4, &p.synthetic_data), (8, &p.probe)] {
+            for phrase in list.iter().filter(|p| !p.is_empty()) {
+                let bytes = phrase.as_bytes().to_vec();
+                match bytes.as_slice() {
+                    [a, b, ..] => {
+                        let key = u16::from_be_bytes([*a, *b]);
+                        if let Some(word) = index.filter.get_mut(usize::from(key) / 64) {
+                            *word |= 1 << (key % 64);
+                        }
+                        index.by_prefix.entry(key).or_default().push((bit, bytes));
+                    }
+                    _ => index.short.push((bit, bytes)),
+                }
+            }
+        }
+        index
+    }
+
+    /// The category bits found in `text`.
+    pub fn scan(&self, text: &[u8]) -> u8 {
+        let mut found = 0u8;
+        for (bit, phrase) in &self.short {
+            if found & bit == 0 && text.windows(phrase.len().max(1)).any(|w| w == phrase.as_slice()) {
+                found |= bit;
+            }
+        }
+        for (i, pair) in text.windows(2).enumerate() {
+            let &[a, b] = pair else { continue };
+            let key = u16::from_be_bytes([a, b]);
+            let hit = self.filter.get(usize::from(key) / 64).is_some_and(|w| w & (1 << (key % 64)) != 0)
+                && word_start(text, i, a);
+            if !hit {
+                continue;
+            }
+            let rest = text.get(i..).unwrap_or(&[]);
+            for (bit, phrase) in self.by_prefix.get(&key).map(Vec::as_slice).unwrap_or(&[]) {
+                if found & bit == 0 && rest.starts_with(phrase) {
+                    found |= bit;
+                }
+            }
+            if found == 0b1111 {
+                break;
+            }
+        }
+        found
+    }
+}
+
 /// What the shape analysis needs from the policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShapeConfig {
     /// Phrase lists.
     pub phrases: Phrases,
+    /// The same, compiled.
+    pub index: PhraseIndex,
     /// `max_tokens` at or above this is `max_tokens_high`.
     pub max_tokens_high: u64,
     /// Model name prefixes whose use counts as `watched_model`.
     pub watched_models: Vec<String>,
+}
+
+impl ShapeConfig {
+    /// A configuration with the phrase index compiled.
+    pub fn new(phrases: Phrases, max_tokens_high: u64, watched_models: Vec<String>) -> Self {
+        let index = PhraseIndex::new(&phrases);
+        ShapeConfig { phrases, index, max_tokens_high, watched_models }
+    }
 }
 
 /// The shape of one request.
@@ -281,7 +362,11 @@ pub fn mask(text: &str) -> String {
             continue;
         }
         last_space = false;
-        out.extend(c.to_lowercase());
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
     }
     out.trim_end().to_string()
 }
@@ -314,8 +399,14 @@ fn is_cjk(c: char) -> bool {
     matches!(c, '\u{3040}'..='\u{30ff}' | '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' | '\u{ac00}'..='\u{d7af}')
 }
 
-fn matches_any(haystack: &str, phrases: &[String]) -> bool {
-    phrases.iter().any(|p| !p.is_empty() && haystack.contains(p.as_str()))
+/// The category bits of the phrases in the first and last [`PHRASE_WINDOW`] bytes of `text`.
+fn scan_phrases(index: &PhraseIndex, text: &[u8]) -> u8 {
+    if text.len() <= 2 * PHRASE_WINDOW {
+        return index.scan(text);
+    }
+    let head = text.get(..PHRASE_WINDOW).unwrap_or(text);
+    let tail = text.get(text.len() - PHRASE_WINDOW..).unwrap_or(&[]);
+    index.scan(head) | index.scan(tail)
 }
 
 fn truthy(v: Option<&Value>) -> bool {
@@ -368,19 +459,16 @@ pub fn analyse(api: ApiKind, root: &Map<String, Value>, cfg: &ShapeConfig) -> Re
     }
     let masked_user = mask(&conv.last_user);
     let masked_system = mask(&conv.system);
-    let scan = format!("{masked_system}\n{masked_user}");
-    let p = &cfg.phrases;
-    if matches_any(&scan, &p.chain_of_thought) {
-        s.insert(ShapeSignal::ChainOfThought);
-    }
-    if matches_any(&scan, &p.rubric) {
-        s.insert(ShapeSignal::Rubric);
-    }
-    if matches_any(&scan, &p.synthetic_data) {
-        s.insert(ShapeSignal::SyntheticData);
-    }
-    if matches_any(&scan, &p.probe) {
-        s.insert(ShapeSignal::Probe);
+    let found = scan_phrases(&cfg.index, masked_system.as_bytes()) | scan_phrases(&cfg.index, masked_user.as_bytes());
+    for (bit, signal) in [
+        (1, ShapeSignal::ChainOfThought),
+        (2, ShapeSignal::Rubric),
+        (4, ShapeSignal::SyntheticData),
+        (8, ShapeSignal::Probe),
+    ] {
+        if found & bit != 0 {
+            s.insert(signal);
+        }
     }
     let (template, template_words) = skeleton(&masked_user);
     shape.template = template;

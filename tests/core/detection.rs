@@ -19,7 +19,7 @@ use crate::support::{headers, policy_with};
 const T0: u64 = 1_800_000_000_000;
 
 fn shape_cfg() -> ShapeConfig {
-    ShapeConfig { phrases: default_phrases(), max_tokens_high: 8192, watched_models: vec!["gpt-5".into()] }
+    ShapeConfig::new(default_phrases(), 8192, vec!["gpt-5".into()])
 }
 
 fn shape_of(api: ApiKind, body: Value) -> distill_guard::shape::RequestShape {

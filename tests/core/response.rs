@@ -154,3 +154,26 @@ fn garbage_responses_meter_to_nothing() {
         assert_eq!((m.input, m.output), (None, 0));
     }
 }
+
+#[test]
+fn quick_event_scan_finds_usage_and_text_without_parsing() {
+    use distill_guard::response::scan_event;
+    use distill_guard::tokens::{estimate_tokens, Tokenizer};
+    let t = Tokenizer::Cl100k;
+    let chunk = br#"{"choices":[{"index":0,"delta":{"content":"Hello \"there\" friend"}}],"usage":null}"#;
+    let s = scan_event(chunk, t);
+    assert!(!s.carries_usage, "usage: null is not usage");
+    assert_eq!(s.text_tokens, estimate_tokens(r#"Hello \"there\" friend"#));
+    assert!(scan_event(br#"{"choices":[],"usage" : {"prompt_tokens":1}}"#, t).carries_usage);
+    assert!(scan_event(br#"{"type":"message_delta","usage":{"output_tokens":3}}"#, t).carries_usage);
+    assert!(scan_event(br#"{"type": "response.completed", "response": {}}"#, t).carries_usage);
+    let anthropic =
+        br#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"four words of text"}}"#;
+    let s = scan_event(anthropic, t);
+    assert!(!s.carries_usage);
+    assert_eq!(s.text_tokens, estimate_tokens("four words of text"));
+    let responses = br#"{"type":"response.output_text.delta","delta":"two words"}"#;
+    assert_eq!(scan_event(responses, t).text_tokens, estimate_tokens("two words"));
+    // A key named like a text field inside another string is not a field.
+    assert_eq!(scan_event(br#"{"note":"\"content\": \"x\""}"#, t).text_tokens, 0);
+}

@@ -197,7 +197,7 @@ fn credential_and_jwt_parsing_never_panic() {
 #[test]
 fn fingerprints_and_shapes_never_panic_on_odd_text() {
     let mut rng = Rng(0xfeed_face_dead_beef);
-    let cfg = ShapeConfig { phrases: default_phrases(), max_tokens_high: 8192, watched_models: vec!["gpt-5".into()] };
+    let cfg = ShapeConfig::new(default_phrases(), 8192, vec!["gpt-5".into()]);
     let seed = "Solve: 「12」 + “7” = ? Think step by step. 一步一步 `code` \"q\" «x»".as_bytes();
     for _ in 0..iterations() {
         let text = String::from_utf8_lossy(&mutate(&mut rng, seed, 8192)).into_owned();

@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark of the same Envoy build in four configurations, interleaved (A B C D A B C D
+...) in one run, with the same upstream and request mix:
+
+  1. no wasm filter          2. the no-op proxy-wasm filter (benches/noop-filter: pauses for the body)
+  3. distill-guard, default policy in shadow mode      4. distill-guard enforcing
+  (3 and 4 rotate through 10,000 distinct credentials)
+
+The upstream is a second Envoy answering from `direct_response` (a chat completion with usage, or an SSE
+stream of a few hundred chunks), so the upstream is never the bottleneck. The proxy under test runs with
+one worker pinned to CPU 0; wrk and the upstream share CPU 1. Throughput is measured at saturation (wrk,
+16 connections); latency with one connection (wrk is closed-loop, so these are service times, not
+latencies under a fixed arrival rate: no coordinated-omission correction is needed at one connection,
+and none is claimed at 16).
+
+    python3 benches/bench.py [--reps 3] [--seconds 5] [--smoke] [--out target/bench.json]
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "envoy"))
+import render  # noqa: E402
+
+ENVOY = os.path.join(ROOT, ".tools", "venv", "bin", "envoy")
+DG_WASM = os.path.join(ROOT, "target", "wasm32-wasip1", "release", "distill_guard.wasm")
+NOOP_WASM = os.path.join(HERE, "noop-filter", "target", "wasm32-wasip1", "release", "noop_filter.wasm")
+CONFIGS = ["no_filter", "noop_wasm", "dg_shadow", "dg_enforce"]
+
+LUA = """
+local f = io.open(os.getenv("DG_BODY"), "rb")
+local body = f:read("*a")
+f:close()
+local keys = tonumber(os.getenv("DG_KEYS") or "1")
+local n = math.random(1, 1000000)
+request = function()
+  n = n + 1
+  return wrk.format("POST", nil, {["authorization"] = "Bearer sk-bench-" .. (n % keys),
+                                  ["content-type"] = "application/json"}, body)
+end
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def chat_body(size):
+    text = ("The quick brown fox jumps over the lazy dog while the model explains photosynthesis. " * 400)
+    body = {"model": "gpt-4o", "messages": [{"role": "system", "content": "You are a helpful assistant."},
+                                              {"role": "user", "content": ""}], "max_tokens": 512}
+    base = len(json.dumps(body))
+    body["messages"][1]["content"] = text[: max(0, size - base)]
+    return json.dumps(body).encode()
+
+
+def sse_body(chunks=300):
+    out = []
+    for i in range(chunks):
+        out.append("data: " + json.dumps({"id": "c", "object": "chat.completion.chunk", "model": "gpt-4o",
+                                          "choices": [{"index": 0, "delta": {"content": f" word{i}"}}]}) + "\n\n")
+    out.append("data: " + json.dumps({"id": "c", "choices": [], "usage": {"prompt_tokens": 500, "completion_tokens": chunks}}) + "\n\n")
+    out.append("data: [DONE]\n\n")
+    return "".join(out)
+
+
+def upstream_config(port, admin):
+    completion = json.dumps({"id": "chatcmpl-bench", "object": "chat.completion", "model": "gpt-4o",
+                             "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok " * 100}, "finish_reason": "stop"}],
+                             "usage": {"prompt_tokens": 500, "completion_tokens": 100, "total_tokens": 600}})
+    return f"""
+admin: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {admin} }} }} }}
+static_resources:
+  listeners:
+  - address: {{ socket_address: {{ address: 127.0.0.1, port_value: {port} }} }}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: upstream
+          route_config:
+            max_direct_response_body_size_bytes: 1048576
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: {{ prefix: "/sse/" }}
+                direct_response: {{ status: 200, body: {{ inline_string: {json.dumps(sse_body())} }} }}
+                response_headers_to_add: [{{ header: {{ key: content-type, value: text/event-stream }} }}]
+              - match: {{ prefix: "/" }}
+                direct_response: {{ status: 200, body: {{ inline_string: {json.dumps(completion)} }} }}
+                response_headers_to_add: [{{ header: {{ key: content-type, value: application/json }} }}]
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config: {{ "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }}
+"""
+
+
+def proxy_config(kind, listen, admin, upstream, policy_text):
+    if kind in ("dg_shadow", "dg_enforce"):
+        return render.render(policy_text, listen, admin, upstream, DG_WASM)
+    wasm = ""
+    if kind == "noop_wasm":
+        wasm = f"""
+          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                allow_on_headers_stop_iteration: true
+                failure_policy: FAIL_CLOSED
+                vm_config:
+                  vm_id: noop
+                  runtime: envoy.wasm.runtime.v8
+                  code: {{ local: {{ filename: "{NOOP_WASM}" }} }}"""
+    return f"""
+admin: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {admin} }} }} }}
+static_resources:
+  listeners:
+  - address: {{ socket_address: {{ address: 127.0.0.1, port_value: {listen} }} }}
+    per_connection_buffer_limit_bytes: 8388608
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: llm_api
+          route_config:
+            virtual_hosts:
+            - name: llm
+              domains: ["*"]
+              routes: [{{ match: {{ prefix: "/" }}, route: {{ cluster: llm_upstream, timeout: 300s }} }}]
+          http_filters:{wasm}
+          - name: envoy.filters.http.router
+            typed_config: {{ "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }}
+  clusters:
+  - name: llm_upstream
+    type: STATIC
+    connect_timeout: 5s
+    load_assignment:
+      cluster_name: llm_upstream
+      endpoints: [{{ lb_endpoints: [{{ endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {upstream} }} }} }} }}] }}]
+"""
+
+
+def start_envoy(config_text, workdir, name, cpu, concurrency=1):
+    path = os.path.join(workdir, f"{name}.yaml")
+    with open(path, "w") as f:
+        f.write(config_text)
+    log = open(os.path.join(workdir, f"{name}.log"), "w")
+    cmd = ["taskset", "-c", str(cpu), ENVOY, "-c", path, "--concurrency", str(concurrency),
+           "--disable-hot-restart", "--log-level", "warn"]
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    return proc, log, None
+
+
+def wait_ready(admin, proc, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("envoy exited")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{admin}/ready", timeout=1) as r:
+                if r.read().strip() == b"LIVE":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("envoy not ready")
+
+
+def wrk(url, body_file, keys, connections, seconds, lua):
+    env = dict(os.environ, DG_BODY=body_file, DG_KEYS=str(keys))
+    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", lua, url]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 60).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = {}
+    for pct in ("50", "99"):
+        m = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out)
+        if m:
+            v = float(m.group(1)) * {"us": 1, "ms": 1000, "s": 1_000_000}[m.group(2)]
+            lat[pct] = v
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50_us": lat.get("50"), "p99_us": lat.get("99"),
+            "non2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--smoke", action="store_true", help="one short rep, to keep the benchmark working in CI")
+    ap.add_argument("--out", default=os.path.join(ROOT, "target", "bench.json"))
+    a = ap.parse_args()
+    if a.smoke:
+        a.reps, a.seconds = 1, 1
+    work = tempfile.mkdtemp(prefix="dg-bench-")
+    lua = os.path.join(work, "post.lua")
+    with open(lua, "w") as f:
+        f.write(LUA)
+    bodies = {}
+    for size in (2048, 16384):
+        path = os.path.join(work, f"body{size}.json")
+        with open(path, "wb") as f:
+            f.write(chat_body(size))
+        bodies[size] = path
+    with open(os.path.join(ROOT, "envoy", "policy.json")) as f:
+        policy = json.load(f)
+    # Budgets out of the way: the benchmark measures the filter's cost, not its throttling.
+    for b in policy["budgets"]:
+        b.update({k: v * 1000 for k, v in b.items() if k.startswith("max_")})
+    policies = {"dg_enforce": json.dumps(policy)}
+    policy["mode"] = "shadow"
+    policies["dg_shadow"] = json.dumps(policy)
+
+    up_port, up_admin = free_port(), free_port()
+    upstream, up_log, _ = start_envoy(upstream_config(up_port, up_admin), work, "upstream", cpu=1, concurrency=1)
+    results = {c: [] for c in CONFIGS}
+    try:
+        wait_ready(up_admin, upstream)
+        mixes = [(size, stream) for size in (2048, 16384) for stream in (False, True)]
+        for rep in range(a.reps):
+            for kind in CONFIGS:
+                listen, admin = free_port(), free_port()
+                proc, log, _ = start_envoy(proxy_config(kind, listen, admin, up_port, policies.get(kind, "{}")), work,
+                                           f"proxy-{kind}", cpu=0)
+                try:
+                    wait_ready(admin, proc)
+                    keys = 10_000 if kind.startswith("dg_") else 1
+                    row = {"rep": rep}
+                    for size, stream in mixes:
+                        url = f"http://127.0.0.1:{listen}/{'sse/' if stream else ''}v1/chat/completions"
+                        wrk(url, bodies[size], keys, 16, 1, lua)  # warm up
+                        sat = wrk(url, bodies[size], keys, 16, a.seconds, lua)
+                        one = wrk(url, bodies[size], keys, 1, a.seconds, lua)
+                        row[f"{size}{'_sse' if stream else ''}"] = {"rps": sat["rps"], "p50_us": one["p50_us"],
+                                                                    "p99_us": one["p99_us"],
+                                                                    "non2xx": sat["non2xx"] + one["non2xx"]}
+                    results[kind].append(row)
+                    print(kind, rep, json.dumps(row), flush=True)
+                finally:
+                    proc.terminate()
+                    proc.wait(10)
+                    log.close()
+    finally:
+        upstream.terminate()
+        upstream.wait(10)
+        up_log.close()
+    os.makedirs(os.path.dirname(a.out), exist_ok=True)
+    with open(a.out, "w") as f:
+        json.dump(results, f, indent=2)
+    print(report(results, a))
+    shutil.rmtree(work, ignore_errors=True)
+    bad = [(k, r) for k, rows in results.items() for r in rows for m, v in r.items() if m != "rep" and v["non2xx"]]
+    return 1 if bad else 0
+
+
+def report(results, a):
+    def med(kind, mix, field):
+        return statistics.median(r[mix][field] for r in results[kind])
+
+    lines = [f"{a.reps} interleaved repetitions, {a.seconds} s per measurement; medians.", "",
+             "| mix | config | req/s (16 conns) | vs no filter | vs no-op wasm | p50 µs (1 conn) | p50 added vs no filter | p99 µs |",
+             "|---|---|---|---|---|---|---|---|"]
+    for mix in ("2048", "2048_sse", "16384", "16384_sse"):
+        base, noop = med("no_filter", mix, "rps"), med("noop_wasm", mix, "rps")
+        base_p50 = med("no_filter", mix, "p50_us")
+        for kind in CONFIGS:
+            rps, p50, p99 = med(kind, mix, "rps"), med(kind, mix, "p50_us"), med(kind, mix, "p99_us")
+            lines.append(f"| {mix.replace('_sse', ' SSE').replace('2048', '2 KB').replace('16384', '16 KB')} | {kind} | "
+                         f"{rps:.0f} | {rps / base:.2f} | {rps / noop:.2f} | {p50:.0f} | {p50 - base_p50:+.0f} | {p99:.0f} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
