@@ -13,7 +13,7 @@ CARGO   ?= cargo
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help tools tools-envoy build policy-check apply-policy bench bench-estimator detect-eval fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
+.PHONY: help tools tools-envoy build policy-check apply-policy bench bench-estimator bench-proxy hot-path noop-filter detect-eval fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-14s\033[0m %s\n",$$1,$$2}'
@@ -103,7 +103,19 @@ fuzz: ## Longer randomised robustness run of every parser (FUZZ_ITERS per target
 bench-estimator: ## Token estimator vs exact tokenizers (cl100k/o200k) on English, code, Chinese
 	$(CARGO) test --release --test estimator_accuracy -- --nocapture
 
-bench: bench-estimator ## All benchmarks (results go in BENCHMARKS.md)
+noop-filter: ## Build the no-op baseline filter for the benchmark
+	$(CARGO) build --manifest-path benches/noop-filter/Cargo.toml --target wasm32-wasip1 --release
+
+BENCH_REPS ?= 3
+BENCH_SECONDS ?= 3
+bench-proxy: build noop-filter ## Side-by-side Envoy benchmark: no filter / no-op wasm / distill-guard shadow / enforcing
+	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+	$(PY) benches/bench.py --reps $(BENCH_REPS) --seconds $(BENCH_SECONDS)
+
+hot-path: ## Native timing of the per-request core path (where the time goes)
+	$(CARGO) run --release --example hot_path
+
+bench: bench-estimator hot-path bench-proxy ## All benchmarks (results go in BENCHMARKS.md)
 
 clean: ## Remove build output
 	$(CARGO) clean
