@@ -21,14 +21,7 @@ fn main() -> ExitCode {
     let env = |name: &str| std::env::var(name).ok();
     match Policy::parse(&bytes, &env) {
         Ok(p) => {
-            println!(
-                "{path}: policy OK (version {}, revision {}, mode {:?}, {} budgets, {} tracked at most)",
-                p.version,
-                if p.revision.is_empty() { "-" } else { p.revision.as_str() },
-                p.mode,
-                p.budgets.len(),
-                p.ledger.max_credentials
-            );
+            println!("{path}: policy OK ({})", p.summary());
             ExitCode::SUCCESS
         }
         Err(e) => {

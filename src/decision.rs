@@ -528,13 +528,7 @@ pub fn precheck(policy: &Policy, ledger: &Ledger<'_>, credential: &Credential, n
             }
         }
         if det.enabled && record.profile.sticky_until_ms > now_ms {
-            let tier = match record.profile.sticky_tier {
-                1 => Tier::Tag,
-                2 => Tier::Degrade,
-                3 => Tier::Throttle,
-                4 => Tier::Block,
-                _ => Tier::None,
-            };
+            let tier = Tier::from_u8(record.profile.sticky_tier);
             // A sticky throttle is decided with the body (the allowance); here it is reported.
             let action = if tier == Tier::Throttle { Action::Degrade } else { tier_action(tier) };
             if action != Action::Allow {

@@ -202,7 +202,8 @@ pub enum Tier {
 }
 
 impl Tier {
-    fn from_u8(v: u8) -> Tier {
+    /// The tier stored in a profile's sticky byte (unknown values: none).
+    pub fn from_u8(v: u8) -> Tier {
         match v {
             1 => Tier::Tag,
             2 => Tier::Degrade,

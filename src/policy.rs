@@ -435,6 +435,18 @@ pub fn is_credential_id(id: &str) -> bool {
 }
 
 impl Policy {
+    /// One line saying which policy this is, for logs and the policy checker.
+    pub fn summary(&self) -> String {
+        format!(
+            "version={} revision={} mode={:?} budgets={} max_credentials={}",
+            self.version,
+            if self.revision.is_empty() { "-" } else { self.revision.as_str() },
+            self.mode,
+            self.budgets.len(),
+            self.ledger.max_credentials
+        )
+    }
+
     /// Parses and validates policy JSON. `env` resolves `credential.hash_secret_env`.
     pub fn parse(json: &[u8], env: &dyn Fn(&str) -> Option<String>) -> Result<Policy, PolicyError> {
         let doc: Value =

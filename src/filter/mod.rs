@@ -42,14 +42,7 @@ impl RootContext for Root {
         let env = |name: &str| std::env::var(name).ok();
         match Policy::parse(&bytes, &env) {
             Ok(policy) => {
-                log::info!(
-                    "distill-guard: policy accepted version={} revision={} mode={:?} budgets={} max_credentials={}",
-                    policy.version,
-                    if policy.revision.is_empty() { "-" } else { policy.revision.as_str() },
-                    policy.mode,
-                    policy.budgets.len(),
-                    policy.ledger.max_credentials
-                );
+                log::info!("distill-guard: policy accepted {}", policy.summary());
                 self.metrics.add(self.metrics.policy_reloads, 1);
                 self.metrics.set(self.metrics.policy_revision, policy.revision_number);
                 self.policy = Some(Rc::new(policy));
