@@ -13,7 +13,7 @@ CARGO   ?= cargo
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help tools tools-envoy build policy-check apply-policy bench bench-estimator bench-proxy hot-path noop-filter detect-eval fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
+.PHONY: help tools tools-envoy build policy-check apply-policy bench bench-estimator bench-proxy bench-smoke bench-core bench-instructions bench-wasm noop-filter detect-eval fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-14s\033[0m %s\n",$$1,$$2}'
@@ -81,7 +81,7 @@ validate: build ## envoy --mode validate on the shipped config (loads the wasm, 
 e2e: build policy-check ## End-to-end tests: real Envoy + the filter + the mock LLM upstream
 	cd tests/e2e && $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-test: tools lint test-unit test-wasm validate e2e ## The whole suite (installs pinned tools first): lint, unit, wasm, validate, e2e
+test: tools lint test-unit test-wasm validate e2e bench-smoke ## The whole suite (installs pinned tools first): lint, unit, wasm, validate, e2e
 
 run: tools-envoy build policy-check ## Main job: mock LLM upstream + Envoy with the filter and the default policy (Ctrl-C stops)
 	@bash envoy/run-demo.sh
@@ -112,10 +112,21 @@ bench-proxy: build noop-filter ## Side-by-side Envoy benchmark: no filter / no-o
 	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 	$(PY) benches/bench.py --reps $(BENCH_REPS) --seconds $(BENCH_SECONDS)
 
-hot-path: ## Native timing of the per-request core path (where the time goes)
-	$(CARGO) run --release --example hot_path
+bench-smoke: build noop-filter ## A few seconds of bench-proxy (one short rep), to keep the benchmark working
+	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+	$(PY) benches/bench.py --smoke --out target/bench-smoke.json
 
-bench: bench-estimator hot-path bench-proxy ## All benchmarks (results go in BENCHMARKS.md)
+bench-core: ## Micro-benchmarks of the core, natively (ns/op, MB/s): estimator, masking, phrase scan, inspect, decide, SSE
+	$(CARGO) bench --bench core
+
+bench-instructions: ## Instruction counts (callgrind) of the per-request core path vs benches/instructions.json
+	@command -v valgrind >/dev/null || (apt-get update && apt-get install -y valgrind)
+	python3 benches/instructions.py
+
+bench-wasm: build noop-filter ## The module alone in V8 (node): µs and host calls per exchange, wasm heap after 1M exchanges
+	python3 benches/wasm_bench.py
+
+bench: bench-estimator bench-core bench-instructions bench-wasm bench-proxy ## All benchmarks (results go in BENCHMARKS.md)
 
 clean: ## Remove build output
 	$(CARGO) clean

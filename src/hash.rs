@@ -164,6 +164,27 @@ pub fn fnv1a64(data: &[u8]) -> u64 {
     h
 }
 
+/// A fast unkeyed 64-bit hash of longer texts (prompt content, system prompts): eight bytes a step,
+/// each word mixed with a multiply-xorshift, the length folded in. Not for secrets.
+pub fn words64(data: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h: u64 = 0x243f_6a88_85a3_08d3 ^ (data.len() as u64).wrapping_mul(K);
+    let mut chunks = data.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(29);
+    }
+    let mut last = [0u8; 8];
+    for (d, s) in last.iter_mut().zip(chunks.remainder()) {
+        *d = *s;
+    }
+    h = (h ^ u64::from_le_bytes(last)).wrapping_mul(K);
+    h ^= h >> 32;
+    h = h.wrapping_mul(K);
+    h ^ (h >> 29)
+}
+
 /// Decodes base64url (with or without padding; standard-alphabet `+` and `/` accepted too).
 /// Returns `None` on any invalid character or an impossible length.
 pub fn base64url_decode(input: &str) -> Option<Vec<u8>> {
@@ -196,6 +217,19 @@ pub fn base64url_decode(input: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words64_depends_on_every_byte_and_the_length() {
+        let base = b"the quick brown fox jumps over the lazy dog".to_vec();
+        let h = words64(&base);
+        for i in 0..base.len() {
+            let mut changed = base.clone();
+            changed[i] ^= 1;
+            assert_ne!(words64(&changed), h, "byte {i}");
+        }
+        assert_ne!(words64(b"abc"), words64(b"abc\0"));
+        assert_eq!(words64(&base), h);
+    }
 
     #[test]
     fn sha256_matches_known_vectors() {

@@ -76,17 +76,21 @@ pub fn scan_event(data: &[u8], tokenizer: Tokenizer) -> EventScan {
         match b {
             b'"' => {
                 let start = i + 1;
+                // To the closing quote, jumping from one quote or backslash to the next.
                 let mut end = start;
-                let mut escaped = false;
-                while let Some(&c) = data.get(end) {
-                    if escaped {
-                        escaped = false;
-                    } else if c == b'\\' {
-                        escaped = true;
-                    } else if c == b'"' {
-                        break;
+                loop {
+                    let rest = data.get(end..).unwrap_or(&[]);
+                    match rest.iter().position(|&c| c == b'"' || c == b'\\') {
+                        Some(p) if rest.get(p) == Some(&b'\\') => end += p + 2,
+                        Some(p) => {
+                            end += p;
+                            break;
+                        }
+                        None => {
+                            end = data.len();
+                            break;
+                        }
                     }
-                    end += 1;
                 }
                 let mut next = end + 1;
                 while data.get(next).is_some_and(|c| c.is_ascii_whitespace()) {
@@ -111,7 +115,10 @@ pub fn scan_event(data: &[u8], tokenizer: Tokenizer) -> EventScan {
                 if let Some((ks, ke)) = key.take() {
                     let k = data.get(ks..ke).unwrap_or(&[]);
                     if TEXT_KEYS.contains(&k) {
-                        out.text_tokens += estimate_tokens_for(&String::from_utf8_lossy(text), tokenizer);
+                        out.text_tokens += match std::str::from_utf8(text) {
+                            Ok(t) => estimate_tokens_for(t, tokenizer),
+                            Err(_) => estimate_tokens_for(&String::from_utf8_lossy(text), tokenizer),
+                        };
                     } else if k == b"type" && USAGE_TYPES.contains(&text) {
                         out.carries_usage = true;
                     }

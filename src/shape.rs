@@ -2,15 +2,14 @@
 //! phrase matches (chain-of-thought coercion, grading rubrics, synthetic-data framing, identity
 //! probes) and the prompt template fingerprint. Computed once from the parsed body.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Map, Value};
 
 use crate::api::ApiKind;
-use crate::hash::fnv1a64;
+use crate::hash::{fnv1a64, words64};
 
-/// Longest prompt text analysed (characters beyond are ignored).
-pub const MAX_SCANNED_CHARS: usize = 8 * 1024;
+/// Prompt texts up to this many bytes are analysed whole; longer ones by their first and last
+/// [`PHRASE_WINDOW`] bytes.
+pub const MAX_SCANNED_BYTES: usize = 8 * 1024;
 /// Phrases are looked for in this many bytes at the start and at the end of the masked prompt (where
 /// instructions sit), so the cost per request is bounded whatever the prompt's length.
 pub const PHRASE_WINDOW: usize = 4 * 1024;
@@ -117,43 +116,91 @@ pub struct Phrases {
     pub probe: Vec<String>,
 }
 
-/// The phrase lists compiled for a single pass over the text: phrases indexed by their first two
-/// bytes, with a 64 Ki-bit filter in front of the index.
+/// Phrase lists compiled for one pass over the text: at each word start, the next four bytes are
+/// looked up in a 16,384-bit filter and, on a hit, in the phrases sorted by their first four bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhraseIndex {
     filter: Vec<u64>,
-    by_prefix: BTreeMap<u16, Vec<(u8, Vec<u8>)>>,
+    /// (first four bytes, category bit, phrase), sorted.
+    long: Vec<(u32, u8, Vec<u8>)>,
+    /// Phrases shorter than four bytes: searched for directly.
     short: Vec<(u8, Vec<u8>)>,
 }
 
-/// Phrases start at a word boundary (any position inside non-ASCII text, which has no spaces).
-fn word_start(text: &[u8], i: usize, first: u8) -> bool {
-    first >= 0x80 || i == 0 || text.get(i - 1).is_some_and(|p| !p.is_ascii_alphanumeric())
+const FILTER_BITS: u32 = 14;
+
+/// ASCII letters and digits, by table (one load instead of three range tests in the scan loop).
+#[allow(clippy::indexing_slicing)] // evaluated at compile time: an out-of-range index fails the build
+const ALNUM: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    t
+};
+
+#[inline(always)]
+#[allow(clippy::indexing_slicing)] // a u8 into a 256-entry table
+fn is_alnum(b: u8) -> bool {
+    ALNUM[usize::from(b)]
+}
+
+fn filter_slot(key: u32) -> (usize, u64) {
+    let h = key.wrapping_mul(0x9e37_79b1) >> (32 - FILTER_BITS);
+    ((h / 64) as usize, 1u64 << (h % 64))
+}
+
+fn prefix_key(b: &[u8]) -> Option<u32> {
+    match *b {
+        [a, b, c, d, ..] => Some(u32::from_le_bytes([a, b, c, d])),
+        _ => None,
+    }
 }
 
 impl PhraseIndex {
-    /// Compiles the four lists (category bits: 1 chain-of-thought, 2 rubric, 4 synthetic data, 8 probe).
+    /// Compiles the lists (bit 1 chain of thought, 2 rubric, 4 synthetic data, 8 probe).
     pub fn new(p: &Phrases) -> Self {
-        let mut index = PhraseIndex { filter: vec![0; 1024], by_prefix: BTreeMap::new(), short: Vec::new() };
+        let mut index = PhraseIndex { filter: vec![0; 1 << (FILTER_BITS - 6)], long: Vec::new(), short: Vec::new() };
         for (bit, list) in [(1u8, &p.chain_of_thought), (2, &p.rubric), (4, &p.synthetic_data), (8, &p.probe)] {
             for phrase in list.iter().filter(|p| !p.is_empty()) {
                 let bytes = phrase.as_bytes().to_vec();
-                match bytes.as_slice() {
-                    [a, b, ..] => {
-                        let key = u16::from_be_bytes([*a, *b]);
-                        if let Some(word) = index.filter.get_mut(usize::from(key) / 64) {
-                            *word |= 1 << (key % 64);
+                match prefix_key(&bytes) {
+                    Some(key) => {
+                        let (word, mask) = filter_slot(key);
+                        if let Some(w) = index.filter.get_mut(word) {
+                            *w |= mask;
                         }
-                        index.by_prefix.entry(key).or_default().push((bit, bytes));
+                        index.long.push((key, bit, bytes));
                     }
-                    _ => index.short.push((bit, bytes)),
+                    None => index.short.push((bit, bytes)),
                 }
             }
         }
+        index.long.sort();
         index
     }
 
-    /// The category bits found in `text`.
+    /// The category bits of the (long) phrases that `rest` starts with and `found` lacks.
+    #[inline(always)]
+    fn match_at(&self, rest: &[u8], found: u8) -> u8 {
+        let Some(key) = prefix_key(rest) else { return 0 };
+        let (word, mask) = filter_slot(key);
+        if self.filter.get(word).is_none_or(|w| w & mask == 0) {
+            return 0;
+        }
+        let from = self.long.partition_point(|(k, _, _)| *k < key);
+        let mut hits = 0u8;
+        for (_, bit, phrase) in self.long.get(from..).unwrap_or(&[]).iter().take_while(|(k, _, _)| *k == key) {
+            if (found | hits) & bit == 0 && rest.starts_with(phrase) {
+                hits |= bit;
+            }
+        }
+        hits
+    }
+
+    /// The category bits of the phrases found in `text` (masked text: lower case, `#` for numbers).
     pub fn scan(&self, text: &[u8]) -> u8 {
         let mut found = 0u8;
         for (bit, phrase) in &self.short {
@@ -161,22 +208,24 @@ impl PhraseIndex {
                 found |= bit;
             }
         }
-        for (i, pair) in text.windows(2).enumerate() {
-            let &[a, b] = pair else { continue };
-            let key = u16::from_be_bytes([a, b]);
-            let hit = self.filter.get(usize::from(key) / 64).is_some_and(|w| w & (1 << (key % 64)) != 0)
-                && word_start(text, i, a);
-            if !hit {
-                continue;
-            }
-            let rest = text.get(i..).unwrap_or(&[]);
-            for (bit, phrase) in self.by_prefix.get(&key).map(Vec::as_slice).unwrap_or(&[]) {
-                if found & bit == 0 && rest.starts_with(phrase) {
-                    found |= bit;
+        // Candidates: every position after a byte that is not an ASCII letter or digit, and every
+        // non-ASCII byte (CJK text has no spaces). Runs of letters and digits are skipped whole.
+        let mut i = 0;
+        let mut prev_alnum = false;
+        while let Some(&b) = text.get(i) {
+            if !prev_alnum || b >= 0x80 {
+                found |= self.match_at(text.get(i..).unwrap_or(&[]), found);
+                if found == 0b1111 {
+                    break;
                 }
             }
-            if found == 0b1111 {
-                break;
+            if is_alnum(b) {
+                let rest = text.get(i..).unwrap_or(&[]);
+                i += rest.iter().position(|&x| !is_alnum(x)).unwrap_or(rest.len());
+                prev_alnum = true;
+            } else {
+                i += 1;
+                prev_alnum = false;
             }
         }
         found
@@ -225,16 +274,18 @@ pub struct RequestShape {
     pub temperature_zero: bool,
 }
 
-fn text_of(content: &Value, out: &mut String) {
+/// Collects the text parts of a message content (a string, an array of strings or text parts, or one
+/// text part), borrowed from the parsed body.
+fn text_of<'a>(content: &'a Value, out: &mut Vec<&'a str>) {
     match content {
-        Value::String(s) => push_bounded(out, s),
+        Value::String(s) => out.push(s),
         Value::Array(parts) => {
             for p in parts {
                 match p {
-                    Value::String(s) => push_bounded(out, s),
+                    Value::String(s) => out.push(s),
                     Value::Object(o) => {
                         if let Some(t) = o.get("text").and_then(Value::as_str) {
-                            push_bounded(out, t);
+                            out.push(t);
                         } else if let Some(c) = o.get("content") {
                             text_of(c, out);
                         }
@@ -245,37 +296,93 @@ fn text_of(content: &Value, out: &mut String) {
         }
         Value::Object(o) => {
             if let Some(t) = o.get("text").and_then(Value::as_str) {
-                push_bounded(out, t);
+                out.push(t);
             }
         }
         _ => {}
     }
 }
 
-fn push_bounded(out: &mut String, s: &str) {
-    if out.len() >= MAX_SCANNED_CHARS {
-        return;
+/// The text the shape looks at, bounded: the whole text (parts joined by newlines) when it is at most
+/// [`MAX_SCANNED_BYTES`], else its first and last [`PHRASE_WINDOW`] bytes (cut at character
+/// boundaries), where instructions sit. The cost per request is then bounded whatever the body size.
+#[derive(Debug, Default)]
+struct Windows {
+    head: String,
+    tail: Option<String>,
+    len: usize,
+}
+
+impl Windows {
+    fn of(parts: &[&str]) -> Windows {
+        let len = parts.iter().map(|p| p.len()).sum::<usize>() + parts.len().saturating_sub(1);
+        let limit = if len <= MAX_SCANNED_BYTES { MAX_SCANNED_BYTES } else { PHRASE_WINDOW };
+        let mut head = String::with_capacity(len.min(limit));
+        for (i, p) in parts.iter().enumerate() {
+            if i > 0 {
+                head.push('\n');
+            }
+            let room = limit.saturating_sub(head.len());
+            if p.len() > room {
+                head.push_str(p.get(..floor_boundary(p, room)).unwrap_or(""));
+                break;
+            }
+            head.push_str(p);
+        }
+        if len <= MAX_SCANNED_BYTES {
+            return Windows { head, tail: None, len };
+        }
+        // The last PHRASE_WINDOW bytes, gathered from the end.
+        let mut pieces: Vec<&str> = Vec::new();
+        let mut taken = 0usize;
+        for p in parts.iter().rev() {
+            let room = PHRASE_WINDOW.saturating_sub(taken);
+            if p.len() >= room {
+                let mut cut = p.len() - room;
+                while !p.is_char_boundary(cut) {
+                    cut += 1;
+                }
+                pieces.push(p.get(cut..).unwrap_or(""));
+                break;
+            }
+            pieces.push(p);
+            taken += p.len() + 1;
+        }
+        let tail = pieces.iter().rev().copied().collect::<Vec<_>>().join("\n");
+        Windows { head, tail: Some(tail), len }
     }
-    if !out.is_empty() {
-        out.push('\n');
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
     }
-    let room = MAX_SCANNED_CHARS.saturating_sub(out.len());
-    match s.char_indices().nth(room) {
-        Some((cut, _)) => out.push_str(s.get(..cut).unwrap_or("")),
-        None => out.push_str(s),
+
+    /// A hash of the windows and the full length (equal texts hash equal; texts differing only in
+    /// their unread middle and not in length collide, which is acceptable for a content signal).
+    fn content_hash(&self) -> u64 {
+        let tail = self.tail.as_deref().map(|t| words64(t.as_bytes())).unwrap_or(0);
+        (words64(self.head.as_bytes()) ^ tail.rotate_left(17) ^ (self.len as u64)).max(1)
     }
+}
+
+/// The largest character boundary at or before `at`.
+fn floor_boundary(s: &str, at: usize) -> usize {
+    let mut cut = at.min(s.len());
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    cut
 }
 
 /// The parts of a request's conversation the shape looks at.
 #[derive(Debug, Default)]
-struct Conversation {
-    system: String,
-    last_user: String,
+struct Conversation<'a> {
+    system: Vec<&'a str>,
+    last_user: Vec<&'a str>,
     user_turns: u32,
     assistant_turns: u32,
 }
 
-fn conversation(api: ApiKind, root: &Map<String, Value>) -> Conversation {
+fn conversation(api: ApiKind, root: &Map<String, Value>) -> Conversation<'_> {
     let mut c = Conversation::default();
     if let Some(s) = root.get("system").or_else(|| root.get("instructions")) {
         text_of(s, &mut c.system);
@@ -292,10 +399,11 @@ fn conversation(api: ApiKind, root: &Map<String, Value>) -> Conversation {
     };
     match items {
         Some(Value::String(s)) => {
-            push_bounded(&mut c.last_user, s);
+            c.last_user.push(s);
             c.user_turns = 1;
         }
         Some(Value::Array(messages)) => {
+            let mut last_user: Option<&Value> = None;
             for m in messages {
                 let role = m.get("role").and_then(Value::as_str).unwrap_or("user");
                 let content = m.get("content").unwrap_or(&Value::Null);
@@ -304,11 +412,13 @@ fn conversation(api: ApiKind, root: &Map<String, Value>) -> Conversation {
                     "assistant" | "model" => c.assistant_turns += 1,
                     "user" => {
                         c.user_turns += 1;
-                        c.last_user.clear();
-                        text_of(content, &mut c.last_user);
+                        last_user = Some(content);
                     }
                     _ => {}
                 }
+            }
+            if let Some(content) = last_user {
+                text_of(content, &mut c.last_user);
             }
         }
         _ => {}
@@ -319,56 +429,129 @@ fn conversation(api: ApiKind, root: &Map<String, Value>) -> Conversation {
 /// Lower-cases and masks the variable parts of a prompt: digit runs become `#`, quoted spans `"…"`,
 /// whitespace collapses. The result is what templates are compared on and phrases matched against.
 pub fn mask(text: &str) -> String {
-    let mut out = String::with_capacity(text.len().min(MAX_SCANNED_CHARS));
-    let mut quote: Option<char> = None;
-    let mut last_space = true;
-    let mut last_digit = false;
-    for c in text.chars() {
-        if let Some(q) = quote {
-            if c == q {
-                quote = None;
+    let bytes = text.as_bytes();
+    let mut out = vec![0u8; text.len() + 16];
+    let mut len = 0usize;
+    // The kind of the previous output: runs of digits and of whitespace collapse to one `#` / space.
+    let mut prev = MASK_SPACE;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        // Room for at least one output byte per input byte left (only quotes and non-ASCII
+        // lower-casing can write more than they read).
+        if out.len() < len + (bytes.len() - i) + 8 {
+            out.resize((len + (bytes.len() - i)) * 2 + 8, 0);
+        }
+        let kind = mask_kind(b);
+        if kind == MASK_PLAIN {
+            // A run of plain ASCII: copied lower-cased in one tight loop.
+            let rest = bytes.get(i..).unwrap_or(&[]);
+            let mut n = 0;
+            for (d, &x) in out.get_mut(len..).unwrap_or(&mut []).iter_mut().zip(rest) {
+                if mask_kind(x) != MASK_PLAIN {
+                    break;
+                }
+                *d = x.to_ascii_lowercase();
+                n += 1;
             }
+            len += n;
+            i += n.max(1);
+            prev = MASK_PLAIN;
             continue;
         }
+        if kind == MASK_DIGIT || kind == MASK_SPACE {
+            // A run of digits becomes `#`, a run of whitespace one space.
+            let rest = bytes.get(i..).unwrap_or(&[]);
+            let n = rest.iter().position(|&x| mask_kind(x) != kind).unwrap_or(rest.len());
+            if prev != kind {
+                if let Some(d) = out.get_mut(len) {
+                    *d = if kind == MASK_DIGIT { b'#' } else { b' ' };
+                    len += 1;
+                }
+            }
+            i += n.max(1);
+            prev = kind;
+            continue;
+        }
+        if b < 0x80 {
+            // `"` or a backquote: the quoted span becomes `"…"`.
+            put(&mut out, &mut len, "\"…\"".as_bytes());
+            let rest = bytes.get(i + 1..).unwrap_or(&[]);
+            i = rest.iter().position(|&x| x == b).map_or(bytes.len(), |p| i + 1 + p + 1);
+            prev = MASK_PLAIN;
+            continue;
+        }
+        let Some(c) = text.get(i..).and_then(|rest| rest.chars().next()) else { break };
+        i += c.len_utf8();
         let closing = match c {
-            '"' => Some('"'),
             '“' => Some('”'),
             '「' => Some('」'),
             '«' => Some('»'),
-            '`' => Some('`'),
             _ => None,
         };
         if let Some(q) = closing {
-            out.push_str("\"…\"");
-            quote = Some(q);
-            last_space = false;
-            last_digit = false;
-            continue;
-        }
-        if c.is_ascii_digit() {
-            if !last_digit {
-                out.push('#');
+            put(&mut out, &mut len, "\"…\"".as_bytes());
+            i = text.get(i..).and_then(|rest| rest.find(q)).map_or(bytes.len(), |p| i + p + q.len_utf8());
+            prev = MASK_PLAIN;
+        } else if c.is_whitespace() {
+            if prev != MASK_SPACE {
+                put(&mut out, &mut len, b" ");
             }
-            last_digit = true;
-            last_space = false;
-            continue;
-        }
-        last_digit = false;
-        if c.is_whitespace() {
-            if !last_space {
-                out.push(' ');
-            }
-            last_space = true;
-            continue;
-        }
-        last_space = false;
-        if c.is_ascii() {
-            out.push(c.to_ascii_lowercase());
+            prev = MASK_SPACE;
         } else {
-            out.extend(c.to_lowercase());
+            let mut buf = [0u8; 4];
+            for l in c.to_lowercase() {
+                put(&mut out, &mut len, l.encode_utf8(&mut buf).as_bytes());
+            }
+            prev = MASK_PLAIN;
         }
     }
-    out.trim_end().to_string()
+    out.truncate(len);
+    while out.last() == Some(&b' ') {
+        out.pop();
+    }
+    // Only whole characters and ASCII were written, so this never fails.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends `data` at `*len`, growing `out` when needed.
+fn put(out: &mut Vec<u8>, len: &mut usize, data: &[u8]) {
+    let end = *len + data.len();
+    if end > out.len() {
+        out.resize(end.max(out.len() * 2), 0);
+    }
+    if let Some(dst) = out.get_mut(*len..end) {
+        dst.copy_from_slice(data);
+    }
+    *len = end;
+}
+
+const MASK_PLAIN: u8 = 0;
+const MASK_DIGIT: u8 = 1;
+const MASK_SPACE: u8 = 2;
+const MASK_OTHER: u8 = 3;
+
+/// How `mask` treats each byte: plain ASCII, digit, ASCII whitespace, or anything else (quotes and
+/// non-ASCII, handled apart).
+#[allow(clippy::indexing_slicing)] // evaluated at compile time: an out-of-range index fails the build
+const MASK_KIND: [u8; 256] = {
+    let mut t = [MASK_OTHER; 256];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = match b as u8 {
+            b'"' | b'`' => MASK_OTHER,
+            b'0'..=b'9' => MASK_DIGIT,
+            b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => MASK_SPACE,
+            _ => MASK_PLAIN,
+        };
+        b += 1;
+    }
+    t
+};
+
+#[inline(always)]
+#[allow(clippy::indexing_slicing)] // a u8 into a 256-entry table
+fn mask_kind(b: u8) -> u8 {
+    MASK_KIND[usize::from(b)]
 }
 
 /// The template fingerprint of a masked prompt and the number of words it covers.
@@ -397,16 +580,6 @@ pub fn skeleton(masked: &str) -> (u64, u32) {
 
 fn is_cjk(c: char) -> bool {
     matches!(c, '\u{3040}'..='\u{30ff}' | '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' | '\u{ac00}'..='\u{d7af}')
-}
-
-/// The category bits of the phrases in the first and last [`PHRASE_WINDOW`] bytes of `text`.
-fn scan_phrases(index: &PhraseIndex, text: &[u8]) -> u8 {
-    if text.len() <= 2 * PHRASE_WINDOW {
-        return index.scan(text);
-    }
-    let head = text.get(..PHRASE_WINDOW).unwrap_or(text);
-    let tail = text.get(text.len() - PHRASE_WINDOW..).unwrap_or(&[]);
-    index.scan(head) | index.scan(tail)
 }
 
 fn truthy(v: Option<&Value>) -> bool {
@@ -457,9 +630,15 @@ pub fn analyse(api: ApiKind, root: &Map<String, Value>, cfg: &ShapeConfig) -> Re
     if conv.user_turns == 1 && conv.assistant_turns == 0 {
         s.insert(ShapeSignal::SingleTurn);
     }
-    let masked_user = mask(&conv.last_user);
-    let masked_system = mask(&conv.system);
-    let found = scan_phrases(&cfg.index, masked_system.as_bytes()) | scan_phrases(&cfg.index, masked_user.as_bytes());
+    let user = Windows::of(&conv.last_user);
+    let system = Windows::of(&conv.system);
+    let masked_user = mask(&user.head);
+    let masked_user_tail = user.tail.as_deref().map(mask).unwrap_or_default();
+    let masked_system = mask(&system.head);
+    let masked_system_tail = system.tail.as_deref().map(mask).unwrap_or_default();
+    let found = [&masked_user, &masked_user_tail, &masked_system, &masked_system_tail]
+        .iter()
+        .fold(0u8, |found, text| found | cfg.index.scan(text.as_bytes()));
     for (bit, signal) in [
         (1, ShapeSignal::ChainOfThought),
         (2, ShapeSignal::Rubric),
@@ -473,10 +652,13 @@ pub fn analyse(api: ApiKind, root: &Map<String, Value>, cfg: &ShapeConfig) -> Re
     let (template, template_words) = skeleton(&masked_user);
     shape.template = template;
     shape.template_words = template_words;
-    shape.content = if conv.last_user.is_empty() { 0 } else { fnv1a64(conv.last_user.as_bytes()).max(1) };
+    shape.content = if user.is_empty() { 0 } else { user.content_hash() };
     if !masked_system.is_empty() {
-        shape.system = fnv1a64(masked_system.as_bytes()).max(1);
-        shape.system_words = masked_system.split_whitespace().count() as u32;
+        let tail = if masked_system_tail.is_empty() { 0 } else { words64(masked_system_tail.as_bytes()) };
+        shape.system = (words64(masked_system.as_bytes()) ^ tail.rotate_left(17)).max(1);
+        shape.system_words = (masked_system.split_whitespace().count() + masked_system_tail.split_whitespace().count())
+            .try_into()
+            .unwrap_or(u32::MAX);
     }
     shape.signals = s;
     shape

@@ -34,23 +34,39 @@ impl SseParser {
     }
 
     /// Feeds a chunk; calls `on_event(event_name, data)` for each complete event.
-    pub fn feed(&mut self, chunk: &[u8], on_event: &mut dyn FnMut(&str, &[u8])) {
-        for &b in chunk {
-            match b {
-                b'\n' if self.last_was_cr => self.last_was_cr = false,
-                b'\n' | b'\r' => {
-                    self.last_was_cr = b == b'\r';
-                    self.end_line(on_event);
-                }
-                _ => {
-                    self.last_was_cr = false;
-                    if self.line.len() + self.data.len() < self.max_event_bytes {
-                        self.line.push(b);
-                    } else {
-                        self.overflow = true;
-                    }
+    pub fn feed(&mut self, mut chunk: &[u8], on_event: &mut dyn FnMut(&str, &[u8])) {
+        // Line by line: the bytes up to the next CR or LF are appended in one go.
+        while let Some(&first) = chunk.first() {
+            if self.last_was_cr {
+                self.last_was_cr = false;
+                if first == b'\n' {
+                    chunk = chunk.get(1..).unwrap_or(&[]);
+                    continue;
                 }
             }
+            match chunk.iter().position(|&b| b == b'\n' || b == b'\r') {
+                Some(end) => {
+                    self.push_line(chunk.get(..end).unwrap_or(&[]));
+                    self.last_was_cr = chunk.get(end) == Some(&b'\r');
+                    self.end_line(on_event);
+                    chunk = chunk.get(end + 1..).unwrap_or(&[]);
+                }
+                None => {
+                    self.push_line(chunk);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Appends to the current line what fits under the event cap; the rest marks the event overflowed.
+    fn push_line(&mut self, bytes: &[u8]) {
+        let room = self.max_event_bytes.saturating_sub(self.line.len() + self.data.len());
+        if bytes.len() <= room {
+            self.line.extend_from_slice(bytes);
+        } else {
+            self.line.extend_from_slice(bytes.get(..room).unwrap_or(&[]));
+            self.overflow = true;
         }
     }
 

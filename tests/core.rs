@@ -37,3 +37,6 @@ mod robustness;
 
 #[path = "core/contract.rs"]
 mod contract;
+
+#[path = "core/fastpaths.rs"]
+mod fastpaths;

@@ -14,10 +14,13 @@ use crate::contract::{is_owned_header, local_reply, upstream_headers};
 use crate::credential::{identify, Credential};
 use crate::decision::{decide, precheck, settle, Charge, LedgerStats, Verdict};
 use crate::ledger::Ledger;
-use crate::policy::{Action, OversizeBody, Policy};
+use crate::policy::{Action, MissingCredential, OversizeBody, Policy};
 use crate::request::{degrade, inspect, BodyStatus, RequestFacts};
 use crate::response::{Metered, ResponseMeter, UsageSource};
 use crate::tokens::Tokenizer;
+
+/// The wasm memory gauge is refreshed every this many exchanges (context ids count up per VM).
+const MEMORY_REPORT_EVERY: u32 = 256;
 
 pub(super) struct Exchange {
     id: u32,
@@ -39,6 +42,9 @@ pub(super) struct Exchange {
 
 impl Exchange {
     pub(super) fn new(id: u32, policy: Rc<Policy>, metrics: Metrics) -> Self {
+        if id % MEMORY_REPORT_EVERY == 0 {
+            metrics.record_memory();
+        }
         Self {
             id,
             policy,
@@ -211,8 +217,11 @@ impl HttpContext for Exchange {
             self.clock_ms = header(clock).and_then(|v| v.trim().parse().ok());
         }
         self.style = ErrorStyle::for_request(self.api, header("anthropic-version").is_some());
-        let address =
-            hostcalls::get_property(vec!["source", "address"]).ok().flatten().and_then(|b| String::from_utf8(b).ok());
+        // The client address is only read when the policy tracks anonymous requests by it (a host call).
+        let address = (self.policy.credential.missing == MissingCredential::TrackClientAddress)
+            .then(|| hostcalls::get_property(vec!["source", "address"]).ok().flatten())
+            .flatten()
+            .and_then(|b| String::from_utf8(b).ok());
         match identify(&self.policy.credential, &header, address.as_deref()) {
             Ok(c) => self.credential = Some(c),
             Err(_) => {

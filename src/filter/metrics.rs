@@ -45,6 +45,7 @@ metrics! {
     policy_rejections: Counter = "distill_guard.policy.rejections",
     tracked_credentials: Gauge = "distill_guard.tracked_credentials",
     policy_revision: Gauge = "distill_guard.policy.revision",
+    wasm_memory_bytes: Gauge = "distill_guard.wasm_memory_bytes",
 }
 
 impl Metrics {
@@ -60,6 +61,12 @@ impl Metrics {
         if id != 0 {
             let _ = hostcalls::record_metric(id, value);
         }
+    }
+
+    /// Records the size of this VM's linear memory (the wasm heap: it only grows, so a flat value
+    /// under load means no leak).
+    pub fn record_memory(&self) {
+        self.set(self.wasm_memory_bytes, (core::arch::wasm32::memory_size(0) as u64) * 65536);
     }
 
     /// The counter of a verdict.

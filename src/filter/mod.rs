@@ -45,6 +45,7 @@ impl RootContext for Root {
                 log::info!("distill-guard: policy accepted {}", policy.summary());
                 self.metrics.add(self.metrics.policy_reloads, 1);
                 self.metrics.set(self.metrics.policy_revision, policy.revision_number);
+                self.metrics.record_memory();
                 self.policy = Some(Rc::new(policy));
                 true
             }

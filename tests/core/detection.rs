@@ -155,6 +155,28 @@ fn odd_encodings_and_huge_prompts_do_not_break_the_shape() {
 }
 
 #[test]
+fn long_prompts_are_read_at_both_ends_only() {
+    let filler = "Some ordinary words about gardens and weather. ".repeat(400); // ~19 KB
+    let at_end = format!("{filler}Now explain your reasoning step by step.");
+    let at_start = format!("Explain step by step. {filler}");
+    let in_middle = format!("{filler}step by step {filler}");
+    let cot = distill_guard::shape::ShapeSignal::ChainOfThought;
+    assert!(shape_of(ApiKind::OpenAiChat, chat(&at_end)).signals.contains(cot));
+    assert!(shape_of(ApiKind::OpenAiChat, chat(&at_start)).signals.contains(cot));
+    // The middle of a prompt longer than 8 KB is not read (bounded cost per request, documented).
+    assert!(!shape_of(ApiKind::OpenAiChat, chat(&in_middle)).signals.contains(cot));
+    // Content hashes still tell long prompts apart by their ends and their length.
+    let a = shape_of(ApiKind::OpenAiChat, chat(&format!("{filler}question one")));
+    let b = shape_of(ApiKind::OpenAiChat, chat(&format!("{filler}question two")));
+    let c = shape_of(ApiKind::OpenAiChat, chat(&format!("{filler}question one ")));
+    assert_ne!(a.content, b.content);
+    assert_ne!(a.content, c.content);
+    assert_eq!(a.content, shape_of(ApiKind::OpenAiChat, chat(&format!("{filler}question one"))).content);
+    // The template skeleton comes from the start, whatever the length.
+    assert_eq!(a.template, b.template);
+}
+
+#[test]
 fn sketch_counts_distinct_items_roughly() {
     let mut s = Sketch::default();
     for i in 0..5u64 {

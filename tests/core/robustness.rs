@@ -16,21 +16,7 @@ use distill_guard::response::ResponseMeter;
 use distill_guard::shape::{analyse, mask, skeleton, ShapeConfig};
 use distill_guard::sse::SseParser;
 
-use crate::support::{headers, no_env, policy_with, DEFAULT_POLICY};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use crate::support::{headers, no_env, policy_with, Rng, DEFAULT_POLICY};
 
 const TOKENS: &[&[u8]] = &[
     b"{",

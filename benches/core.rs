@@ -1,0 +1,153 @@
+//! Micro-benchmarks of the core, natively (no Envoy, no wasm): the per-request costs by body size, the
+//! estimator, masking and phrase scan throughput, the template fingerprint, the decision with its
+//! shared-data traffic (in-memory store), and SSE metering at several stream lengths.
+//!
+//!   cargo bench --bench core                 # every measurement, median of 5 runs, ns/op and MB/s
+//!   cargo bench --bench core -- decide       # only the measurements whose name contains `decide`
+//!   cargo bench --bench core -- --iters N NAME  # exactly N untimed operations of NAME (for callgrind:
+//!                                               # benches/instructions.py, `make bench-instructions`)
+//!
+//! A dependency-free harness on purpose (the dependency set is fixed): each measurement warms up, then
+//! times enough iterations for ~50 ms, five times, and reports the median. Wall-clock figures on a shared
+//! machine are noisy; `make bench-instructions` counts instructions of the same code with callgrind.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use distill_guard::api::ApiKind;
+use distill_guard::credential::identify;
+use distill_guard::decision::{decide, settle};
+use distill_guard::host::MemoryStore;
+use distill_guard::ledger::Ledger;
+use distill_guard::policy::Policy;
+use distill_guard::request::inspect;
+use distill_guard::response::ResponseMeter;
+use distill_guard::shape::{mask, skeleton};
+use distill_guard::tokens::estimate_tokens;
+
+const PROSE: &str = "The quick brown fox jumps over the lazy dog while the model explains photosynthesis. ";
+
+/// A chat-completion body of about `size` bytes (system prompt + one user message of prose).
+pub fn body(size: usize) -> Vec<u8> {
+    let text = PROSE.repeat(size / PROSE.len() + 1);
+    let base = r#"{"model":"gpt-4o","max_tokens":512,"messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":""}]}"#;
+    let fill = size.saturating_sub(base.len());
+    base.replace(r#""content":""}"#, &format!(r#""content":"{}"}}"#, &text[..fill])).into_bytes()
+}
+
+/// An OpenAI chat SSE stream of `chunks` content deltas and a final usage chunk.
+pub fn sse(chunks: usize) -> Vec<u8> {
+    let mut s = String::new();
+    for i in 0..chunks {
+        s += &format!("data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\" word{i}\"}}}}]}}\n\n");
+    }
+    s += "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":500,\"completion_tokens\":300}}\n\ndata: [DONE]\n\n";
+    s.into_bytes()
+}
+
+struct Bench {
+    filter: Option<String>,
+    /// Exactly this many untimed operations (instruction counting).
+    iters: Option<u64>,
+}
+
+impl Bench {
+    /// Runs `f` (one operation over `bytes` input bytes; 0 = no throughput figure).
+    fn run<F: FnMut(u64)>(&self, name: &str, bytes: usize, mut f: F) {
+        if self.filter.as_deref().is_some_and(|w| !name.contains(w)) {
+            return;
+        }
+        if let Some(n) = self.iters {
+            for i in 0..n {
+                f(i);
+            }
+            return;
+        }
+        let mut i = 0u64;
+        let warm = Instant::now();
+        while warm.elapsed().as_millis() < 20 {
+            f(i);
+            i += 1;
+        }
+        let per_run = (i * 50 / 20).max(10);
+        let mut samples = Vec::new();
+        for _ in 0..5 {
+            let start = Instant::now();
+            for _ in 0..per_run {
+                f(i);
+                i += 1;
+            }
+            samples.push(start.elapsed().as_secs_f64() * 1e9 / per_run as f64);
+        }
+        samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let ns = samples[2];
+        let mbs = if bytes > 0 { format!("{:>9.1} MB/s", bytes as f64 / ns * 1e3) } else { String::new() };
+        println!("{name:<44} {:>10.2} µs/op {mbs}", ns / 1e3);
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let iters = args.iter().position(|a| a == "--iters").and_then(|i| args.get(i + 1)).and_then(|n| n.parse().ok());
+    let filter = args.iter().enumerate().find(|(i, a)| !a.starts_with("--") && args[i.saturating_sub(1)] != "--iters");
+    let b = Bench { filter: filter.map(|(_, a)| a.clone()), iters };
+
+    let policy_text = include_str!("../envoy/policy.json");
+    let policy = Policy::parse(policy_text.as_bytes(), &|_| None).expect("the shipped policy parses");
+    let shape = Some(&policy.detection.shape);
+
+    let prose2k = PROSE.repeat(24);
+    let prose16k = PROSE.repeat(191);
+    b.run("estimate tokens 2 KB", prose2k.len(), |_| {
+        black_box(estimate_tokens(black_box(&prose2k)));
+    });
+    b.run("estimate tokens 16 KB", prose16k.len(), |_| {
+        black_box(estimate_tokens(black_box(&prose16k)));
+    });
+    b.run("mask 2 KB", prose2k.len(), |_| {
+        black_box(mask(black_box(&prose2k)));
+    });
+    let masked = mask(&prose2k);
+    b.run("phrase scan 2 KB", masked.len(), |_| {
+        black_box(policy.detection.shape.index.scan(black_box(masked.as_bytes())));
+    });
+    b.run("template fingerprint (mask + skeleton) 2 KB", prose2k.len(), |_| {
+        black_box(skeleton(&mask(black_box(&prose2k))));
+    });
+
+    for size in [2048usize, 16384] {
+        let body = body(size);
+        b.run(&format!("inspect {size} B, shape on"), body.len(), |_| {
+            black_box(inspect(ApiKind::OpenAiChat, black_box(&body), true, shape));
+        });
+        b.run(&format!("inspect {size} B, shape off"), body.len(), |_| {
+            black_box(inspect(ApiKind::OpenAiChat, black_box(&body), true, None));
+        });
+        let store = MemoryStore::new();
+        let ledger = Ledger::new(&policy.ledger, &store);
+        let facts = inspect(ApiKind::OpenAiChat, &body, true, shape).facts;
+        b.run(&format!("identify + decide + settle {size} B, 10k keys"), 0, |i| {
+            let key = format!("sk-bench-{}", i % 10_000);
+            let h = |n: &str| (n == "authorization").then(|| format!("Bearer {key}"));
+            let c = identify(&policy.credential, &h, None).unwrap();
+            let d = decide(&policy, &ledger, &c, &facts, 1_800_000_000_000 + i);
+            if let Some(charge) = d.charge {
+                let mut m = ResponseMeter::new(ApiKind::OpenAiChat, false, 1 << 20);
+                m.feed(br#"{"usage":{"prompt_tokens":500,"completion_tokens":100}}"#);
+                settle(&ledger, &charge, &m.finish(), 1_800_000_000_001 + i);
+            }
+        });
+    }
+
+    for chunks in [100usize, 300, 1000, 3000] {
+        let stream = sse(chunks);
+        b.run(&format!("meter SSE {chunks} chunks"), stream.len(), |_| {
+            let mut m = ResponseMeter::new(ApiKind::OpenAiChat, true, 1 << 24);
+            for chunk in stream.chunks(1024) {
+                m.feed(chunk);
+            }
+            black_box(m.finish());
+        });
+    }
+}

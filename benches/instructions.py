@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Deterministic instruction counts of the per-request core path (valgrind --tool=callgrind on the
+native micro-benchmark binary, benches/core.rs). Wall-clock time on a shared machine is noisy; the
+instructions executed for the same input are not, so a regression shows up as a changed count.
+
+For each measurement the binary runs N operations and 0 operations under callgrind; the difference
+divided by N is the cost of one operation. The counts are compared with benches/instructions.json (the
+recorded reference): more than --tolerance worse is reported as a regression (exit 1 with --check).
+
+    python3 benches/instructions.py [--check] [--record] [--tolerance 0.10]
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+REFERENCE = os.path.join(HERE, "instructions.json")
+# (measurement name in benches/core.rs, operations counted, bytes per operation or 0)
+MEASUREMENTS = [
+    ("estimate tokens 2 KB", 20, 2064), ("estimate tokens 16 KB", 5, 16426),
+    ("mask 2 KB", 20, 2064), ("phrase scan 2 KB", 20, 0),
+    ("template fingerprint (mask + skeleton) 2 KB", 20, 2064),
+    ("inspect 2048 B, shape on", 20, 2048), ("inspect 2048 B, shape off", 20, 2048),
+    ("inspect 16384 B, shape on", 5, 16384), ("inspect 16384 B, shape off", 5, 16384),
+    ("identify + decide + settle 2048 B, 10k keys", 200, 0),
+    ("meter SSE 100 chunks", 5, 0), ("meter SSE 300 chunks", 5, 0),
+    ("meter SSE 1000 chunks", 3, 0), ("meter SSE 3000 chunks", 2, 0),
+]
+
+
+def bench_binary():
+    out = subprocess.run(["cargo", "bench", "--bench", "core", "--no-run"], cwd=ROOT, capture_output=True, text=True)
+    m = re.search(r"Executable .*?\((.+?)\)", out.stderr + out.stdout)
+    if not m:
+        sys.exit("could not build benches/core.rs:\n" + out.stderr)
+    return os.path.join(ROOT, m.group(1))
+
+
+def count(binary, name, iters):
+    out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", binary, "--iters",
+                          str(iters), name], capture_output=True, text=True)
+    m = re.search(r"Collected : (\d+)", out.stderr)
+    if not m:
+        sys.exit(f"callgrind failed for {name!r}:\n{out.stderr[-2000:]}")
+    return int(m.group(1))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--check", action="store_true", help="exit 1 on a regression beyond the tolerance")
+    ap.add_argument("--record", action="store_true", help="write the counts as the new reference")
+    ap.add_argument("--tolerance", type=float, default=0.10)
+    a = ap.parse_args()
+    binary = bench_binary()
+    reference = json.load(open(REFERENCE)) if os.path.exists(REFERENCE) else {}
+    results, worse = {}, []
+    print("| measurement | instructions / op | per byte | reference | change |")
+    print("|---|---|---|---|---|")
+    for name, iters, size in MEASUREMENTS:
+        per_op = (count(binary, name, iters) - count(binary, name, 0)) / iters
+        results[name] = round(per_op)
+        ref = reference.get(name)
+        change = f"{(per_op - ref) / ref:+.1%}" if ref else "new"
+        if ref and per_op > ref * (1 + a.tolerance):
+            worse.append(name)
+        per_byte = f"{per_op / size:.1f}" if size else ""
+        print(f"| {name} | {per_op:,.0f} | {per_byte} | {ref:,} | {change} |" if ref else
+              f"| {name} | {per_op:,.0f} | {per_byte} | | new |", flush=True)
+    if a.record:
+        with open(REFERENCE, "w") as f:
+            json.dump(results, f, indent=2)
+            f.write("\n")
+        print(f"recorded {REFERENCE}")
+    if worse:
+        print("regressions beyond", f"{a.tolerance:.0%}:", ", ".join(worse))
+        return 1 if a.check else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""The filter module on its own, in V8 without Envoy (benches/wasm_host.mjs: a minimal proxy-wasm host
+in Node.js, TurboFan only like Envoy's V8 runtime): time per exchange next to the no-op module, host
+calls per exchange by name, and the wasm heap (linear memory) after many exchanges over many
+credentials. The proxy figures that count come from benches/bench.py; this isolates the module's own
+compute and its host-call count, which Envoy's noise hides.
+
+    python3 benches/wasm_bench.py [--requests 20000] [--heap-requests 1000000 --heap-keys 100000]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import bench  # noqa: E402
+
+HOST = os.path.join(HERE, "wasm_host.mjs")
+
+
+def run(wasm, policy, body, response, requests, keys, sse=False):
+    cmd = ["node", "--no-liftoff", HOST, "--wasm", wasm, "--body", body, "--response", response,
+           "--requests", str(requests), "--keys", str(keys), "--json"]
+    if policy:
+        cmd += ["--policy", policy]
+    if sse:
+        cmd.append("--sse")
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--requests", type=int, default=20000)
+    ap.add_argument("--heap-requests", type=int, default=1_000_000)
+    ap.add_argument("--heap-keys", type=int, default=100_000)
+    a = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="dg-wasm-bench-")
+    files = {}
+    for size in (2048, 16384):
+        files[size] = os.path.join(work, f"body{size}.json")
+        with open(files[size], "wb") as f:
+            f.write(bench.chat_body(size))
+    json_resp = os.path.join(work, "response.json")
+    with open(json_resp, "w") as f:
+        json.dump({"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": {
+            "role": "assistant", "content": "ok " * 100}}], "usage": {"prompt_tokens": 500, "completion_tokens": 100}}, f)
+    sse_resp = os.path.join(work, "response.sse")
+    with open(sse_resp, "w") as f:
+        f.write(bench.sse_body())
+    policy = json.load(open(os.path.join(ROOT, "envoy", "policy.json")))
+    for b in policy["budgets"]:
+        b.update({k: v * 1000 for k, v in b.items() if k.startswith("max_")})
+    policy_file = os.path.join(work, "policy.json")
+    with open(policy_file, "w") as f:
+        json.dump(policy, f)
+
+    print(f"{a.requests} exchanges each over 10,000 credentials, after a warm-up; µs per whole exchange "
+          "(request headers and body, response headers and body, log) including the JS host's share.\n")
+    print("| mix | no-op module µs | distill-guard µs | host calls / exchange (distill-guard) |")
+    print("|---|---|---|---|")
+    calls = None
+    for size in (2048, 16384):
+        for sse in (False, True):
+            resp = sse_resp if sse else json_resp
+            noop = run(bench.NOOP_WASM, None, files[size], resp, a.requests, 10000, sse)
+            dg = run(bench.DG_WASM, policy_file, files[size], resp, a.requests, 10000, sse)
+            assert dg["statuses"] == {"200": a.requests}, dg["statuses"]
+            mix = f"{size // 1024} KB{' SSE' if sse else ''}"
+            print(f"| {mix} | {noop['us_per_exchange']:.1f} | {dg['us_per_exchange']:.1f} | {dg['host_calls_per_exchange']} |",
+                  flush=True)
+            if calls is None:
+                calls = dg["host_calls"]
+    print("\nHost calls per 2 KB JSON exchange, by call:\n")
+    print("| call | per exchange |\n|---|---|")
+    for name, n in sorted(calls.items()):
+        print(f"| {name} | {n} |")
+    if a.heap_requests:
+        heap = run(bench.DG_WASM, policy_file, files[2048], json_resp, a.heap_requests, a.heap_keys)
+        print(f"\nwasm heap: {heap['wasm_memory_bytes_before']:,} bytes after the warm-up, "
+              f"{heap['wasm_memory_bytes_after']:,} bytes after {a.heap_requests:,} exchanges over "
+              f"{a.heap_keys:,} credentials; shared data {heap['shared_data_keys']:,} keys, "
+              f"{heap['shared_data_bytes']:,} bytes (ledger.max_credentials = {policy['ledger']['max_credentials']:,}).")
+        if heap["wasm_memory_bytes_after"] != heap["wasm_memory_bytes_before"]:
+            print("wasm heap GREW")
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
