@@ -13,7 +13,7 @@ CARGO   ?= cargo
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help tools tools-envoy build policy-check apply-policy bench bench-estimator bench-proxy bench-smoke bench-core bench-instructions bench-wasm noop-filter detect-eval fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
+.PHONY: help tools tools-envoy build policy-check apply-policy bench bench-estimator bench-proxy bench-smoke bench-core bench-instructions bench-wasm noop-filter trap-filter soak detect-eval fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-14s\033[0m %s\n",$$1,$$2}'
@@ -78,7 +78,10 @@ test-wasm: ## The core tests compiled to wasm32-unknown-unknown, run by wasm-bin
 validate: build ## envoy --mode validate on the shipped config (loads the wasm, runs on_configure)
 	$(ENVOY) --mode validate -c envoy/envoy.yaml
 
-e2e: build policy-check ## End-to-end tests: real Envoy + the filter + the mock LLM upstream
+trap-filter: ## Build the test-only trapping module used by the failure-policy e2e test
+	$(CARGO) build --manifest-path tests/e2e/trap-filter/Cargo.toml --target wasm32-wasip1 --release
+
+e2e: build policy-check trap-filter ## End-to-end tests: real Envoy + the filter + the mock LLM upstream
 	cd tests/e2e && $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test: tools lint test-unit test-wasm validate e2e bench-smoke ## The whole suite (installs pinned tools first): lint, unit, wasm, validate, e2e
@@ -93,6 +96,10 @@ detect-eval: build ## Detection quality on simulated traffic through the real En
 
 FLOOD ?= 1000000
 FLOOD_SLOTS ?= 10000
+SOAK_SECONDS ?= 300
+soak: build ## Steady mixed traffic through Envoy for SOAK_SECONDS: no errors, no memory growth, no VM restart
+	$(PY) tests/soak.py --seconds $(SOAK_SECONDS)
+
 flood: build ## Credential flood through the real Envoy (FLOOD distinct keys, FLOOD_SLOTS ledger slots)
 	cd tests/e2e && DG_FLOOD=$(FLOOD) DG_FLOOD_SLOTS=$(FLOOD_SLOTS) $(PY) -m pytest -q -p no:cacheprovider test_flood.py
 

@@ -73,7 +73,9 @@ LIVE = []  # running instances, so a failing test's report can include their log
 
 class Envoy:
     def __init__(self, policy=None, concurrency=1, policy_text=None, env=None, dynamic=False, decoy=False,
-                 hold_headers=True):
+                 hold_headers=True, wasm=None, edit_config=None, wait=True):
+        """`wasm`: another module than the filter's; `edit_config(text) -> text`: a change to the
+        rendered Envoy config; `wait=False`: do not wait for Envoy to be ready (it may refuse to start)."""
         self.policy = copy.deepcopy(policy if policy is not None else default_policy())
         self.dir = tempfile.mkdtemp(prefix="dg-e2e-")
         self.mock = mock_llm.make_server(0)
@@ -95,8 +97,10 @@ class Envoy:
                 f.write(render.render_ecds(text, WASM))
             config = render.render_dynamic(self.state, self.port, self.admin, self.mock_port, degraded)
         else:
-            config = render.render(text, self.port, self.admin, self.mock_port, WASM, degraded=degraded,
+            config = render.render(text, self.port, self.admin, self.mock_port, wasm or WASM, degraded=degraded,
                                    hold_headers=hold_headers)
+        if edit_config:
+            config = edit_config(config)
         with open(self.config, "w") as f:
             f.write(config)
         self.log_path = os.path.join(self.dir, "envoy.log")
@@ -108,7 +112,8 @@ class Envoy:
              "--log-level", "info", "--component-log-level", "wasm:debug"],
             stdout=self.log_file, stderr=subprocess.STDOUT, env=proc_env)
         LIVE.append(self)
-        self.wait_ready()
+        if wait:
+            self.wait_ready()
 
     # ---- lifecycle -------------------------------------------------------------------------------
     def wait_ready(self, timeout=30):
