@@ -13,7 +13,7 @@ CARGO   ?= cargo
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help tools tools-envoy build policy-check apply-policy bench bench-estimator bench-proxy bench-smoke bench-core bench-instructions bench-wasm noop-filter trap-filter soak detect-eval fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
+.PHONY: help tools tools-envoy build policy-check apply-policy bench bench-estimator bench-proxy bench-smoke bench-core bench-instructions bench-wasm noop-filter trap-filter soak fuzz-tools fuzz-smoke fuzz-long detect-eval fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-14s\033[0m %s\n",$$1,$$2}'
@@ -84,7 +84,7 @@ trap-filter: ## Build the test-only trapping module used by the failure-policy e
 e2e: build policy-check trap-filter ## End-to-end tests: real Envoy + the filter + the mock LLM upstream
 	cd tests/e2e && $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-test: tools lint test-unit test-wasm validate e2e bench-smoke ## The whole suite (installs pinned tools first): lint, unit, wasm, validate, e2e
+test: tools lint test-unit test-wasm fuzz-smoke validate e2e bench-smoke ## The whole suite (installs pinned tools first): lint, unit, wasm, fuzz (10 s a target), validate, e2e, bench smoke
 
 run: tools-envoy build policy-check ## Main job: mock LLM upstream + Envoy with the filter and the default policy (Ctrl-C stops)
 	@bash envoy/run-demo.sh
@@ -94,18 +94,41 @@ SCALE ?= 1.0
 detect-eval: build ## Detection quality on simulated traffic through the real Envoy (SEEDS="1 2 3" SCALE=1.0)
 	@for seed in $(SEEDS); do $(PY) tests/sim/simulate.py --seed $$seed --scale $(SCALE) --json target/detect-seed$$seed.json || exit 1; done
 
-FLOOD ?= 1000000
-FLOOD_SLOTS ?= 10000
 SOAK_SECONDS ?= 300
 soak: build ## Steady mixed traffic through Envoy for SOAK_SECONDS: no errors, no memory growth, no VM restart
 	$(PY) tests/soak.py --seconds $(SOAK_SECONDS)
 
-flood: build ## Credential flood through the real Envoy (FLOOD distinct keys, FLOOD_SLOTS ledger slots)
-	cd tests/e2e && DG_FLOOD=$(FLOOD) DG_FLOOD_SLOTS=$(FLOOD_SLOTS) $(PY) -m pytest -q -p no:cacheprovider test_flood.py
+FLOOD ?= 1000000
+flood: build ## Credential flood: FLOOD distinct keys through the real Envoy with wrk (bounded memory, attack still caught)
+	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+	$(PY) tests/flood.py --keys $(FLOOD)
 
 FUZZ_ITERS ?= 1000000
 fuzz: ## Longer randomised robustness run of every parser (FUZZ_ITERS per target, native, release)
 	DG_FUZZ_ITERS=$(FUZZ_ITERS) $(CARGO) test --release --test core robustness
+
+CARGO_FUZZ_VERSION := 0.13.2
+FUZZ_TARGETS := request_body sse_stream policy credential fingerprint
+FUZZ_SECONDS ?= 10
+fuzz-tools: ## Install cargo-fuzz $(CARGO_FUZZ_VERSION) (libFuzzer; runs on stable rustc with RUSTC_BOOTSTRAP=1)
+	@if [ "$$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $(CARGO_FUZZ_VERSION)" ]; then \
+	  echo "installing cargo-fuzz $(CARGO_FUZZ_VERSION) (a few minutes)"; \
+	  $(CARGO) install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked; fi
+
+fuzz-smoke: fuzz-tools ## Coverage-guided fuzzing of every target for FUZZ_SECONDS each (stored corpus as seeds)
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p target/fuzz-corpus/$$t; \
+	  echo "fuzz $$t for $(FUZZ_SECONDS) s"; \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir fuzz $$t target/fuzz-corpus/$$t fuzz/corpus/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -malloc_limit_mb=512 -rss_limit_mb=2048 -print_final_stats=1 2>&1 \
+	    | grep -E "^(stat::number_of_executed_units|stat::new_units_added|==|SUMMARY|Done)" ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; done
+
+FUZZ_TARGET ?= request_body
+fuzz-long: fuzz-tools ## A long coverage-guided run of FUZZ_TARGET for FUZZ_SECONDS, growing fuzz/corpus/FUZZ_TARGET
+	RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir fuzz $(FUZZ_TARGET) fuzz/corpus/$(FUZZ_TARGET) -- \
+	  -max_total_time=$(FUZZ_SECONDS) -malloc_limit_mb=512 -rss_limit_mb=2048
+	RUSTC_BOOTSTRAP=1 cargo fuzz cmin --fuzz-dir fuzz $(FUZZ_TARGET) fuzz/corpus/$(FUZZ_TARGET)
 
 bench-estimator: ## Token estimator vs exact tokenizers (cl100k/o200k) on English, code, Chinese
 	$(CARGO) test --release --test estimator_accuracy -- --nocapture
@@ -117,6 +140,8 @@ BENCH_REPS ?= 3
 BENCH_SECONDS ?= 3
 bench-proxy: build noop-filter ## Side-by-side Envoy benchmark: no filter / no-op wasm / distill-guard shadow / enforcing
 	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+	@test -x $(TOOLS)/bin/oha || command -v oha >/dev/null || (echo "installing oha (open-loop load, a few minutes)"; \
+	  $(CARGO) install oha --version 1.16.0 --locked --root $(TOOLS))
 	$(PY) benches/bench.py --reps $(BENCH_REPS) --seconds $(BENCH_SECONDS)
 
 bench-smoke: build noop-filter ## A few seconds of bench-proxy (one short rep), to keep the benchmark working

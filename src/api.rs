@@ -19,6 +19,15 @@ pub enum ApiKind {
 }
 
 impl ApiKind {
+    /// Every API family.
+    pub const ALL: [ApiKind; 5] = [
+        ApiKind::OpenAiChat,
+        ApiKind::OpenAiCompletions,
+        ApiKind::OpenAiResponses,
+        ApiKind::AnthropicMessages,
+        ApiKind::Other,
+    ];
+
     /// Classifies a request path (query string ignored).
     pub fn from_path(path: &str) -> ApiKind {
         let path = path.split(['?', '#']).next().unwrap_or("").trim_end_matches('/');

@@ -1,7 +1,7 @@
 """Credential floods: far more distinct credentials than ledger slots. Memory stays bounded (the
 tracked-credentials gauge never exceeds `ledger.max_credentials`), the eviction rule is the documented
 one (one-shot keys evict each other, an active credential keeps its history), and an attack running at
-the same time is still detected. `make flood FLOOD=1000000` runs the full-size version."""
+the same time is still detected. `make flood` (tests/flood.py, driven by wrk) runs the full-size version: 1,000,000 keys."""
 import http.client
 import json
 import os
