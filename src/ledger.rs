@@ -395,11 +395,30 @@ impl<'a> Ledger<'a> {
         decide: &mut dyn FnMut(&mut Record) -> Update,
     ) -> Result<Updated, LedgerError> {
         let mut hint = hint.filter(|h| *h < self.cfg.max_credentials);
-        for attempt in 0..MAX_CAS_ATTEMPTS {
+        // `attempt` counts lost races (CAS mismatches); claiming an absent slot is one more step, not a
+        // lost race, and happens at most once per attempt.
+        let mut attempt = 0;
+        let mut claims = 0;
+        while attempt < MAX_CAS_ATTEMPTS && claims <= MAX_CAS_ATTEMPTS {
             let placement = match hint.take().and_then(|slot| self.placement_from_hint(subject, slot)) {
                 Some(p) => p,
                 None => self.placement(subject, now_ms),
             };
+            if placement.cas.is_none() {
+                // The slot does not exist yet. Envoy's shared data has no create-if-absent, so a write
+                // without CAS could overwrite another worker's update made in between. Claim the slot
+                // with an empty record first (a blind write of nothing), then update it under CAS like
+                // any other: a concurrent claim at worst overwrites an empty record.
+                claims += 1;
+                match self.store.set(&self.slot_key(placement.slot), &Record::default().encode(), None) {
+                    Ok(()) => continue,
+                    Err(StoreError::CasMismatch) => {
+                        attempt += 1;
+                        continue;
+                    }
+                    Err(StoreError::Unavailable) => return Err(LedgerError::Unavailable),
+                }
+            }
             let mut record = placement.record;
             record.roll(now_ms);
             let before = record;
@@ -431,7 +450,7 @@ impl<'a> Ledger<'a> {
                         retries: attempt,
                     });
                 }
-                Err(StoreError::CasMismatch) => continue,
+                Err(StoreError::CasMismatch) => attempt += 1,
                 Err(StoreError::Unavailable) => return Err(LedgerError::Unavailable),
             }
         }
@@ -449,6 +468,10 @@ impl<'a> Ledger<'a> {
         let read = |slot: u64| -> Placement {
             match self.store.get(&self.slot_key(slot)) {
                 Some((bytes, cas)) => match Record::decode(&bytes) {
+                    // A claimed slot nobody has filled yet.
+                    Some(r) if r.subject == 0 => {
+                        Placement { slot, record: Record::default(), cas: Some(cas), empty: true, evicting: false }
+                    }
                     Some(r) => Placement { slot, record: r, cas: Some(cas), empty: false, evicting: true },
                     // Unreadable (another version): treat as free, but guarded by its CAS.
                     None => Placement { slot, record: Record::default(), cas: Some(cas), empty: false, evicting: true },

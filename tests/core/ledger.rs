@@ -200,3 +200,29 @@ fn record_size_is_the_documented_one() {
     assert_eq!(distill_guard::profile::PROFILE_BYTES, 157);
     assert_eq!(distill_guard::campaign::SLOT_BYTES, 145);
 }
+
+#[test]
+fn two_workers_creating_the_same_slot_lose_no_count() {
+    // Worker A finds the subject's slot absent; before A writes, worker B creates the slot and counts a
+    // request. Shared data has no create-if-absent: a blind write by A would erase B's count. A first
+    // claims the slot with an empty record, then updates under CAS, so it sees B's write and retries.
+    let store = MemoryStore::new();
+    let c = cfg(100);
+    let a = Ledger::new(&c, &store);
+    let b = Ledger::new(&c, &store);
+    let who = Subject::credential("shared");
+    let mut b_ran = false;
+    let u = a
+        .update(&who, T0, None, &mut |_| {
+            if !b_ran {
+                b_ran = true;
+                b.update(&who, T0, None, &mut |_| Update::Apply(Delta { requests: 1, ..Delta::default() })).unwrap();
+            }
+            Update::Apply(Delta { requests: 1, ..Delta::default() })
+        })
+        .unwrap();
+    assert!(b_ran);
+    assert!(u.retries >= 1, "A must have lost one CAS race to B");
+    assert_eq!(a.read(&who, T0).window(Window::Minute).current.requests, 2);
+    assert_eq!(a.tracked(), 1, "the slot is counted once");
+}
