@@ -444,18 +444,23 @@ pub fn mask(text: &str) -> String {
         let kind = mask_kind(b);
         if kind == MASK_PLAIN {
             // A run of plain ASCII: copied lower-cased in one tight loop.
+            // A single space between words is copied here too (it maps to itself), so prose runs on
+            // from word to word; a second whitespace byte, a digit, a quote or non-ASCII ends the run.
             let rest = bytes.get(i..).unwrap_or(&[]);
             let mut n = 0;
+            let mut last_space = false;
             for (d, &x) in out.get_mut(len..).unwrap_or(&mut []).iter_mut().zip(rest) {
-                if mask_kind(x) != MASK_PLAIN {
+                let space = x == b' ';
+                if (last_space || !space) && mask_kind(x) != MASK_PLAIN {
                     break;
                 }
                 *d = x.to_ascii_lowercase();
+                last_space = space;
                 n += 1;
             }
             len += n;
             i += n.max(1);
-            prev = MASK_PLAIN;
+            prev = if last_space { MASK_SPACE } else { MASK_PLAIN };
             continue;
         }
         if kind == MASK_DIGIT || kind == MASK_SPACE {

@@ -124,6 +124,24 @@ pub fn estimate_tokens_for(text: &str, tokenizer: Tokenizer) -> u64 {
     let mut rest = text.as_bytes();
     while let Some(&b) = rest.first() {
         let k = byte_class(b);
+        if k == LETTER {
+            // Prose: words separated by single spaces. A letter run is complete (letters are ASCII
+            // only), and a single space between two words is a run of its own that costs nothing, so
+            // word after word is priced here without going round the general loop.
+            flush(class, run, &mut total, &mut cjk);
+            class = NO_RUN;
+            run = 0;
+            loop {
+                let n = rest.iter().position(|&x| byte_class(x) != LETTER).unwrap_or(rest.len());
+                total += run_tokens(LETTER, n as u64);
+                rest = rest.get(n..).unwrap_or(&[]);
+                match rest {
+                    [b' ', next, ..] if byte_class(*next) == LETTER => rest = rest.get(1..).unwrap_or(&[]),
+                    _ => break,
+                }
+            }
+            continue;
+        }
         let (k, width, advance) = if k != NON_ASCII {
             // A run of ASCII bytes of one class, in a tight loop (most prompt text).
             let n = rest.iter().position(|&n| byte_class(n) != k).unwrap_or(rest.len());
