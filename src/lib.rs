@@ -24,6 +24,7 @@
 //! `wasm-bindgen-test`); [`host`] is the seam; `filter` (wasip1 only) is the thin proxy-wasm adapter.
 
 pub mod api;
+mod bytes;
 pub mod campaign;
 pub mod contract;
 pub mod credential;

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::api::ApiKind;
+use crate::bytes::{byte_table, ByteTable};
 use crate::hash::{fnv1a64, words64};
 
 /// Prompt texts up to this many bytes are analysed whole; longer ones by their first and last
@@ -130,21 +131,11 @@ pub struct PhraseIndex {
 const FILTER_BITS: u32 = 14;
 
 /// ASCII letters and digits, by table (one load instead of three range tests in the scan loop).
-#[allow(clippy::indexing_slicing)] // evaluated at compile time: an out-of-range index fails the build
-const ALNUM: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        t[b] = (b as u8).is_ascii_alphanumeric();
-        b += 1;
-    }
-    t
-};
+const ALNUM: ByteTable = byte_table!(|b| b.is_ascii_alphanumeric() as u8);
 
 #[inline(always)]
-#[allow(clippy::indexing_slicing)] // a u8 into a 256-entry table
 fn is_alnum(b: u8) -> bool {
-    ALNUM[usize::from(b)]
+    ALNUM.get(b) != 0
 }
 
 fn filter_slot(key: u32) -> (usize, u64) {
@@ -338,11 +329,7 @@ impl Windows {
         for p in parts.iter().rev() {
             let room = PHRASE_WINDOW.saturating_sub(taken);
             if p.len() >= room {
-                let mut cut = p.len() - room;
-                while !p.is_char_boundary(cut) {
-                    cut += 1;
-                }
-                pieces.push(p.get(cut..).unwrap_or(""));
+                pieces.push(p.get(ceil_boundary(p, p.len() - room)..).unwrap_or(""));
                 break;
             }
             pieces.push(p);
@@ -362,6 +349,15 @@ impl Windows {
         let tail = self.tail.as_deref().map(|t| words64(t.as_bytes())).unwrap_or(0);
         (words64(self.head.as_bytes()) ^ tail.rotate_left(17) ^ (self.len as u64)).max(1)
     }
+}
+
+/// The smallest character boundary at or after `at`.
+fn ceil_boundary(s: &str, at: usize) -> usize {
+    let mut cut = at.min(s.len());
+    while !s.is_char_boundary(cut) {
+        cut += 1;
+    }
+    cut
 }
 
 /// The largest character boundary at or before `at`.
@@ -537,26 +533,16 @@ const MASK_OTHER: u8 = 3;
 
 /// How `mask` treats each byte: plain ASCII, digit, ASCII whitespace, or anything else (quotes and
 /// non-ASCII, handled apart).
-#[allow(clippy::indexing_slicing)] // evaluated at compile time: an out-of-range index fails the build
-const MASK_KIND: [u8; 256] = {
-    let mut t = [MASK_OTHER; 256];
-    let mut b = 0;
-    while b < 128 {
-        t[b] = match b as u8 {
-            b'"' | b'`' => MASK_OTHER,
-            b'0'..=b'9' => MASK_DIGIT,
-            b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => MASK_SPACE,
-            _ => MASK_PLAIN,
-        };
-        b += 1;
-    }
-    t
-};
+const MASK_KIND: ByteTable = byte_table!(|b| match b {
+    b'"' | b'`' | 0x80..=0xff => MASK_OTHER,
+    b'0'..=b'9' => MASK_DIGIT,
+    b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => MASK_SPACE,
+    _ => MASK_PLAIN,
+});
 
 #[inline(always)]
-#[allow(clippy::indexing_slicing)] // a u8 into a 256-entry table
 fn mask_kind(b: u8) -> u8 {
-    MASK_KIND[usize::from(b)]
+    MASK_KIND.get(b)
 }
 
 /// The template fingerprint of a masked prompt and the number of words it covers.

@@ -1,6 +1,8 @@
 //! Token counting: a fast estimate from text (no vocabulary, a few rules fitted to BPE tokenizers of
 //! the cl100k/o200k family) and the exact `Usage` an API reports.
 
+use crate::bytes::{byte_table, ByteTable};
+
 /// Token usage of one exchange. Cached input is part of `input`; reasoning is part of `output`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
@@ -28,26 +30,18 @@ const NO_RUN: u8 = 7;
 const NON_ASCII: u8 = 8;
 
 /// Classes of the bytes, looked up instead of decoded: most prompt text is ASCII.
-#[allow(clippy::indexing_slicing)] // evaluated at compile time: an out-of-range index fails the build
-const BYTE_CLASS: [u8; 256] = {
-    let mut t = [NON_ASCII; 256];
-    let mut b = 0;
-    while b < 128 {
-        t[b] = match b as u8 {
-            b'a'..=b'z' | b'A'..=b'Z' => LETTER,
-            b'0'..=b'9' => DIGIT,
-            b'\n' | b'\r' => NEWLINE,
-            b' ' | b'\t' => SPACE,
-            _ => PUNCT,
-        };
-        b += 1;
-    }
-    t
-};
+const BYTE_CLASS: ByteTable = byte_table!(|b| match b {
+    b'a'..=b'z' | b'A'..=b'Z' => LETTER,
+    b'0'..=b'9' => DIGIT,
+    b'\n' | b'\r' => NEWLINE,
+    b' ' | b'\t' => SPACE,
+    0x80..=0xff => NON_ASCII,
+    _ => PUNCT,
+});
 
 fn classify(c: char) -> u8 {
     match c {
-        c if c.is_ascii() => BYTE_CLASS.get(c as usize).copied().unwrap_or(PUNCT),
+        c if c.is_ascii() => BYTE_CLASS.get(c as u8),
         '\u{3040}'..='\u{30ff}'
         | '\u{3400}'..='\u{4dbf}'
         | '\u{4e00}'..='\u{9fff}'
@@ -182,9 +176,8 @@ fn utf8_len(b: u8) -> usize {
 
 /// The class of a byte (`NON_ASCII` for the bytes of multi-byte characters).
 #[inline(always)]
-#[allow(clippy::indexing_slicing)] // a u8 into a 256-entry table
 fn byte_class(b: u8) -> u8 {
-    BYTE_CLASS[usize::from(b)]
+    BYTE_CLASS.get(b)
 }
 
 #[inline(always)]

@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
     let cfg = ShapeConfig::new(default_phrases(), 8192, vec!["gpt-5".into()]);
     let out = inspect(api, body, pick & 0x80 != 0, Some(&cfg));
     if let Some(rewritten) = out.rewritten {
-        assert!(serde_json_roundtrip(&rewritten));
+        assert!(parses_again(&rewritten));
     }
     let cfg = DegradeConfig {
         strip_logprobs: true,
@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = degrade(body, &cfg);
 });
 
-fn serde_json_roundtrip(bytes: &[u8]) -> bool {
+fn parses_again(bytes: &[u8]) -> bool {
     // A rewritten body is always an object the filter itself produced: it must parse again.
     inspect(ApiKind::OpenAiChat, bytes, false, None).facts.body == distill_guard::request::BodyStatus::Parsed
 }
