@@ -90,6 +90,7 @@ let reqHeaders = [];
 let respHeaders = [];
 let buffers = {};
 let localReply = null;
+let tickPeriodNs = 0n;
 
 const mapOf = (t) => (t === 0 ? reqHeaders : t === 2 ? respHeaders : []);
 
@@ -184,7 +185,7 @@ const env = {
   proxy_continue_stream: () => 0,
   proxy_close_stream: () => 0,
   proxy_get_status: () => 12,
-  proxy_set_tick_period_milliseconds: () => 0,
+  proxy_set_tick_period_milliseconds: (ms) => ((tickPeriodNs = BigInt(ms) * 1000000n), 0),
   proxy_done: () => 0,
 };
 for (const name of ["proxy_grpc_cancel", "proxy_grpc_stream", "proxy_grpc_close", "proxy_grpc_call", "proxy_http_call",
@@ -217,6 +218,15 @@ x.proxy_on_context_create(ROOT, 0);
 if (!x.proxy_on_vm_start(ROOT, 0)) throw new Error("vm start refused");
 if (!x.proxy_on_configure(ROOT, policyText.length)) throw new Error("policy refused (DG_HOST_LOG=1 shows why)");
 
+// The root context's timer, driven by real time as Envoy does (its calls count in the totals).
+let lastTick = process.hrtime.bigint();
+function maybeTick() {
+  if (tickPeriodNs > 0n && process.hrtime.bigint() - lastTick >= tickPeriodNs) {
+    lastTick = process.hrtime.bigint();
+    x.proxy_on_tick(ROOT);
+  }
+}
+
 const statuses = new Map();
 let nextId = 2;
 function exchange(i) {
@@ -242,6 +252,7 @@ function exchange(i) {
   x.proxy_on_log(id);
   x.proxy_on_done(id);
   x.proxy_on_delete(id);
+  maybeTick();
   statuses.set(localReply ?? 200, (statuses.get(localReply ?? 200) || 0) + 1);
 }
 

@@ -9,6 +9,7 @@
 
 use crate::hash::fnv1a64;
 use crate::host::{SharedStore, StoreError};
+use crate::ledger::numbered_key;
 
 /// Registers per sketch (standard error about 18%: enough to tell 3 from 30).
 pub const REGISTERS: usize = 32;
@@ -194,7 +195,7 @@ impl<'a> CampaignTable<'a> {
         let mut keyed = tag.to_vec();
         keyed.extend_from_slice(&fingerprint.to_le_bytes());
         let fp = fnv1a64(&keyed).max(1);
-        let key = format!("{}.v1.campaign.{}", self.prefix, fp % self.slots);
+        let key = numbered_key(self.prefix, ".v1.campaign.", fp % self.slots);
         let now_s = now_ms / 1000;
         let bucket = now_s - now_s % self.window_s;
         for _ in 0..MAX_ATTEMPTS {

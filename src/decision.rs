@@ -130,6 +130,8 @@ pub struct LedgerStats {
     pub cas_retries: u64,
     /// Updates abandoned after [`crate::ledger::MAX_CAS_ATTEMPTS`] or a store error.
     pub failures: u64,
+    /// The count of filled slots, when an update filled one.
+    pub tracked: Option<u64>,
 }
 
 impl LedgerStats {
@@ -137,6 +139,7 @@ impl LedgerStats {
         match r {
             Ok(u) => {
                 self.new_subjects += u64::from(u.filled_empty_slot);
+                self.tracked = u.tracked.or(self.tracked);
                 self.evictions += u64::from(u.evicted);
                 self.cas_retries += u64::from(u.retries);
             }

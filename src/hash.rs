@@ -52,11 +52,16 @@ impl Sha256 {
     /// Returns the 32-byte digest.
     pub fn finish(mut self) -> [u8; 32] {
         let bit_len = self.total_len.wrapping_mul(8);
-        self.update(&[0x80]);
-        while self.block_len != 56 {
-            self.update(&[0]);
+        // 0x80, zeros up to 56 bytes into a block, then the length: one or two blocks, padded at once.
+        let mut pad = [0u8; 72];
+        if let Some(first) = pad.first_mut() {
+            *first = 0x80;
         }
-        self.update(&bit_len.to_be_bytes());
+        let zeros = (64 + 55 - self.block_len) % 64;
+        if let Some(dst) = pad.get_mut(1 + zeros..1 + zeros + 8) {
+            dst.copy_from_slice(&bit_len.to_be_bytes());
+        }
+        self.update(pad.get(..1 + zeros + 8).unwrap_or(&[]));
         let mut out = [0u8; 32];
         for (chunk, word) in out.chunks_exact_mut(4).zip(self.state.iter()) {
             chunk.copy_from_slice(&word.to_be_bytes());
@@ -146,10 +151,12 @@ impl HmacKey {
 
 /// Lower-case hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        let _ = write!(s, "{b:02x}");
+        for nibble in [b >> 4, b & 15] {
+            s.push(char::from(DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0')));
+        }
     }
     s
 }
@@ -237,6 +244,38 @@ mod tests {
         assert_eq!(hex(&sha256(b"abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         let long = b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
         assert_eq!(hex(&sha256(long)), "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    }
+
+    #[test]
+    fn padding_at_every_length_matches_the_definition() {
+        // FIPS 180-4 padding written out per byte: 0x80, zeros to 56 mod 64, the bit length.
+        for n in 0..200usize {
+            let msg: Vec<u8> = (0..n).map(|i| (i * 31 + 7) as u8).collect();
+            let mut padded = msg.clone();
+            padded.push(0x80);
+            while padded.len() % 64 != 56 {
+                padded.push(0);
+            }
+            padded.extend_from_slice(&((n as u64) * 8).to_be_bytes());
+            let mut state = H0;
+            for block in padded.chunks_exact(64) {
+                compress(&mut state, block.try_into().unwrap());
+            }
+            let expected: Vec<u8> = state.iter().flat_map(|w| w.to_be_bytes()).collect();
+            // Fed whole and fed in uneven pieces.
+            assert_eq!(sha256(&msg).to_vec(), expected, "length {n}");
+            let mut h = Sha256::default();
+            for piece in msg.chunks(13) {
+                h.update(piece);
+            }
+            assert_eq!(h.finish().to_vec(), expected, "length {n} in pieces");
+        }
+    }
+
+    #[test]
+    fn hex_is_lower_case_two_digits_a_byte() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(hex(&[]), "");
     }
 
     #[test]

@@ -258,12 +258,12 @@ pub struct Subject {
 impl Subject {
     /// A credential by its hashed id.
     pub fn credential(id: &str) -> Self {
-        Self::from_key(format!("c:{id}"))
+        Self::from_key(["c:", id].concat())
     }
 
     /// A tenant by name.
     pub fn tenant(name: &str) -> Self {
-        Self::from_key(format!("t:{name}"))
+        Self::from_key(["t:", name].concat())
     }
 
     fn from_key(key: String) -> Self {
@@ -314,6 +314,8 @@ pub struct Updated {
     pub slot: u64,
     /// True when this update put the subject in a slot that was empty.
     pub filled_empty_slot: bool,
+    /// The count of filled slots after this update filled one (saves reading it back).
+    pub tracked: Option<u64>,
     /// True when this update evicted another subject.
     pub evicted: bool,
     /// CAS retries that were needed.
@@ -339,7 +341,7 @@ impl<'a> Ledger<'a> {
 
     /// Shared-data key of a slot.
     pub fn slot_key(&self, slot: u64) -> String {
-        format!("{}.v1.slot.{slot}", self.cfg.key_prefix)
+        numbered_key(&self.cfg.key_prefix, ".v1.slot.", slot)
     }
 
     /// Shared-data key of the count of filled slots.
@@ -355,7 +357,8 @@ impl<'a> Ledger<'a> {
             .unwrap_or(0)
     }
 
-    fn bump_tracked(&self) {
+    /// Counts one more filled slot; returns the new count (`None` when every attempt lost its race).
+    fn bump_tracked(&self) -> Option<u64> {
         let key = self.tracked_key();
         for _ in 0..MAX_CAS_ATTEMPTS {
             let (current, cas) = match self.store.get(&key) {
@@ -366,9 +369,10 @@ impl<'a> Ledger<'a> {
             };
             let next = (current + 1).min(self.cfg.max_credentials);
             if self.store.set(&key, &next.to_le_bytes(), cas).is_ok() {
-                return;
+                return Some(next);
             }
         }
+        None
     }
 
     /// Reads a subject's record (rolled to `now_ms`) without changing anything.
@@ -429,6 +433,7 @@ impl<'a> Ledger<'a> {
                         applied: false,
                         slot: placement.slot,
                         filled_empty_slot: false,
+                        tracked: None,
                         evicted: false,
                         retries: attempt,
                     })
@@ -438,14 +443,13 @@ impl<'a> Ledger<'a> {
             }
             match self.store.set(&self.slot_key(placement.slot), &record.encode(), placement.cas) {
                 Ok(()) => {
-                    if placement.empty {
-                        self.bump_tracked();
-                    }
+                    let tracked = if placement.empty { self.bump_tracked() } else { None };
                     return Ok(Updated {
                         before,
                         applied: true,
                         slot: placement.slot,
                         filled_empty_slot: placement.empty,
+                        tracked,
                         evicted: placement.evicting,
                         retries: attempt,
                     });
@@ -505,6 +509,30 @@ impl<'a> Ledger<'a> {
         };
         Placement { record: Record::fresh(subject.hash), ..victim }
     }
+}
+
+/// `<prefix><middle><n>`: a shared-data key, built without the formatting machinery (it is made
+/// several times per request).
+pub fn numbered_key(prefix: &str, middle: &str, n: u64) -> String {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        if let Some(d) = digits.get_mut(at) {
+            *d = b'0' + (rest % 10) as u8;
+        }
+        rest /= 10;
+        if rest == 0 || at == 0 {
+            break;
+        }
+    }
+    let digits = std::str::from_utf8(digits.get(at..).unwrap_or(&[])).unwrap_or("0");
+    let mut key = String::with_capacity(prefix.len() + middle.len() + digits.len());
+    key.push_str(prefix);
+    key.push_str(middle);
+    key.push_str(digits);
+    key
 }
 
 /// Lower ranks are evicted first: (requests in the last hour, last seen).

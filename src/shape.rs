@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::api::ApiKind;
-use crate::bytes::{byte_table, ByteTable};
+use crate::bytes::{alphanumerics, ascii_at_least, ascii_eq, ascii_in, byte_table, word_at, ByteTable, HIGH};
 use crate::hash::{fnv1a64, words64};
 
 /// Prompt texts up to this many bytes are analysed whole; longer ones by their first and last
@@ -200,9 +200,25 @@ impl PhraseIndex {
             }
         }
         // Candidates: every position after a byte that is not an ASCII letter or digit, and every
-        // non-ASCII byte (CJK text has no spaces). Runs of letters and digits are skipped whole.
+        // non-ASCII byte (CJK text has no spaces). Found eight bytes at a time: flag the bytes that
+        // are not letters or digits, shift the flags one byte on, add the non-ASCII bytes.
         let mut i = 0;
         let mut prev_alnum = false;
+        while let Some(w) = word_at(text, i) {
+            let others = !alphanumerics(w) & HIGH;
+            let mut candidates = (others << 8) | (u64::from(!prev_alnum) << 7) | (w & HIGH);
+            while candidates != 0 {
+                let at = i + (candidates.trailing_zeros() / 8) as usize;
+                found |= self.match_at(text.get(at..).unwrap_or(&[]), found);
+                if found == 0b1111 {
+                    return found;
+                }
+                candidates &= candidates - 1;
+            }
+            prev_alnum = others >> 63 == 0;
+            i += 8;
+        }
+        // The last bytes one at a time; runs of letters and digits skipped whole.
         while let Some(&b) = text.get(i) {
             if !prev_alnum || b >= 0x80 {
                 found |= self.match_at(text.get(i..).unwrap_or(&[]), found);
@@ -443,9 +459,18 @@ pub fn mask(text: &str) -> String {
             // A single space between words is copied here too (it maps to itself), so prose runs on
             // from word to word; a second whitespace byte, a digit, a quote or non-ASCII ends the run.
             let rest = bytes.get(i..).unwrap_or(&[]);
+            let dst = out.get_mut(len..).unwrap_or(&mut []);
             let mut n = 0;
             let mut last_space = false;
-            for (d, &x) in out.get_mut(len..).unwrap_or(&mut []).iter_mut().zip(rest) {
+            // Eight bytes at a time while they are all plain or single spaces.
+            while let (Some(w), Some(d)) = (word_at(rest, n), dst.get_mut(n..n + 8)) {
+                let Some(lower) = plain_word(w, last_space) else { break };
+                d.copy_from_slice(&lower.to_le_bytes());
+                last_space = w >> 56 == u64::from(b' ');
+                n += 8;
+            }
+            let (dst, rest) = (dst.get_mut(n..).unwrap_or(&mut []), rest.get(n..).unwrap_or(&[]));
+            for (d, &x) in dst.iter_mut().zip(rest) {
                 let space = x == b' ';
                 if (last_space || !space) && mask_kind(x) != MASK_PLAIN {
                     break;
@@ -512,6 +537,23 @@ pub fn mask(text: &str) -> String {
     }
     // Only whole characters and ASCII were written, so this never fails.
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// Eight bytes of a plain run lower-cased, or `None` when one of them ends the run: a byte that is
+/// not plain ASCII (controls and whitespace included) other than a single space (`last_space`: the
+/// byte before the word was a space).
+#[inline(always)]
+fn plain_word(w: u64, last_space: bool) -> Option<u64> {
+    if w & HIGH != 0 {
+        return None;
+    }
+    let ends = (!ascii_at_least(w, 0x20) & HIGH) | ascii_in(w, b'0', b'9') | ascii_eq(w, b'"') | ascii_eq(w, b'`');
+    let spaces = ascii_eq(w, b' ');
+    let doubled = spaces & ((spaces << 8) | (u64::from(last_space) << 7));
+    if ends | doubled != 0 {
+        return None;
+    }
+    Some(w | (ascii_in(w, b'A', b'Z') >> 2))
 }
 
 /// Appends `data` at `*len`, growing `out` when needed.

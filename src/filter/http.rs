@@ -1,5 +1,6 @@
 //! One HTTP exchange: phase callbacks → core → host actions.
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use proxy_wasm::hostcalls;
@@ -25,7 +26,7 @@ const MEMORY_REPORT_EVERY: u32 = 256;
 pub(super) struct Exchange {
     id: u32,
     policy: Rc<Policy>,
-    metrics: Metrics,
+    metrics: Rc<Metrics>,
     api: ApiKind,
     style: ErrorStyle,
     credential: Option<Credential>,
@@ -35,13 +36,13 @@ pub(super) struct Exchange {
     status: u32,
     tokenizer: Tokenizer,
     path: String,
-    clock_ms: Option<u64>,
+    clock_ms: Cell<Option<u64>>,
     /// Headers-first mode: the request headers already went upstream (no header changes any more).
     headers_sent: bool,
 }
 
 impl Exchange {
-    pub(super) fn new(id: u32, policy: Rc<Policy>, metrics: Metrics) -> Self {
+    pub(super) fn new(id: u32, policy: Rc<Policy>, metrics: Rc<Metrics>) -> Self {
         if id % MEMORY_REPORT_EVERY == 0 {
             metrics.record_memory();
         }
@@ -58,14 +59,23 @@ impl Exchange {
             status: 0,
             tokenizer: Tokenizer::default(),
             path: String::new(),
-            clock_ms: None,
+            clock_ms: Cell::new(None),
             headers_sent: false,
         }
     }
 
-    /// The request's time: the simulation clock header when the policy names one, else the host clock.
+    /// The request's time: the simulation clock header when the policy names one, else the host clock
+    /// read once per exchange (the response is settled at the request's time: one clock call saved,
+    /// and the same windows the request was charged in).
     fn now(&self) -> u64 {
-        self.clock_ms.unwrap_or_else(now_ms)
+        match self.clock_ms.get() {
+            Some(t) => t,
+            None => {
+                let t = now_ms();
+                self.clock_ms.set(Some(t));
+                t
+            }
+        }
     }
 
     fn reply(&self, rejection: Rejection, verdict: Option<&Verdict>) {
@@ -104,9 +114,9 @@ impl Exchange {
 
     fn note_ledger(&self, stats: &LedgerStats) {
         let m = &self.metrics;
-        m.add(m.ledger_evictions, stats.evictions);
-        m.add(m.ledger_cas_retries, stats.cas_retries);
-        m.add(m.ledger_failures, stats.failures);
+        m.add(Metrics::ledger_evictions, stats.evictions);
+        m.add(Metrics::ledger_cas_retries, stats.cas_retries);
+        m.add(Metrics::ledger_failures, stats.failures);
     }
 
     /// Decides with what is known and acts on it. `body` is the request body as it will be forwarded
@@ -121,22 +131,22 @@ impl Exchange {
         let now = self.now();
         let decision = decide(&self.policy, &ledger, &credential, &facts, now);
         self.note_ledger(&decision.stats);
-        if decision.stats.new_subjects > 0 {
-            self.metrics.set(self.metrics.tracked_credentials, ledger.tracked());
+        if let Some(tracked) = decision.stats.tracked {
+            self.metrics.set(Metrics::tracked_credentials, tracked);
         }
         let verdict = decision.verdict;
         let m = &self.metrics;
-        m.add(m.verdict(verdict.action), 1);
+        m.add(Metrics::verdict(verdict.action), 1);
         if verdict.shadowed() {
-            m.add(m.requests_shadowed, 1);
+            m.add(Metrics::requests_shadowed, 1);
         }
         match facts.body {
-            BodyStatus::Oversize => m.add(m.body_not_inspected, 1),
-            BodyStatus::Unparsed => m.add(m.body_unparsed, 1),
+            BodyStatus::Oversize => m.add(Metrics::body_not_inspected, 1),
+            BodyStatus::Unparsed => m.add(Metrics::body_unparsed, 1),
             _ => {}
         }
         if facts.usage_injected {
-            m.add(m.usage_injected, 1);
+            m.add(Metrics::usage_injected, 1);
         }
         if verdict.action != Action::Allow {
             self.log_verdict(&verdict, &credential, "body");
@@ -147,7 +157,7 @@ impl Exchange {
             return HostAction::Pause;
         }
         if verdict.enforced == Action::Degrade {
-            m.add(m.requests_degraded, 1);
+            m.add(Metrics::requests_degraded, 1);
             let cfg = &self.policy.detection.degrade;
             if let Some((current, size)) = body {
                 if let Some(new_body) = degrade(current, cfg) {
@@ -177,7 +187,7 @@ impl Exchange {
         let verdict = precheck(&self.policy, &ledger, &credential, self.now());
         if let Some(rejection) = verdict.rejection() {
             self.decided = true;
-            self.metrics.add(self.metrics.verdict(verdict.action), 1);
+            self.metrics.add(Metrics::verdict(verdict.action), 1);
             self.log_verdict(&verdict, &credential, "headers");
             self.reply(rejection, Some(&verdict));
             return HostAction::Pause;
@@ -214,7 +224,7 @@ impl HttpContext for Exchange {
         self.path = header(":path").unwrap_or_default();
         self.api = ApiKind::from_path(&self.path);
         if let Some(clock) = &self.policy.detection.clock_header {
-            self.clock_ms = header(clock).and_then(|v| v.trim().parse().ok());
+            self.clock_ms.set(header(clock).and_then(|v| v.trim().parse().ok()));
         }
         self.style = ErrorStyle::for_request(self.api, header("anthropic-version").is_some());
         // The client address is only read when the policy tracks anonymous requests by it (a host call).
@@ -226,8 +236,8 @@ impl HttpContext for Exchange {
             Ok(c) => self.credential = Some(c),
             Err(_) => {
                 self.decided = true;
-                self.metrics.add(self.metrics.missing_credential, 1);
-                self.metrics.add(self.metrics.requests_block, 1);
+                self.metrics.add(Metrics::missing_credential, 1);
+                self.metrics.add(Metrics::requests_block, 1);
                 log::info!(
                     "#{} distill-guard {{\"verdict\":\"block\",\"reason\":\"missing_credential\",\"api\":\"{}\"}}",
                     self.id,
@@ -255,7 +265,7 @@ impl HttpContext for Exchange {
         if body_size as u64 > cap {
             if self.policy.inspection.oversize_body == OversizeBody::Block {
                 self.decided = true;
-                self.metrics.add(self.metrics.body_not_inspected, 1);
+                self.metrics.add(Metrics::body_not_inspected, 1);
                 self.reply(Rejection::BodyTooLarge, None);
                 return HostAction::Pause;
             }
@@ -283,9 +293,13 @@ impl HttpContext for Exchange {
         if self.charge.is_none() {
             return HostAction::Continue;
         }
-        let get = |name: &str| hostcalls::get_map_value(MapType::HttpResponseHeaders, name).ok().flatten();
-        self.status = get(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
-        let streaming = get("content-type").is_some_and(|c| c.to_ascii_lowercase().contains("text/event-stream"));
+        // One read of the whole map (a handful of headers) instead of one call per header.
+        let headers = hostcalls::get_map_bytes(MapType::HttpResponseHeaders).unwrap_or_default();
+        let get = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice());
+        self.status =
+            get(":status").and_then(|s| std::str::from_utf8(s).ok()).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let streaming =
+            get("content-type").is_some_and(|c| c.windows(17).any(|w| w.eq_ignore_ascii_case(b"text/event-stream")));
         let cap = usize::try_from(self.policy.inspection.max_response_bytes).unwrap_or(usize::MAX);
         self.meter = Some(ResponseMeter::with_tokenizer(self.api, streaming, cap, self.tokenizer));
         HostAction::Continue
@@ -317,12 +331,12 @@ impl HttpContext for Exchange {
         let stats = settle(&ledger, &charge, &metered, self.now());
         self.note_ledger(&stats);
         let m = &self.metrics;
-        m.add(m.tokens_input, metered.input.unwrap_or(charge.estimated_input));
-        m.add(m.tokens_output, metered.output);
-        m.add(m.tokens_reasoning, metered.reasoning);
-        m.add(m.tokens_cached, metered.cached_input);
+        m.add(Metrics::tokens_input, metered.input.unwrap_or(charge.estimated_input));
+        m.add(Metrics::tokens_output, metered.output);
+        m.add(Metrics::tokens_reasoning, metered.reasoning);
+        m.add(Metrics::tokens_cached, metered.cached_input);
         if metered.source != UsageSource::Reported {
-            m.add(m.usage_estimated, 1);
+            m.add(Metrics::usage_estimated, 1);
         }
     }
 }

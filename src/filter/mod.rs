@@ -6,7 +6,7 @@ mod metrics;
 mod store;
 
 use std::rc::Rc;
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
@@ -17,7 +17,7 @@ use metrics::Metrics;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { policy: None, metrics: Metrics::define() }) });
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { policy: None, metrics: Rc::new(Metrics::define()) }) });
 }}
 
 /// Milliseconds since the epoch from the host clock (0 if the host refuses).
@@ -31,36 +31,51 @@ pub(crate) fn now_ms() -> u64 {
 
 struct Root {
     policy: Option<Rc<Policy>>,
-    metrics: Metrics,
+    metrics: Rc<Metrics>,
 }
 
 impl Context for Root {}
 
-impl RootContext for Root {
-    fn on_configure(&mut self, size: usize) -> bool {
+impl Root {
+    /// Parses and installs a new policy; a rejected one leaves the current policy serving.
+    fn configure(&mut self, size: usize) -> bool {
         let bytes = hostcalls::get_buffer(BufferType::PluginConfiguration, 0, size).ok().flatten().unwrap_or_default();
         let env = |name: &str| std::env::var(name).ok();
         match Policy::parse(&bytes, &env) {
             Ok(policy) => {
                 log::info!("distill-guard: policy accepted {}", policy.summary());
-                self.metrics.add(self.metrics.policy_reloads, 1);
-                self.metrics.set(self.metrics.policy_revision, policy.revision_number);
+                self.metrics.add(Metrics::policy_reloads, 1);
+                self.metrics.set(Metrics::policy_revision, policy.revision_number);
                 self.metrics.record_memory();
                 self.policy = Some(Rc::new(policy));
                 true
             }
             Err(e) => {
                 log::error!("distill-guard: policy rejected, previous policy keeps serving: {e}");
-                self.metrics.add(self.metrics.policy_rejections, 1);
+                self.metrics.add(Metrics::policy_rejections, 1);
                 false
             }
         }
+    }
+}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, size: usize) -> bool {
+        let accepted = self.configure(size);
+        // Policy metrics are published at once; request metrics by the tick.
+        self.metrics.flush();
+        let _ = hostcalls::set_tick_period(Duration::from_millis(metrics::FLUSH_PERIOD_MS));
+        accepted
+    }
+
+    fn on_tick(&mut self) {
+        self.metrics.flush();
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         // Without an accepted policy Envoy does not create contexts; be safe anyway.
         let policy = self.policy.clone()?;
-        Some(Box::new(http::Exchange::new(context_id, policy, self.metrics)))
+        Some(Box::new(http::Exchange::new(context_id, policy, self.metrics.clone())))
     }
 
     fn get_type(&self) -> Option<ContextType> {

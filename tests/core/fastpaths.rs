@@ -64,6 +64,16 @@ const PIECES: &[&str] = &[
     "你是谁",
     "fine-tuning",
     "derivation",
+    // Bytes at the edges of the eight-bytes-at-a-time class tests (just outside and inside the
+    // letter and digit ranges), controls, DEL, and long unbroken runs.
+    "@[`{/:",
+    "AZaz09",
+    "\u{7f}",
+    "\u{1}",
+    "\u{b}\u{c}",
+    "internationalization",
+    "Pneumonoultramicroscopicsilicovolcanoconiosis",
+    "a b c d e f g h i j",
 ];
 
 fn random_text(rng: &mut Rng, max_pieces: usize) -> String {

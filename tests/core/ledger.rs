@@ -226,3 +226,34 @@ fn two_workers_creating_the_same_slot_lose_no_count() {
     assert_eq!(a.read(&who, T0).window(Window::Minute).current.requests, 2);
     assert_eq!(a.tracked(), 1, "the slot is counted once");
 }
+
+#[test]
+fn filling_a_slot_reports_the_new_tracked_count() {
+    let store = MemoryStore::new();
+    let c = cfg(100);
+    let ledger = Ledger::new(&c, &store);
+    let mut reported = Vec::new();
+    for i in 0..5 {
+        let who = Subject::credential(&format!("k{i}"));
+        let u =
+            ledger.update(&who, T0, None, &mut |_| Update::Apply(Delta { requests: 1, ..Delta::default() })).unwrap();
+        assert!(u.filled_empty_slot);
+        reported.push(u.tracked.unwrap());
+        // A known subject fills nothing and reports nothing.
+        let again =
+            ledger.update(&who, T0, None, &mut |_| Update::Apply(Delta { requests: 1, ..Delta::default() })).unwrap();
+        assert_eq!((again.filled_empty_slot, again.tracked), (false, None));
+    }
+    assert_eq!(reported, vec![1, 2, 3, 4, 5]);
+    assert_eq!(ledger.tracked(), 5, "the reported count is the stored one");
+}
+
+#[test]
+fn slot_keys_are_prefix_and_number() {
+    let store = MemoryStore::new();
+    let c = cfg(100);
+    let ledger = Ledger::new(&c, &store);
+    assert_eq!(ledger.slot_key(0), "test.v1.slot.0");
+    assert_eq!(ledger.slot_key(9_999), "test.v1.slot.9999");
+    assert_eq!(distill_guard::ledger::numbered_key("p", ".x.", u64::MAX), "p.x.18446744073709551615");
+}

@@ -28,6 +28,7 @@ WASM = os.environ.get("DG_WASM") or os.path.join(ROOT, "target", "wasm32-wasip1"
 _VENV_ENVOY = os.path.join(ROOT, ".tools", "venv", "bin", "envoy")
 ENVOY = os.environ.get("ENVOY_BIN") or (_VENV_ENVOY if os.path.exists(_VENV_ENVOY) else shutil.which("envoy"))
 DEFAULT_POLICY_PATH = os.path.join(ROOT, "envoy", "policy.json")
+METRICS_FLUSH_WAIT = 0.25  # > the filter's 100 ms metrics flush period
 TRAP_MARKERS = ("Uncaught", "RuntimeError", "panicked", "wasm trap")
 APPLY_POLICY = os.path.join(ROOT, "envoy", "apply-policy.py")
 
@@ -262,6 +263,8 @@ class Envoy:
         return out
 
     def metric(self, name):
+        """The filter publishes its metrics from each worker's tick (every 100 ms): wait for one flush."""
+        time.sleep(METRICS_FLUSH_WAIT)
         return self.stats().get("wasmcustom.distill_guard." + name, 0)
 
     def wait_metric(self, name, at_least, timeout=5):

@@ -150,8 +150,10 @@ def test_moving_a_budget_to_another_window_counts_traffic_already_seen(envoy):
 
 
 def test_detector_state_survives_a_reload():
+    # Cadence is off: 20 back-to-back requests are a regular cadence of their own, which would tag
+    # them without the sticky tier this test is about.
     detection = {"min_requests": 1, "tiers": {"tag": 0.1, "degrade": None, "throttle": None, "block": None},
-                 "cooldown_minutes": 60}
+                 "cooldown_minutes": 60, "weights": {"cadence_regular": 0}}
     e = Envoy(base_policy(budgets=[], detection=detection), dynamic=True)
     try:
         body = {"model": "m", "logprobs": True, "messages": [{"role": "user", "content": "x"}]}
