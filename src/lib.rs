@@ -32,6 +32,7 @@ pub mod decision;
 pub mod detection;
 pub mod hash;
 pub mod host;
+pub mod json;
 pub mod ledger;
 pub mod policy;
 pub mod profile;

@@ -4,6 +4,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::json::Json;
+
 use crate::api::ApiKind;
 use crate::detection::DegradeConfig;
 use crate::shape::{analyse, RequestShape, ShapeConfig};
@@ -94,8 +96,8 @@ pub fn inspect(api: ApiKind, body: &[u8], inject_include_usage: bool, shape: Opt
         return Inspected { facts: RequestFacts::uninspected(api, BodyStatus::Empty, 0), rewritten: None };
     }
     // serde_json rejects nesting deeper than 128 levels with an error, so the walks below are bounded.
-    let mut root = match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => map,
+    let root = match Json::parse(body) {
+        Some(root @ Json::Object(_)) => root,
         _ => {
             return Inspected {
                 facts: RequestFacts::uninspected(api, BodyStatus::Unparsed, body.len() as u64),
@@ -104,19 +106,19 @@ pub fn inspect(api: ApiKind, body: &[u8], inject_include_usage: bool, shape: Opt
         }
     };
 
-    let model: Option<String> = root.get("model").and_then(Value::as_str).map(|m| m.chars().take(128).collect());
+    let model: Option<String> = root.get("model").and_then(Json::as_str).map(|m| m.chars().take(128).collect());
     let tokenizer = model.as_deref().map(Tokenizer::for_model).unwrap_or_default();
-    let stream = root.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let stream = root.get("stream").and_then(Json::as_bool).unwrap_or(false);
     let max_output_tokens = ["max_tokens", "max_completion_tokens", "max_output_tokens"]
         .iter()
-        .find_map(|k| root.get(*k).and_then(Value::as_u64));
+        .find_map(|k| root.get(*k).and_then(Json::as_u64));
 
     let (estimated_input_tokens, messages) = estimate_input(api, &root, tokenizer);
     let shape = shape.map(|cfg| analyse(api, &root, cfg));
 
     let mut include_usage = match api {
         ApiKind::OpenAiChat | ApiKind::OpenAiCompletions => {
-            root.get("stream_options").and_then(|o| o.get("include_usage")).and_then(Value::as_bool).unwrap_or(false)
+            root.get("stream_options").and_then(|o| o.get("include_usage")).and_then(Json::as_bool).unwrap_or(false)
         }
         // The Responses API and Anthropic always report usage in their streams.
         _ => true,
@@ -124,7 +126,7 @@ pub fn inspect(api: ApiKind, body: &[u8], inject_include_usage: bool, shape: Opt
     let mut rewritten = None;
     let mut usage_injected = false;
     if stream && !include_usage && inject_include_usage {
-        if let Some(body) = add_include_usage(&mut root) {
+        if let Some(body) = add_include_usage(body, &root) {
             rewritten = Some(body);
             include_usage = true;
             usage_injected = true;
@@ -150,16 +152,30 @@ pub fn inspect(api: ApiKind, body: &[u8], inject_include_usage: bool, shape: Opt
     }
 }
 
-fn add_include_usage(root: &mut Map<String, Value>) -> Option<Vec<u8>> {
+/// The body with `stream_options.include_usage: true` added (`None` if it cannot be rewritten).
+fn add_include_usage(body: &[u8], root: &Json<'_>) -> Option<Vec<u8>> {
+    if root.get("stream_options").is_none() {
+        // The common case: no `stream_options` at all. Insert the field after the opening brace and
+        // leave the client's bytes as they were (the object has at least `stream`, so a comma follows).
+        let open = body.iter().position(|&b| b == b'{')?;
+        let field = br#""stream_options":{"include_usage":true},"#;
+        let mut out = Vec::with_capacity(body.len() + field.len());
+        out.extend_from_slice(body.get(..=open)?);
+        out.extend_from_slice(field);
+        out.extend_from_slice(body.get(open + 1..)?);
+        return Some(out);
+    }
+    // `stream_options` is there without `include_usage: true`: rewrite the document.
+    let Ok(Value::Object(mut root)) = serde_json::from_slice::<Value>(body) else { return None };
     let options = root.entry("stream_options").or_insert_with(|| Value::Object(Map::new()));
     if !options.is_object() {
         *options = Value::Object(Map::new());
     }
     options.as_object_mut()?.insert("include_usage".to_string(), Value::Bool(true));
-    serde_json::to_vec(root).ok()
+    serde_json::to_vec(&root).ok()
 }
 
-fn estimate_input(api: ApiKind, root: &Map<String, Value>, tokenizer: Tokenizer) -> (u64, u64) {
+fn estimate_input(api: ApiKind, root: &Json<'_>, tokenizer: Tokenizer) -> (u64, u64) {
     let fields: &[&str] = match api {
         ApiKind::OpenAiChat => &["messages", "tools", "functions"],
         ApiKind::OpenAiCompletions => &["prompt", "suffix"],
@@ -177,8 +193,8 @@ fn estimate_input(api: ApiKind, root: &Map<String, Value>, tokenizer: Tokenizer)
         .iter()
         .find_map(|k| root.get(*k))
         .map(|v| match v {
-            Value::Array(items) => items.len() as u64,
-            Value::Null => 0,
+            Json::Array(items) => items.len() as u64,
+            Json::Null => 0,
             _ => 1,
         })
         .unwrap_or(0);
@@ -186,23 +202,23 @@ fn estimate_input(api: ApiKind, root: &Map<String, Value>, tokenizer: Tokenizer)
 }
 
 /// Sum of estimated tokens of every string inside `value` (keys excluded; inline images priced flat).
-pub fn text_tokens(value: &Value, tokenizer: Tokenizer) -> u64 {
+pub fn text_tokens(value: &Json<'_>, tokenizer: Tokenizer) -> u64 {
     match value {
-        Value::String(s) => {
+        Json::String(s) => {
             if s.starts_with("data:") {
                 TOKENS_PER_IMAGE
             } else {
                 estimate_tokens_for(s, tokenizer)
             }
         }
-        Value::Array(items) => items.iter().map(|v| text_tokens(v, tokenizer)).sum(),
-        Value::Object(map) => {
-            if map.get("type").and_then(Value::as_str) == Some("base64") {
+        Json::Array(items) => items.iter().map(|v| text_tokens(v, tokenizer)).sum(),
+        Json::Object(fields) => {
+            if value.get("type").and_then(Json::as_str) == Some("base64") {
                 return TOKENS_PER_IMAGE;
             }
-            map.values().map(|v| text_tokens(v, tokenizer)).sum()
+            fields.iter().map(|(_, v)| text_tokens(v, tokenizer)).sum()
         }
-        Value::Number(_) | Value::Bool(_) | Value::Null => 0,
+        Json::Number(_) | Json::Bool(_) | Json::Null => 0,
     }
 }
 

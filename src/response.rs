@@ -1,14 +1,13 @@
 //! Response metering: exact `usage` from JSON bodies and SSE streams of each API, and an estimate
 //! from the streamed text when a stream ends without usage.
 
-use serde_json::Value;
-
 use crate::api::ApiKind;
+use crate::json::{Json, NULL};
 use crate::request::text_tokens;
 use crate::sse::SseParser;
 use crate::tokens::{estimate_tokens_for, Tokenizer, Usage};
 
-fn num(v: &Value, path: &[&str]) -> Option<u64> {
+fn num(v: &Json<'_>, path: &[&str]) -> Option<u64> {
     let mut cur = v;
     for p in path {
         cur = cur.get(*p)?;
@@ -17,7 +16,7 @@ fn num(v: &Value, path: &[&str]) -> Option<u64> {
 }
 
 /// Usage from an OpenAI chat/completions `usage` object.
-pub fn openai_usage(u: &Value) -> Option<Usage> {
+pub fn openai_usage(u: &Json<'_>) -> Option<Usage> {
     Some(Usage {
         input: num(u, &["prompt_tokens"])?,
         output: num(u, &["completion_tokens"]).unwrap_or(0),
@@ -27,7 +26,7 @@ pub fn openai_usage(u: &Value) -> Option<Usage> {
 }
 
 /// Usage from a Responses API `usage` object.
-pub fn responses_usage(u: &Value) -> Option<Usage> {
+pub fn responses_usage(u: &Json<'_>) -> Option<Usage> {
     Some(Usage {
         input: num(u, &["input_tokens"])?,
         output: num(u, &["output_tokens"]).unwrap_or(0),
@@ -38,7 +37,7 @@ pub fn responses_usage(u: &Value) -> Option<Usage> {
 
 /// Input-side usage from an Anthropic `usage` object: Anthropic's `input_tokens` excludes cache reads
 /// and writes, so they are added back to give the whole prompt.
-fn anthropic_input(u: &Value) -> Option<(u64, u64)> {
+fn anthropic_input(u: &Json<'_>) -> Option<(u64, u64)> {
     let plain = num(u, &["input_tokens"])?;
     let read = num(u, &["cache_read_input_tokens"]).unwrap_or(0);
     let written = num(u, &["cache_creation_input_tokens"]).unwrap_or(0);
@@ -46,7 +45,7 @@ fn anthropic_input(u: &Value) -> Option<(u64, u64)> {
 }
 
 /// Usage from an Anthropic `usage` object.
-pub fn anthropic_usage(u: &Value) -> Option<Usage> {
+pub fn anthropic_usage(u: &Json<'_>) -> Option<Usage> {
     let (input, cached_input) = anthropic_input(u)?;
     Some(Usage { input, output: num(u, &["output_tokens"]).unwrap_or(0), cached_input, reasoning: 0 })
 }
@@ -232,30 +231,30 @@ impl ResponseMeter {
             self.streamed_output += scan.text_tokens;
             return;
         }
-        let Ok(v) = serde_json::from_slice::<Value>(data) else { return };
+        let Ok(v) = serde_json::from_slice::<Json>(data) else { return };
         match self.api {
             ApiKind::OpenAiChat | ApiKind::OpenAiCompletions | ApiKind::Other => {
                 if let Some(u) = v.get("usage").and_then(openai_usage) {
                     self.set(u);
                 }
-                if let Some(choices) = v.get("choices").and_then(Value::as_array) {
+                if let Some(choices) = v.get("choices").and_then(Json::as_array) {
                     for c in choices {
                         if let Some(d) = c.get("delta") {
                             let t = self.tokenizer;
-                            self.streamed_output += text_tokens(d.get("content").unwrap_or(&Value::Null), t)
-                                + text_tokens(d.get("reasoning_content").unwrap_or(&Value::Null), t)
-                                + text_tokens(d.get("tool_calls").unwrap_or(&Value::Null), t);
+                            self.streamed_output += text_tokens(d.get("content").unwrap_or(&NULL), t)
+                                + text_tokens(d.get("reasoning_content").unwrap_or(&NULL), t)
+                                + text_tokens(d.get("tool_calls").unwrap_or(&NULL), t);
                         }
-                        if let Some(t) = c.get("text").and_then(Value::as_str) {
+                        if let Some(t) = c.get("text").and_then(Json::as_str) {
                             self.streamed_output += estimate_tokens_for(t, self.tokenizer);
                         }
                     }
                 }
             }
             ApiKind::OpenAiResponses => {
-                let kind = v.get("type").and_then(Value::as_str).unwrap_or(name);
+                let kind = v.get("type").and_then(Json::as_str).unwrap_or(name);
                 if kind.ends_with(".delta") {
-                    if let Some(d) = v.get("delta").and_then(Value::as_str) {
+                    if let Some(d) = v.get("delta").and_then(Json::as_str) {
                         self.streamed_output += estimate_tokens_for(d, self.tokenizer);
                     }
                 } else if matches!(kind, "response.completed" | "response.incomplete" | "response.failed") {
@@ -265,7 +264,7 @@ impl ResponseMeter {
                 }
             }
             ApiKind::AnthropicMessages => {
-                let kind = v.get("type").and_then(Value::as_str).unwrap_or(name);
+                let kind = v.get("type").and_then(Json::as_str).unwrap_or(name);
                 match kind {
                     "message_start" => {
                         if let Some(u) = v.get("message").and_then(|m| m.get("usage")) {
@@ -286,7 +285,7 @@ impl ResponseMeter {
                     "content_block_delta" => {
                         if let Some(d) = v.get("delta") {
                             for key in ["text", "partial_json", "thinking"] {
-                                if let Some(t) = d.get(key).and_then(Value::as_str) {
+                                if let Some(t) = d.get(key).and_then(Json::as_str) {
                                     self.streamed_output += estimate_tokens_for(t, self.tokenizer);
                                 }
                             }
@@ -311,7 +310,7 @@ impl ResponseMeter {
             sse.finish(&mut |name, data| self.on_event(name, data));
             self.sse = sse;
         } else if !self.body_overflow && !self.body.is_empty() {
-            if let Ok(v) = serde_json::from_slice::<Value>(&self.body) {
+            if let Ok(v) = serde_json::from_slice::<Json>(&self.body) {
                 let usage = v.get("usage").and_then(|u| match self.api {
                     ApiKind::OpenAiResponses => responses_usage(u),
                     ApiKind::AnthropicMessages => anthropic_usage(u),

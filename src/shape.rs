@@ -2,11 +2,10 @@
 //! phrase matches (chain-of-thought coercion, grading rubrics, synthetic-data framing, identity
 //! probes) and the prompt template fingerprint. Computed once from the parsed body.
 
-use serde_json::{Map, Value};
-
 use crate::api::ApiKind;
 use crate::bytes::{alphanumerics, ascii_at_least, ascii_eq, ascii_in, byte_table, word_at, ByteTable, HIGH};
 use crate::hash::{fnv1a64, words64};
+use crate::json::{Json, NULL};
 
 /// Prompt texts up to this many bytes are analysed whole; longer ones by their first and last
 /// [`PHRASE_WINDOW`] bytes.
@@ -283,17 +282,17 @@ pub struct RequestShape {
 
 /// Collects the text parts of a message content (a string, an array of strings or text parts, or one
 /// text part), borrowed from the parsed body.
-fn text_of<'a>(content: &'a Value, out: &mut Vec<&'a str>) {
+fn text_of<'a>(content: &'a Json<'_>, out: &mut Vec<&'a str>) {
     match content {
-        Value::String(s) => out.push(s),
-        Value::Array(parts) => {
+        Json::String(s) => out.push(s),
+        Json::Array(parts) => {
             for p in parts {
                 match p {
-                    Value::String(s) => out.push(s),
-                    Value::Object(o) => {
-                        if let Some(t) = o.get("text").and_then(Value::as_str) {
+                    Json::String(s) => out.push(s),
+                    Json::Object(_) => {
+                        if let Some(t) = p.get("text").and_then(Json::as_str) {
                             out.push(t);
-                        } else if let Some(c) = o.get("content") {
+                        } else if let Some(c) = p.get("content") {
                             text_of(c, out);
                         }
                     }
@@ -301,8 +300,8 @@ fn text_of<'a>(content: &'a Value, out: &mut Vec<&'a str>) {
                 }
             }
         }
-        Value::Object(o) => {
-            if let Some(t) = o.get("text").and_then(Value::as_str) {
+        Json::Object(_) => {
+            if let Some(t) = content.get("text").and_then(Json::as_str) {
                 out.push(t);
             }
         }
@@ -394,7 +393,7 @@ struct Conversation<'a> {
     assistant_turns: u32,
 }
 
-fn conversation(api: ApiKind, root: &Map<String, Value>) -> Conversation<'_> {
+fn conversation<'a>(api: ApiKind, root: &'a Json<'_>) -> Conversation<'a> {
     let mut c = Conversation::default();
     if let Some(s) = root.get("system").or_else(|| root.get("instructions")) {
         text_of(s, &mut c.system);
@@ -410,15 +409,15 @@ fn conversation(api: ApiKind, root: &Map<String, Value>) -> Conversation<'_> {
         _ => root.get("messages").or_else(|| root.get("input")),
     };
     match items {
-        Some(Value::String(s)) => {
+        Some(Json::String(s)) => {
             c.last_user.push(s);
             c.user_turns = 1;
         }
-        Some(Value::Array(messages)) => {
-            let mut last_user: Option<&Value> = None;
+        Some(Json::Array(messages)) => {
+            let mut last_user: Option<&Json<'_>> = None;
             for m in messages {
-                let role = m.get("role").and_then(Value::as_str).unwrap_or("user");
-                let content = m.get("content").unwrap_or(&Value::Null);
+                let role = m.get("role").and_then(Json::as_str).unwrap_or("user");
+                let content = m.get("content").unwrap_or(&NULL);
                 match role {
                     "system" | "developer" => text_of(content, &mut c.system),
                     "assistant" | "model" => c.assistant_turns += 1,
@@ -615,31 +614,31 @@ fn is_cjk(c: char) -> bool {
     matches!(c, '\u{3040}'..='\u{30ff}' | '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' | '\u{ac00}'..='\u{d7af}')
 }
 
-fn truthy(v: Option<&Value>) -> bool {
+fn truthy(v: Option<&Json<'_>>) -> bool {
     match v {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::Number(n)) => n.as_f64().is_some_and(|x| x > 0.0),
+        Some(Json::Bool(b)) => *b,
+        Some(n @ Json::Number(_)) => n.as_f64().is_some_and(|x| x > 0.0),
         _ => false,
     }
 }
 
 /// Analyses a parsed request body.
-pub fn analyse(api: ApiKind, root: &Map<String, Value>, cfg: &ShapeConfig) -> RequestShape {
+pub fn analyse(api: ApiKind, root: &Json<'_>, cfg: &ShapeConfig) -> RequestShape {
     let mut shape = RequestShape::default();
     let mut s = SignalSet::default();
 
     let responses_logprobs = root
         .get("include")
-        .and_then(Value::as_array)
+        .and_then(Json::as_array)
         .is_some_and(|inc| inc.iter().any(|i| i.as_str().is_some_and(|t| t.contains("logprobs"))));
     if truthy(root.get("logprobs")) || truthy(root.get("top_logprobs")) || responses_logprobs {
         s.insert(ShapeSignal::Logprobs);
     }
-    if root.get("logit_bias").and_then(Value::as_object).is_some_and(|m| !m.is_empty()) {
+    if root.get("logit_bias").and_then(Json::as_object).is_some_and(|m| !m.is_empty()) {
         s.insert(ShapeSignal::LogitBias);
     }
-    if root.get("n").and_then(Value::as_u64).is_some_and(|n| n > 1)
-        || root.get("best_of").and_then(Value::as_u64).is_some_and(|n| n > 1)
+    if root.get("n").and_then(Json::as_u64).is_some_and(|n| n > 1)
+        || root.get("best_of").and_then(Json::as_u64).is_some_and(|n| n > 1)
     {
         s.insert(ShapeSignal::MultipleSamples);
     }
@@ -648,12 +647,12 @@ pub fn analyse(api: ApiKind, root: &Map<String, Value>, cfg: &ShapeConfig) -> Re
     }
     let max_tokens = ["max_tokens", "max_completion_tokens", "max_output_tokens"]
         .iter()
-        .find_map(|k| root.get(*k).and_then(Value::as_u64));
+        .find_map(|k| root.get(*k).and_then(Json::as_u64));
     if max_tokens.is_some_and(|m| m >= cfg.max_tokens_high) {
         s.insert(ShapeSignal::MaxTokensHigh);
     }
-    shape.temperature_zero = root.get("temperature").and_then(Value::as_f64) == Some(0.0);
-    let model = root.get("model").and_then(Value::as_str);
+    shape.temperature_zero = root.get("temperature").and_then(Json::as_f64) == Some(0.0);
+    let model = root.get("model").and_then(Json::as_str);
     shape.model = model.map(|m| fnv1a64(m.as_bytes()).max(1)).unwrap_or(0);
     if model.is_some_and(|m| cfg.watched_models.iter().any(|w| m.starts_with(w.as_str()))) {
         s.insert(ShapeSignal::WatchedModel);

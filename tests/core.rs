@@ -14,6 +14,9 @@ mod credential;
 #[path = "core/tokens.rs"]
 mod tokens;
 
+#[path = "core/json.rs"]
+mod json;
+
 #[path = "core/request.rs"]
 mod request;
 

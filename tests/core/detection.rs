@@ -7,6 +7,7 @@ use distill_guard::credential::{identify, Credential};
 use distill_guard::decision::decide;
 use distill_guard::detection::{default_phrases, DetectionConfig, Tier};
 use distill_guard::host::MemoryStore;
+use distill_guard::json::Json;
 use distill_guard::ledger::Ledger;
 use distill_guard::policy::{Action, Policy};
 use distill_guard::profile::{Profile, PROFILE_BYTES};
@@ -23,7 +24,8 @@ fn shape_cfg() -> ShapeConfig {
 }
 
 fn shape_of(api: ApiKind, body: Value) -> distill_guard::shape::RequestShape {
-    analyse(api, body.as_object().unwrap(), &shape_cfg())
+    let bytes = serde_json::to_vec(&body).unwrap();
+    analyse(api, &Json::parse(&bytes).unwrap(), &shape_cfg())
 }
 
 fn chat(content: &str) -> Value {

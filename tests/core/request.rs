@@ -42,6 +42,21 @@ fn streaming_chat_without_include_usage_gets_it_injected() {
 }
 
 #[test]
+fn injection_keeps_the_client_bytes_and_adds_one_field() {
+    let body = b" {\"stream\": true,  \"model\":\"m\", \"messages\": [{\"role\":\"user\",\"content\":\"a\\u0041\"}]}\n";
+    let r = inspect(ApiKind::OpenAiChat, body, true, None);
+    let rewritten = r.rewritten.unwrap();
+    let field = br#""stream_options":{"include_usage":true},"#;
+    assert_eq!(rewritten.len(), body.len() + field.len());
+    assert_eq!(&rewritten[..2], &body[..2]);
+    assert_eq!(&rewritten[2..2 + field.len()], field);
+    assert_eq!(&rewritten[2 + field.len()..], &body[2..]);
+    let v: Value = serde_json::from_slice(&rewritten).unwrap();
+    assert_eq!(v["stream_options"], json!({"include_usage": true}));
+    assert_eq!(v["messages"][0]["content"], json!("aA"));
+}
+
+#[test]
 fn include_usage_false_is_overridden_and_other_options_kept() {
     let body = json!({"model": "m", "stream": true, "prompt": "x",
         "stream_options": {"include_usage": false, "other": 1}});

@@ -9,6 +9,7 @@ use distill_guard::api::ApiKind;
 use distill_guard::credential::identify;
 use distill_guard::detection::{default_phrases, DetectionConfig};
 use distill_guard::host::{MemoryStore, SharedStore};
+use distill_guard::json::Json;
 use distill_guard::ledger::{Delta, Ledger, Subject, Update};
 use distill_guard::policy::{LedgerConfig, Policy};
 use distill_guard::request::{degrade, inspect};
@@ -190,7 +191,8 @@ fn fingerprints_and_shapes_never_panic_on_odd_text() {
         let (_fp, n) = skeleton(&mask(&text));
         assert!(n <= 10);
         let body = serde_json::json!({"model": text.clone(), "messages": [{"role": "user", "content": text}]});
-        let _ = analyse(ApiKind::OpenAiChat, body.as_object().unwrap(), &cfg);
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let _ = analyse(ApiKind::OpenAiChat, &Json::parse(&bytes).unwrap(), &cfg);
     }
 }
 
