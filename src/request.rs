@@ -111,7 +111,7 @@ pub fn inspect(api: ApiKind, body: &[u8], inject_include_usage: bool, shape: Opt
     let stream = root.get("stream").and_then(Json::as_bool).unwrap_or(false);
     let max_output_tokens = ["max_tokens", "max_completion_tokens", "max_output_tokens"]
         .iter()
-        .find_map(|k| root.get(*k).and_then(Json::as_u64));
+        .find_map(|k| root.get(k).and_then(Json::as_u64));
 
     let (estimated_input_tokens, messages) = estimate_input(api, &root, tokenizer);
     let shape = shape.map(|cfg| analyse(api, &root, cfg));
@@ -185,13 +185,13 @@ fn estimate_input(api: ApiKind, root: &Json<'_>, tokenizer: Tokenizer) -> (u64, 
     };
     let mut tokens = TOKENS_PER_REQUEST;
     for f in fields {
-        if let Some(v) = root.get(*f) {
+        if let Some(v) = root.get(f) {
             tokens += text_tokens(v, tokenizer);
         }
     }
     let messages = ["messages", "input"]
         .iter()
-        .find_map(|k| root.get(*k))
+        .find_map(|k| root.get(k))
         .map(|v| match v {
             Json::Array(items) => items.len() as u64,
             Json::Null => 0,

@@ -10,7 +10,7 @@ use crate::tokens::{estimate_tokens_for, Tokenizer, Usage};
 fn num(v: &Json<'_>, path: &[&str]) -> Option<u64> {
     let mut cur = v;
     for p in path {
-        cur = cur.get(*p)?;
+        cur = cur.get(p)?;
     }
     cur.as_u64()
 }

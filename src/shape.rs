@@ -647,7 +647,7 @@ pub fn analyse(api: ApiKind, root: &Json<'_>, cfg: &ShapeConfig) -> RequestShape
     }
     let max_tokens = ["max_tokens", "max_completion_tokens", "max_output_tokens"]
         .iter()
-        .find_map(|k| root.get(*k).and_then(Json::as_u64));
+        .find_map(|k| root.get(k).and_then(Json::as_u64));
     if max_tokens.is_some_and(|m| m >= cfg.max_tokens_high) {
         s.insert(ShapeSignal::MaxTokensHigh);
     }
