@@ -81,3 +81,84 @@ pub(crate) fn word_at(bytes: &[u8], at: usize) -> Option<u64> {
     let chunk: [u8; 8] = bytes.get(at..at.checked_add(8)?)?.try_into().ok()?;
     Some(u64::from_le_bytes(chunk))
 }
+
+/// Flags the bytes of any word equal to `b` (exact for every byte value: the sum of the low seven
+/// bits cannot carry into the next byte).
+#[inline(always)]
+pub(crate) const fn bytes_equal(w: u64, b: u8) -> u64 {
+    let x = w ^ (b as u64 * ONES);
+    !(((x & LOW7) + LOW7) | x | LOW7)
+}
+
+/// The position of the first byte equal to `a` or `b`, eight bytes at a time.
+#[inline]
+pub(crate) fn find_either(bytes: &[u8], a: u8, b: u8) -> Option<usize> {
+    let mut n = 0;
+    while let Some(w) = word_at(bytes, n) {
+        let hits = bytes_equal(w, a) | bytes_equal(w, b);
+        if hits != 0 {
+            return Some(n + (hits.trailing_zeros() / 8) as usize);
+        }
+        n += 8;
+    }
+    bytes.get(n..)?.iter().position(|&x| x == a || x == b).map(|p| n + p)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    /// A word with `v` in lane `lane` and `fill` elsewhere.
+    fn word(v: u8, lane: usize, fill: u8) -> u64 {
+        let mut b = [fill; 8];
+        b[lane] = v;
+        u64::from_le_bytes(b)
+    }
+
+    fn flag(w: u64, lane: usize) -> bool {
+        (w >> (lane * 8 + 7)) & 1 == 1
+    }
+
+    #[test]
+    fn word_classes_match_their_byte_definitions() {
+        for lane in 0..8 {
+            for v in 0..=255u8 {
+                for fill in [0u8, 0x20, 0x7f, 0x80, 0xff, v.wrapping_add(1)] {
+                    let w = word(v, lane, fill);
+                    for t in [0u8, b'\n', b'\r', b'"', b'\\', b' ', 0x7f, 0x80, 0xff, v] {
+                        assert_eq!(flag(bytes_equal(w, t), lane), v == t, "{v:#x} == {t:#x} in lane {lane}");
+                    }
+                    assert_eq!(flag(letters(w), lane), v.is_ascii_alphabetic(), "letter {v:#x}");
+                    assert_eq!(flag(alphanumerics(w), lane), v.is_ascii_alphanumeric(), "alnum {v:#x}");
+                    if w & HIGH == 0 {
+                        assert_eq!(flag(ascii_at_least(w, 0x20), lane), v >= 0x20);
+                        assert_eq!(flag(ascii_in(w, b'0', b'9'), lane), v.is_ascii_digit());
+                        assert_eq!(flag(ascii_eq(w, b'`'), lane), v == b'`');
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn find_either_is_the_first_of_two_bytes() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for len in 0..80 {
+            for _ in 0..50 {
+                let buf: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        [b'a', b'"', b'\\', b'\n', 0xe4, 0x00][(x % 6) as usize]
+                    })
+                    .collect();
+                for (a, b) in [(b'"', b'\\'), (b'\n', b'\r'), (0xe4, 0x00)] {
+                    let naive = buf.iter().position(|&c| c == a || c == b);
+                    assert_eq!(find_either(&buf, a, b), naive, "{buf:?}");
+                }
+            }
+        }
+    }
+}

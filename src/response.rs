@@ -2,6 +2,7 @@
 //! from the streamed text when a stream ends without usage.
 
 use crate::api::ApiKind;
+use crate::bytes::find_either;
 use crate::json::{Json, NULL};
 use crate::request::text_tokens;
 use crate::sse::SseParser;
@@ -79,7 +80,7 @@ pub fn scan_event(data: &[u8], tokenizer: Tokenizer) -> EventScan {
                 let mut end = start;
                 loop {
                     let rest = data.get(end..).unwrap_or(&[]);
-                    match rest.iter().position(|&c| c == b'"' || c == b'\\') {
+                    match find_either(rest, b'"', b'\\') {
                         Some(p) if rest.get(p) == Some(&b'\\') => end += p + 2,
                         Some(p) => {
                             end += p;

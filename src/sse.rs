@@ -1,6 +1,8 @@
 //! Incremental Server-Sent Events parser. Fed the response body chunk by chunk as Envoy passes it
 //! on; never holds more than one event (capped), whatever the stream's length or how it is split.
 
+use crate::bytes::find_either;
+
 /// Largest single event kept; a longer one is skipped (counted in [`SseParser::dropped`]).
 pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
 
@@ -44,7 +46,7 @@ impl SseParser {
                     continue;
                 }
             }
-            match chunk.iter().position(|&b| b == b'\n' || b == b'\r') {
+            match find_either(chunk, b'\n', b'\r') {
                 Some(end) => {
                     self.push_line(chunk.get(..end).unwrap_or(&[]));
                     self.last_was_cr = chunk.get(end) == Some(&b'\r');
