@@ -17,6 +17,8 @@ const VERSION: u8 = 1;
 /// Encoded size of a campaign slot.
 pub const SLOT_BYTES: usize = 1 + 8 + 8 + 4 * REGISTERS;
 const MAX_ATTEMPTS: u32 = 4;
+/// How old a VM's copy of a campaign slot may be when nothing needs writing.
+pub const RECENT_READ_MS: u64 = 1000;
 
 /// A HyperLogLog sketch with [`REGISTERS`] registers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,8 +200,13 @@ impl<'a> CampaignTable<'a> {
         let key = numbered_key(self.prefix, ".v1.campaign.", fp % self.slots);
         let now_s = now_ms / 1000;
         let bucket = now_s - now_s % self.window_s;
-        for _ in 0..MAX_ATTEMPTS {
-            let (mut slot, cas) = match self.store.get(&key) {
+        for attempt in 0..MAX_ATTEMPTS {
+            // The first read may come from this VM's recent copy (a view up to a second old is
+            // fine for counting credentials over minutes); a write it makes stale fails its CAS and
+            // the next attempt reads through.
+            let read =
+                if attempt == 0 { self.store.get_recent(&key, RECENT_READ_MS, now_ms) } else { self.store.get(&key) };
+            let (mut slot, cas) = match read {
                 Some((bytes, cas)) => (CampaignSlot::decode(&bytes).unwrap_or_default(), Some(cas)),
                 None => (CampaignSlot::default(), None),
             };

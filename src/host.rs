@@ -29,6 +29,80 @@ pub trait SharedStore {
     fn get(&self, key: &str) -> Option<(Vec<u8>, u32)>;
     /// Writes `value` if the key's CAS token still equals `cas` (`None`: unconditionally).
     fn set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), StoreError>;
+    /// A read that may be answered from a copy at most `max_age_ms` old, for values where a slightly
+    /// stale read is acceptable because every write of them is guarded by CAS (a stale copy makes the
+    /// write fail and the caller read again). By default it reads through.
+    fn get_recent(&self, key: &str, max_age_ms: u64, now_ms: u64) -> Option<(Vec<u8>, u32)> {
+        let _ = (max_age_ms, now_ms);
+        self.get(key)
+    }
+}
+
+/// A copy of a value: bytes, CAS token, when it was read (ms).
+type Copy = (Vec<u8>, u32, u64);
+
+/// Recent copies of shared-data values, kept by each VM (bounded: when full it starts over).
+#[derive(Debug)]
+pub struct RecentReads {
+    entries: RefCell<HashMap<String, Copy>>,
+    capacity: usize,
+}
+
+impl RecentReads {
+    /// Room for `capacity` keys.
+    pub fn new(capacity: usize) -> Self {
+        Self { entries: RefCell::new(HashMap::new()), capacity: capacity.max(1) }
+    }
+
+    /// Keys held.
+    pub fn len(&self) -> usize {
+        self.entries.borrow().len()
+    }
+
+    /// True when nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A store that answers [`SharedStore::get_recent`] from [`RecentReads`] and forgets a key's copy
+/// when it writes the key.
+pub struct CachingStore<'a> {
+    inner: &'a dyn SharedStore,
+    recent: &'a RecentReads,
+}
+
+impl<'a> CachingStore<'a> {
+    /// `inner` with recent copies in `recent`.
+    pub fn new(inner: &'a dyn SharedStore, recent: &'a RecentReads) -> Self {
+        Self { inner, recent }
+    }
+}
+
+impl SharedStore for CachingStore<'_> {
+    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        self.inner.get(key)
+    }
+
+    fn set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), StoreError> {
+        self.recent.entries.borrow_mut().remove(key);
+        self.inner.set(key, value, cas)
+    }
+
+    fn get_recent(&self, key: &str, max_age_ms: u64, now_ms: u64) -> Option<(Vec<u8>, u32)> {
+        if let Some((value, cas, at)) = self.recent.entries.borrow().get(key) {
+            if now_ms >= *at && now_ms - *at <= max_age_ms {
+                return Some((value.clone(), *cas));
+            }
+        }
+        let (value, cas) = self.inner.get(key)?;
+        let mut entries = self.recent.entries.borrow_mut();
+        if entries.len() >= self.recent.capacity && !entries.contains_key(key) {
+            entries.clear();
+        }
+        entries.insert(key.to_string(), (value.clone(), cas, now_ms));
+        Some((value, cas))
+    }
 }
 
 /// An in-memory [`SharedStore`] with Envoy's semantics, for tests. It can be told to fail the next

@@ -14,6 +14,7 @@ use crate::api::{ApiKind, ErrorStyle, Rejection};
 use crate::contract::{is_owned_header, local_reply, upstream_headers};
 use crate::credential::{identify, Credential};
 use crate::decision::{decide, precheck, settle, Charge, LedgerStats, Verdict};
+use crate::host::{CachingStore, RecentReads};
 use crate::ledger::Ledger;
 use crate::policy::{Action, MissingCredential, OversizeBody, Policy};
 use crate::request::{degrade, inspect, BodyStatus, RequestFacts};
@@ -27,6 +28,7 @@ pub(super) struct Exchange {
     id: u32,
     policy: Rc<Policy>,
     metrics: Rc<Metrics>,
+    recent: Rc<RecentReads>,
     api: ApiKind,
     style: ErrorStyle,
     credential: Option<Credential>,
@@ -42,7 +44,7 @@ pub(super) struct Exchange {
 }
 
 impl Exchange {
-    pub(super) fn new(id: u32, policy: Rc<Policy>, metrics: Rc<Metrics>) -> Self {
+    pub(super) fn new(id: u32, policy: Rc<Policy>, metrics: Rc<Metrics>, recent: Rc<RecentReads>) -> Self {
         if id % MEMORY_REPORT_EVERY == 0 {
             metrics.record_memory();
         }
@@ -50,6 +52,7 @@ impl Exchange {
             id,
             policy,
             metrics,
+            recent,
             api: ApiKind::Other,
             style: ErrorStyle::OpenAi,
             credential: None,
@@ -126,7 +129,7 @@ impl Exchange {
         self.tokenizer = facts.tokenizer;
         facts.path = std::mem::take(&mut self.path);
         let Some(credential) = self.credential.clone() else { return HostAction::Continue };
-        let store = EnvoySharedData;
+        let store = CachingStore::new(&EnvoySharedData, &self.recent);
         let ledger = Ledger::new(&self.policy.ledger, &store);
         let now = self.now();
         let decision = decide(&self.policy, &ledger, &credential, &facts, now);

@@ -12,12 +12,13 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{BufferType, ContextType, LogLevel};
 
+use crate::host::RecentReads;
 use crate::policy::Policy;
 use metrics::Metrics;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { policy: None, metrics: Rc::new(Metrics::define()) }) });
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { policy: None, metrics: Rc::new(Metrics::define()), recent: Rc::new(RecentReads::new(RECENT_READ_KEYS)) }) });
 }}
 
 /// Milliseconds since the epoch from the host clock (0 if the host refuses).
@@ -29,9 +30,14 @@ pub(crate) fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Campaign slots this VM keeps a recent copy of (a few hundred bytes each).
+const RECENT_READ_KEYS: usize = 1024;
+
 struct Root {
     policy: Option<Rc<Policy>>,
     metrics: Rc<Metrics>,
+    /// Recent copies of campaign slots (see `SharedStore::get_recent`).
+    recent: Rc<RecentReads>,
 }
 
 impl Context for Root {}
@@ -75,7 +81,7 @@ impl RootContext for Root {
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         // Without an accepted policy Envoy does not create contexts; be safe anyway.
         let policy = self.policy.clone()?;
-        Some(Box::new(http::Exchange::new(context_id, policy, self.metrics.clone())))
+        Some(Box::new(http::Exchange::new(context_id, policy, self.metrics.clone(), self.recent.clone())))
     }
 
     fn get_type(&self) -> Option<ContextType> {

@@ -2,11 +2,11 @@
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
 use distill_guard::api::ApiKind;
-use distill_guard::campaign::{CampaignTable, FingerprintKind, Sketch};
+use distill_guard::campaign::{CampaignTable, FingerprintKind, Sketch, RECENT_READ_MS};
 use distill_guard::credential::{identify, Credential};
 use distill_guard::decision::decide;
 use distill_guard::detection::{default_phrases, DetectionConfig, Tier};
-use distill_guard::host::MemoryStore;
+use distill_guard::host::{CachingStore, MemoryStore, RecentReads};
 use distill_guard::json::Json;
 use distill_guard::ledger::Ledger;
 use distill_guard::policy::{Action, Policy};
@@ -205,6 +205,58 @@ fn campaign_table_counts_credentials_and_contents_per_fingerprint() {
     assert!(v.credentials >= 9.0 && v.contents >= 9.0, "{v:?}");
     // Bounded: one key per slot at most.
     assert!(store.len() <= 64);
+}
+
+#[test]
+fn recent_copies_spare_the_store_until_a_write_is_needed() {
+    let store = MemoryStore::new();
+    let recent = RecentReads::new(16);
+    let caching = CachingStore::new(&store, &recent);
+    let t = CampaignTable::new(&caching, "test", 64, 3600);
+    // First sight: read (absent) + write; the write drops the copy, so the second reads through.
+    t.observe(FingerprintKind::Template, 42, 1, 2, T0).unwrap();
+    t.observe(FingerprintKind::Template, 42, 1, 2, T0 + 1).unwrap();
+    assert_eq!(store.calls(), 3);
+    // Nothing new to record within a second: answered from the copy.
+    for i in 2..50 {
+        t.observe(FingerprintKind::Template, 42, 1, 2, T0 + i).unwrap();
+    }
+    assert_eq!(store.calls(), 3);
+    // Older than a second: read again.
+    t.observe(FingerprintKind::Template, 42, 1, 2, T0 + 1 + RECENT_READ_MS + 1).unwrap();
+    assert_eq!(store.calls(), 4);
+    // Bounded.
+    for fp in 0..100 {
+        t.observe(FingerprintKind::Template, 1000 + fp, 1, 2, T0 + 5000);
+    }
+    assert!(recent.len() <= 16);
+}
+
+#[test]
+fn a_stale_copy_loses_no_credential() {
+    // Two worker VMs over one shared store, each with its own recent copies.
+    let store = MemoryStore::new();
+    let (recent_a, recent_b) = (RecentReads::new(16), RecentReads::new(16));
+    let (a, b) = (CachingStore::new(&store, &recent_a), CachingStore::new(&store, &recent_b));
+    let (ta, tb) = (CampaignTable::new(&a, "test", 64, 3600), CampaignTable::new(&b, "test", 64, 3600));
+    let creds: Vec<u64> = (1..=12u64).map(|c| c.wrapping_mul(0x9e37_79b9_7f4a_7c15)).collect();
+    ta.observe(FingerprintKind::Template, 42, creds[0], 7, T0).unwrap();
+    ta.observe(FingerprintKind::Template, 42, creds[0], 7, T0).unwrap(); // A now holds a copy
+    for c in &creds[1..6] {
+        tb.observe(FingerprintKind::Template, 42, *c, 7, T0).unwrap(); // B writes behind A's back
+    }
+    for c in &creds[6..] {
+        // A's copy is stale: its write fails the CAS and is redone on a fresh read.
+        ta.observe(FingerprintKind::Template, 42, *c, 7, T0).unwrap();
+    }
+    let plain = CampaignTable::new(&store, "test", 64, 3600);
+    let view = plain.observe(FingerprintKind::Template, 42, creds[0], 7, T0).unwrap();
+    // Every credential reached the shared sketch (estimate of 12 with 32 registers).
+    let mut expected = Sketch::default();
+    for c in &creds {
+        expected.insert(*c);
+    }
+    assert_eq!(view.credentials, expected.estimate());
 }
 
 #[test]
