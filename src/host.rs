@@ -39,12 +39,12 @@ pub trait SharedStore {
 }
 
 /// A copy of a value: bytes, CAS token, when it was read (ms).
-type Copy = (Vec<u8>, u32, u64);
+type RecentCopy = (Vec<u8>, u32, u64);
 
 /// Recent copies of shared-data values, kept by each VM (bounded: when full it starts over).
 #[derive(Debug)]
 pub struct RecentReads {
-    entries: RefCell<HashMap<String, Copy>>,
+    entries: RefCell<HashMap<String, RecentCopy>>,
     capacity: usize,
 }
 
