@@ -65,8 +65,8 @@ pub(crate) const fn ascii_eq(w: u64, b: u8) -> u64 {
 /// Flags the ASCII letters of any word (non-ASCII bytes are not flagged).
 #[inline(always)]
 pub(crate) const fn letters(w: u64) -> u64 {
-    let a = w & LOW7;
-    (ascii_in(a, b'A', b'Z') | ascii_in(a, b'a', b'z')) & !w
+    // Setting bit 5 folds upper case onto lower case and maps no other ASCII byte into a..z.
+    ascii_in((w & LOW7) | (0x20 * ONES), b'a', b'z') & !w
 }
 
 /// Flags the ASCII letters and digits of any word.
@@ -102,6 +102,21 @@ pub(crate) fn find_either(bytes: &[u8], a: u8, b: u8) -> Option<usize> {
         n += 8;
     }
     bytes.get(n..)?.iter().position(|&x| x == a || x == b).map(|p| n + p)
+}
+
+/// Length of the run of ASCII letters at the start of `bytes`, eight bytes at a time.
+#[inline(always)]
+pub(crate) fn letter_run(bytes: &[u8]) -> usize {
+    let mut n = 0;
+    while let Some(w) = word_at(bytes, n) {
+        let others = !letters(w) & HIGH;
+        if others != 0 {
+            return n + (others.trailing_zeros() / 8) as usize;
+        }
+        n += 8;
+    }
+    let tail = bytes.get(n..).unwrap_or(&[]);
+    n + tail.iter().position(|b| !b.is_ascii_alphabetic()).unwrap_or(tail.len())
 }
 
 #[cfg(test)]

@@ -120,7 +120,7 @@ pub struct Phrases {
 /// looked up in a 16,384-bit filter and, on a hit, in the phrases sorted by their first four bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhraseIndex {
-    filter: Vec<u64>,
+    filter: Box<[u64; FILTER_WORDS]>,
     /// (first four bytes, category bit, phrase), sorted.
     long: Vec<(u32, u8, Vec<u8>)>,
     /// Phrases shorter than four bytes: searched for directly.
@@ -128,6 +128,7 @@ pub struct PhraseIndex {
 }
 
 const FILTER_BITS: u32 = 14;
+const FILTER_WORDS: usize = 1 << (FILTER_BITS - 6);
 
 /// ASCII letters and digits, by table (one load instead of three range tests in the scan loop).
 const ALNUM: ByteTable = byte_table!(|b| b.is_ascii_alphanumeric() as u8);
@@ -152,7 +153,7 @@ fn prefix_key(b: &[u8]) -> Option<u32> {
 impl PhraseIndex {
     /// Compiles the lists (bit 1 chain of thought, 2 rubric, 4 synthetic data, 8 probe).
     pub fn new(p: &Phrases) -> Self {
-        let mut index = PhraseIndex { filter: vec![0; 1 << (FILTER_BITS - 6)], long: Vec::new(), short: Vec::new() };
+        let mut index = PhraseIndex { filter: Box::new([0; FILTER_WORDS]), long: Vec::new(), short: Vec::new() };
         for (bit, list) in [(1u8, &p.chain_of_thought), (2, &p.rubric), (4, &p.synthetic_data), (8, &p.probe)] {
             for phrase in list.iter().filter(|p| !p.is_empty()) {
                 let bytes = phrase.as_bytes().to_vec();
@@ -172,12 +173,18 @@ impl PhraseIndex {
         index
     }
 
+    /// False when no phrase starts with these four bytes (true: maybe).
+    #[inline(always)]
+    fn may_start(&self, key: u32) -> bool {
+        let (word, mask) = filter_slot(key);
+        self.filter.get(word % FILTER_WORDS).is_some_and(|w| w & mask != 0)
+    }
+
     /// The category bits of the (long) phrases that `rest` starts with and `found` lacks.
     #[inline(always)]
     fn match_at(&self, rest: &[u8], found: u8) -> u8 {
         let Some(key) = prefix_key(rest) else { return 0 };
-        let (word, mask) = filter_slot(key);
-        if self.filter.get(word).is_none_or(|w| w & mask == 0) {
+        if !self.may_start(key) {
             return 0;
         }
         let from = self.long.partition_point(|(k, _, _)| *k < key);
@@ -206,11 +213,21 @@ impl PhraseIndex {
         while let Some(w) = word_at(text, i) {
             let others = !alphanumerics(w) & HIGH;
             let mut candidates = (others << 8) | (u64::from(!prev_alnum) << 7) | (w & HIGH);
+            // The next eight bytes, for candidates whose four bytes run past this word.
+            let next = word_at(text, i + 8);
             while candidates != 0 {
-                let at = i + (candidates.trailing_zeros() / 8) as usize;
-                found |= self.match_at(text.get(at..).unwrap_or(&[]), found);
-                if found == 0b1111 {
-                    return found;
+                let lane = candidates.trailing_zeros() / 8;
+                // The candidate's first four bytes straight from the words; most miss the filter.
+                let key = match (lane, next) {
+                    (0..=4, _) => Some((w >> (8 * lane)) as u32),
+                    (_, Some(n)) => Some(((w >> (8 * lane)) | (n << (64 - 8 * lane))) as u32),
+                    _ => None,
+                };
+                if key.is_none_or(|k| self.may_start(k)) {
+                    found |= self.match_at(text.get(i + lane as usize..).unwrap_or(&[]), found);
+                    if found == 0b1111 {
+                        return found;
+                    }
                 }
                 candidates &= candidates - 1;
             }

@@ -1,7 +1,7 @@
 //! Token counting: a fast estimate from text (no vocabulary, a few rules fitted to BPE tokenizers of
 //! the cl100k/o200k family) and the exact `Usage` an API reports.
 
-use crate::bytes::{byte_table, ByteTable};
+use crate::bytes::{byte_table, letter_run, ByteTable};
 
 /// Token usage of one exchange. Cached input is part of `input`; reasoning is part of `output`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -126,7 +126,7 @@ pub fn estimate_tokens_for(text: &str, tokenizer: Tokenizer) -> u64 {
             class = NO_RUN;
             run = 0;
             loop {
-                let n = rest.iter().position(|&x| byte_class(x) != LETTER).unwrap_or(rest.len());
+                let n = letter_run(rest);
                 total += run_tokens(LETTER, n as u64);
                 rest = rest.get(n..).unwrap_or(&[]);
                 match rest {
