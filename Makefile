@@ -13,7 +13,7 @@ CARGO   ?= cargo
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help tools tools-envoy build policy-check apply-policy bench bench-estimator bench-proxy bench-smoke bench-core bench-instructions bench-wasm noop-filter trap-filter soak fuzz-tools fuzz-smoke fuzz-long detect-eval fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
+.PHONY: help tools tools-envoy build policy-check apply-policy bench bench-estimator bench-tools bench-proxy bench-latency bench-smoke bench-core bench-instructions bench-wasm noop-filter trap-filter soak fuzz-tools fuzz-smoke fuzz-long detect-eval fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-14s\033[0m %s\n",$$1,$$2}'
@@ -136,13 +136,18 @@ bench-estimator: ## Token estimator vs exact tokenizers (cl100k/o200k) on Englis
 noop-filter: ## Build the no-op baseline filter for the benchmark
 	$(CARGO) build --manifest-path benches/noop-filter/Cargo.toml --target wasm32-wasip1 --release
 
-BENCH_REPS ?= 3
-BENCH_SECONDS ?= 3
-bench-proxy: build noop-filter ## Side-by-side Envoy benchmark: no filter / no-op wasm / distill-guard shadow / enforcing
+BENCH_REPS ?= 5
+BENCH_SECONDS ?= 4
+bench-tools: ## Load generators for the Envoy benchmarks: wrk (apt) and oha 1.16.0 (open loop, cargo)
 	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 	@test -x $(TOOLS)/bin/oha || command -v oha >/dev/null || (echo "installing oha (open-loop load, a few minutes)"; \
 	  $(CARGO) install oha --version 1.16.0 --locked --root $(TOOLS))
-	$(PY) benches/bench.py --reps $(BENCH_REPS) --seconds $(BENCH_SECONDS)
+
+bench-proxy: build noop-filter bench-tools ## Side-by-side Envoy benchmark: no filter / no-op wasm / distill-guard shadow / enforcing (BASELINE=other.wasm adds another build)
+	$(PY) benches/bench.py --reps $(BENCH_REPS) --seconds $(BENCH_SECONDS) $(if $(BASELINE),--baseline-wasm $(BASELINE))
+
+bench-latency: build noop-filter bench-tools ## Added p50 latency at a fixed low rate, split by feature (detection, budgets, bare filter)
+	$(PY) benches/latency_breakdown.py
 
 bench-smoke: build noop-filter ## A few seconds of bench-proxy (one short rep), to keep the benchmark working
 	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
@@ -158,7 +163,7 @@ bench-instructions: ## Instruction counts (callgrind) of the per-request core pa
 bench-wasm: build noop-filter ## The module alone in V8 (node): µs and host calls per exchange, wasm heap after 1M exchanges
 	python3 benches/wasm_bench.py
 
-bench: bench-estimator bench-core bench-instructions bench-wasm bench-proxy ## All benchmarks (results go in BENCHMARKS.md)
+bench: bench-estimator bench-core bench-instructions bench-wasm bench-proxy bench-latency ## All benchmarks (results go in BENCHMARKS.md)
 
 clean: ## Remove build output
 	$(CARGO) clean

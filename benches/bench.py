@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""Side-by-side benchmark of the same Envoy build in four configurations, interleaved (A B C D A B C D
-...) in one run, with the same upstream and request mix:
+"""Side-by-side benchmark of the same Envoy build in four configurations, interleaved in one run
+(all four proxies up at once; each request mix measured A B C D, then D C B A, ...), with the same
+upstream and request mix:
 
   1. no wasm filter          2. the no-op proxy-wasm filter (benches/noop-filter: pauses for the body)
   3. distill-guard, default policy in shadow mode      4. distill-guard enforcing
   (3 and 4 rotate through 10,000 distinct credentials)
 
 The upstream is a second Envoy answering from `direct_response` (a chat completion with usage, or an SSE
-stream of a few hundred chunks), so the upstream is never the bottleneck. The proxy under test runs with
-one worker pinned to CPU 0; wrk and the upstream share CPU 1.
+stream of a few hundred chunks), so the upstream is never the bottleneck. Each proxy runs one worker
+pinned to CPU 0 (only the one under load is busy); wrk and the upstream share CPU 1. Ratios are
+paired: taken within one repetition, seconds apart, then the median over repetitions.
 
 Per configuration and request mix it measures:
   - throughput with wrk at 16 connections (closed loop), and the proxy's own CPU time per request over
@@ -20,7 +22,8 @@ Per configuration and request mix it measures:
     one credential, since oha cannot vary headers), or, when oha is absent (the CI smoke run),
     benches/openloop.py (Python asyncio, rotating 10,000 credentials, ~1 ms of its own overhead).
 
-    python3 benches/bench.py [--reps 3] [--seconds 5] [--rate 300] [--smoke] [--out target/bench.json]
+    python3 benches/bench.py [--reps 5] [--seconds 4] [--rate 300] [--smoke] [--out target/bench.json]
+                             [--baseline-wasm other.wasm]   # a fifth config: another build, enforcing
 """
 import argparse
 import json
@@ -118,9 +121,11 @@ static_resources:
 """
 
 
-def proxy_config(kind, listen, admin, upstream, policy_text):
+def proxy_config(kind, listen, admin, upstream, policy_text, baseline_wasm=None):
     if kind in ("dg_shadow", "dg_enforce"):
         return render.render(policy_text, listen, admin, upstream, DG_WASM)
+    if kind == "dg_baseline":
+        return render.render(policy_text, listen, admin, upstream, baseline_wasm)
     wasm = ""
     if kind == "noop_wasm":
         wasm = f"""
@@ -238,13 +243,20 @@ def completed(admin):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--seconds", type=int, default=4)
     ap.add_argument("--rate", type=float, default=300, help="fixed arrival rate (req/s) for the latency runs")
     ap.add_argument("--smoke", action="store_true", help="one short rep, to keep the benchmark working in CI")
     ap.add_argument("--out", default=os.path.join(ROOT, "target", "bench.json"))
     ap.add_argument("--report", metavar="JSON", help="print the report of a saved run instead of measuring")
+    ap.add_argument("--baseline-wasm", metavar="WASM",
+                    help="also run another build of the module, enforcing (config dg_baseline): compares two "
+                         "builds side by side in the same run")
+    ap.add_argument("--mixes", default="2048,2048_sse,16384,16384_sse",
+                    help="comma list of request mixes to measure (default: all four)")
     a = ap.parse_args()
+    a.mixes = [m for m in a.mixes.split(",") if m]
+    configs = CONFIGS + (["dg_baseline"] if a.baseline_wasm else [])
     if a.report:
         with open(a.report) as f:
             saved = json.load(f)
@@ -268,45 +280,56 @@ def main():
     # Budgets out of the way: the benchmark measures the filter's cost, not its throttling.
     for b in policy["budgets"]:
         b.update({k: v * 1000 for k, v in b.items() if k.startswith("max_")})
-    policies = {"dg_enforce": json.dumps(policy)}
+    policies = {"dg_enforce": json.dumps(policy), "dg_baseline": json.dumps(policy)}
     policy["mode"] = "shadow"
     policies["dg_shadow"] = json.dumps(policy)
 
     up_port, up_admin = free_port(), free_port()
     upstream, up_log, _ = start_envoy(upstream_config(up_port, up_admin), work, "upstream", cpu=1, concurrency=1)
-    results = {c: [] for c in CONFIGS}
+    results = {c: [] for c in configs}
+    proxies = {}
     try:
         wait_ready(up_admin, upstream)
-        mixes = [(size, stream) for size in (2048, 16384) for stream in (False, True)]
+        # The four proxies run side by side (all pinned to CPU 0, idle unless loaded), so every
+        # measurement of one mix is taken for the four configurations within seconds of each other:
+        # the machine's slow drifts in speed hit them alike and cancel in the paired ratios.
+        for kind in configs:
+            listen, admin = free_port(), free_port()
+            proc, log, _ = start_envoy(proxy_config(kind, listen, admin, up_port, policies.get(kind, "{}"),
+                                                    a.baseline_wasm), work, f"proxy-{kind}", cpu=0)
+            proxies[kind] = (proc, log, listen, admin)
+        for kind, (proc, _, _, admin) in proxies.items():
+            wait_ready(admin, proc)
+        mixes = [(size, stream) for size in (2048, 16384) for stream in (False, True)
+                 if f"{size}{'_sse' if stream else ''}" in a.mixes]
         for rep in range(a.reps):
-            for kind in CONFIGS:
-                listen, admin = free_port(), free_port()
-                proc, log, _ = start_envoy(proxy_config(kind, listen, admin, up_port, policies.get(kind, "{}")), work,
-                                           f"proxy-{kind}", cpu=0)
-                try:
-                    wait_ready(admin, proc)
+            rows = {kind: {"rep": rep} for kind in configs}
+            for size, stream in mixes:
+                # Alternate the order between repetitions (A B C D, then D C B A).
+                order = configs if rep % 2 == 0 else configs[::-1]
+                for kind in order:
+                    proc, _, listen, admin = proxies[kind]
                     keys = 10_000 if kind.startswith("dg_") else 1
-                    row = {"rep": rep}
-                    for size, stream in mixes:
-                        url = f"http://127.0.0.1:{listen}/{'sse/' if stream else ''}v1/chat/completions"
-                        wrk(url, bodies[size], keys, 16, 1, lua)  # warm up
-                        cpu0, done0 = proc_cpu_seconds(proc.pid), completed(admin)
-                        sat = wrk(url, bodies[size], keys, 16, a.seconds, lua)
-                        cpu1, done1 = proc_cpu_seconds(proc.pid), completed(admin)
-                        lat = fixed_rate(url, bodies[size], a.rate, a.seconds, keys)
-                        bad = sum(n for st, n in lat["statuses"].items() if st != 200)
-                        row[f"{size}{'_sse' if stream else ''}"] = {
-                            "rps": sat["rps"], "cpu_us": (cpu1 - cpu0) * 1e6 / max(1, done1 - done0),
-                            "p50_us": lat["p50_us"], "p90_us": lat["p90_us"], "p99_us": lat["p99_us"],
-                            "generator_late": lat["generator_late"], "latency_tool": lat["tool"],
-                            "non2xx": sat["non2xx"] + bad}
-                    results[kind].append(row)
-                    print(kind, rep, json.dumps(row), flush=True)
-                finally:
-                    proc.terminate()
-                    proc.wait(10)
-                    log.close()
+                    url = f"http://127.0.0.1:{listen}/{'sse/' if stream else ''}v1/chat/completions"
+                    wrk(url, bodies[size], keys, 16, 1, lua)  # warm up
+                    cpu0, done0 = proc_cpu_seconds(proc.pid), completed(admin)
+                    sat = wrk(url, bodies[size], keys, 16, a.seconds, lua)
+                    cpu1, done1 = proc_cpu_seconds(proc.pid), completed(admin)
+                    lat = fixed_rate(url, bodies[size], a.rate, a.seconds, keys)
+                    bad = sum(n for st, n in lat["statuses"].items() if st != 200)
+                    rows[kind][f"{size}{'_sse' if stream else ''}"] = {
+                        "rps": sat["rps"], "cpu_us": (cpu1 - cpu0) * 1e6 / max(1, done1 - done0),
+                        "p50_us": lat["p50_us"], "p90_us": lat["p90_us"], "p99_us": lat["p99_us"],
+                        "generator_late": lat["generator_late"], "latency_tool": lat["tool"],
+                        "non2xx": sat["non2xx"] + bad}
+            for kind in configs:
+                results[kind].append(rows[kind])
+                print(kind, rep, json.dumps(rows[kind]), flush=True)
     finally:
+        for proc, log, _, _ in proxies.values():
+            proc.terminate()
+            proc.wait(10)
+            log.close()
         upstream.terminate()
         upstream.wait(10)
         up_log.close()
@@ -323,24 +346,38 @@ def report(results, a):
     def med(kind, mix, field):
         return statistics.median(r[mix][field] for r in results[kind])
 
+    def paired(kind, ref, mix, f):
+        """Median over repetitions of f(this, reference) measured in the same repetition."""
+        return statistics.median(f(r[mix], q[mix]) for r, q in zip(results[kind], results[ref]))
+
     tool = results["no_filter"][0]["2048"].get("latency_tool", "?") if results["no_filter"] else "?"
     lines = [f"{a.reps} interleaved repetitions, {a.seconds} s per measurement, latency at {a.rate:.0f} req/s "
-             f"({tool}); medians.",
+             f"({tool}). Absolute figures are medians; ratios and added latency are medians of the ratios and "
+             "differences paired within each repetition.",
              "",
              "| mix | config | req/s (wrk, 16 conns) | vs no filter | vs no-op | proxy CPU µs/req | capacity vs no filter | capacity vs no-op | p50 µs | p50 added vs no filter | p99 µs |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for mix in ("2048", "2048_sse", "16384", "16384_sse"):
-        base, noop = med("no_filter", mix, "rps"), med("noop_wasm", mix, "rps")
-        base_cpu, noop_cpu = med("no_filter", mix, "cpu_us"), med("noop_wasm", mix, "cpu_us")
-        base_p50 = med("no_filter", mix, "p50_us")
-        for kind in CONFIGS:
-            rps, p50, p99 = med(kind, mix, "rps"), med(kind, mix, "p50_us"), med(kind, mix, "p99_us")
-            cpu = med(kind, mix, "cpu_us")
+    measured = [m for m in ("2048", "2048_sse", "16384", "16384_sse") if results["no_filter"] and m in results["no_filter"][0]]
+    for mix in measured:
+        for kind in [c for c in CONFIGS + ["dg_baseline"] if results.get(c)]:
+            rps, p50, p99, cpu = (med(kind, mix, f) for f in ("rps", "p50_us", "p99_us", "cpu_us"))
+            ratio = {ref: paired(kind, ref, mix, lambda r, q: r["rps"] / q["rps"]) for ref in ("no_filter", "noop_wasm")}
+            capacity = {ref: paired(kind, ref, mix, lambda r, q: q["cpu_us"] / r["cpu_us"])
+                        for ref in ("no_filter", "noop_wasm")}
+            added = paired(kind, "no_filter", mix, lambda r, q: r["p50_us"] - q["p50_us"])
             lines.append(f"| {mix.replace('_sse', ' SSE').replace('2048', '2 KB').replace('16384', '16 KB')} | {kind} | "
-                         f"{rps:.0f} | {rps / base:.2f} | {rps / noop:.2f} | {cpu:.0f} | {base_cpu / cpu:.2f} | "
-                         f"{noop_cpu / cpu:.2f} | {p50:.0f} | {p50 - base_p50:+.0f} | {p99:.0f} |")
+                         f"{rps:.0f} | {ratio['no_filter']:.2f} | {ratio['noop_wasm']:.2f} | {cpu:.0f} | "
+                         f"{capacity['no_filter']:.2f} | {capacity['noop_wasm']:.2f} | {p50:.0f} | {added:+.0f} | {p99:.0f} |")
     lines += ["", "capacity = the proxy's CPU per request of the reference divided by this configuration's: the "
-              "throughput ratio at saturation of the proxy's core."]
+              "throughput ratio at saturation of the proxy's core.", "",
+              "Least-disturbed runs: other tenants only ever slow a run down, so the minimum proxy CPU per request "
+              "over the repetitions is the least noisy estimate of each configuration's own cost.", "",
+              "| mix | config | min proxy CPU µs/req | capacity vs no filter | capacity vs no-op |", "|---|---|---|---|---|"]
+    for mix in measured:
+        lo = {kind: min(r[mix]["cpu_us"] for r in results[kind]) for kind in CONFIGS + ["dg_baseline"] if results.get(kind)}
+        for kind, cpu in lo.items():
+            lines.append(f"| {mix.replace('_sse', ' SSE').replace('2048', '2 KB').replace('16384', '16 KB')} | {kind} | "
+                         f"{cpu:.0f} | {lo['no_filter'] / cpu:.2f} | {lo['noop_wasm'] / cpu:.2f} |")
     return "\n".join(lines)
 
 

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Where the added latency at a fixed low rate comes from: the same 2 KB chat request through proxies
+that differ by one thing each, all up at once and measured interleaved (like bench.py):
+
+  no_filter, noop_wasm, dg (default policy, enforcing), dg without detection, dg without budgets,
+  dg bare (no budgets, no detection: identify, parse, estimate, tag headers, meter the response)
+
+For each: p50 latency at a fixed arrival rate (oha, open loop, coordinated-omission corrected) and the
+proxy's CPU time per request *at that rate* (which, unlike CPU per request at saturation, includes the
+cost of running each request with cold caches).
+
+    python3 benches/latency_breakdown.py [--rate 300] [--reps 3] [--seconds 3]
+"""
+import argparse
+import copy
+import json
+import os
+import statistics
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import bench  # noqa: E402
+
+
+def variant(policy, **changes):
+    p = copy.deepcopy(policy)
+    for path, value in changes.items():
+        node = p
+        keys = path.split("__")
+        for k in keys[:-1]:
+            node = node[k]
+        node[keys[-1]] = value
+    return p
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rate", type=int, default=300)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=3)
+    a = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="dg-latency-")
+    body = os.path.join(work, "body2048.json")
+    with open(body, "wb") as f:
+        f.write(bench.chat_body(2048))
+    with open(os.path.join(bench.ROOT, "envoy", "policy.json")) as f:
+        base = json.load(f)
+    for b in base["budgets"]:
+        b.update({k: v * 1000 for k, v in b.items() if k.startswith("max_")})
+    configs = [("no_filter", "no_filter", base), ("noop_wasm", "noop_wasm", base), ("dg", "dg_enforce", base),
+               ("dg_no_detection", "dg_enforce", variant(base, detection__enabled=False)),
+               ("dg_no_budgets", "dg_enforce", variant(base, budgets=[])),
+               ("dg_bare", "dg_enforce", variant(base, budgets=[], detection__enabled=False))]
+    up, up_admin = bench.free_port(), bench.free_port()
+    upstream, up_log, _ = bench.start_envoy(bench.upstream_config(up, up_admin), work, "upstream", cpu=1)
+    proxies = {}
+    try:
+        bench.wait_ready(up_admin, upstream)
+        for name, kind, policy in configs:
+            listen, admin = bench.free_port(), bench.free_port()
+            proc, log, _ = bench.start_envoy(bench.proxy_config(kind, listen, admin, up, json.dumps(policy)), work,
+                                             f"proxy-{name}", cpu=0)
+            proxies[name] = (proc, log, listen, admin)
+        for proc, _, _, admin in proxies.values():
+            bench.wait_ready(admin, proc)
+        p50 = {name: [] for name in proxies}
+        cpu = {name: [] for name in proxies}
+        for _ in range(a.reps):
+            for name, (proc, _, listen, admin) in proxies.items():
+                url = f"http://127.0.0.1:{listen}/v1/chat/completions"
+                c0, d0 = bench.proc_cpu_seconds(proc.pid), bench.completed(admin)
+                p50[name].append(bench.fixed_rate(url, body, a.rate, a.seconds, 1)["p50_us"])
+                c1, d1 = bench.proc_cpu_seconds(proc.pid), bench.completed(admin)
+                cpu[name].append((c1 - c0) * 1e6 / max(1, d1 - d0))
+    finally:
+        for proc, log, _, _ in proxies.values():
+            proc.terminate()
+            proc.wait(10)
+            log.close()
+        upstream.terminate()
+        upstream.wait(10)
+        up_log.close()
+    print(f"2 KB chat request at {a.rate} req/s, {a.reps} interleaved repetitions of {a.seconds} s; medians.\n")
+    print("| config | p50 µs | added vs no filter | proxy CPU µs/req at this rate | added vs no filter |")
+    print("|---|---|---|---|---|")
+    base_p50, base_cpu = statistics.median(p50["no_filter"]), statistics.median(cpu["no_filter"])
+    for name in proxies:
+        lat, c = statistics.median(p50[name]), statistics.median(cpu[name])
+        print(f"| {name} | {lat:.0f} | {lat - base_p50:+.0f} | {c:.0f} | {c - base_cpu:+.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
