@@ -97,6 +97,22 @@ impl<'a> Json<'a> {
         }
     }
 
+    /// The same document as a `serde_json::Value` (for comparisons and debugging; a float that is not
+    /// finite, which JSON cannot carry, becomes `null`).
+    pub fn to_value(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match self {
+            Json::Null => Value::Null,
+            Json::Bool(b) => Value::Bool(*b),
+            Json::Number(Number::PosInt(n)) => Value::from(*n),
+            Json::Number(Number::NegInt(n)) => Value::from(*n),
+            Json::Number(Number::Float(f)) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+            Json::String(s) => Value::String(s.to_string()),
+            Json::Array(items) => Value::Array(items.iter().map(Json::to_value).collect()),
+            Json::Object(fields) => Value::Object(fields.iter().map(|(k, v)| (k.to_string(), v.to_value())).collect()),
+        }
+    }
+
     /// Any number as a float.
     pub fn as_f64(&self) -> Option<f64> {
         match self {

@@ -1,5 +1,5 @@
-//! Request bodies: inspection (parse, token estimate, shape, include_usage injection) for every API,
-//! and the degrade rewrite. The first byte picks the API.
+//! Request bodies: the borrowing JSON reader against serde_json, inspection (parse, token estimate,
+//! shape, include_usage injection) for every API, and the degrade rewrite. The first byte picks the API.
 #![no_main]
 use distill_guard::api::ApiKind;
 use distill_guard::detection::{default_phrases, DegradeConfig};
@@ -9,6 +9,9 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, body)) = data.split_first() else { return };
+    // The borrowing JSON reader accepts exactly what serde_json accepts and reads the same values.
+    let borrowed = distill_guard::json::Json::parse(body).map(|j| j.to_value());
+    assert_eq!(borrowed, serde_json::from_slice::<serde_json::Value>(body).ok());
     let api = ApiKind::ALL[usize::from(pick) % ApiKind::ALL.len()];
     let cfg = ShapeConfig::new(default_phrases(), 8192, vec!["gpt-5".into()]);
     let out = inspect(api, body, pick & 0x80 != 0, Some(&cfg));

@@ -7,35 +7,33 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 
 use std::borrow::Cow;
 
-use distill_guard::json::{Json, Number};
+use distill_guard::json::Json;
 use serde_json::Value;
 
 use crate::support::Rng;
 
-/// `Json` as a `Value`, to compare whole documents.
-fn to_value(j: &Json<'_>) -> Value {
+/// Each object keeps every key once (a repeated key replaced the earlier value).
+fn keys_once(j: &Json<'_>) {
     match j {
-        Json::Null => Value::Null,
-        Json::Bool(b) => Value::Bool(*b),
-        Json::Number(Number::PosInt(n)) => Value::from(*n),
-        Json::Number(Number::NegInt(n)) => Value::from(*n),
-        Json::Number(Number::Float(f)) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
-        Json::String(s) => Value::String(s.to_string()),
-        Json::Array(items) => Value::Array(items.iter().map(to_value).collect()),
+        Json::Array(items) => items.iter().for_each(keys_once),
         Json::Object(fields) => {
             let mut keys: Vec<&str> = fields.iter().map(|(k, _)| k.as_ref()).collect();
             keys.sort_unstable();
             keys.dedup();
             assert_eq!(keys.len(), fields.len(), "each key once");
-            Value::Object(fields.iter().map(|(k, v)| (k.to_string(), to_value(v))).collect())
+            fields.iter().for_each(|(_, v)| keys_once(v));
         }
+        _ => {}
     }
 }
 
 fn same_as_value(doc: &[u8]) {
     let expected = serde_json::from_slice::<Value>(doc).ok();
     let got = Json::parse(doc);
-    assert_eq!(got.as_ref().map(to_value), expected, "{:?}", String::from_utf8_lossy(doc));
+    if let Some(j) = &got {
+        keys_once(j);
+    }
+    assert_eq!(got.as_ref().map(Json::to_value), expected, "{:?}", String::from_utf8_lossy(doc));
 }
 
 const STRINGS: &[&str] = &[
