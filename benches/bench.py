@@ -241,6 +241,54 @@ def completed(admin):
     return sum(int(line.rsplit(":", 1)[1]) for line in text.splitlines() if line.startswith("http.llm_api."))
 
 
+def bench_policy():
+    """The shipped policy with its budgets raised out of the way: the benchmarks measure the filter's
+    cost, not its throttling."""
+    with open(os.path.join(ROOT, "envoy", "policy.json")) as f:
+        policy = json.load(f)
+    for b in policy["budgets"]:
+        b.update({k: v * 1000 for k, v in b.items() if k.startswith("max_")})
+    return policy
+
+
+class SideBySide:
+    """The upstream (CPU 1) and any number of proxies under test (each one worker, CPU 0), all up at
+    once; leaving the `with` block stops them all."""
+
+    def __init__(self, work):
+        self.work, self.proxies = work, {}
+        self.up_port, up_admin = free_port(), free_port()
+        self.upstream, self.up_log, _ = start_envoy(upstream_config(self.up_port, up_admin), work, "upstream",
+                                                    cpu=1, concurrency=1)
+        try:
+            wait_ready(up_admin, self.upstream)
+        except Exception:
+            self.__exit__()
+            raise
+
+    def add(self, name, kind, policy_text, baseline_wasm=None):
+        listen, admin = free_port(), free_port()
+        proc, log, _ = start_envoy(proxy_config(kind, listen, admin, self.up_port, policy_text, baseline_wasm),
+                                   self.work, f"proxy-{name}", cpu=0)
+        self.proxies[name] = (proc, log, listen, admin)
+
+    def wait_ready(self):
+        for proc, _, _, admin in self.proxies.values():
+            wait_ready(admin, proc)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        for proc, log, _, _ in self.proxies.values():
+            proc.terminate()
+            proc.wait(10)
+            log.close()
+        self.upstream.terminate()
+        self.upstream.wait(10)
+        self.up_log.close()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=5)
@@ -275,31 +323,20 @@ def main():
         with open(path, "wb") as f:
             f.write(chat_body(size))
         bodies[size] = path
-    with open(os.path.join(ROOT, "envoy", "policy.json")) as f:
-        policy = json.load(f)
-    # Budgets out of the way: the benchmark measures the filter's cost, not its throttling.
-    for b in policy["budgets"]:
-        b.update({k: v * 1000 for k, v in b.items() if k.startswith("max_")})
+    policy = bench_policy()
     policies = {"dg_enforce": json.dumps(policy), "dg_baseline": json.dumps(policy)}
     policy["mode"] = "shadow"
     policies["dg_shadow"] = json.dumps(policy)
 
-    up_port, up_admin = free_port(), free_port()
-    upstream, up_log, _ = start_envoy(upstream_config(up_port, up_admin), work, "upstream", cpu=1, concurrency=1)
     results = {c: [] for c in configs}
-    proxies = {}
-    try:
-        wait_ready(up_admin, upstream)
-        # The four proxies run side by side (all pinned to CPU 0, idle unless loaded), so every
-        # measurement of one mix is taken for the four configurations within seconds of each other:
+    with SideBySide(work) as side:
+        # The proxies run side by side (all pinned to CPU 0, idle unless loaded), so every
+        # measurement of one mix is taken for all configurations within seconds of each other:
         # the machine's slow drifts in speed hit them alike and cancel in the paired ratios.
         for kind in configs:
-            listen, admin = free_port(), free_port()
-            proc, log, _ = start_envoy(proxy_config(kind, listen, admin, up_port, policies.get(kind, "{}"),
-                                                    a.baseline_wasm), work, f"proxy-{kind}", cpu=0)
-            proxies[kind] = (proc, log, listen, admin)
-        for kind, (proc, _, _, admin) in proxies.items():
-            wait_ready(admin, proc)
+            side.add(kind, kind, policies.get(kind, "{}"), a.baseline_wasm)
+        side.wait_ready()
+        proxies = side.proxies
         mixes = [(size, stream) for size in (2048, 16384) for stream in (False, True)
                  if f"{size}{'_sse' if stream else ''}" in a.mixes]
         for rep in range(a.reps):
@@ -325,14 +362,6 @@ def main():
             for kind in configs:
                 results[kind].append(rows[kind])
                 print(kind, rep, json.dumps(rows[kind]), flush=True)
-    finally:
-        for proc, log, _, _ in proxies.values():
-            proc.terminate()
-            proc.wait(10)
-            log.close()
-        upstream.terminate()
-        upstream.wait(10)
-        up_log.close()
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "w") as f:
         json.dump(results, f, indent=2)

@@ -15,6 +15,7 @@ import argparse
 import copy
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -45,48 +46,30 @@ def main():
     body = os.path.join(work, "body2048.json")
     with open(body, "wb") as f:
         f.write(bench.chat_body(2048))
-    with open(os.path.join(bench.ROOT, "envoy", "policy.json")) as f:
-        base = json.load(f)
-    for b in base["budgets"]:
-        b.update({k: v * 1000 for k, v in b.items() if k.startswith("max_")})
+    base = bench.bench_policy()
     configs = [("no_filter", "no_filter", base), ("noop_wasm", "noop_wasm", base), ("dg", "dg_enforce", base),
                ("dg_no_detection", "dg_enforce", variant(base, detection__enabled=False)),
                ("dg_no_budgets", "dg_enforce", variant(base, budgets=[])),
                ("dg_bare", "dg_enforce", variant(base, budgets=[], detection__enabled=False))]
-    up, up_admin = bench.free_port(), bench.free_port()
-    upstream, up_log, _ = bench.start_envoy(bench.upstream_config(up, up_admin), work, "upstream", cpu=1)
-    proxies = {}
-    try:
-        bench.wait_ready(up_admin, upstream)
+    p50 = {name: [] for name, _, _ in configs}
+    cpu = {name: [] for name, _, _ in configs}
+    with bench.SideBySide(work) as side:
         for name, kind, policy in configs:
-            listen, admin = bench.free_port(), bench.free_port()
-            proc, log, _ = bench.start_envoy(bench.proxy_config(kind, listen, admin, up, json.dumps(policy)), work,
-                                             f"proxy-{name}", cpu=0)
-            proxies[name] = (proc, log, listen, admin)
-        for proc, _, _, admin in proxies.values():
-            bench.wait_ready(admin, proc)
-        p50 = {name: [] for name in proxies}
-        cpu = {name: [] for name in proxies}
+            side.add(name, kind, json.dumps(policy))
+        side.wait_ready()
         for _ in range(a.reps):
-            for name, (proc, _, listen, admin) in proxies.items():
+            for name, (proc, _, listen, admin) in side.proxies.items():
                 url = f"http://127.0.0.1:{listen}/v1/chat/completions"
                 c0, d0 = bench.proc_cpu_seconds(proc.pid), bench.completed(admin)
                 p50[name].append(bench.fixed_rate(url, body, a.rate, a.seconds, 1)["p50_us"])
                 c1, d1 = bench.proc_cpu_seconds(proc.pid), bench.completed(admin)
                 cpu[name].append((c1 - c0) * 1e6 / max(1, d1 - d0))
-    finally:
-        for proc, log, _, _ in proxies.values():
-            proc.terminate()
-            proc.wait(10)
-            log.close()
-        upstream.terminate()
-        upstream.wait(10)
-        up_log.close()
+    shutil.rmtree(work, ignore_errors=True)
     print(f"2 KB chat request at {a.rate} req/s, {a.reps} interleaved repetitions of {a.seconds} s; medians.\n")
     print("| config | p50 µs | added vs no filter | proxy CPU µs/req at this rate | added vs no filter |")
     print("|---|---|---|---|---|")
     base_p50, base_cpu = statistics.median(p50["no_filter"]), statistics.median(cpu["no_filter"])
-    for name in proxies:
+    for name in p50:
         lat, c = statistics.median(p50[name]), statistics.median(cpu[name])
         print(f"| {name} | {lat:.0f} | {lat - base_p50:+.0f} | {c:.0f} | {c - base_cpu:+.0f} |")
     return 0

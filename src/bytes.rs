@@ -90,33 +90,31 @@ pub(crate) const fn bytes_equal(w: u64, b: u8) -> u64 {
     !(((x & LOW7) + LOW7) | x | LOW7)
 }
 
-/// The position of the first byte equal to `a` or `b`, eight bytes at a time.
-#[inline]
-pub(crate) fn find_either(bytes: &[u8], a: u8, b: u8) -> Option<usize> {
+/// The position of the first byte with a property, eight bytes at a time: `flags` flags such bytes
+/// in a word, `has` tests one byte (the same property, for the last bytes).
+#[inline(always)]
+fn first_with(bytes: &[u8], flags: impl Fn(u64) -> u64, has: impl Fn(u8) -> bool) -> Option<usize> {
     let mut n = 0;
     while let Some(w) = word_at(bytes, n) {
-        let hits = bytes_equal(w, a) | bytes_equal(w, b);
+        let hits = flags(w) & HIGH;
         if hits != 0 {
             return Some(n + (hits.trailing_zeros() / 8) as usize);
         }
         n += 8;
     }
-    bytes.get(n..)?.iter().position(|&x| x == a || x == b).map(|p| n + p)
+    bytes.get(n..)?.iter().position(|&x| has(x)).map(|p| n + p)
 }
 
-/// Length of the run of ASCII letters at the start of `bytes`, eight bytes at a time.
+/// The position of the first byte equal to `a` or `b`.
+#[inline]
+pub(crate) fn find_either(bytes: &[u8], a: u8, b: u8) -> Option<usize> {
+    first_with(bytes, |w| bytes_equal(w, a) | bytes_equal(w, b), |x| x == a || x == b)
+}
+
+/// Length of the run of ASCII letters at the start of `bytes`.
 #[inline(always)]
 pub(crate) fn letter_run(bytes: &[u8]) -> usize {
-    let mut n = 0;
-    while let Some(w) = word_at(bytes, n) {
-        let others = !letters(w) & HIGH;
-        if others != 0 {
-            return n + (others.trailing_zeros() / 8) as usize;
-        }
-        n += 8;
-    }
-    let tail = bytes.get(n..).unwrap_or(&[]);
-    n + tail.iter().position(|b| !b.is_ascii_alphabetic()).unwrap_or(tail.len())
+    first_with(bytes, |w| !letters(w), |x| !x.is_ascii_alphabetic()).unwrap_or(bytes.len())
 }
 
 #[cfg(test)]

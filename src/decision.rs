@@ -122,8 +122,6 @@ pub struct Charge {
 /// Counters of what the ledger did, for metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LedgerStats {
-    /// Slots filled for the first time.
-    pub new_subjects: u64,
     /// Subjects evicted.
     pub evictions: u64,
     /// CAS retries.
@@ -138,7 +136,6 @@ impl LedgerStats {
     fn note(&mut self, r: &Result<Updated, LedgerError>) {
         match r {
             Ok(u) => {
-                self.new_subjects += u64::from(u.filled_empty_slot);
                 self.tracked = u.tracked.or(self.tracked);
                 self.evictions += u64::from(u.evicted);
                 self.cas_retries += u64::from(u.retries);

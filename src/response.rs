@@ -232,7 +232,7 @@ impl ResponseMeter {
             self.streamed_output += scan.text_tokens;
             return;
         }
-        let Ok(v) = serde_json::from_slice::<Json>(data) else { return };
+        let Some(v) = Json::parse(data) else { return };
         match self.api {
             ApiKind::OpenAiChat | ApiKind::OpenAiCompletions | ApiKind::Other => {
                 if let Some(u) = v.get("usage").and_then(openai_usage) {
@@ -311,7 +311,7 @@ impl ResponseMeter {
             sse.finish(&mut |name, data| self.on_event(name, data));
             self.sse = sse;
         } else if !self.body_overflow && !self.body.is_empty() {
-            if let Ok(v) = serde_json::from_slice::<Json>(&self.body) {
+            if let Some(v) = Json::parse(&self.body) {
                 let usage = v.get("usage").and_then(|u| match self.api {
                     ApiKind::OpenAiResponses => responses_usage(u),
                     ApiKind::AnthropicMessages => anthropic_usage(u),

@@ -205,6 +205,11 @@ impl Exchange {
     }
 }
 
+/// A header's value from a map read in one call (names compared without case).
+fn find_header<'a>(headers: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
+    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
+}
+
 impl Context for Exchange {}
 
 impl HttpContext for Exchange {
@@ -219,10 +224,7 @@ impl HttpContext for Exchange {
             }
         }
         let header = |wanted: &str| -> Option<String> {
-            headers
-                .iter()
-                .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
-                .and_then(|(_, v)| String::from_utf8(v.clone()).ok())
+            find_header(&headers, wanted).and_then(|v| String::from_utf8(v.to_vec()).ok())
         };
         self.path = header(":path").unwrap_or_default();
         self.api = ApiKind::from_path(&self.path);
@@ -298,7 +300,7 @@ impl HttpContext for Exchange {
         }
         // One read of the whole map (a handful of headers) instead of one call per header.
         let headers = hostcalls::get_map_bytes(MapType::HttpResponseHeaders).unwrap_or_default();
-        let get = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice());
+        let get = |name: &str| find_header(&headers, name);
         self.status =
             get(":status").and_then(|s| std::str::from_utf8(s).ok()).and_then(|s| s.parse().ok()).unwrap_or(0);
         let streaming =
