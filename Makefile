@@ -133,8 +133,9 @@ fuzz-long: fuzz-tools ## A long coverage-guided run of FUZZ_TARGET for FUZZ_SECO
 bench-estimator: ## Token estimator vs exact tokenizers (cl100k/o200k) on English, code, Chinese
 	$(CARGO) test --release --test estimator_accuracy -- --nocapture
 
-noop-filter: ## Build the no-op baseline filter for the benchmark
+noop-filter: ## Build the benchmark's baseline filters: the no-op filter and the host-call floor
 	$(CARGO) build --manifest-path benches/noop-filter/Cargo.toml --target wasm32-wasip1 --release
+	$(CARGO) build --manifest-path benches/hostcalls-filter/Cargo.toml --target wasm32-wasip1 --release
 
 BENCH_REPS ?= 5
 BENCH_SECONDS ?= 4
@@ -143,7 +144,7 @@ bench-tools: ## Load generators for the Envoy benchmarks: wrk (apt) and oha 1.16
 	@test -x $(TOOLS)/bin/oha || command -v oha >/dev/null || (echo "installing oha (open-loop load, a few minutes)"; \
 	  $(CARGO) install oha --version 1.16.0 --locked --root $(TOOLS))
 
-bench-proxy: build noop-filter bench-tools ## Side-by-side Envoy benchmark: no filter / no-op wasm / distill-guard shadow / enforcing (BASELINE=other.wasm adds another build)
+bench-proxy: build noop-filter bench-tools ## Side-by-side Envoy benchmark: no filter / no-op wasm / host-call floor / distill-guard shadow / enforcing (BASELINE=other.wasm adds another build)
 	$(PY) benches/bench.py --reps $(BENCH_REPS) --seconds $(BENCH_SECONDS) $(if $(BASELINE),--baseline-wasm $(BASELINE))
 
 bench-latency: build noop-filter bench-tools ## Added p50 latency at a fixed low rate, split by feature (detection, budgets, bare filter)

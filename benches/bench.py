@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Side-by-side benchmark of the same Envoy build in four configurations, interleaved in one run
+"""Side-by-side benchmark of the same Envoy build in five configurations, interleaved in one run
 (all four proxies up at once; each request mix measured A B C D, then D C B A, ...), with the same
 upstream and request mix:
 
   1. no wasm filter          2. the no-op proxy-wasm filter (benches/noop-filter: pauses for the body)
-  3. distill-guard, default policy in shadow mode      4. distill-guard enforcing
-  (3 and 4 rotate through 10,000 distinct credentials)
+  3. the host-call floor (benches/hostcalls-filter: distill-guard's host calls per exchange, no work)
+  4. distill-guard, default policy in shadow mode      5. distill-guard enforcing
+  (4 and 5 rotate through 10,000 distinct credentials)
 
 The upstream is a second Envoy answering from `direct_response` (a chat completion with usage, or an SSE
 stream of a few hundred chunks), so the upstream is never the bottleneck. Each proxy runs one worker
@@ -47,7 +48,11 @@ import openloop  # noqa: E402
 ENVOY = os.path.join(ROOT, ".tools", "venv", "bin", "envoy")
 DG_WASM = os.path.join(ROOT, "target", "wasm32-wasip1", "release", "distill_guard.wasm")
 NOOP_WASM = os.path.join(HERE, "noop-filter", "target", "wasm32-wasip1", "release", "noop_filter.wasm")
-CONFIGS = ["no_filter", "noop_wasm", "dg_shadow", "dg_enforce"]
+HOSTCALLS_WASM = os.path.join(HERE, "hostcalls-filter", "target", "wasm32-wasip1", "release", "hostcalls_filter.wasm")
+# distill-guard's variable host calls per 2 KB JSON exchange (enforcing, 10,000 credentials), as counted
+# by `make bench-wasm`, which fails when the host-calls filter no longer makes the same calls.
+HOSTCALLS_SPEC = "shared_get=3.604 shared_set=2.602 header_set=4 clock=1"
+CONFIGS = ["no_filter", "noop_wasm", "host_calls", "dg_shadow", "dg_enforce"]
 
 LUA = """
 local f = io.open(os.getenv("DG_BODY"), "rb")
@@ -127,18 +132,22 @@ def proxy_config(kind, listen, admin, upstream, policy_text, baseline_wasm=None)
     if kind == "dg_baseline":
         return render.render(policy_text, listen, admin, upstream, baseline_wasm)
     wasm = ""
-    if kind == "noop_wasm":
+    if kind in ("noop_wasm", "host_calls"):
+        path, vm_id = (NOOP_WASM, "noop") if kind == "noop_wasm" else (HOSTCALLS_WASM, "hostcalls")
+        configuration = ("" if kind == "noop_wasm" else
+                         '\n                configuration: { "@type": type.googleapis.com/google.protobuf.StringValue, '
+                         f'value: "{HOSTCALLS_SPEC}" }}')
         wasm = f"""
           - name: envoy.filters.http.wasm
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
               config:
                 allow_on_headers_stop_iteration: true
-                failure_policy: FAIL_CLOSED
+                failure_policy: FAIL_CLOSED{configuration}
                 vm_config:
-                  vm_id: noop
+                  vm_id: {vm_id}
                   runtime: envoy.wasm.runtime.v8
-                  code: {{ local: {{ filename: "{NOOP_WASM}" }} }}"""
+                  code: {{ local: {{ filename: "{path}" }} }}"""
     return f"""
 admin: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {admin} }} }} }}
 static_resources:

@@ -2,8 +2,8 @@
 """Where the added latency at a fixed low rate comes from: the same 2 KB chat request through proxies
 that differ by one thing each, all up at once and measured interleaved (like bench.py):
 
-  no_filter, noop_wasm, dg (default policy, enforcing), dg without detection, dg without budgets,
-  dg bare (no budgets, no detection: identify, parse, estimate, tag headers, meter the response)
+  no_filter, noop_wasm, host_calls (the host-call floor: distill-guard's host calls, no work),
+  dg (default policy, enforcing), dg without detection, dg without budgets, dg bare (no budgets, no detection: identify, parse, estimate, tag headers, meter the response)
 
 For each: p50 latency at a fixed arrival rate (oha, open loop, coordinated-omission corrected) and the
 proxy's CPU time per request *at that rate* (which, unlike CPU per request at saturation, includes the
@@ -47,7 +47,8 @@ def main():
     with open(body, "wb") as f:
         f.write(bench.chat_body(2048))
     base = bench.bench_policy()
-    configs = [("no_filter", "no_filter", base), ("noop_wasm", "noop_wasm", base), ("dg", "dg_enforce", base),
+    configs = [("no_filter", "no_filter", base), ("noop_wasm", "noop_wasm", base),
+               ("host_calls", "host_calls", base), ("dg", "dg_enforce", base),
                ("dg_no_detection", "dg_enforce", variant(base, detection__enabled=False)),
                ("dg_no_budgets", "dg_enforce", variant(base, budgets=[])),
                ("dg_bare", "dg_enforce", variant(base, budgets=[], detection__enabled=False))]

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The filter module on its own, in V8 without Envoy (benches/wasm_host.mjs: a minimal proxy-wasm host
-in Node.js, TurboFan only like Envoy's V8 runtime): time per exchange next to the no-op module, host
-calls per exchange by name, and the wasm heap (linear memory) after many exchanges over many
+in Node.js, TurboFan only like Envoy's V8 runtime): time per exchange next to the no-op module and the
+host-call floor (benches/hostcalls-filter; the run fails if it no longer makes distill-guard's host calls),
+host calls per exchange by name, and the wasm heap (linear memory) after many exchanges over many
 credentials. The proxy figures that count come from benches/bench.py; this isolates the module's own
 compute and its host-call count, which Envoy's noise hides.
 
@@ -20,6 +21,8 @@ sys.path.insert(0, HERE)
 import bench  # noqa: E402
 
 HOST = os.path.join(HERE, "wasm_host.mjs")
+# The workload bench.HOSTCALLS_SPEC was counted on (exchanges over 10,000 credentials).
+STANDARD_REQUESTS = 20000
 
 
 def run(wasm, policy, body, response, requests, keys, sse=False):
@@ -35,7 +38,7 @@ def run(wasm, policy, body, response, requests, keys, sse=False):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--requests", type=int, default=20000)
+    ap.add_argument("--requests", type=int, default=STANDARD_REQUESTS)
     ap.add_argument("--heap-requests", type=int, default=1_000_000)
     ap.add_argument("--heap-keys", type=int, default=100_000)
     a = ap.parse_args()
@@ -61,20 +64,33 @@ def main():
 
     print(f"{a.requests} exchanges each over 10,000 credentials, after a warm-up; µs per whole exchange "
           "(request headers and body, response headers and body, log) including the JS host's share.\n")
-    print("| mix | no-op module µs | distill-guard µs | host calls / exchange (distill-guard) |")
-    print("|---|---|---|---|")
-    calls = None
+    spec_file = os.path.join(work, "hostcalls.txt")
+    with open(spec_file, "w") as f:
+        f.write(bench.HOSTCALLS_SPEC)
+    print("| mix | no-op module µs | host-call floor µs | distill-guard µs | host calls / exchange (distill-guard) |")
+    print("|---|---|---|---|---|")
+    calls, mismatched = None, []
     for size in (2048, 16384):
         for sse in (False, True):
             resp = sse_resp if sse else json_resp
             noop = run(bench.NOOP_WASM, None, files[size], resp, a.requests, 10000, sse)
+            floor = run(bench.HOSTCALLS_WASM, spec_file, files[size], resp, a.requests, 10000, sse)
             dg = run(bench.DG_WASM, policy_file, files[size], resp, a.requests, 10000, sse)
             assert dg["statuses"] == {"200": a.requests}, dg["statuses"]
             mix = f"{size // 1024} KB{' SSE' if sse else ''}"
-            print(f"| {mix} | {noop['us_per_exchange']:.1f} | {dg['us_per_exchange']:.1f} | {dg['host_calls_per_exchange']} |",
-                  flush=True)
+            print(f"| {mix} | {noop['us_per_exchange']:.1f} | {floor['us_per_exchange']:.1f} | "
+                  f"{dg['us_per_exchange']:.1f} | {dg['host_calls_per_exchange']} |", flush=True)
+            # The floor must keep making distill-guard's calls (metrics excepted: batched, ~0.003). The
+            # shared-data counts depend on how many credentials are new, so only the standard run checks.
+            for name in set(dg["host_calls"]) | set(floor["host_calls"]):
+                if "metric" not in name and abs(dg["host_calls"].get(name, 0) - floor["host_calls"].get(name, 0)) > 0.01:
+                    mismatched.append((mix, name, dg["host_calls"].get(name, 0), floor["host_calls"].get(name, 0)))
             if calls is None:
                 calls = dg["host_calls"]
+    if mismatched and a.requests == STANDARD_REQUESTS:
+        print("\nThe host-call floor (benches/hostcalls-filter, bench.HOSTCALLS_SPEC) no longer makes distill-guard's "
+              "calls; update HOSTCALLS_SPEC:", *mismatched, sep="\n")
+        return 1
     print("\nHost calls per 2 KB JSON exchange, by call:\n")
     print("| call | per exchange |\n|---|---|")
     for name, n in sorted(calls.items()):

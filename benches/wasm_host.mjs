@@ -105,7 +105,8 @@ const env = {
     count("proxy_get_buffer_bytes");
     const b = type === 7 ? policyText : buffers[type];
     if (!b) return 1;
-    give(b.subarray(start, start + max), pOut, sOut);
+    // Sizes are u32 on the wasm side (usize::MAX arrives as -1 here).
+    give(b.subarray(start >>> 0, (start >>> 0) + (max >>> 0)), pOut, sOut);
     return 0;
   },
   proxy_set_buffer_bytes: (type, start, size, p, n) => {
