@@ -150,6 +150,9 @@ bench-proxy: build noop-filter bench-tools ## Side-by-side Envoy benchmark: no f
 bench-latency: build noop-filter bench-tools ## Added p50 latency at a fixed low rate, split by feature (detection, budgets, bare filter)
 	$(PY) benches/latency_breakdown.py
 
+bench-cost: build noop-filter bench-tools ## Proxy CPU per request at saturation, built up step by step: host calls alone, then distill-guard's features
+	$(PY) benches/cost_breakdown.py
+
 bench-smoke: build noop-filter ## A few seconds of bench-proxy (one short rep), to keep the benchmark working
 	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 	$(PY) benches/bench.py --smoke --out target/bench-smoke.json
@@ -164,7 +167,7 @@ bench-instructions: ## Instruction counts (callgrind) of the per-request core pa
 bench-wasm: build noop-filter ## The module alone in V8 (node): µs and host calls per exchange, wasm heap after 1M exchanges
 	python3 benches/wasm_bench.py
 
-bench: bench-estimator bench-core bench-instructions bench-wasm bench-proxy bench-latency ## All benchmarks (results go in BENCHMARKS.md)
+bench: bench-estimator bench-core bench-instructions bench-wasm bench-proxy bench-latency bench-cost ## All benchmarks (results go in BENCHMARKS.md)
 
 clean: ## Remove build output
 	$(CARGO) clean

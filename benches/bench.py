@@ -126,7 +126,7 @@ static_resources:
 """
 
 
-def proxy_config(kind, listen, admin, upstream, policy_text, baseline_wasm=None):
+def proxy_config(kind, listen, admin, upstream, policy_text, baseline_wasm=None, hostcalls_spec=HOSTCALLS_SPEC):
     if kind in ("dg_shadow", "dg_enforce"):
         return render.render(policy_text, listen, admin, upstream, DG_WASM)
     if kind == "dg_baseline":
@@ -136,7 +136,7 @@ def proxy_config(kind, listen, admin, upstream, policy_text, baseline_wasm=None)
         path, vm_id = (NOOP_WASM, "noop") if kind == "noop_wasm" else (HOSTCALLS_WASM, "hostcalls")
         configuration = ("" if kind == "noop_wasm" else
                          '\n                configuration: { "@type": type.googleapis.com/google.protobuf.StringValue, '
-                         f'value: "{HOSTCALLS_SPEC}" }}')
+                         f'value: "{hostcalls_spec}" }}')
         wasm = f"""
           - name: envoy.filters.http.wasm
             typed_config:
@@ -275,10 +275,10 @@ class SideBySide:
             self.__exit__()
             raise
 
-    def add(self, name, kind, policy_text, baseline_wasm=None):
+    def add(self, name, kind, policy_text, baseline_wasm=None, hostcalls_spec=HOSTCALLS_SPEC):
         listen, admin = free_port(), free_port()
-        proc, log, _ = start_envoy(proxy_config(kind, listen, admin, self.up_port, policy_text, baseline_wasm),
-                                   self.work, f"proxy-{name}", cpu=0)
+        config = proxy_config(kind, listen, admin, self.up_port, policy_text, baseline_wasm, hostcalls_spec)
+        proc, log, _ = start_envoy(config, self.work, f"proxy-{name}", cpu=0)
         self.proxies[name] = (proc, log, listen, admin)
 
     def wait_ready(self):
