@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Side-by-side benchmark of the same Envoy build in five configurations, interleaved in one run
-(all four proxies up at once; each request mix measured A B C D, then D C B A, ...), with the same
+(all the proxies up at once; each request mix measured A B C D E, then E D C B A, ...), with the same
 upstream and request mix:
 
   1. no wasm filter          2. the no-op proxy-wasm filter (benches/noop-filter: pauses for the body)

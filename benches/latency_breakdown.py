@@ -3,7 +3,8 @@
 that differ by one thing each, all up at once and measured interleaved (like bench.py):
 
   no_filter, noop_wasm, host_calls (the host-call floor: distill-guard's host calls, no work),
-  dg (default policy, enforcing), dg without detection, dg without budgets, dg bare (no budgets, no detection: identify, parse, estimate, tag headers, meter the response)
+  dg (default policy, enforcing), dg without detection, dg without budgets,
+  dg bare (no budgets, no detection: identify, parse, estimate, tag headers, meter the response)
 
 For each: p50 latency at a fixed arrival rate (oha, open loop, coordinated-omission corrected) and the
 proxy's CPU time per request *at that rate* (which, unlike CPU per request at saturation, includes the

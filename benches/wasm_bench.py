@@ -16,7 +16,6 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import bench  # noqa: E402
 
@@ -55,9 +54,7 @@ def main():
     sse_resp = os.path.join(work, "response.sse")
     with open(sse_resp, "w") as f:
         f.write(bench.sse_body())
-    policy = json.load(open(os.path.join(ROOT, "envoy", "policy.json")))
-    for b in policy["budgets"]:
-        b.update({k: v * 1000 for k, v in b.items() if k.startswith("max_")})
+    policy = bench.bench_policy()
     policy_file = os.path.join(work, "policy.json")
     with open(policy_file, "w") as f:
         json.dump(policy, f)
