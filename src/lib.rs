@@ -21,7 +21,12 @@
 //!
 //! ## Layout
 //! The core modules are pure Rust and host-independent (tested natively and under
-//! `wasm-bindgen-test`); [`host`] is the seam; `filter` (wasip1 only) is the thin proxy-wasm adapter.
+//! `wasm-bindgen-test`). [`exchange`] is the per-request state machine: the adapter feeds it each
+//! phase, it reads the host facts it needs through [`exchange::ExchangeHost`] and answers with
+//! [`exchange::HostAction`]s; [`exchange::FakeHost`] plays the proxy in tests. [`host`] holds the
+//! shared-data seam, [`metrics`] the metric table and its batched updates. `filter` (wasip1 only) is
+//! the proxy-wasm adapter: it translates callbacks into phases and actions into host calls, with no
+//! rule of its own.
 
 pub mod api;
 mod bytes;
@@ -30,10 +35,12 @@ pub mod contract;
 pub mod credential;
 pub mod decision;
 pub mod detection;
+pub mod exchange;
 pub mod hash;
 pub mod host;
 pub mod json;
 pub mod ledger;
+pub mod metrics;
 pub mod policy;
 pub mod profile;
 pub mod request;

@@ -43,3 +43,6 @@ mod contract;
 
 #[path = "core/fastpaths.rs"]
 mod fastpaths;
+
+#[path = "core/exchange.rs"]
+mod exchange;

@@ -1,31 +1,36 @@
-//! Envoy metrics defined by the filter (shown at the admin `/stats` and `/stats/prometheus` as
-//! `distill_guard_*`). Metric ids are per VM; Envoy merges same-named stats process-wide.
+//! The filter's metrics (shown at Envoy's admin `/stats` and `/stats/prometheus` as `distill_guard_*`):
+//! one table of names and kinds, and the updates an exchange makes, batched in the VM.
 //!
-//! Updates are batched in the VM: a request adds to local counters (no host call) and the root
-//! context's tick publishes what changed every [`FLUSH_PERIOD_MS`] — one host call per changed metric
-//! per period instead of ~4 per request.
+//! A request adds to these local counters (no host call); the adapter defines the metrics with the host
+//! and publishes what changed on its tick — one host call per changed metric per period instead of
+//! ~4 per request.
 
 use std::cell::Cell;
 
-use proxy_wasm::hostcalls;
-use proxy_wasm::types::MetricType;
-
 use crate::policy::Action;
 
-/// How often batched metric updates are published (the root context's tick period).
-pub const FLUSH_PERIOD_MS: u64 = 100;
+/// Counter or gauge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    /// Only grows (published as increments).
+    Counter,
+    /// The latest value wins.
+    Gauge,
+}
 
 macro_rules! metrics {
     ($( $field:ident : $kind:ident = $name:literal ),* $(,)?) => {
-        /// Metric handles of this VM: `Metrics::x` is an index into the VM's metric table.
+        /// Metric handles: `Metrics::x` is an index into [`Metrics::TABLE`].
         #[allow(non_upper_case_globals)]
         impl Metrics {
             metrics!(@index 0usize; $( $field ),*);
-        }
 
-        const NAMES: &[(MetricType, &str)] = &[ $( (MetricType::$kind, $name), )* ];
+            /// Every metric's kind and name, in handle order.
+            pub const TABLE: &'static [(MetricKind, &'static str)] = &[ $( (MetricKind::$kind, $name), )* ];
+        }
     };
     (@index $n:expr; $first:ident $(, $rest:ident)*) => {
+        #[doc = concat!("`", stringify!($first), "`")]
         pub const $first: Metric = Metric($n);
         metrics!(@index $n + 1usize; $( $rest ),*);
     };
@@ -36,9 +41,17 @@ macro_rules! metrics {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Metric(usize);
 
+impl Metric {
+    /// Position in [`Metrics::TABLE`].
+    pub fn index(self) -> usize {
+        self.0
+    }
+}
+
 /// What a metric is waiting to publish.
-#[derive(Debug, Clone, Copy, Default)]
-enum Pending {
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Pending {
+    /// Nothing changed.
     #[default]
     None,
     /// Counter increment.
@@ -47,11 +60,9 @@ enum Pending {
     Set(u64),
 }
 
-/// The VM's metrics: host ids (0 when the host refused to define one: publishing is then a no-op)
-/// and the updates not yet published.
+/// The updates not yet published, one per metric of the table.
 #[derive(Debug)]
 pub struct Metrics {
-    ids: Vec<u32>,
     pending: Vec<Cell<Pending>>,
 }
 
@@ -82,11 +93,21 @@ metrics! {
     wasm_memory_bytes: Gauge = "distill_guard.wasm_memory_bytes",
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Metrics {
-    /// Defines every metric with the host.
-    pub fn define() -> Self {
-        let ids = NAMES.iter().map(|(kind, name)| hostcalls::define_metric(*kind, name).unwrap_or(0)).collect();
-        Self { ids, pending: NAMES.iter().map(|_| Cell::new(Pending::None)).collect() }
+    /// How often the adapter publishes batched updates (the root context's tick period).
+    pub const FLUSH_PERIOD_MS: u64 = 100;
+    /// The wasm memory gauge is refreshed every this many exchanges (context ids count up per VM).
+    pub const MEMORY_REPORT_EVERY: u32 = 256;
+
+    /// Nothing pending.
+    pub fn new() -> Self {
+        Self { pending: Metrics::TABLE.iter().map(|_| Cell::new(Pending::None)).collect() }
     }
 
     /// Adds to a counter (published at the next flush).
@@ -110,25 +131,17 @@ impl Metrics {
         }
     }
 
-    /// Publishes every pending update to the host: one call per changed metric.
-    pub fn flush(&self) {
-        for (cell, id) in self.pending.iter().zip(&self.ids) {
-            let update = cell.replace(Pending::None);
-            if *id == 0 {
-                continue;
-            }
-            let _ = match update {
-                Pending::None => continue,
-                Pending::Add(n) => hostcalls::increment_metric(*id, i64::try_from(n).unwrap_or(i64::MAX)),
-                Pending::Set(v) => hostcalls::record_metric(*id, v),
-            };
-        }
+    /// What `m` is waiting to publish, without taking it.
+    pub fn pending(&self, m: Metric) -> Pending {
+        self.pending.get(m.0).map(Cell::get).unwrap_or_default()
     }
 
-    /// Records the size of this VM's linear memory (the wasm heap: it only grows, so a flat value
-    /// under load means no leak).
-    pub fn record_memory(&self) {
-        self.set(Metrics::wasm_memory_bytes, (core::arch::wasm32::memory_size(0) as u64) * 65536);
+    /// Takes every pending update: `(index in the table, update)` for each changed metric.
+    pub fn drain(&self) -> impl Iterator<Item = (usize, Pending)> + '_ {
+        self.pending.iter().enumerate().filter_map(|(i, cell)| match cell.replace(Pending::None) {
+            Pending::None => None,
+            update => Some((i, update)),
+        })
     }
 
     /// The counter of a verdict.

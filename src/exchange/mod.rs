@@ -1,0 +1,506 @@
+//! One HTTP exchange, phase by phase: the request's state machine in the core.
+//!
+//! The adapter calls one method per host callback. Each method reads the host facts it needs through
+//! [`ExchangeHost`] (lazily: every read is a host call, so nothing is read that the phase does not
+//! use) and answers with an [`Answer`]: whether the host should continue or hold the stream, and the
+//! [`HostAction`]s to perform, in order. Every rule of the exchange lives here — which headers are
+//! stripped and added, when a body is read, rewritten or refused, how a response is metered, what is
+//! refunded, what is logged — so the whole flow runs natively against a fake host
+//! ([`FakeHost`]).
+//!
+//! Phases: request headers → request body → (call-out answers) → response headers → response body →
+//! log. A phase that returns [`Flow::Pause`] without a local reply waits for more body or for a
+//! call-out's answer; an answer phase resumes the request with [`HostAction::ResumeRequest`].
+
+mod fake;
+
+use std::rc::Rc;
+
+use crate::api::{ApiKind, ErrorStyle, Rejection};
+use crate::contract::{is_owned_header, local_reply, upstream_headers, LocalReply};
+use crate::credential::{identify, Credential};
+use crate::decision::{decide, precheck, settle, Charge, LedgerStats, Verdict};
+use crate::host::SharedStore;
+use crate::ledger::Ledger;
+use crate::metrics::Metrics;
+use crate::policy::{Action, MissingCredential, OversizeBody, Policy};
+use crate::request::{degrade, inspect, BodyStatus, RequestFacts};
+use crate::response::{Metered, ResponseMeter, UsageSource};
+use crate::tokens::Tokenizer;
+
+pub use fake::FakeHost;
+
+/// A header map as the host gives it: names (lower case) and raw values.
+pub type HeaderMap = Vec<(String, Vec<u8>)>;
+
+/// What the exchange may read from the host, on demand. Each read is one host call.
+pub trait ExchangeHost {
+    /// Milliseconds since the epoch (read at most once per exchange).
+    fn now_ms(&self) -> u64;
+    /// The downstream peer address (`source.address`), when known.
+    fn client_address(&self) -> Option<String>;
+    /// Every request header, in one read.
+    fn request_headers(&self) -> HeaderMap;
+    /// The buffered request body (`size` bytes).
+    fn request_body(&self, size: usize) -> Vec<u8>;
+    /// Every response header, in one read.
+    fn response_headers(&self) -> HeaderMap;
+    /// The response body chunk of `size` bytes just received.
+    fn response_body(&self, size: usize) -> Option<Vec<u8>>;
+    /// The process-wide shared data.
+    fn store(&self) -> &dyn SharedStore;
+}
+
+/// Whether the host lets the stream go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Go on to the next filter.
+    Continue,
+    /// Hold the stream (the body is buffered, a local reply was sent, or a call-out is pending).
+    Pause,
+}
+
+/// An asynchronous gRPC call the host makes on the exchange's behalf; its answer comes back through
+/// [`Exchange::on_call_out_answer`] with the same `tag`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallOut {
+    /// The exchange's own id for the call.
+    pub tag: u32,
+    /// Envoy cluster to call.
+    pub cluster: String,
+    /// gRPC service, e.g. `envoy.service.ratelimit.v3.RateLimitService`.
+    pub service: String,
+    /// gRPC method, e.g. `ShouldRateLimit`.
+    pub method: String,
+    /// The serialised request message.
+    pub message: Vec<u8>,
+    /// Give up after this long.
+    pub timeout_ms: u64,
+}
+
+/// How a call-out ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallOutcome {
+    /// The serialised response message.
+    Answered(Vec<u8>),
+    /// gRPC status code of a failed call (a timeout or an unreachable cluster included), or the host
+    /// refused to dispatch it.
+    Failed(u32),
+}
+
+/// One thing the host does for the exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostAction {
+    /// Sets a request header (replacing any value).
+    SetRequestHeader(String, String),
+    /// Removes every value of a request header.
+    RemoveRequestHeader(String),
+    /// Replaces the whole buffered request body, `current_len` bytes long, with new bytes.
+    ReplaceRequestBody {
+        /// Length of the body held by the host now.
+        current_len: usize,
+        /// The new body.
+        body: Vec<u8>,
+    },
+    /// The request headers changed in a way that may select another route. (Envoy re-selects the
+    /// route itself after a wasm filter changes request headers.)
+    ClearRouteCache,
+    /// Answers the request locally instead of forwarding it.
+    SendLocalReply(LocalReply),
+    /// Exports a value as filter state (`wasm.<name>`), readable by later Envoy filters.
+    SetProperty(String, Vec<u8>),
+    /// An info-level log line.
+    Log(String),
+    /// Starts an asynchronous gRPC call.
+    CallOut(CallOut),
+    /// Lets a request held for a call-out go on.
+    ResumeRequest,
+}
+
+/// A phase's answer to the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// Continue or hold the stream.
+    pub flow: Flow,
+    /// What to do, in order.
+    pub actions: Vec<HostAction>,
+}
+
+impl Answer {
+    fn go_on() -> Self {
+        Answer { flow: Flow::Continue, actions: Vec::new() }
+    }
+}
+
+/// A plugin configuration, read: the policy to install, or why it was refused (the running policy
+/// keeps serving). Either way with the line to log, and the policy metrics counted.
+#[derive(Debug)]
+pub enum Configured {
+    /// Install this policy; log the line at info level.
+    Accepted(Box<Policy>, String),
+    /// Keep the running policy; log the line at error level.
+    Rejected(String),
+}
+
+/// Reads a plugin configuration (the policy JSON). `env` resolves `credential.hash_secret_env`.
+pub fn configure(bytes: &[u8], env: &dyn Fn(&str) -> Option<String>, metrics: &Metrics) -> Configured {
+    match Policy::parse(bytes, env) {
+        Ok(policy) => {
+            metrics.add(Metrics::policy_reloads, 1);
+            metrics.set(Metrics::policy_revision, policy.revision_number);
+            let line = format!("distill-guard: policy accepted {}", policy.summary());
+            Configured::Accepted(Box::new(policy), line)
+        }
+        Err(e) => {
+            metrics.add(Metrics::policy_rejections, 1);
+            Configured::Rejected(format!("distill-guard: policy rejected, previous policy keeps serving: {e}"))
+        }
+    }
+}
+
+/// The content type that marks a streamed (SSE) response.
+const EVENT_STREAM: &[u8] = b"text/event-stream";
+
+/// One HTTP exchange's state between phases.
+#[derive(Debug)]
+pub struct Exchange {
+    id: u32,
+    policy: Rc<Policy>,
+    metrics: Rc<Metrics>,
+    api: ApiKind,
+    style: ErrorStyle,
+    credential: Option<Credential>,
+    decided: bool,
+    charge: Option<Charge>,
+    meter: Option<ResponseMeter>,
+    status: u32,
+    tokenizer: Tokenizer,
+    path: String,
+    clock_ms: Option<u64>,
+    /// Headers-first mode: the request headers already went upstream (no header changes any more).
+    headers_sent: bool,
+}
+
+/// A header's value from a map read in one call (names compared without case).
+fn find_header<'a>(headers: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
+    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
+}
+
+impl Exchange {
+    /// A new exchange; `id` is the host's context id (it prefixes the log lines).
+    pub fn new(id: u32, policy: Rc<Policy>, metrics: Rc<Metrics>) -> Self {
+        Self {
+            id,
+            policy,
+            metrics,
+            api: ApiKind::Other,
+            style: ErrorStyle::OpenAi,
+            credential: None,
+            decided: false,
+            charge: None,
+            meter: None,
+            status: 0,
+            tokenizer: Tokenizer::default(),
+            path: String::new(),
+            clock_ms: None,
+            headers_sent: false,
+        }
+    }
+
+    /// The request's time: the simulation clock header when the policy names one, else the host clock
+    /// read once per exchange (the response is settled at the request's time: one clock call saved,
+    /// and the same windows the request was charged in).
+    fn now(&mut self, host: &dyn ExchangeHost) -> u64 {
+        *self.clock_ms.get_or_insert_with(|| host.now_ms())
+    }
+
+    fn reply(&mut self, host: &dyn ExchangeHost, rejection: Rejection, verdict: Option<&Verdict>) -> HostAction {
+        HostAction::SendLocalReply(local_reply(self.style, rejection, verdict, self.now(host)))
+    }
+
+    /// Sets (or with `None` removes) a request header, unless the headers already went upstream
+    /// (the host refuses header changes after that).
+    fn request_header(&self, actions: &mut Vec<HostAction>, name: &str, value: Option<String>) {
+        if self.headers_sent {
+            return;
+        }
+        actions.push(match value {
+            Some(v) => HostAction::SetRequestHeader(name.to_string(), v),
+            None => HostAction::RemoveRequestHeader(name.to_string()),
+        });
+    }
+
+    fn verdict_line(&self, verdict: &Verdict, credential: &Credential, phase: &str) -> HostAction {
+        HostAction::Log(format!(
+            "#{} distill-guard {{\"verdict\":\"{}\",\"enforced\":\"{}\",\"credential\":\"{}\",\"tenant\":{},\"api\":\"{}\",\"score\":{:.2},\"signals\":\"{}\",\"retry_after\":{},\"phase\":\"{}\"}}",
+            self.id,
+            verdict.action.name(),
+            verdict.enforced.name(),
+            credential.id,
+            credential.tenant.as_deref().map(|t| format!("\"{t}\"")).unwrap_or_else(|| "null".into()),
+            self.api.name(),
+            verdict.score,
+            verdict.signal_list(),
+            verdict.retry_after.map(|r| r.to_string()).unwrap_or_else(|| "null".into()),
+            phase,
+        ))
+    }
+
+    fn note_ledger(&self, stats: &LedgerStats) {
+        let m = &self.metrics;
+        m.add(Metrics::ledger_evictions, stats.evictions);
+        m.add(Metrics::ledger_cas_retries, stats.cas_retries);
+        m.add(Metrics::ledger_failures, stats.failures);
+    }
+
+    /// Request headers: strips client-sent `x-distill-*` headers, identifies the credential (or answers
+    /// 401), and holds the headers for the body — or, in headers-first mode, decides what it can now.
+    pub fn on_request_headers(&mut self, host: &dyn ExchangeHost, end_of_stream: bool) -> Answer {
+        let headers = host.request_headers();
+        let mut actions = Vec::new();
+        // Remove every client-sent copy of the filter's own headers before anything else.
+        for (i, (name, _)) in headers.iter().enumerate() {
+            if is_owned_header(name) && !headers.iter().take(i).any(|(earlier, _)| earlier == name) {
+                actions.push(HostAction::RemoveRequestHeader(name.clone()));
+            }
+        }
+        let header = |wanted: &str| -> Option<String> {
+            find_header(&headers, wanted).and_then(|v| String::from_utf8(v.to_vec()).ok())
+        };
+        self.path = header(":path").unwrap_or_default();
+        self.api = ApiKind::from_path(&self.path);
+        if let Some(clock) = &self.policy.detection.clock_header {
+            self.clock_ms = header(clock).and_then(|v| v.trim().parse().ok());
+        }
+        self.style = ErrorStyle::for_request(self.api, header("anthropic-version").is_some());
+        // The client address is only read when the policy tracks anonymous requests by it (a host call).
+        let address = (self.policy.credential.missing == MissingCredential::TrackClientAddress)
+            .then(|| host.client_address())
+            .flatten();
+        match identify(&self.policy.credential, &header, address.as_deref()) {
+            Ok(c) => self.credential = Some(c),
+            Err(_) => {
+                self.decided = true;
+                self.metrics.add(Metrics::missing_credential, 1);
+                self.metrics.add(Metrics::requests_block, 1);
+                actions.push(HostAction::Log(format!(
+                    "#{} distill-guard {{\"verdict\":\"block\",\"reason\":\"missing_credential\",\"api\":\"{}\"}}",
+                    self.id,
+                    self.api.name()
+                )));
+                actions.push(self.reply(host, Rejection::MissingCredential, None));
+                return Answer { flow: Flow::Pause, actions };
+            }
+        }
+        let flow = if end_of_stream {
+            self.decide_and_act(host, RequestFacts::uninspected(self.api, BodyStatus::Empty, 0), None, &mut actions)
+        } else if !self.policy.inspection.hold_headers {
+            self.headers_first(host, &mut actions)
+        } else {
+            // Hold the headers until the body is read (needs allow_on_headers_stop_iteration).
+            Flow::Pause
+        };
+        Answer { flow, actions }
+    }
+
+    /// Request body: buffers to the end of the stream (capped), inspects, decides and acts.
+    pub fn on_request_body(&mut self, host: &dyn ExchangeHost, body_size: usize, end_of_stream: bool) -> Answer {
+        if self.decided {
+            return Answer::go_on();
+        }
+        let mut actions = Vec::new();
+        let cap = self.policy.inspection.max_body_bytes;
+        if body_size as u64 > cap {
+            if self.policy.inspection.oversize_body == OversizeBody::Block {
+                self.decided = true;
+                self.metrics.add(Metrics::body_not_inspected, 1);
+                actions.push(self.reply(host, Rejection::BodyTooLarge, None));
+                return Answer { flow: Flow::Pause, actions };
+            }
+            let facts = RequestFacts::uninspected(self.api, BodyStatus::Oversize, body_size as u64);
+            let flow = self.decide_and_act(host, facts, None, &mut actions);
+            return Answer { flow, actions };
+        }
+        if !end_of_stream {
+            return Answer { flow: Flow::Pause, actions };
+        }
+        let body = host.request_body(body_size);
+        let detection = &self.policy.detection;
+        let shape = detection.enabled.then_some(&detection.shape);
+        let inspected = inspect(self.api, &body, self.policy.inspection.inject_include_usage, shape);
+        let forwarded = match inspected.rewritten {
+            Some(new_body) => Forwarded { original_len: body_size, body: new_body, rewritten: true },
+            None => Forwarded { original_len: body_size, body, rewritten: false },
+        };
+        let flow = self.decide_and_act(host, inspected.facts, Some(forwarded), &mut actions);
+        Answer { flow, actions }
+    }
+
+    /// The answer to a call-out started by this exchange. No phase starts one yet; the phase is here so
+    /// asynchronous checks fit the same action list.
+    pub fn on_call_out_answer(&mut self, host: &dyn ExchangeHost, tag: u32, outcome: CallOutcome) -> Answer {
+        let _ = (host, tag, outcome);
+        Answer::go_on()
+    }
+
+    /// Response headers: the status (for the refund rule) and a meter for the body, JSON or SSE by the
+    /// content type. Nothing is read when nothing was charged.
+    pub fn on_response_headers(&mut self, host: &dyn ExchangeHost) -> Answer {
+        if self.charge.is_none() {
+            return Answer::go_on();
+        }
+        // One read of the whole map (a handful of headers) instead of one call per header.
+        let headers = host.response_headers();
+        let get = |name: &str| find_header(&headers, name);
+        self.status =
+            get(":status").and_then(|s| std::str::from_utf8(s).ok()).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let streaming = get("content-type")
+            .is_some_and(|c| c.windows(EVENT_STREAM.len()).any(|w| w.eq_ignore_ascii_case(EVENT_STREAM)));
+        let cap = usize::try_from(self.policy.inspection.max_response_bytes).unwrap_or(usize::MAX);
+        self.meter = Some(ResponseMeter::with_tokenizer(self.api, streaming, cap, self.tokenizer));
+        Answer::go_on()
+    }
+
+    /// A response body chunk: metered, never held.
+    pub fn on_response_body(&mut self, host: &dyn ExchangeHost, body_size: usize) -> Answer {
+        if let Some(meter) = self.meter.as_mut() {
+            if body_size > 0 {
+                if let Some(chunk) = host.response_body(body_size) {
+                    meter.feed(&chunk);
+                }
+            }
+        }
+        Answer::go_on()
+    }
+
+    /// The exchange is over: settles the ledger with the metered usage. An upstream error that
+    /// reported no usage is not billed (the input estimate is taken back).
+    pub fn on_log(&mut self, host: &dyn ExchangeHost) -> Vec<HostAction> {
+        let Some(charge) = self.charge.take() else { return Vec::new() };
+        let mut metered = match self.meter.as_mut() {
+            Some(meter) => meter.finish(),
+            None => Metered { input: None, output: 0, cached_input: 0, reasoning: 0, source: UsageSource::Estimated },
+        };
+        if self.status >= 400 && metered.input.is_none() && metered.output == 0 {
+            metered.input = Some(0);
+        }
+        let now = self.now(host);
+        let ledger = Ledger::new(&self.policy.ledger, host.store());
+        let stats = settle(&ledger, &charge, &metered, now);
+        self.note_ledger(&stats);
+        let m = &self.metrics;
+        m.add(Metrics::tokens_input, metered.input.unwrap_or(charge.estimated_input));
+        m.add(Metrics::tokens_output, metered.output);
+        m.add(Metrics::tokens_reasoning, metered.reasoning);
+        m.add(Metrics::tokens_cached, metered.cached_input);
+        if metered.source != UsageSource::Reported {
+            m.add(Metrics::usage_estimated, 1);
+        }
+        Vec::new()
+    }
+
+    /// Decides with what is known and acts on it. `forwarded` is the request body as it will be
+    /// forwarded (for the degrade rewrite).
+    fn decide_and_act(
+        &mut self,
+        host: &dyn ExchangeHost,
+        mut facts: RequestFacts,
+        forwarded: Option<Forwarded>,
+        actions: &mut Vec<HostAction>,
+    ) -> Flow {
+        self.decided = true;
+        self.tokenizer = facts.tokenizer;
+        facts.path = std::mem::take(&mut self.path);
+        let Some(credential) = self.credential.clone() else { return Flow::Continue };
+        let now = self.now(host);
+        let ledger = Ledger::new(&self.policy.ledger, host.store());
+        let decision = decide(&self.policy, &ledger, &credential, &facts, now);
+        self.note_ledger(&decision.stats);
+        let m = &self.metrics;
+        if let Some(tracked) = decision.stats.tracked {
+            m.set(Metrics::tracked_credentials, tracked);
+        }
+        let verdict = decision.verdict;
+        m.add(Metrics::verdict(verdict.action), 1);
+        if verdict.shadowed() {
+            m.add(Metrics::requests_shadowed, 1);
+        }
+        match facts.body {
+            BodyStatus::Oversize => m.add(Metrics::body_not_inspected, 1),
+            BodyStatus::Unparsed => m.add(Metrics::body_unparsed, 1),
+            _ => {}
+        }
+        if facts.usage_injected {
+            m.add(Metrics::usage_injected, 1);
+        }
+        if verdict.action != Action::Allow {
+            actions.push(self.verdict_line(&verdict, &credential, "body"));
+        }
+        self.charge = decision.charge;
+        if let Some(rejection) = verdict.rejection() {
+            actions.push(self.reply(host, rejection, Some(&verdict)));
+            return Flow::Pause;
+        }
+        let mut forwarded = forwarded;
+        let mut route_header = None;
+        if verdict.enforced == Action::Degrade {
+            m.add(Metrics::requests_degraded, 1);
+            let cfg = &self.policy.detection.degrade;
+            if let Some(f) = forwarded.as_mut() {
+                if let Some(new_body) = degrade(&f.body, cfg) {
+                    f.body = new_body;
+                    f.rewritten = true;
+                }
+            }
+            route_header = cfg.route_header.clone();
+        }
+        if let Some(f) = forwarded.filter(|f| f.rewritten) {
+            actions.push(HostAction::ReplaceRequestBody { current_len: f.original_len, body: f.body });
+            self.request_header(actions, "content-length", None);
+        }
+        if let Some((name, value)) = route_header {
+            self.request_header(actions, &name, Some(value));
+            if !self.headers_sent {
+                actions.push(HostAction::ClearRouteCache);
+            }
+        }
+        let template = facts.shape.as_ref().map(|s| s.template).filter(|t| *t != 0);
+        for (name, value) in upstream_headers(&credential, &verdict, template) {
+            self.request_header(actions, name, Some(value));
+        }
+        Flow::Continue
+    }
+
+    /// Headers-first mode: decide what can be decided without the body, send the headers upstream,
+    /// and leave the body verdict (reject or rewrite) for the body phase.
+    fn headers_first(&mut self, host: &dyn ExchangeHost, actions: &mut Vec<HostAction>) -> Flow {
+        let Some(credential) = self.credential.clone() else { return Flow::Continue };
+        let now = self.now(host);
+        let ledger = Ledger::new(&self.policy.ledger, host.store());
+        let verdict = precheck(&self.policy, &ledger, &credential, now);
+        if let Some(rejection) = verdict.rejection() {
+            self.decided = true;
+            self.metrics.add(Metrics::verdict(verdict.action), 1);
+            actions.push(self.verdict_line(&verdict, &credential, "headers"));
+            actions.push(self.reply(host, rejection, Some(&verdict)));
+            return Flow::Pause;
+        }
+        for (name, value) in upstream_headers(&credential, &verdict, None) {
+            self.request_header(actions, name, Some(value));
+        }
+        // Chunked from here on, so the body can still be rewritten (include_usage, degrade).
+        self.request_header(actions, "content-length", None);
+        self.headers_sent = true;
+        Flow::Continue
+    }
+}
+
+/// The request body the host holds and what will be forwarded in its place.
+struct Forwarded {
+    /// Length of the body the host holds.
+    original_len: usize,
+    /// The body to forward.
+    body: Vec<u8>,
+    /// `body` differs from what the host holds.
+    rewritten: bool,
+}

@@ -1,0 +1,66 @@
+//! What the core reads from Envoy: request and response facts for an [`crate::exchange::Exchange`],
+//! and shared data (process-wide, across worker VMs with one `vm_id`) as a [`SharedStore`].
+
+use std::time::UNIX_EPOCH;
+
+use proxy_wasm::hostcalls;
+use proxy_wasm::types::{BufferType, MapType, Status};
+
+use crate::exchange::{ExchangeHost, HeaderMap};
+use crate::host::{CachingStore, SharedStore, StoreError};
+
+/// Envoy's shared data.
+pub struct EnvoySharedData;
+impl SharedStore for EnvoySharedData {
+    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        match hostcalls::get_shared_data(key) {
+            Ok((Some(value), cas)) => Some((value, cas.unwrap_or(0))),
+            _ => None,
+        }
+    }
+
+    fn set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), StoreError> {
+        match hostcalls::set_shared_data(key, Some(value), cas) {
+            Ok(()) => Ok(()),
+            Err(Status::CasMismatch) => Err(StoreError::CasMismatch),
+            Err(_) => Err(StoreError::Unavailable),
+        }
+    }
+}
+
+/// The proxy as the core sees it during one callback.
+pub struct Envoy<'a> {
+    /// Shared data, with this VM's recent copies.
+    pub store: CachingStore<'a>,
+}
+
+impl ExchangeHost for Envoy<'_> {
+    fn now_ms(&self) -> u64 {
+        let since_epoch = hostcalls::get_current_time().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok());
+        since_epoch.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)).unwrap_or(0)
+    }
+
+    fn client_address(&self) -> Option<String> {
+        hostcalls::get_property(vec!["source", "address"]).ok().flatten().and_then(|b| String::from_utf8(b).ok())
+    }
+
+    fn request_headers(&self) -> HeaderMap {
+        hostcalls::get_map_bytes(MapType::HttpRequestHeaders).unwrap_or_default()
+    }
+
+    fn request_body(&self, size: usize) -> Vec<u8> {
+        hostcalls::get_buffer(BufferType::HttpRequestBody, 0, size).ok().flatten().unwrap_or_default()
+    }
+
+    fn response_headers(&self) -> HeaderMap {
+        hostcalls::get_map_bytes(MapType::HttpResponseHeaders).unwrap_or_default()
+    }
+
+    fn response_body(&self, size: usize) -> Option<Vec<u8>> {
+        hostcalls::get_buffer(BufferType::HttpResponseBody, 0, size).ok().flatten()
+    }
+
+    fn store(&self) -> &dyn SharedStore {
+        &self.store
+    }
+}
