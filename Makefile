@@ -13,7 +13,7 @@ CARGO   ?= cargo
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help tools tools-envoy build policy-check report-tool report credential-id apply-policy bench bench-estimator bench-tools bench-proxy bench-latency bench-smoke bench-core bench-instructions bench-wasm noop-filter trap-filter soak fuzz-tools fuzz-smoke fuzz-long detect-eval fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
+.PHONY: help tools tools-envoy build policy-check report-tool report credential-id apply-policy bench bench-estimator bench-tools bench-proxy bench-latency bench-smoke bench-core bench-instructions bench-wasm noop-filter trap-filter fleet-tools fleet-probe run-fleet soak fuzz-tools fuzz-smoke fuzz-long detect-eval fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-14s\033[0m %s\n",$$1,$$2}'
@@ -92,13 +92,32 @@ validate: build ## envoy --mode validate on the shipped config (loads the wasm, 
 trap-filter: ## Build the test-only trapping module used by the failure-policy e2e test
 	$(CARGO) build --manifest-path tests/e2e/trap-filter/Cargo.toml --target wasm32-wasip1 --release
 
-e2e: build policy-check report-tool trap-filter ## End-to-end tests: real Envoy + the filter + the mock LLM upstream
+e2e: build policy-check report-tool trap-filter fleet-tools fleet-probe ## End-to-end tests: real Envoy + the filter + the mock LLM upstream (+ Redis and the rate limit service)
 	cd tests/e2e && $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test: tools lint test-unit test-wasm fuzz-smoke validate e2e bench-smoke ## The whole suite (installs pinned tools first): lint, unit, wasm, fuzz (10 s a target), validate, e2e, bench smoke
 
 run: tools-envoy build policy-check ## Main job: mock LLM upstream + Envoy with the filter and the default policy (Ctrl-C stops)
 	@bash envoy/run-demo.sh
+
+# Fleet-wide state (README "More than one replica"): envoyproxy/ratelimit, pinned, built from its Go module
+# with the machine's Go (1.26), and Redis from Debian's packages. Both only ever bind 127.0.0.1.
+RATELIMIT_MODULE  := github.com/envoyproxy/ratelimit
+RATELIMIT_VERSION := v1.4.1-0.20260122083618-3fb702589d36
+fleet-tools: ## Install the fleet engine: envoyproxy/ratelimit $(RATELIMIT_VERSION) (go install -> .tools/bin/ratelimit) and redis-server (apt)
+	@command -v redis-server >/dev/null || (apt-get update && apt-get install -y --no-install-recommends redis-server)
+	@if [ "$$(cat $(TOOLS)/bin/.ratelimit-version 2>/dev/null)" != "$(RATELIMIT_VERSION)" ]; then \
+	  command -v go >/dev/null || { echo "fleet-tools: Go 1.26 is needed (go install of $(RATELIMIT_MODULE))"; exit 1; }; \
+	  echo "installing envoyproxy/ratelimit $(RATELIMIT_VERSION) with $$(go version | cut -d' ' -f3) (a minute or two)"; \
+	  mkdir -p $(TOOLS)/bin && GOBIN=$(TOOLS)/bin go install $(RATELIMIT_MODULE)/src/service_cmd@$(RATELIMIT_VERSION) && \
+	  ln -sf service_cmd $(TOOLS)/bin/ratelimit && echo $(RATELIMIT_VERSION) > $(TOOLS)/bin/.ratelimit-version; fi
+	@echo "ratelimit: $(TOOLS)/bin/ratelimit ($$(cat $(TOOLS)/bin/.ratelimit-version)); $$(redis-server --version | cut -d' ' -f1-3)"
+
+fleet-probe: ## Build the test-only module that exports filter state from request headers (fleet path check)
+	$(CARGO) build --manifest-path tests/e2e/fleet-probe/Cargo.toml --target wasm32-wasip1 --release
+
+run-fleet: tools-envoy build fleet-tools ## Redis + rate limit service + mock upstream + two Envoys with the filter and fleet budgets (Ctrl-C stops)
+	@$(PY) envoy/fleet/run_fleet.py
 
 SEEDS ?= 1 2 3
 SCALE ?= 1.0
