@@ -13,7 +13,7 @@ CARGO   ?= cargo
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help tools tools-envoy build policy-check report-tool report credential-id apply-policy bench bench-estimator bench-tools bench-proxy bench-latency bench-smoke bench-core bench-instructions bench-wasm noop-filter trap-filter fleet-tools fleet-probe run-fleet soak fuzz-tools fuzz-smoke fuzz-long detect-eval fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
+.PHONY: help tools tools-envoy build policy-check report-tool report credential-id prometheus-tools prometheus-check apply-policy bench bench-estimator bench-tools bench-proxy bench-latency bench-smoke bench-core bench-instructions bench-wasm noop-filter trap-filter fleet-tools fleet-probe run-fleet soak fuzz-tools fuzz-smoke fuzz-long detect-eval fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-14s\033[0m %s\n",$$1,$$2}'
@@ -92,10 +92,21 @@ validate: build ## envoy --mode validate on the shipped config (loads the wasm, 
 trap-filter: ## Build the test-only trapping module used by the failure-policy e2e test
 	$(CARGO) build --manifest-path tests/e2e/trap-filter/Cargo.toml --target wasm32-wasip1 --release
 
-e2e: build policy-check report-tool trap-filter fleet-tools fleet-probe ## End-to-end tests: real Envoy + the filter + the mock LLM upstream (+ Redis and the rate limit service)
+PROM_DIR := $(TOOLS)/prometheus
+prometheus-tools: ## Debian's prometheus package unpacked into .tools/prometheus (apt-get download + dpkg-deb -x: nothing installed, no service started)
+	@test -x $(PROM_DIR)/usr/bin/promtool || (mkdir -p $(PROM_DIR) && cd $(PROM_DIR) && \
+	  (apt-get download prometheus 2>/dev/null || (apt-get update && apt-get download prometheus)) && \
+	  dpkg-deb -x prometheus_*.deb . && rm -f prometheus_*.deb)
+	@$(PROM_DIR)/usr/bin/promtool --version | head -1
+
+prometheus-check: prometheus-tools ## promtool check + unit tests of the alerting and recording rules in envoy/prometheus/
+	$(PROM_DIR)/usr/bin/promtool check rules envoy/prometheus/distill-guard.rules.yaml
+	cd envoy/prometheus && $(PROM_DIR)/usr/bin/promtool test rules tests.yaml
+
+e2e: build policy-check report-tool trap-filter prometheus-tools fleet-tools fleet-probe ## End-to-end tests: real Envoy + the filter + the mock LLM upstream (+ Redis and the rate limit service)
 	cd tests/e2e && $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-test: tools lint test-unit test-wasm fuzz-smoke validate e2e bench-smoke ## The whole suite (installs pinned tools first): lint, unit, wasm, fuzz (10 s a target), validate, e2e, bench smoke
+test: tools lint test-unit test-wasm fuzz-smoke validate prometheus-check e2e bench-smoke ## The whole suite (installs pinned tools first): lint, unit, wasm, fuzz (10 s a target), validate, e2e, bench smoke
 
 run: tools-envoy build policy-check ## Main job: mock LLM upstream + Envoy with the filter and the default policy (Ctrl-C stops)
 	@bash envoy/run-demo.sh
