@@ -13,7 +13,7 @@ CARGO   ?= cargo
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help tools tools-envoy build policy-check report-tool report credential-id prometheus-tools prometheus-check apply-policy bench bench-estimator bench-tools bench-proxy bench-latency bench-smoke bench-core bench-instructions bench-wasm noop-filter trap-filter fleet-tools fleet-probe run-fleet soak fuzz-tools fuzz-smoke fuzz-long detect-eval fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
+.PHONY: help tools tools-envoy build policy-check report-tool report credential-id prometheus-tools prometheus-check apply-policy bench bench-estimator bench-tools bench-proxy bench-latency bench-smoke bench-core bench-instructions bench-wasm noop-filter trap-filter fleet-tools fleet-probe run-fleet soak fuzz-tools fuzz-smoke fuzz-long detect-eval detect-eval-dump detect-sim fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-14s\033[0m %s\n",$$1,$$2}'
@@ -132,7 +132,13 @@ run-fleet: tools-envoy build fleet-tools ## Redis + rate limit service + mock up
 
 SEEDS ?= 1 2 3
 SCALE ?= 1.0
-detect-eval: build ## Detection quality on simulated traffic through the real Envoy (SEEDS="1 2 3" SCALE=1.0)
+detect-eval: build ## Detection quality, independent evaluation through the real Envoy (tests/sim/detect_eval; SEEDS="1 2 3" SCALE=1.0; STRICT=1 fails on a missed held-out target) -> target/detect-eval.{json,md}
+	$(PY) tests/sim/detect_eval/run.py --seeds $(SEEDS) --scale $(SCALE) --json target/detect-eval.json --markdown target/detect-eval.md $(if $(STRICT),--strict)
+
+detect-eval-dump: ## Labelled prompts of the evaluation's tune families (never held-out) for the intent model -> target/intent-prompts.jsonl
+	$(PY) tests/sim/detect_eval/run.py --dump target/intent-prompts.jsonl --seeds $(SEEDS) --scale $(SCALE)
+
+detect-sim: build ## The original simulator, written with the detector (tests/sim/simulate.py; SEEDS, SCALE)
 	@for seed in $(SEEDS); do $(PY) tests/sim/simulate.py --seed $$seed --scale $(SCALE) --json target/detect-seed$$seed.json || exit 1; done
 
 SOAK_SECONDS ?= 300
