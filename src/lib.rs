@@ -30,6 +30,7 @@ pub mod contract;
 pub mod credential;
 pub mod decision;
 pub mod detection;
+pub mod fleet;
 pub mod hash;
 pub mod host;
 pub mod json;

@@ -43,3 +43,6 @@ mod contract;
 
 #[path = "core/fastpaths.rs"]
 mod fastpaths;
+
+#[path = "core/fleet.rs"]
+mod fleet;
