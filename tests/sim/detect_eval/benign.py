@@ -542,3 +542,29 @@ def casual_steady(rng, c, n, t0):
                                 chat([user(text)], "gpt-4o-mini", stream=True), reply(words), lang=lang))
             t += (words / speed + len(text) / 5.0 + rng.gammavariate(4.0, 5.0)) * SEC
     return events
+
+
+def assistant_world(rng, c, n, t0):
+    """Personal-assistant users writing in their own language, with a short persona prompt in it."""
+    personas = {"es": "Eres un asistente personal amable y conciso.", "it": "Sei un assistente personale gentile.",
+                "ru": "Ты дружелюбный личный помощник.", "id": "Kamu adalah asisten pribadi yang ramah.",
+                "hi": "आप एक मददगार निजी सहायक हैं।", "zh": "你是一个贴心的私人助理。", "zh-Hant": "你是一個貼心的私人助理。",
+                "pt": "Você é um assistente pessoal simpático."}
+    family, events = "assistant_world", []
+    for u in range(n):
+        key = f"sk-{family}-{u}"
+        lang = pick(rng, list(personas))
+        pool = c.chat_by_lang.get(lang, []) + (c.zh_tasks if lang == "zh" else [])
+        t = day_start(rng, t0, 6, 22)
+        for _ in range(rng.randint(1, 5)):
+            msgs = [system(personas[lang])]
+            for _turn in range(rng.randint(1, 5)):
+                text = pick(rng, pool)
+                msgs.append(user(text))
+                words = lognormal(rng, 140, 0.8, 5, 1200)
+                events.append(Event(t, family, B, key, "/v1/chat/completions", chat(list(msgs), "gpt-4o-mini"),
+                                    reply(words), lang=lang))
+                msgs.append(assistant(words))
+                t += think_gap(rng, words, len(text))
+            t += session_gap(rng)
+    return events
