@@ -211,3 +211,27 @@ def test_path_check_engine_down_fails_open_and_budgets_hold_again_after_restart(
     # Counts made while the service was down are lost (fail open); the budget holds again from here.
     statuses = [probe_chat((a, b)[i % 2], cred).status for i in range(5)]
     assert statuses == [200, 200, 200, 429, 429]
+
+
+# ---- the detection counters through Envoy's gRPC client (src/fleet compiled into the probe) -------------
+
+def fleet_call(envoy, credential, template):
+    r = envoy.request("/v1/chat/completions", {"model": "m"}, {"x-probe-fleet": f"{credential}:{template}"})
+    assert r.status == 200, r
+    try:
+        return r.json()
+    except ValueError:
+        raise AssertionError(f"not the probe's answer: {r.body[:300]!r} {r.headers}")
+
+
+def test_path_check_fleet_counters_see_a_farm_spread_over_two_envoys_whole(fleet):
+    _redis, _rls, (a, b) = fleet
+    template = unique("tpl")
+    farm = [unique(f"farm{i}") for i in range(6)]
+    answers = [fleet_call((a, b)[i % 2], cred, template) for i, cred in enumerate(farm)]
+    # each Envoy saw 3 of the 6 credentials; the fleet counter has all of them, each counted once
+    assert [x["credentials"] for x in answers] == [1, 2, 3, 4, 5, 6]
+    assert all(x["first"] for x in answers)
+    again = fleet_call(b, farm[0], template)  # farm[0] came through a; b learns it is not new
+    assert again == {"first": False, "credentials": 6, "volume": 2}
+    assert fleet_call(a, farm[0], unique("other-tpl"))["credentials"] == 1
