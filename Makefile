@@ -13,7 +13,7 @@ CARGO   ?= cargo
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help tools tools-envoy build policy-check report-tool report credential-id prometheus-tools prometheus-check apply-policy bench bench-estimator bench-tools bench-proxy bench-latency bench-smoke bench-core bench-instructions bench-wasm noop-filter trap-filter fleet-tools fleet-probe run-fleet soak fuzz-tools fuzz-smoke fuzz-long detect-eval detect-eval-dump detect-sim fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
+.PHONY: help tools tools-envoy build policy-check report-tool report credential-id prometheus-tools prometheus-check apply-policy bench bench-estimator bench-tools bench-proxy bench-latency bench-smoke bench-core bench-instructions bench-wasm noop-filter trap-filter fleet-tools fleet-probe fleet-config run-fleet soak fuzz-tools fuzz-smoke fuzz-long detect-eval detect-eval-dump detect-sim fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-14s\033[0m %s\n",$$1,$$2}'
@@ -126,6 +126,9 @@ fleet-tools: ## Install the fleet engine: envoyproxy/ratelimit $(RATELIMIT_VERSI
 
 fleet-probe: ## Build the test-only module that exports filter state from request headers (fleet path check)
 	$(CARGO) build --manifest-path tests/e2e/fleet-probe/Cargo.toml --target wasm32-wasip1 --release
+
+fleet-config: ## Re-generate envoy/fleet/ratelimit/*.yaml (the rate limit service's config) from envoy/policy.json
+	python3 envoy/fleet/ratelimit_config.py --out-dir envoy/fleet/ratelimit
 
 run-fleet: tools-envoy build fleet-tools ## Redis + rate limit service + mock upstream + two Envoys with the filter and fleet budgets (Ctrl-C stops)
 	@$(PY) envoy/fleet/run_fleet.py

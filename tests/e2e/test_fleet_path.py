@@ -68,9 +68,9 @@ def unique(prefix):
     return f"{prefix}{time.time_ns()}"
 
 
-def probe_chat(envoy, credential, estimate=0, remainder=0, tenant=None):
+def probe_chat(envoy, credential, estimate=0, remainder=0, tenant=None, phase="log"):
     headers = {"x-probe-credential": credential, "x-probe-estimate": str(estimate),
-               "x-probe-remainder": str(remainder), "x-probe-phase": "log"}
+               "x-probe-remainder": str(remainder), "x-probe-phase": phase}
     if tenant:
         headers["x-probe-tenant"] = tenant
     return envoy.chat(key="sk-unused-by-the-probe", extra_headers=headers)
@@ -129,6 +129,13 @@ def test_every_envoy_descriptor_matches_a_service_descriptor():
     assert "tokens_remainder" in tokens[1]["hits_addend"]["format"]
 
 
+def test_shipped_service_config_is_generated_from_the_shipped_policy():
+    shipped = os.path.join(harness.ROOT, "envoy", "fleet", "ratelimit")
+    for name, text in service_configs(harness.default_policy()).items():
+        with open(os.path.join(shipped, name)) as f:
+            assert f.read() == text, f"envoy/fleet/ratelimit/{name} is stale: make fleet-config"
+
+
 def test_budgets_the_service_cannot_hold_are_refused_naming_the_field():
     policy = fleet_policy()
     policy["budgets"][1]["max_tokens"] = 2**32
@@ -183,6 +190,15 @@ def test_path_check_tokens_charge_the_estimate_first_and_the_remainder_at_stream
     assert probe_chat(a, cred, estimate=30).status == 429
     # a check-only request (estimate 0) is admitted while the window is not over (55 > 50 now, so refused)
     assert probe_chat(b, cred, estimate=0).status == 429
+
+
+def test_path_check_an_unset_remainder_skips_the_stream_end_charge(fleet):
+    redis, _rls, (a, _b) = fleet
+    cred = unique("noremainder")
+    assert probe_chat(a, cred, estimate=10, remainder=5, phase="never").status == 200
+    assert probe_chat(a, cred, estimate=1, remainder=2).status == 200
+    # the first request's stream-end descriptor had no value to charge and was left out
+    assert wait_counter(redis, "tok.tokens", "credential", cred, 13) == 13
 
 
 def test_path_check_a_missing_tenant_skips_only_the_tenant_budget(fleet):
