@@ -29,6 +29,14 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_clear_of_window_edge(window_seconds=86400, margin=30):
+    """Sleeps past the next edge of the service's fixed windows if it is less than `margin` s away, so a
+    short test's counts all land in one window (the service counts in clock-aligned windows)."""
+    left = window_seconds - time.time() % window_seconds
+    if left < margin:
+        time.sleep(left + 1)
+
+
 class _Process:
     """A child process with a log file, stopped by stop() or at interpreter exit."""
 

@@ -49,6 +49,7 @@ def service_configs(policy):
 @pytest.fixture(scope="module")
 def fleet():
     policy = fleet_policy()
+    engine.wait_clear_of_window_edge(margin=60)
     redis = engine.Redis()
     rls = engine.RateLimit(redis.port, service_configs(policy))
     envoys = []

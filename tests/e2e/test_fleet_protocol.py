@@ -102,6 +102,7 @@ def answer(raw):
 
 def replay(exchanges):
     """Sends each request to a fresh service; returns the raw answers and the Redis keys -> values."""
+    engine.wait_clear_of_window_edge()
     with engine.Redis() as redis, engine.RateLimit(redis.port, {
             f"{ratelimit_config.FLEET_DOMAIN}.yaml": ratelimit_config.fleet_service_config()}) as rls:
         with grpc.insecure_channel(f"127.0.0.1:{rls.grpc_port}") as ch:
