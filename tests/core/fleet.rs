@@ -5,6 +5,9 @@ use distill_guard::fleet::counters::{
     needs_sync_check, overshoot_bound, read_answer, Batch, CampaignWindow, Deltas, FleetCounters, FleetError, Member,
     Slot, COUNTER_LIMIT, DOMAIN,
 };
+use distill_guard::fleet::export::{
+    request_exports, settle_export, CREDENTIAL, GRPC_CLUSTER, TENANT, TOKENS_ESTIMATE, TOKENS_REMAINDER,
+};
 use distill_guard::fleet::wire::{
     decode_request, decode_response, encode_request, Code, Descriptor, DescriptorStatus, RateLimitRequest,
     RateLimitResponse, Unit, WireError,
@@ -277,4 +280,29 @@ fn sync_check_starts_at_the_threshold() {
     assert!(needs_sync_check(0, 100, 0));
     assert!(!needs_sync_check(u64::MAX - 1, u64::MAX, 100));
     assert!(needs_sync_check(u64::MAX, u64::MAX, 200)); // clamped to 100%
+}
+
+#[test]
+fn exported_filter_state_is_what_the_generated_envoy_config_reads() {
+    assert_eq!(
+        request_exports("b313bc285ece41ea", Some("acme"), 42),
+        vec![
+            (CREDENTIAL, "b313bc285ece41ea".to_string()),
+            (TOKENS_ESTIMATE, "42".to_string()),
+            (TENANT, "acme".to_string())
+        ]
+    );
+    assert_eq!(request_exports("c", None, 0).len(), 2);
+    assert_eq!(settle_export(100, 350, true), (TOKENS_REMAINDER, "250".to_string()));
+    assert_eq!(settle_export(100, 60, true), (TOKENS_REMAINDER, "0".to_string()));
+    assert_eq!(settle_export(100, 350, false), (TOKENS_REMAINDER, "0".to_string()));
+    // the names Envoy's rate limit actions read (wasm.<name>) and the cluster are the generator's
+    let generator = include_str!("../../envoy/fleet/ratelimit_config.py");
+    for name in [CREDENTIAL, TENANT, TOKENS_ESTIMATE, TOKENS_REMAINDER] {
+        assert!(generator.contains(&format!("\"wasm.{name}\"")), "{name} not in ratelimit_config.py");
+    }
+    let render = include_str!("../../envoy/fleet/render_fleet.py");
+    assert!(render.contains(&format!("CLUSTER = \"{GRPC_CLUSTER}\"")));
+    assert!(generator.contains(&format!("FLEET_DOMAIN = \"{DOMAIN}\"")));
+    assert!(generator.contains(&format!("COUNTER_LIMIT = {}", "1_000_000_000")) && COUNTER_LIMIT == 1_000_000_000);
 }
