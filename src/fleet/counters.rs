@@ -25,7 +25,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use super::wire::{decode_response, encode_request, Code, Descriptor, RateLimitRequest, RateLimitResponse, WireError};
+use super::wire::{
+    decode_request, decode_response, encode_request, Code, Descriptor, Entry, RateLimitRequest, RateLimitResponse,
+    WireError,
+};
 
 /// The rate limit domain of the detection counters.
 pub const DOMAIN: &str = "distill_guard_fleet";
@@ -71,6 +74,8 @@ pub enum FleetError {
     StatusCount { sent: usize, got: usize },
     /// The service answered `UNKNOWN` (or an unknown code) for a descriptor.
     Status { index: usize },
+    /// Deltas handed over between VMs could not be read.
+    Deltas { reason: &'static str },
 }
 
 impl fmt::Display for FleetError {
@@ -84,6 +89,7 @@ impl fmt::Display for FleetError {
                 write!(f, "rate limit answer has {got} statuses for {sent} descriptors")
             }
             FleetError::Status { index } => write!(f, "rate limit answer: descriptor {index} has no usable code"),
+            FleetError::Deltas { reason } => write!(f, "fleet deltas: {reason}"),
         }
     }
 }
@@ -186,6 +192,98 @@ impl Deltas {
 
     pub fn is_empty(&self) -> bool {
         self.requests.is_empty() && self.members.is_empty()
+    }
+
+    /// Bytes to hand the deltas to another VM (a shared queue or shared data): the descriptors of a
+    /// `RateLimitRequest` in the domain `distill_guard.deltas.v1`, so one codec serves both.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut descriptors: Vec<Descriptor> =
+            self.requests.iter().map(|(c, n)| Descriptor::new(&[("volume", c)], *n)).collect();
+        descriptors
+            .extend(self.members.iter().map(|(m, t, id)| Descriptor::new(&[("template", t), (m.mark_key(), id)], 1)));
+        encode_request(&RateLimitRequest { domain: DELTAS_FORMAT.to_string(), descriptors })
+    }
+
+    /// Reads deltas written by [`Deltas::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Deltas, FleetError> {
+        let req = decode_request(bytes)?;
+        if req.domain != DELTAS_FORMAT {
+            return Err(FleetError::Deltas { reason: "not a deltas record of this version" });
+        }
+        let mut out = Deltas::default();
+        for d in req.descriptors {
+            match d.entries.as_slice() {
+                [Entry { key, value }] if key == "volume" => {
+                    *out.requests.entry(value.clone()).or_insert(0) += d.hits_addend.unwrap_or(0);
+                }
+                [Entry { key: tk, value: template }, Entry { key: mk, value: id }] if tk == "template" => {
+                    let member = match mk.as_str() {
+                        "credential" => Member::Credential,
+                        "prompt" => Member::Prompt,
+                        _ => return Err(FleetError::Deltas { reason: "unknown member kind" }),
+                    };
+                    out.members.insert((member, template.clone(), id.clone()));
+                }
+                _ => return Err(FleetError::Deltas { reason: "unknown descriptor shape" }),
+            }
+        }
+        Ok(out)
+    }
+}
+
+const DELTAS_FORMAT: &str = "distill_guard.deltas.v1";
+
+/// Who flushes: a lease in shared data (`holder` = a token unique to a VM, `expires_ms`), so one VM of
+/// the replica calls out per tick when that is wanted. Written with compare-and-swap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lease {
+    pub holder: u64,
+    pub expires_ms: u64,
+}
+
+/// What a VM does with the flusher lease on its tick.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeaseStep {
+    /// This VM holds a lease with time left: flush.
+    Flush,
+    /// Write this lease (CAS against what was read); flush only if the write succeeds.
+    Write(Lease),
+    /// Another VM holds the lease: hand deltas over instead of flushing.
+    Wait,
+}
+
+impl Lease {
+    pub fn to_bytes(self) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        let (a, b) = out.split_at_mut(8);
+        a.copy_from_slice(&self.holder.to_le_bytes());
+        b.copy_from_slice(&self.expires_ms.to_le_bytes());
+        out
+    }
+
+    /// `None` for anything but a 16-byte record (treated as no lease).
+    pub fn from_bytes(bytes: &[u8]) -> Option<Lease> {
+        let holder: [u8; 8] = bytes.get(..8)?.try_into().ok()?;
+        let expires: [u8; 8] = bytes.get(8..16)?.try_into().ok()?;
+        (bytes.len() == 16)
+            .then(|| Lease { holder: u64::from_le_bytes(holder), expires_ms: u64::from_le_bytes(expires) })
+    }
+
+    /// The step for VM `me` at `now_ms`, given the lease read from shared data. A lease is renewed when
+    /// less than half its `ttl_ms` is left, and taken over once expired (a holder that died).
+    pub fn step(current: Option<Lease>, me: u64, now_ms: u64, ttl_ms: u64) -> LeaseStep {
+        let fresh = Lease { holder: me, expires_ms: now_ms.saturating_add(ttl_ms) };
+        match current {
+            Some(l) if l.holder == me && l.expires_ms > now_ms => {
+                if l.expires_ms - now_ms < ttl_ms / 2 {
+                    LeaseStep::Write(fresh)
+                } else {
+                    LeaseStep::Flush
+                }
+            }
+            Some(l) if l.expires_ms > now_ms => LeaseStep::Wait,
+            _ => LeaseStep::Write(fresh),
+        }
     }
 }
 

@@ -2,8 +2,8 @@
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
 use distill_guard::fleet::counters::{
-    needs_sync_check, overshoot_bound, read_answer, Batch, CampaignWindow, Deltas, FleetCounters, FleetError, Member,
-    Slot, COUNTER_LIMIT, DOMAIN,
+    needs_sync_check, overshoot_bound, read_answer, Batch, CampaignWindow, Deltas, FleetCounters, FleetError, Lease,
+    LeaseStep, Member, Slot, COUNTER_LIMIT, DOMAIN,
 };
 use distill_guard::fleet::export::{
     request_exports, settle_export, CREDENTIAL, GRPC_CLUSTER, TENANT, TOKENS_ESTIMATE, TOKENS_REMAINDER,
@@ -305,4 +305,40 @@ fn exported_filter_state_is_what_the_generated_envoy_config_reads() {
     assert!(render.contains(&format!("CLUSTER = \"{GRPC_CLUSTER}\"")));
     assert!(generator.contains(&format!("FLEET_DOMAIN = \"{DOMAIN}\"")));
     assert!(generator.contains(&format!("COUNTER_LIMIT = {}", "1_000_000_000")) && COUNTER_LIMIT == 1_000_000_000);
+}
+
+#[test]
+fn deltas_travel_between_vms_as_bytes() {
+    let d = first_deltas();
+    let back = Deltas::from_bytes(&d.to_bytes()).unwrap();
+    assert_eq!(back, d);
+    assert_eq!(Deltas::from_bytes(&Deltas::default().to_bytes()).unwrap(), Deltas::default());
+    // a batch request is not a deltas record
+    assert!(matches!(Deltas::from_bytes(REQUEST1), Err(FleetError::Deltas { .. })));
+    assert!(Deltas::from_bytes(&[0x0a, 0x05, b'x']).is_err());
+    let odd = encode_request(&RateLimitRequest {
+        domain: "distill_guard.deltas.v1".into(),
+        descriptors: vec![Descriptor::new(&[("template", "t"), ("tenant", "x")], 1)],
+    });
+    assert_eq!(Deltas::from_bytes(&odd), Err(FleetError::Deltas { reason: "unknown member kind" }));
+}
+
+#[test]
+fn one_vm_holds_the_flusher_lease_until_it_stops_renewing() {
+    let ttl = 3000;
+    // nobody holds it: take it
+    let LeaseStep::Write(mine) = Lease::step(None, 1, 10_000, ttl) else { panic!("should take the lease") };
+    assert_eq!(mine, Lease { holder: 1, expires_ms: 13_000 });
+    let stored = Lease::from_bytes(&mine.to_bytes());
+    assert_eq!(stored, Some(mine));
+    // the holder flushes while more than half is left, then renews
+    assert_eq!(Lease::step(stored, 1, 11_000, ttl), LeaseStep::Flush);
+    assert_eq!(Lease::step(stored, 1, 12_000, ttl), LeaseStep::Write(Lease { holder: 1, expires_ms: 15_000 }));
+    // another VM waits while it is valid and takes over once it expired
+    assert_eq!(Lease::step(stored, 2, 12_999, ttl), LeaseStep::Wait);
+    assert_eq!(Lease::step(stored, 2, 13_000, ttl), LeaseStep::Write(Lease { holder: 2, expires_ms: 16_000 }));
+    // garbage in shared data counts as no lease
+    assert_eq!(Lease::from_bytes(&[1, 2, 3]), None);
+    assert_eq!(Lease::from_bytes(&[0; 17]), None);
+    assert!(matches!(Lease::step(Lease::from_bytes(b"junk"), 2, 0, ttl), LeaseStep::Write(_)));
 }
