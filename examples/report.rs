@@ -160,11 +160,13 @@ impl Line {
     }
 }
 
-/// Envoy's default log prefix: `[YYYY-MM-DD HH:MM:SS.mmm]...`.
+/// The line's time: Envoy's default prefix `[YYYY-MM-DD HH:MM:SS.mmm]...`, or an ISO time as the first
+/// field (`2026-12-01T22:04:30.493123Z<tab>info...`, as Istio's proxies log).
 fn line_time(line: &str) -> Option<i64> {
-    let rest = line.strip_prefix('[')?;
-    let (stamp, _) = rest.split_once(']')?;
-    parse_time(stamp)
+    match line.strip_prefix('[') {
+        Some(rest) => parse_time(rest.split_once(']')?.0),
+        None => parse_time(line.split_whitespace().next()?),
+    }
 }
 
 fn text(v: &Value, field: &str) -> Option<String> {
@@ -813,6 +815,13 @@ mod tests {
             })
         );
         assert_eq!(parse_line(OTHER), None);
+        // The same message with an ISO time first (Istio's proxy log format).
+        let istio = format!(
+            "2026-12-01T22:04:30.493123Z\tinfo\tenvoy wasm\t{}",
+            TAG.split_once("] wasm log ").map(|(_, m)| m).unwrap_or("")
+        );
+        let Some(Line::Verdict(i)) = parse_line(&istio) else { panic!("not read: {istio}") };
+        assert_eq!((i.time, i.credential.as_str()), (v.time, "f4e60890a3717e86"));
         assert_eq!(
             parse_line(&TAG.replace("\"credential\"", "\"cred\"")),
             None,
