@@ -126,8 +126,9 @@ fleet-tools: ## Install the fleet engine: envoyproxy/ratelimit $(RATELIMIT_VERSI
 fleet-probe: ## Build the test-only module that exports filter state from request headers (fleet path check)
 	$(CARGO) build --manifest-path tests/e2e/fleet-probe/Cargo.toml --target wasm32-wasip1 --release
 
-fleet-config: ## Re-generate envoy/fleet/ratelimit/*.yaml (the rate limit service's config) from envoy/policy.json
+fleet-config: ## Re-generate envoy/fleet/ratelimit/*.yaml (the rate limit service's config) and envoy/fleet/istio/ratelimit.yaml from envoy/policy.json
 	python3 envoy/fleet/ratelimit_config.py --out-dir envoy/fleet/ratelimit
+	python3 envoy/fleet/istio.py
 
 run-fleet: tools-envoy build fleet-tools ## Redis + rate limit service + mock upstream + two Envoys with the filter and fleet budgets (Ctrl-C stops)
 	@$(PY) envoy/fleet/run_fleet.py

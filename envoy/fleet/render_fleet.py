@@ -62,31 +62,45 @@ def _indent(text, n):
     return "\n".join((" " * n + line) if line else line for line in text.splitlines())
 
 
-def add_fleet(config, policy, ratelimit_port, ratelimit_host="127.0.0.1", timeout_ms=50, failure_mode_deny=False,
-              rate_limits_yaml=None, domain=ratelimit_config.BUDGET_DOMAIN):
-    """Returns `config` (a rendered distill-guard Envoy config) with fleet-wide budgets added.
-    `rate_limits_yaml(indent) -> str` replaces the virtual host's generated rate limit block (tests only)."""
+def filter_yaml(timeout_ms=50, failure_mode_deny=False, domain=ratelimit_config.BUDGET_DOMAIN):
+    """Envoy's rate limit filter, as one HTTP filter list item."""
+    return FILTER.format(domain=domain, deny="true" if failure_mode_deny else "false",
+                         timeout=f"{timeout_ms / 1000:g}s", cluster=CLUSTER)
+
+
+def cluster_yaml(host="127.0.0.1", port=8081, dns=False):
+    """The rate limit service's cluster, as one cluster list item (`dns`: resolve `host` by DNS)."""
+    text = CLUSTER_YAML.format(cluster=CLUSTER, host=host, port=port)
+    return text.replace("type: STATIC", "type: STRICT_DNS") if dns else text
+
+
+def insert_blocks(config, filter_item, vhost_fields, cluster_item):
+    """Inserts the rate limit filter right before the router, `vhost_fields` (YAML mapping lines) into the
+    virtual host, and the cluster at the end of the clusters, keeping each block's indentation."""
     router = re.search(r"^([ \t]*)- name: envoy\.filters\.http\.router$", config, flags=re.M)
     domains = re.search(r"^([ \t]*)domains: \[\"\*\"\]$", config, flags=re.M)
     clusters = re.search(r"^([ \t]*)clusters:$", config, flags=re.M)
     if not (router and domains and clusters):
         raise ValueError("not a distill-guard Envoy config: router filter, virtual host or clusters not found")
-    timeout = f"{timeout_ms / 1000:g}s"
-    filt = FILTER.format(domain=domain, deny="true" if failure_mode_deny else "false", timeout=timeout,
-                         cluster=CLUSTER)
-    limits = (rate_limits_yaml or (lambda n: ratelimit_config.envoy_rate_limits_yaml(policy, n)))(
-        len(domains.group(1)))
-    limits = limits + "\n" if limits else ""
-    cluster = CLUSTER_YAML.format(cluster=CLUSTER, host=ratelimit_host, port=ratelimit_port)
+    vhost = _indent(vhost_fields, len(domains.group(1))) + "\n" if vhost_fields else ""
     # Apply from the end of the text backwards so earlier offsets stay valid.
     edits = sorted([
-        (router.start(), _indent(filt, len(router.group(1))) + "\n"),
-        (domains.end() + 1, limits),
-        (len(config), ("" if config.endswith("\n") else "\n") + _indent(cluster, len(clusters.group(1))) + "\n"),
+        (router.start(), _indent(filter_item, len(router.group(1))) + "\n"),
+        (domains.end() + 1, vhost),
+        (len(config), ("" if config.endswith("\n") else "\n") + _indent(cluster_item, len(clusters.group(1))) + "\n"),
     ], reverse=True)
     for at, text in edits:
         config = config[:at] + text + config[at:]
     return config
+
+
+def add_fleet(config, policy, ratelimit_port, ratelimit_host="127.0.0.1", timeout_ms=50, failure_mode_deny=False,
+              rate_limits_yaml=None, domain=ratelimit_config.BUDGET_DOMAIN):
+    """Returns `config` (a rendered distill-guard Envoy config) with fleet-wide budgets added.
+    `rate_limits_yaml(indent) -> str` replaces the virtual host's generated rate limit block (tests only)."""
+    vhost = (rate_limits_yaml or (lambda n: ratelimit_config.envoy_rate_limits_yaml(policy, n)))(0)
+    return insert_blocks(config, filter_yaml(timeout_ms, failure_mode_deny, domain), vhost,
+                         cluster_yaml(ratelimit_host, ratelimit_port))
 
 
 def main():
