@@ -48,6 +48,8 @@ def service_configs(policy):
 
 @pytest.fixture(scope="module")
 def fleet():
+    """Redis, the service and two Envoys; a generous service timeout so a loaded machine cannot turn a
+    slow answer into a fail-open admission."""
     policy = fleet_policy()
     engine.wait_clear_of_window_edge(margin=60)
     redis = engine.Redis()
@@ -56,7 +58,7 @@ def fleet():
     try:
         for _ in range(2):
             envoys.append(harness.Envoy(policy=policy, wasm=PROBE, edit_config=lambda c: render_fleet.add_fleet(
-                c, policy, rls.grpc_port, timeout_ms=200)))
+                c, policy, rls.grpc_port, timeout_ms=2000)))
         yield redis, rls, envoys
     finally:
         for e in envoys:
