@@ -160,7 +160,7 @@ def envoy_rate_limits(policy):
 def envoy_rate_limits_yaml(policy, indent):
     """The virtual host's `typed_per_filter_config` for Envoy's rate limit filter carrying the budgets'
     rate limits. (Measured with Envoy 1.40: `hits_addend` is honoured in `RateLimitPerRoute.rate_limits`,
-    while the same entries under the route's or virtual host's own `rate_limits` always charge 1.)"""
+    while the same entries under the virtual host's own `rate_limits` always charged 1.)"""
     per_route = {"@type": "type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimitPerRoute",
                  "domain": BUDGET_DOMAIN, "rate_limits": envoy_rate_limits(policy)}
     if not per_route["rate_limits"]:
