@@ -46,14 +46,17 @@ def _product(rng, c, n, t0, family, persona, pool, per_hour, median_words, path=
 
 
 def qa_product_health(rng, c, n, t0):
+    """A health app's assistant on one key: a persona system prompt, many end users' real health questions, single-turn, long answers, steady diurnal volume round the clock."""
     return _product(rng, c, n, t0, "qa_product_health", HEALTH_PERSONA, c.health, 25, 260)
 
 
 def qa_product_finance(rng, c, n, t0):
+    """A budgeting app's assistant on one key: real personal-finance forum questions, a persona, one follow-up now and then."""
     return _product(rng, c, n, t0, "qa_product_finance", FINANCE_PERSONA, c.fiqa, 20, 300, follow_up=0.15)
 
 
 def qa_product_search(rng, c, n, t0):
+    """A search engine's Ask box on one key (Anthropic Messages API): real search queries, a persona, long answers."""
     return _product(rng, c, n, t0, "qa_product_search", SEARCH_PERSONA, c.nq + c.truthful, 30, 180, path="messages")
 
 
@@ -69,6 +72,7 @@ STUDENT_FOLLOW = ["I don't get the second part", "why do we divide there?", "ok 
 
 
 def students_math(rng, c, n, t0):
+    """Students after school: math word problems and puzzles, often asking for step-by-step help, follow-ups, long answers; a quarter on a reasoning model (reasoning tokens)."""
     family, events = "students_math", []
     for u in range(n):
         key = f"sk-{family}-{u}"
@@ -150,11 +154,13 @@ def _assistant(rng, c, n, t0, family, langs, memory):
 
 
 def assistant_en(rng, c, n, t0):
+    """A personal assistant with a memory line in the system prompt: multi-turn sessions of real chat lines and questions."""
     return _assistant(rng, c, n, t0, "assistant_en", ["en"],
                       "You are a personal assistant. The user's name is {name}. Be concise and friendly.")
 
 
 def assistant_multilingual(rng, c, n, t0):
+    """Personal-assistant users in 13 languages (chat lines from chatterbot-corpus), no system prompt."""
     return _assistant(rng, c, n, t0, "assistant_multilingual",
                       ["es", "pt", "fr", "de", "it", "ru", "id", "hi", "sv", "he", "zh-Hant", "zh", "bn"], None)
 
@@ -168,6 +174,7 @@ TOOLS = [{"type": "function", "function": {"name": n, "description": d, "paramet
 
 
 def agent_tools_openai(rng, c, n, t0):
+    """Research agents: tools in every request, tool calls and tool results accumulating, machine-paced steps, pauses between tasks."""
     family, events = "agent_tools_openai", []
     for u in range(n):
         key = f"sk-{family}-{u}"
@@ -193,6 +200,7 @@ def agent_tools_openai(rng, c, n, t0):
 
 
 def agent_tools_anthropic(rng, c, n, t0):
+    """Operations agents on the Anthropic Messages API: tool_use / tool_result blocks, retrieved passages as results."""
     family, events = "agent_tools_anthropic", []
     tools = [{"name": n, "description": d, "input_schema": {"type": "object", "properties": {"query": {"type": "string"}}}}
              for n, d in [("search_docs", "Search internal docs"), ("run_sql", "Run a read-only SQL query"),
@@ -262,6 +270,7 @@ CODE_FOLLOW = ["That fails on an empty list, can you fix it?", "Add type hints."
 
 
 def coding_chat(rng, c, n, t0):
+    """Developers in multi-turn coding chats (HumanEval problems, fixes, tests), time away to try the code."""
     family, events = "coding_chat", []
     for u in range(n):
         key = f"sk-{family}-{u}"
@@ -324,6 +333,7 @@ def translate_app(rng, c, n, t0):
 
 
 def translate_people(rng, c, n, t0):
+    """People asking for translations in their own words and languages, now and then."""
     family, events = "translate_people", []
     asks = ["how do you say \"{s}\" in {l}?", "Translate to {l}: {s}", "{s}\n\nin {l} please",
             "what's the {l} for: {s}", "Traduis en {l} : {s}", "Übersetze ins {l}: {s}", "翻译成{l}：{s}"]
@@ -343,6 +353,7 @@ def translate_people(rng, c, n, t0):
 # ---- batch classification -----------------------------------------------------------------------------
 
 def batch_sentiment(rng, c, n, t0):
+    """A nightly job classifying movie reviews: one template, hundreds of requests at about one a second, one-word answers."""
     family, events = "batch_sentiment", []
     for j in range(n):
         key = f"sk-{family}-{j}"
@@ -381,6 +392,7 @@ SUMMARY_ASKS = ["Summarise this article in three bullet points:", "tl;dr?", "Giv
 
 
 def summarise_news(rng, c, n, t0):
+    """Readers summarising news articles (XSum), input-heavy."""
     family, events = "summarise_news", []
     for u in range(n):
         key = f"sk-{family}-{u}"
@@ -414,6 +426,7 @@ def summarise_clinical(rng, c, n, t0):
 # ---- a one-off evaluation run -------------------------------------------------------------------------
 
 def eval_run_mmlu(rng, c, n, t0):
+    """A one-off MMLU few-shot run on the completions API, one-token answers."""
     family, events = "eval_run_mmlu", []
     for r in range(n):
         key = f"sk-{family}-{r}"
@@ -445,6 +458,7 @@ def eval_run_cot(rng, c, n, t0):
 
 
 def eval_run_truthful(rng, c, n, t0):
+    """A one-off TruthfulQA run, one-sentence answers, Poisson-paced."""
     family, events = "eval_run_truthful", []
     for r in range(n):
         key = f"sk-{family}-{r}"
@@ -486,10 +500,12 @@ def _generic(rng, c, n, t0, family, prompt, pool, lang):
 
 
 def generic_users(rng, c, n, t0):
+    """Many unrelated users of one generic, long system prompt (an open chat UI's default), a few messages each."""
     return _generic(rng, c, n, t0, "generic_users", GENERIC, c.questions + c.chat_by_lang["en"], "en")
 
 
 def generic_users_zh(rng, c, n, t0):
+    """The same in Chinese: one long generic Chinese system prompt, Chinese chat lines and tasks."""
     return _generic(rng, c, n, t0, "generic_users_zh", GENERIC_ZH, c.zh_chat + c.zh_tasks + c.chat_by_lang["zh-Hant"],
                     "zh")
 
@@ -515,10 +531,12 @@ def _casual(rng, c, n, t0, family, pools):
 
 
 def casual_en(rng, c, n, t0):
+    """Casual users with 8-16 messages, a new chat three times in five, long-ish answers, heavy-tailed pacing."""
     return _casual(rng, c, n, t0, "casual_en", [("en", c.chat_by_lang["en"] + c.truthful + c.nq)])
 
 
 def casual_multilingual(rng, c, n, t0):
+    """Casual users in many languages (chatterbot-corpus), finance and health questions in English."""
     pools = [(lang, texts) for lang, texts in c.chat_by_lang.items() if len(texts) >= 30]
     pools.append(("en", c.health + c.fiqa))
     return _casual(rng, c, n, t0, "casual_multilingual", pools)

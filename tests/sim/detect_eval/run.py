@@ -232,6 +232,16 @@ def markdown(summary, seeds, scale):
     return "\n".join(out)
 
 
+def family_table():
+    out = ["| family | benign kind / attack style | split | size at scale 1 | what it is |", "|---|---|---|---|---|"]
+    for f in sorted(FAMILIES.values(), key=lambda f: (f.kind != "benign", f.style, f.split, f.name)):
+        size = f"{f.size} credentials" if f.kind == "benign" else f"{f.size} requests" + (f", {f.keys} keys" if f.keys > 1 else "")
+        doc = (f.build.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+        doc = " ".join(doc.split())
+        out.append(f"| {f.name} | {f.kind}: {f.style} | {f.split} | {size} | {doc or '-'} |")
+    return "\n".join(out)
+
+
 def dump(path, seeds, scale):
     """Labelled prompts of the tune families (never the held-out ones), deduplicated."""
     corpus = Corpus()
@@ -286,7 +296,11 @@ def main():
     ap.add_argument("--markdown", default="", help="write the readable report here too")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a held-out target is missed")
     ap.add_argument("--dump", default="", help="write the tune families' labelled prompts (JSONL) here and exit")
+    ap.add_argument("--list", action="store_true", help="print the families (markdown) and exit")
     a = ap.parse_args()
+    if a.list:
+        print(family_table())
+        return 0
     if a.dump:
         counts = dump(a.dump, a.seeds, a.scale)
         print(f"{sum(counts.values())} labelled prompts -> {a.dump}: {dict(counts)}")
