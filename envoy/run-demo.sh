@@ -2,7 +2,9 @@
 # The main job: the mock LLM upstream + Envoy with distill-guard and the default policy, on loopback.
 # The policy is hot-reloaded: edit envoy/policy.json (or POLICY=...) and it is validated and swapped
 # into the running Envoy (file-based ECDS) within a second; a bad edit is refused, naming the field.
-# Ctrl-C stops everything. DEMO_SMOKE=1 sends the example requests, prints the results and exits.
+# Ports: LISTEN (10000), ADMIN (9901), UPSTREAM (18080), all on 127.0.0.1 and checked free first;
+# POLICY=file (envoy/policy.json). Ctrl-C stops everything. DEMO_SMOKE=1 sends the example requests,
+# prints the results and exits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ENVOY=${ENVOY:-.tools/venv/bin/envoy}
@@ -10,6 +12,15 @@ LISTEN=${LISTEN:-10000}
 ADMIN=${ADMIN:-9901}
 UPSTREAM=${UPSTREAM:-18080}
 POLICY=${POLICY:-envoy/policy.json}
+# Every port must be free before anything starts: otherwise requests would go to whatever owns it.
+for var in LISTEN ADMIN UPSTREAM; do
+  port=${!var}
+  if ! python3 -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))' "$port" 2>/dev/null; then
+    echo "port $port ($var) is not free on 127.0.0.1: stop what uses it, or choose another port, e.g. $var=$((port + 1)) make run" >&2
+    exit 1
+  fi
+done
 WORK=$(mktemp -d)
 STATE="$WORK/state"
 python3 envoy/apply-policy.py --state "$STATE" "$POLICY" >/dev/null || { echo "fix $POLICY first"; exit 1; }
@@ -31,11 +42,22 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 [ "$(curl -s "http://127.0.0.1:$ADMIN/ready")" = "LIVE" ] || { echo "envoy not ready"; cat "$WORK/envoy.log"; exit 1; }
+# The mock upstream must be ours and answering (a port taken between the check and its start).
+for _ in $(seq 1 50); do
+  curl -s -o /dev/null "http://127.0.0.1:$UPSTREAM/__mock/requests" && break
+  kill -0 "$MOCK" 2>/dev/null || break
+  sleep 0.1
+done
+if ! kill -0 "$MOCK" 2>/dev/null || ! curl -s -o /dev/null "http://127.0.0.1:$UPSTREAM/__mock/requests"; then
+  echo "the mock upstream did not start on 127.0.0.1:$UPSTREAM (UPSTREAM):" >&2; cat "$WORK/mock.log" >&2; exit 1
+fi
 
 cat <<TXT
 distill-guard is running.
   API (through the filter): http://127.0.0.1:$LISTEN   -> mock LLM upstream on 127.0.0.1:$UPSTREAM
-  Envoy admin:              http://127.0.0.1:$ADMIN    (metrics: /stats/prometheus | grep distill_guard)
+  Envoy admin:              http://127.0.0.1:$ADMIN    (metrics: /stats/prometheus | grep distill_guard;
+                            published every 100 ms)
+  Envoy:                    $("$ENVOY" --version | grep -o 'version: .*' | cut -d/ -f2) ($ENVOY)
   Envoy log:                $WORK/envoy.log
   Policy:                   $POLICY  (hot-reloaded: edit and save it, the change applies within a second)
 
@@ -50,11 +72,12 @@ Try:
 Ctrl-C stops everything.
 TXT
 
-# Apply the policy file whenever it changes (validated first; a bad edit leaves the running policy).
+# Apply the policy file whenever its content changes (validated first; a bad edit leaves the running
+# policy). Content, not modification time: two saves within one second must both count.
 (
-  last=$(stat -c %Y "$POLICY")
-  while sleep 1; do
-    now=$(stat -c %Y "$POLICY" 2>/dev/null || echo "$last")
+  last=$(cksum <"$POLICY")
+  while sleep 0.5; do
+    now=$(cksum <"$POLICY" 2>/dev/null || echo "$last")
     if [ "$now" != "$last" ]; then
       last=$now
       echo "--- $POLICY changed"

@@ -36,6 +36,7 @@ pub mod credential;
 pub mod decision;
 pub mod detection;
 pub mod exchange;
+pub mod fleet;
 pub mod hash;
 pub mod host;
 pub mod json;

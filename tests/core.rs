@@ -46,3 +46,6 @@ mod fastpaths;
 
 #[path = "core/exchange.rs"]
 mod exchange;
+
+#[path = "core/fleet.rs"]
+mod fleet;

@@ -84,6 +84,9 @@ class Recorder:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "mock-llm/1"
+    # Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm holds the body
+    # until the proxy's delayed ACK (~40 ms a response), which made long simulations crawl.
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):  # quiet
         if self.server.verbose:

@@ -14,6 +14,13 @@ def pytest_runtest_makereport(item, call):
     if rep.when == "call" and rep.failed:
         for i, e in enumerate(harness.LIVE):
             rep.sections.append((f"Envoy log #{i} (admin port {e.admin})", e.log()[-15000:]))
+        hint = harness.policy_edits_hint()
+        if hint:
+            rep.sections.append(("envoy/policy.json", hint))
+
+
+def pytest_report_header(config):
+    return harness.policy_edits_hint() or None
 
 
 def make_policy(**changes):

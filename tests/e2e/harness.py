@@ -38,6 +38,22 @@ def default_policy():
         return json.load(f)
 
 
+def policy_edits_hint():
+    """The tests take envoy/policy.json as the default policy, and the README invites editing it: when
+    it differs from the committed file, say so and what to restore (empty when it does not)."""
+    try:
+        r = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "envoy/policy.json"], cwd=ROOT,
+                           capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    if r.returncode != 1:
+        return ""
+    return ("envoy/policy.json has uncommitted edits (a Quick start hot-reload edit left in it?) and the tests use "
+            "it as the default policy and check the rendered configs against it: restore it with "
+            "`git checkout envoy/policy.json`, or, if the change is meant to ship, run `make istio envoy-config "
+            "compose-config` and commit.")
+
+
 def credential_id(secret, value, kind="key"):
     """The id the filter must produce: first 8 bytes of HMAC-SHA-256(secret, kind || 0 || value), hex."""
     mac = hmac.new(secret.encode(), kind.encode() + b"\0" + value.encode(), hashlib.sha256).hexdigest()

@@ -4,11 +4,14 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
 import urllib.error
 import urllib.request
+
+import pytest
 
 from harness import ENVOY, ROOT, credential_id, default_policy, free_port
 
@@ -26,6 +29,48 @@ def test_demo_script_serves_the_default_policy():
     assert "status 200" in out.stdout
     assert "upstream saw x-distill-verdict: allow" in out.stdout
     assert "status 401" in out.stdout
+    # The banner names the Envoy version (it was blank once) and says how often metrics publish.
+    assert "1.40.0" in out.stdout and "published every 100 ms" in out.stdout
+
+
+@pytest.mark.parametrize("taken", ["LISTEN", "ADMIN", "UPSTREAM"])
+def test_demo_refuses_a_port_in_use_before_printing_the_banner(taken):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        env = demo_env(DEMO_SMOKE="1")
+        env[taken] = str(s.getsockname()[1])
+        out = subprocess.run(["bash", os.path.join(ROOT, "envoy", "run-demo.sh")], env=env,
+                             capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert out.returncode != 0
+    assert f"port {env[taken]} ({taken}) is not free" in out.stderr, out.stderr
+    assert "distill-guard is running." not in out.stdout
+
+
+def start_demo(policy_path):
+    env = demo_env(POLICY=policy_path)
+    proc = subprocess.Popen(["bash", os.path.join(ROOT, "envoy", "run-demo.sh")], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    for line in proc.stdout:
+        if "Ctrl-C stops everything." in line:
+            break
+    return proc, int(env["LISTEN"])
+
+
+def save(path, policy, mtime_ns=None):
+    with open(path + ".tmp", "w") as f:
+        json.dump(policy, f)
+    os.replace(path + ".tmp", path)
+    if mtime_ns is not None:
+        os.utime(path, ns=(mtime_ns, mtime_ns))
+    return os.stat(path).st_mtime_ns
+
+
+def wait_status(port, key, want, seconds=8):
+    deadline = time.time() + seconds
+    while time.time() < deadline and status(port, key) != want:
+        time.sleep(0.2)
+    return status(port, key)
 
 
 def status(port, key):
@@ -64,6 +109,31 @@ def test_editing_the_policy_file_applies_without_restart():
             time.sleep(0.2)
         assert status(port, "sk-demo-edit") == 403
         assert status(port, "sk-someone-else") == 200
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_two_saves_within_one_second_both_apply():
+    """The watcher compares content: a second save with the same modification time (as two saves in
+    one second have, to the second) still applies."""
+    d = tempfile.mkdtemp(prefix="dg-demo-")
+    policy_path = os.path.join(d, "policy.json")
+    policy = default_policy()
+    secret = policy["credential"]["hash_secret"]
+    save(policy_path, policy)
+    proc, port = start_demo(policy_path)
+    try:
+        assert status(port, "sk-first") == 200 and status(port, "sk-second") == 200
+        policy["lists"]["block_credentials"] = [credential_id(secret, "sk-first")]
+        first = save(policy_path, policy)
+        assert wait_status(port, "sk-first", 403) == 403
+        policy["lists"]["block_credentials"] = [credential_id(secret, "sk-second")]
+        save(policy_path, policy, mtime_ns=first)  # same size, same modification time, new content
+        assert os.stat(policy_path).st_mtime_ns == first
+        assert wait_status(port, "sk-second", 403) == 403
+        assert status(port, "sk-first") == 200
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(20)

@@ -346,7 +346,8 @@ def sim_policy():
     return p
 
 
-def run(seed=1, scale=1.0, names=None, log=print):
+def run(seed=1, scale=1.0, names=None, log=print, keep_log=None):
+    """`keep_log`: a path to copy Envoy's log to before it stops (for `make report`)."""
     rng = random.Random(seed)
     corpus = Corpus()
     names = names or list(SCENARIOS)
@@ -390,6 +391,10 @@ def run(seed=1, scale=1.0, names=None, log=print):
                 log(f"  {i + 1} requests sent ({time.time() - started:.0f}s)")
         envoy.assert_no_trap()
     finally:
+        if keep_log:
+            time.sleep(0.2)  # the last log lines
+            with open(keep_log, "w") as f:
+                f.write(envoy.log())
         envoy.close()
     return results
 

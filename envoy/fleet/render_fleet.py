@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Adds fleet-wide budgets to a rendered distill-guard Envoy config: Envoy's rate limit filter right after
+the wasm filter, the rate limit service's cluster, and the virtual host's `rate_limits` generated from the
+policy's budgets (envoy/fleet/ratelimit_config.py, the same source as the service's own config).
+
+    python3 envoy/fleet/render_fleet.py [--policy envoy/policy.json] [--ratelimit-port 8081] \
+        [render.py's ports...] [--out envoy/fleet/envoy.yaml]
+
+The filter exports the credential id, tenant and token counts as filter state (`wasm.distill_guard.*`);
+the rate limit actions read them with `FilterStateInput`, so no raw key reaches the rate limit service.
+"""
+import argparse
+import os
+import re
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+
+import ratelimit_config  # noqa: E402
+import render  # noqa: E402
+
+CLUSTER = "distill_guard_ratelimit"
+
+FILTER = """\
+- name: envoy.filters.http.ratelimit
+  typed_config:
+    "@type": type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit
+    domain: {domain}
+    # The service is asked before the request goes upstream; if it is down or slower than the timeout,
+    # the request goes on (the filter's own per-replica budgets still hold).
+    failure_mode_deny: {deny}
+    timeout: {timeout}
+    enable_x_ratelimit_headers: DRAFT_VERSION_03
+    rate_limit_service:
+      transport_api_version: V3
+      grpc_service:
+        envoy_grpc: {{ cluster_name: {cluster} }}
+        timeout: {timeout}
+"""
+
+CLUSTER_YAML = """\
+- name: {cluster}
+  type: STATIC
+  connect_timeout: 1s
+  typed_extension_protocol_options:
+    envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+      "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+      explicit_http_config: {{ http2_protocol_options: {{}} }}
+  load_assignment:
+    cluster_name: {cluster}
+    endpoints:
+    - lb_endpoints:
+      - endpoint:
+          address:
+            socket_address: {{ address: {host}, port_value: {port} }}
+"""
+
+
+def _indent(text, n):
+    return "\n".join((" " * n + line) if line else line for line in text.splitlines())
+
+
+def filter_yaml(timeout_ms=50, failure_mode_deny=False, domain=ratelimit_config.BUDGET_DOMAIN):
+    """Envoy's rate limit filter, as one HTTP filter list item."""
+    return FILTER.format(domain=domain, deny="true" if failure_mode_deny else "false",
+                         timeout=f"{timeout_ms / 1000:g}s", cluster=CLUSTER)
+
+
+def cluster_yaml(host="127.0.0.1", port=8081, dns=False):
+    """The rate limit service's cluster, as one cluster list item (`dns`: resolve `host` by DNS)."""
+    text = CLUSTER_YAML.format(cluster=CLUSTER, host=host, port=port)
+    return text.replace("type: STATIC", "type: STRICT_DNS") if dns else text
+
+
+def insert_blocks(config, filter_item, vhost_fields, cluster_item):
+    """Inserts the rate limit filter right before the router, `vhost_fields` (YAML mapping lines) into the
+    virtual host, and the cluster at the end of the clusters, keeping each block's indentation."""
+    router = re.search(r"^([ \t]*)- name: envoy\.filters\.http\.router$", config, flags=re.M)
+    domains = re.search(r"^([ \t]*)domains: \[\"\*\"\]$", config, flags=re.M)
+    clusters = re.search(r"^([ \t]*)clusters:$", config, flags=re.M)
+    if not (router and domains and clusters):
+        raise ValueError("not a distill-guard Envoy config: router filter, virtual host or clusters not found")
+    vhost = _indent(vhost_fields, len(domains.group(1))) + "\n" if vhost_fields else ""
+    # Apply from the end of the text backwards so earlier offsets stay valid.
+    edits = sorted([
+        (router.start(), _indent(filter_item, len(router.group(1))) + "\n"),
+        (domains.end() + 1, vhost),
+        (len(config), ("" if config.endswith("\n") else "\n") + _indent(cluster_item, len(clusters.group(1))) + "\n"),
+    ], reverse=True)
+    for at, text in edits:
+        config = config[:at] + text + config[at:]
+    return config
+
+
+def add_fleet(config, policy, ratelimit_port, ratelimit_host="127.0.0.1", timeout_ms=50, failure_mode_deny=False,
+              rate_limits_yaml=None, domain=ratelimit_config.BUDGET_DOMAIN):
+    """Returns `config` (a rendered distill-guard Envoy config) with fleet-wide budgets added.
+    `rate_limits_yaml(indent) -> str` replaces the virtual host's generated rate limit block (tests only)."""
+    vhost = (rate_limits_yaml or (lambda n: ratelimit_config.envoy_rate_limits_yaml(policy, n)))(0)
+    return insert_blocks(config, filter_yaml(timeout_ms, failure_mode_deny, domain), vhost,
+                         cluster_yaml(ratelimit_host, ratelimit_port))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--policy", default=os.path.join(HERE, "..", "policy.json"))
+    ap.add_argument("--listen", type=int, default=10000)
+    ap.add_argument("--admin", type=int, default=9901)
+    ap.add_argument("--upstream", type=int, default=18080)
+    ap.add_argument("--wasm", default=render.DEFAULT_WASM)
+    ap.add_argument("--ratelimit-port", type=int, default=8081)
+    ap.add_argument("--ratelimit-host", default="127.0.0.1")
+    ap.add_argument("--dynamic", metavar="STATE_DIR", default=None)
+    ap.add_argument("--timeout-ms", type=int, default=50)
+    ap.add_argument("--out", default="-")
+    a = ap.parse_args()
+    with open(a.policy) as f:
+        policy_text = f.read()
+    import json
+    policy = json.loads(policy_text)
+    if a.dynamic:
+        base = render.render_dynamic(a.dynamic, a.listen, a.admin, a.upstream)
+    else:
+        base = render.render(policy_text, a.listen, a.admin, a.upstream, a.wasm)
+    try:
+        out = add_fleet(base, policy, a.ratelimit_port, a.ratelimit_host, a.timeout_ms)
+    except ratelimit_config.ConfigError as e:
+        sys.exit(f"{a.policy}: policy field `{e}`")
+    if a.out == "-":
+        sys.stdout.write(out)
+    else:
+        with open(a.out, "w") as f:
+            f.write(out)
+
+
+if __name__ == "__main__":
+    main()
