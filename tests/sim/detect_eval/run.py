@@ -57,6 +57,8 @@ def verdict_of(r, recorder, before):
         return "throttle", ""
     if r.status == 403:
         return "block", ""
+    if r.status != 200:  # counted apart, so a generator sending what the APIs reject shows in the report
+        return f"error_{r.status}", ""
     if recorder.count > before:
         seen = dict(recorder.items[-1]["headers"])
         return seen.get("x-distill-verdict", "allow"), seen.get("x-distill-signals", "")
