@@ -225,6 +225,22 @@ fn answers_that_do_not_fit_the_batch_are_refused() {
         }],
     };
     assert_eq!(read_answer(&batch, &unknown), Err(FleetError::Status { index: 0 }));
+    // a service without the fleet domain's config answers OK without a limit: refused, not "first"
+    let unconfigured = RateLimitResponse {
+        overall_code: Code::Ok,
+        statuses: vec![DescriptorStatus { code: Code::Ok, ..unknown.statuses[0].clone() }],
+    };
+    let err = read_answer(&batch, &unconfigured).unwrap_err();
+    assert_eq!(err, FleetError::NotConfigured { index: 0 });
+    assert!(err.to_string().contains("distill_guard_fleet"), "{err}");
+    // a mark answered under another limit than 1 cannot tell who was first
+    let mark = Batch {
+        window: 1,
+        slots: vec![Slot::Mark { member: Member::Credential, template: "t".into(), id: "c".into() }],
+    };
+    let wrong_limit = decode_response(RESPONSE1).unwrap().statuses[0].clone(); // a counter's status
+    let resp = RateLimitResponse { overall_code: Code::Ok, statuses: vec![wrong_limit] };
+    assert_eq!(read_answer(&mark, &resp), Err(FleetError::NotConfigured { index: 0 }));
     let mut fc = counters();
     let batch1 = fc.build_batch(&mut first_deltas(), NOW).unwrap();
     assert!(matches!(fc.apply_answer(&batch1, RESPONSE2, NOW), Err(FleetError::StatusCount { sent: 7, got: 4 })));
