@@ -235,7 +235,9 @@ def test_path_check_engine_down_fails_open_and_budgets_hold_again_after_restart(
 # ---- the detection counters through Envoy's gRPC client (src/fleet compiled into the probe) -------------
 
 def fleet_call(envoy, credential, template):
-    r = envoy.request("/v1/chat/completions", {"model": "m"}, {"x-probe-fleet": f"{credential}:{template}"})
+    # x-probe-credential too: the probe answers these itself, so Envoy's rate limit filter must not count them
+    r = envoy.request("/v1/chat/completions", {"model": "m"}, {"x-probe-fleet": f"{credential}:{template}",
+                                                               "x-probe-credential": credential})
     assert r.status == 200, r
     try:
         return r.json()
@@ -244,7 +246,7 @@ def fleet_call(envoy, credential, template):
 
 
 def test_path_check_fleet_counters_see_a_farm_spread_over_two_envoys_whole(fleet):
-    _redis, _rls, (a, b) = fleet
+    redis, _rls, (a, b) = fleet
     template = unique("tpl")
     farm = [unique(f"farm{i}") for i in range(6)]
     answers = [fleet_call((a, b)[i % 2], cred, template) for i, cred in enumerate(farm)]
@@ -254,3 +256,5 @@ def test_path_check_fleet_counters_see_a_farm_spread_over_two_envoys_whole(fleet
     again = fleet_call(b, farm[0], template)  # farm[0] came through a; b learns it is not new
     assert again == {"first": False, "credentials": 6, "volume": 2}
     assert fleet_call(a, farm[0], unique("other-tpl"))["credentials"] == 1
+    # a request the wasm filter answers itself never reaches the rate limit filter: no budget counted
+    assert all(counter(redis, "req.requests", "credential", c) == 0 for c in farm)
