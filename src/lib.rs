@@ -33,6 +33,7 @@ pub mod detection;
 pub mod fleet;
 pub mod hash;
 pub mod host;
+pub mod intent;
 pub mod json;
 pub mod ledger;
 pub mod policy;

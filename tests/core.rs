@@ -46,3 +46,6 @@ mod fastpaths;
 
 #[path = "core/fleet.rs"]
 mod fleet;
+
+#[path = "core/intent.rs"]
+mod intent;
