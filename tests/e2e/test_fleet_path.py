@@ -71,9 +71,11 @@ def unique(prefix):
     return f"{prefix}{time.time_ns()}"
 
 
-def probe_chat(envoy, credential, estimate=0, remainder=0, tenant=None, phase="log"):
+def probe_chat(envoy, credential, estimate=0, remainder=0, tenant=None, phase="log", hold=False):
     headers = {"x-probe-credential": credential, "x-probe-estimate": str(estimate),
                "x-probe-remainder": str(remainder), "x-probe-phase": phase}
+    if hold:
+        headers["x-probe-hold"] = "1"
     if tenant:
         headers["x-probe-tenant"] = tenant
     return envoy.chat(key="sk-unused-by-the-probe", extra_headers=headers)
@@ -193,6 +195,16 @@ def test_path_check_tokens_charge_the_estimate_first_and_the_remainder_at_stream
     assert probe_chat(a, cred, estimate=30).status == 429
     # a check-only request (estimate 0) is admitted while the window is not over (55 > 50 now, so refused)
     assert probe_chat(b, cred, estimate=0).status == 429
+
+
+def test_path_check_filter_state_set_after_holding_the_headers_for_the_body_is_used(fleet):
+    # distill-guard's timing: headers held (allow_on_headers_stop_iteration), state exported once the
+    # body is read, then the request resumes into the rate limit filter
+    redis, _rls, (a, b) = fleet
+    cred = unique("held")
+    statuses = [probe_chat((a, b)[i % 2], cred, estimate=4, remainder=1, hold=True).status for i in range(5)]
+    assert statuses == [200, 200, 200, 200, 429]
+    assert wait_counter(redis, "tok.tokens", "credential", cred, 25) == 25
 
 
 def test_path_check_an_unset_remainder_skips_the_stream_end_charge(fleet):
