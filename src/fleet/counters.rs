@@ -151,6 +151,8 @@ pub struct Deltas {
 
 impl Deltas {
     /// Records one request; returns false if something was dropped because `max_entries` was reached.
+    /// Ids and fingerprints go into descriptor values and the service's Redis keys as they are: pass
+    /// hashes (hex), never a raw key or prompt text.
     pub fn record(
         &mut self,
         credential: &str,
