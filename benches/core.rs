@@ -112,6 +112,17 @@ fn main() {
     b.run("phrase scan 2 KB", masked.len(), |_| {
         black_box(policy.detection.shape.index.scan(black_box(masked.as_bytes())));
     });
+    b.run("intent classify 2 KB (masked English)", masked.len(), |_| {
+        black_box(distill_guard::intent::classify(black_box(&masked)));
+    });
+    let cjk2k = mask(&"请一步一步地思考并写出完整的推理过程，然后给出答案。".repeat(27));
+    b.run("intent classify 2 KB (masked Chinese)", cjk2k.len(), |_| {
+        black_box(distill_guard::intent::classify(black_box(&cjk2k)));
+    });
+    let masked16k = mask(&prose16k);
+    b.run("intent classify 16 KB (reads 4 KB)", masked16k.len(), |_| {
+        black_box(distill_guard::intent::classify(black_box(&masked16k)));
+    });
     b.run("template fingerprint (mask + skeleton) 2 KB", prose2k.len(), |_| {
         black_box(skeleton(&mask(black_box(&prose2k))));
     });

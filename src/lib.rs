@@ -39,6 +39,7 @@ pub mod exchange;
 pub mod fleet;
 pub mod hash;
 pub mod host;
+pub mod intent;
 pub mod json;
 pub mod ledger;
 pub mod metrics;

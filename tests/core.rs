@@ -49,3 +49,6 @@ mod exchange;
 
 #[path = "core/fleet.rs"]
 mod fleet;
+
+#[path = "core/intent.rs"]
+mod intent;

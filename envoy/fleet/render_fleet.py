@@ -10,6 +10,7 @@ The filter exports the credential id, tenant and token counts as filter state (`
 the rate limit actions read them with `FilterStateInput`, so no raw key reaches the rate limit service.
 """
 import argparse
+import json
 import os
 import re
 import sys
@@ -118,7 +119,6 @@ def main():
     a = ap.parse_args()
     with open(a.policy) as f:
         policy_text = f.read()
-    import json
     policy = json.loads(policy_text)
     if a.dynamic:
         base = render.render_dynamic(a.dynamic, a.listen, a.admin, a.upstream)

@@ -74,6 +74,8 @@ pub enum FleetError {
     StatusCount { sent: usize, got: usize },
     /// The service answered `UNKNOWN` (or an unknown code) for a descriptor.
     Status { index: usize },
+    /// The service has no limit (or not the scheme's) for a descriptor: its config lacks the domain.
+    NotConfigured { index: usize },
     /// Deltas handed over between VMs could not be read.
     Deltas { reason: &'static str },
 }
@@ -89,6 +91,10 @@ impl fmt::Display for FleetError {
                 write!(f, "rate limit answer has {got} statuses for {sent} descriptors")
             }
             FleetError::Status { index } => write!(f, "rate limit answer: descriptor {index} has no usable code"),
+            FleetError::NotConfigured { index } => write!(
+                f,
+                "rate limit answer: descriptor {index} has no limit of the fleet scheme (is the {DOMAIN} config loaded?)"
+            ),
             FleetError::Deltas { reason } => write!(f, "fleet deltas: {reason}"),
         }
     }
@@ -145,6 +151,8 @@ pub struct Deltas {
 
 impl Deltas {
     /// Records one request; returns false if something was dropped because `max_entries` was reached.
+    /// Ids and fingerprints go into descriptor values and the service's Redis keys as they are: pass
+    /// hashes (hex), never a raw key or prompt text.
     pub fn record(
         &mut self,
         credential: &str,
@@ -342,8 +350,7 @@ pub struct Reading {
     pub first: Vec<(Member, String)>,
 }
 
-fn counted(status: &super::wire::DescriptorStatus) -> u64 {
-    let limit = status.current_limit.as_ref().map_or(COUNTER_LIMIT, |l| l.requests_per_unit);
+fn counted(limit: u32, status: &super::wire::DescriptorStatus) -> u64 {
     match status.code {
         // over a limit no one reaches: report the limit, the most it can tell
         Code::OverLimit => u64::from(limit),
@@ -351,7 +358,10 @@ fn counted(status: &super::wire::DescriptorStatus) -> u64 {
     }
 }
 
-/// Reads the service's answer to `batch` (statuses come in the order the descriptors were sent).
+/// Reads the service's answer to `batch` (statuses come in the order the descriptors were sent). Every
+/// descriptor must have come back with the scheme's limit (1 for marks, [`COUNTER_LIMIT`] for counters):
+/// a service without the fleet domain's config answers `OK` with no limit, which would make every
+/// replica "first".
 pub fn read_answer(batch: &Batch, response: &RateLimitResponse) -> Result<Reading, FleetError> {
     if response.statuses.len() != batch.slots.len() {
         return Err(FleetError::StatusCount { sent: batch.slots.len(), got: response.statuses.len() });
@@ -361,14 +371,21 @@ pub fn read_answer(batch: &Batch, response: &RateLimitResponse) -> Result<Readin
         if !matches!(status.code, Code::Ok | Code::OverLimit) {
             return Err(FleetError::Status { index });
         }
+        let want = if matches!(slot, Slot::Mark { .. }) { 1 } else { COUNTER_LIMIT };
+        let limit = status.current_limit.as_ref().map(|l| l.requests_per_unit);
+        if limit != Some(want) {
+            return Err(FleetError::NotConfigured { index });
+        }
         match slot {
-            Slot::Volume { credential, .. } => reading.volumes.push((credential.clone(), counted(status))),
+            Slot::Volume { credential, .. } => reading.volumes.push((credential.clone(), counted(want, status))),
             Slot::Mark { member, template, .. } => {
                 if status.code == Code::Ok {
                     reading.first.push((*member, template.clone()));
                 }
             }
-            Slot::Count { member, template, .. } => reading.counts.push((*member, template.clone(), counted(status))),
+            Slot::Count { member, template, .. } => {
+                reading.counts.push((*member, template.clone(), counted(want, status)))
+            }
         }
     }
     Ok(reading)

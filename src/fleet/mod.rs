@@ -6,11 +6,13 @@
 //! - [`export`]: the filter state the filter exports for Envoy's rate limit filter (fleet-wide budgets);
 //! - [`counters`]: the detection counters (per-credential volume, distinct credentials and prompts per
 //!   template) as batches built from per-VM deltas and answers read back into a fleet view, with the
-//!   overshoot bound of enforcing from that view.
+//!   overshoot bound of enforcing from that view;
+//! - [`settings`]: the policy's `fleet` section and the outage tracker behind its log lines.
 //!
 //! Budgets themselves go the Envoy-native way (Envoy's rate limit filter reading the filter state the
 //! filter exports): see envoy/fleet/ and the README's "More than one replica".
 
 pub mod counters;
 pub mod export;
+pub mod settings;
 pub mod wire;

@@ -8,6 +8,7 @@ use distill_guard::fleet::counters::{
 use distill_guard::fleet::export::{
     request_exports, settle_export, CREDENTIAL, GRPC_CLUSTER, TENANT, TOKENS_ESTIMATE, TOKENS_REMAINDER,
 };
+use distill_guard::fleet::settings::{FailMode, FleetHealth, FleetSettings, HealthChange};
 use distill_guard::fleet::wire::{
     decode_request, decode_response, encode_request, Code, Descriptor, DescriptorStatus, RateLimitRequest,
     RateLimitResponse, Unit, WireError,
@@ -224,6 +225,22 @@ fn answers_that_do_not_fit_the_batch_are_refused() {
         }],
     };
     assert_eq!(read_answer(&batch, &unknown), Err(FleetError::Status { index: 0 }));
+    // a service without the fleet domain's config answers OK without a limit: refused, not "first"
+    let unconfigured = RateLimitResponse {
+        overall_code: Code::Ok,
+        statuses: vec![DescriptorStatus { code: Code::Ok, ..unknown.statuses[0].clone() }],
+    };
+    let err = read_answer(&batch, &unconfigured).unwrap_err();
+    assert_eq!(err, FleetError::NotConfigured { index: 0 });
+    assert!(err.to_string().contains("distill_guard_fleet"), "{err}");
+    // a mark answered under another limit than 1 cannot tell who was first
+    let mark = Batch {
+        window: 1,
+        slots: vec![Slot::Mark { member: Member::Credential, template: "t".into(), id: "c".into() }],
+    };
+    let wrong_limit = decode_response(RESPONSE1).unwrap().statuses[0].clone(); // a counter's status
+    let resp = RateLimitResponse { overall_code: Code::Ok, statuses: vec![wrong_limit] };
+    assert_eq!(read_answer(&mark, &resp), Err(FleetError::NotConfigured { index: 0 }));
     let mut fc = counters();
     let batch1 = fc.build_batch(&mut first_deltas(), NOW).unwrap();
     assert!(matches!(fc.apply_answer(&batch1, RESPONSE2, NOW), Err(FleetError::StatusCount { sent: 7, got: 4 })));
@@ -341,4 +358,51 @@ fn one_vm_holds_the_flusher_lease_until_it_stops_renewing() {
     assert_eq!(Lease::from_bytes(&[1, 2, 3]), None);
     assert_eq!(Lease::from_bytes(&[0; 17]), None);
     assert!(matches!(Lease::step(Lease::from_bytes(b"junk"), 2, 0, ttl), LeaseStep::Write(_)));
+}
+
+#[test]
+fn fleet_section_defaults_to_off_with_short_timeouts() {
+    let s = FleetSettings::parse(None, 360).unwrap();
+    assert!(!s.enabled);
+    assert_eq!((s.tick_ms, s.timeout_ms, s.sync_check_percent, s.fail), (1000, 200, 90, FailMode::Open));
+    assert_eq!(s.cluster, GRPC_CLUSTER);
+    assert_eq!(s.window.minutes(), 360);
+    let v = serde_json::json!({"enabled": true, "tick_ms": 250, "timeout_ms": 50, "sync_check_percent": 80,
+                               "fail": "closed", "cluster": "rls", "max_descriptors": 16, "max_pending": 100});
+    let s = FleetSettings::parse(Some(&v), 60).unwrap();
+    assert!(s.enabled && s.fail == FailMode::Closed && s.cluster == "rls");
+    assert_eq!(
+        (s.tick_ms, s.timeout_ms, s.sync_check_percent, s.max_descriptors, s.max_pending),
+        (250, 50, 80, 16, 100)
+    );
+}
+
+#[test]
+fn fleet_section_errors_name_the_field() {
+    let path = |v: serde_json::Value, window: u64| FleetSettings::parse(Some(&v), window).unwrap_err().path;
+    assert_eq!(path(serde_json::json!({"tick_ms": 5}), 360), "fleet.tick_ms");
+    assert_eq!(path(serde_json::json!({"timeout_ms": 0}), 360), "fleet.timeout_ms");
+    assert_eq!(path(serde_json::json!({"sync_check_percent": 101}), 360), "fleet.sync_check_percent");
+    assert_eq!(path(serde_json::json!({"cluster": "a b"}), 360), "fleet.cluster");
+    let unknown = FleetSettings::parse(Some(&serde_json::json!({"tick": 1})), 360).unwrap_err();
+    assert_eq!(unknown.path, "fleet");
+    assert!(unknown.reason.contains("tick"), "{}", unknown.reason);
+    let bad_mode = FleetSettings::parse(Some(&serde_json::json!({"fail": "sideways"})), 360).unwrap_err();
+    assert!(bad_mode.reason.contains("sideways"), "{}", bad_mode.reason);
+    // a window that does not divide a day only matters when the fleet section is on
+    assert_eq!(path(serde_json::json!({"enabled": true}), 7), "detection.campaign.window_minutes");
+    assert!(FleetSettings::parse(Some(&serde_json::json!({"enabled": false})), 7).is_ok());
+}
+
+#[test]
+fn health_changes_once_per_outage() {
+    let mut h = FleetHealth::default();
+    assert_eq!(h.record(true), None);
+    assert_eq!(h.record(false), Some(HealthChange::WentDown));
+    assert!(h.is_down());
+    assert_eq!(h.record(false), None);
+    assert_eq!(h.record(false), None);
+    assert_eq!(h.record(true), Some(HealthChange::CameBack { failed_calls: 3 }));
+    assert!(!h.is_down());
+    assert_eq!(h.record(true), None);
 }

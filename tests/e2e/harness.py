@@ -283,6 +283,12 @@ class Envoy:
         time.sleep(METRICS_FLUSH_WAIT)
         return self.stats().get("wasmcustom.distill_guard." + name, 0)
 
+    def metrics(self, names):
+        """Several filter metrics from one flush wait and one /stats read."""
+        time.sleep(METRICS_FLUSH_WAIT)
+        stats = self.stats()
+        return {n: stats.get("wasmcustom.distill_guard." + n, 0) for n in names}
+
     def wait_metric(self, name, at_least, timeout=5):
         """Metrics from the log phase land just after the response: poll briefly."""
         deadline = time.time() + timeout

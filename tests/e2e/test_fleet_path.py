@@ -71,9 +71,11 @@ def unique(prefix):
     return f"{prefix}{time.time_ns()}"
 
 
-def probe_chat(envoy, credential, estimate=0, remainder=0, tenant=None, phase="log"):
+def probe_chat(envoy, credential, estimate=0, remainder=0, tenant=None, phase="log", hold=False):
     headers = {"x-probe-credential": credential, "x-probe-estimate": str(estimate),
                "x-probe-remainder": str(remainder), "x-probe-phase": phase}
+    if hold:
+        headers["x-probe-hold"] = "1"
     if tenant:
         headers["x-probe-tenant"] = tenant
     return envoy.chat(key="sk-unused-by-the-probe", extra_headers=headers)
@@ -195,6 +197,16 @@ def test_path_check_tokens_charge_the_estimate_first_and_the_remainder_at_stream
     assert probe_chat(b, cred, estimate=0).status == 429
 
 
+def test_path_check_filter_state_set_after_holding_the_headers_for_the_body_is_used(fleet):
+    # distill-guard's timing: headers held (allow_on_headers_stop_iteration), state exported once the
+    # body is read, then the request resumes into the rate limit filter
+    redis, _rls, (a, b) = fleet
+    cred = unique("held")
+    statuses = [probe_chat((a, b)[i % 2], cred, estimate=4, remainder=1, hold=True).status for i in range(5)]
+    assert statuses == [200, 200, 200, 200, 429]
+    assert wait_counter(redis, "tok.tokens", "credential", cred, 25) == 25
+
+
 def test_path_check_an_unset_remainder_skips_the_stream_end_charge(fleet):
     redis, _rls, (a, _b) = fleet
     cred = unique("noremainder")
@@ -235,7 +247,9 @@ def test_path_check_engine_down_fails_open_and_budgets_hold_again_after_restart(
 # ---- the detection counters through Envoy's gRPC client (src/fleet compiled into the probe) -------------
 
 def fleet_call(envoy, credential, template):
-    r = envoy.request("/v1/chat/completions", {"model": "m"}, {"x-probe-fleet": f"{credential}:{template}"})
+    # x-probe-credential too: the probe answers these itself, so Envoy's rate limit filter must not count them
+    r = envoy.request("/v1/chat/completions", {"model": "m"}, {"x-probe-fleet": f"{credential}:{template}",
+                                                               "x-probe-credential": credential})
     assert r.status == 200, r
     try:
         return r.json()
@@ -244,7 +258,7 @@ def fleet_call(envoy, credential, template):
 
 
 def test_path_check_fleet_counters_see_a_farm_spread_over_two_envoys_whole(fleet):
-    _redis, _rls, (a, b) = fleet
+    redis, _rls, (a, b) = fleet
     template = unique("tpl")
     farm = [unique(f"farm{i}") for i in range(6)]
     answers = [fleet_call((a, b)[i % 2], cred, template) for i, cred in enumerate(farm)]
@@ -254,3 +268,5 @@ def test_path_check_fleet_counters_see_a_farm_spread_over_two_envoys_whole(fleet
     again = fleet_call(b, farm[0], template)  # farm[0] came through a; b learns it is not new
     assert again == {"first": False, "credentials": 6, "volume": 2}
     assert fleet_call(a, farm[0], unique("other-tpl"))["credentials"] == 1
+    # a request the wasm filter answers itself never reaches the rate limit filter: no budget counted
+    assert all(counter(redis, "req.requests", "credential", c) == 0 for c in farm)

@@ -2,7 +2,7 @@
 `make prometheus-tools`, on loopback, 1 s scrape and evaluation) scrapes a hot-reloadable Envoy with
 the filter (the demo's configuration), the recording rules follow the traffic, and a rejected policy
 push fires DistillGuardPolicyRejected, read back from Prometheus's HTTP API; the Grafana dashboard's
-queries all answer."""
+queries all answer; a filter VM that failed makes DistillGuardNotCounting pending."""
 import json
 import os
 import shutil
@@ -15,6 +15,7 @@ import urllib.request
 import pytest
 
 from harness import ROOT, Envoy, default_policy, free_port
+from test_failure_policy import trap_wasm  # noqa: F401  (the fixture)
 
 PROMETHEUS = os.path.join(ROOT, ".tools", "prometheus", "usr", "bin", "prometheus")
 RULES = os.path.join(ROOT, "envoy", "prometheus", "distill-guard.rules.yaml")
@@ -78,10 +79,14 @@ class Prometheus:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-@pytest.fixture
-def stack():
+def need_prometheus():
     if not os.path.exists(PROMETHEUS):
         pytest.fail("Prometheus missing: run `make prometheus-tools` (make e2e does)")
+
+
+@pytest.fixture
+def stack():
+    need_prometheus()
     policy = default_policy()
     # Every request after the first in a minute is tagged, so the tag rate follows the traffic.
     policy["budgets"].append({"name": "soft", "scope": "credential", "window": "minute", "max_requests": 1,
@@ -121,9 +126,9 @@ def test_prometheus_scrapes_envoy_records_the_tag_rate_and_fires_on_a_rejected_p
     assert alerts[0]["labels"]["severity"] == "warning"
     # The running policy still serves (tagging), and nothing else fired.
     assert envoy.chat(key="sk-prom").status == 200
-    others = [a["labels"]["alertname"] for a in prom.api("alerts")["alerts"] if a["state"] == "firing"
-              and a["labels"]["alertname"] != "DistillGuardPolicyRejected"]
-    assert others == []
+    others = [a["labels"]["alertname"] for a in prom.api("alerts")["alerts"]
+              if a["labels"]["alertname"] != "DistillGuardPolicyRejected"]
+    assert others == [], "nothing else is firing or pending"
 
     # Every query of the shipped Grafana dashboard is valid PromQL here and finds data.
     with open(os.path.join(ROOT, "envoy", "prometheus", "grafana-dashboard.json")) as f:
@@ -132,3 +137,26 @@ def test_prometheus_scrapes_envoy_records_the_tag_rate_and_fires_on_a_rejected_p
     assert len(exprs) >= 15
     empty = [e for e in exprs if not prom.query(e)]
     assert empty == [], empty
+
+
+def test_a_failed_filter_vm_makes_not_counting_pending(trap_wasm):
+    """A module whose VM traps (tests/e2e/trap-filter, as test_failure_policy uses) serves the listener but
+    counts nothing: DistillGuardNotCounting goes pending at once (it fires after its 2 minutes)."""
+    need_prometheus()
+    envoy = Envoy(wasm=trap_wasm)
+    prom = Prometheus(envoy.admin)
+    try:
+        prom.wait("the Envoy target up", lambda: prom.query('up{job="envoy"} == 1'))
+        assert envoy.chat().status == 200
+        assert envoy.chat(extra_headers={"x-trap": "1"}).status >= 500
+        deadline = time.time() + 30
+        alerts = []
+        while time.time() < deadline and not alerts:
+            envoy.chat()
+            alerts = [a for a in prom.api("alerts")["alerts"] if a["labels"]["alertname"] == "DistillGuardNotCounting"]
+            time.sleep(0.5)
+        assert alerts and alerts[0]["state"] in ("pending", "firing"), prom.api("alerts")
+        assert alerts[0]["labels"]["instance"] == f"127.0.0.1:{envoy.admin}"
+    finally:
+        prom.close()
+        envoy.close()

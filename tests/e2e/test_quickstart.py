@@ -66,7 +66,7 @@ def save(path, policy, mtime_ns=None):
     return os.stat(path).st_mtime_ns
 
 
-def wait_status(port, key, want, seconds=8):
+def wait_status(port, key, want, seconds=20):
     deadline = time.time() + seconds
     while time.time() < deadline and status(port, key) != want:
         time.sleep(0.2)
@@ -100,7 +100,6 @@ def test_editing_the_policy_file_applies_without_restart():
         assert status(port, "sk-demo-edit") == 200
         policy["lists"]["block_credentials"] = [credential_id(policy["credential"]["hash_secret"], "sk-demo-edit")]
         policy["revision"] = "2"
-        time.sleep(1.1)  # mtime granularity is one second
         with open(policy_path + ".tmp", "w") as f:
             json.dump(policy, f)
         os.replace(policy_path + ".tmp", policy_path)
@@ -124,6 +123,7 @@ def test_two_saves_within_one_second_both_apply():
     secret = policy["credential"]["hash_secret"]
     save(policy_path, policy)
     proc, port = start_demo(policy_path)
+    ok = False
     try:
         assert status(port, "sk-first") == 200 and status(port, "sk-second") == 200
         policy["lists"]["block_credentials"] = [credential_id(secret, "sk-first")]
@@ -134,7 +134,10 @@ def test_two_saves_within_one_second_both_apply():
         assert os.stat(policy_path).st_mtime_ns == first
         assert wait_status(port, "sk-second", 403) == 403
         assert status(port, "sk-first") == 200
+        ok = True
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(20)
+        if not ok:
+            print("demo output after the banner:\n" + proc.stdout.read())  # shown with the failure
         shutil.rmtree(d, ignore_errors=True)

@@ -114,10 +114,13 @@ def test_credential_id_matches_the_id_envoy_logged_without_echoing_the_key(simul
     path = d / "policy.json"
     path.write_text(json.dumps(policy))
     key = "sk-attack-cot"
-    for how in ("env", "stdin"):
-        r = subprocess.run(["make", "-s", "credential-id", f"POLICY={path}"], cwd=ROOT, capture_output=True, text=True,
+    # Through the make target with KEY in the environment, and the tool itself with the key on stdin.
+    for cmd, how in ((["make", "-s", "credential-id", f"POLICY={path}"], "env"),
+                     ([REPORT, "credential-id", "--policy", str(path)], "stdin")):
+        r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
                            input=key + "\n" if how == "stdin" else None,
-                           env=dict(os.environ, **({"KEY": key} if how == "env" else {})), timeout=300)
+                           env=dict({k: v for k, v in os.environ.items() if k != "KEY"},
+                                    **({"KEY": key} if how == "env" else {})), timeout=300)
         assert r.returncode == 0, r.stderr
         assert r.stdout.strip() in logged, (how, r.stdout)
         assert key not in r.stdout + r.stderr

@@ -21,13 +21,13 @@ class Delta:
 
     def __init__(self, envoy):
         self.envoy = envoy
-        self.before = {n: envoy.metric(n) for n in self.NAMES}
-        self.start_allow = envoy.metric("requests.allow")
+        self.before = envoy.metrics(self.NAMES)
 
     def settle(self):
         # A settled exchange bumps tokens.input (>0 for every request here); wait for it.
         self.envoy.wait_metric("tokens.input", self.before["tokens.input"] + 1)
-        return {n: self.envoy.metric(n) - self.before[n] for n in self.NAMES}
+        after = self.envoy.metrics(self.NAMES)
+        return {n: after[n] - self.before[n] for n in self.NAMES}
 
 
 BODIES = {

@@ -376,3 +376,31 @@ def probe_tune_multi(rng, c, n, t0, world):
         lang, q = pick(r, PROBES_TUNE_MULTI)
         return chat([user(q)], "gpt-4o"), reply(r.randint(20, 120)), "probe", lang
     return _single(rng, n, t0, "probe_tune_multi", "sk-atk-probe-tmulti", make, 4)
+
+
+def farm_jittered(rng, c, n, t0, world):
+    """60 keys, each its own short session with human-like log-normal gaps (not interleaved machine pace),
+    a template asking to show the work, through streaming SDK calls."""
+    tpl = "{q}\n\nShow your work, then give the final answer in bold."
+    keys, events = 60, []
+    per_key = max(1, n // keys)
+    for k in range(keys):
+        t = t0 + rng.uniform(0, 6) * HOUR
+        for _ in range(per_key):
+            events.append(Event(t, "farm_jittered", A, f"sk-farm_jittered-{k}", "/v1/chat/completions",
+                                chat([user(tpl.format(q=pick(rng, c.math + c.game24)))], "gpt-4o", stream=True),
+                                answer(rng, world, 400), intent="chain_of_thought"))
+            t += rng.lognormvariate(3.0, 0.9) * SEC
+    return events
+
+
+SLOW_TEMPLATES = ["Explain your reasoning in full before answering.\n\n{q}",
+                  "{q}\n\nPlease explain your reasoning, then the answer.",
+                  "Question: {q}\nExplain your reasoning carefully. Answer:"]
+
+
+def slow_rotating(rng, c, n, t0, world):
+    """8 keys, one request every ~40 minutes each, rotating among three templates."""
+    return _slow(rng, n, t0, "slow_rotating", 8,
+                 lambda r: (chat([user(pick(r, SLOW_TEMPLATES).format(q=pick(r, c.strategy + c.math)))], "gpt-4.1"),
+                            answer(r, world, 400), "chain_of_thought", "en"), 40)

@@ -586,3 +586,37 @@ def assistant_world(rng, c, n, t0):
                 t += think_gap(rng, words, len(text))
             t += session_gap(rng)
     return events
+
+
+def coding_agent(rng, c, n, t0):
+    """Autonomous coding agents: a long system prompt and growing context (file contents, test output),
+    tool calls at machine pace in long bursts, most of the prompt served from the cache."""
+    family, events = "coding_agent", []
+    sp = ("You are an autonomous software engineering agent working in the user's repository. Use the tools to "
+          "read files, run commands and edit code. Make minimal, correct changes, run the tests after each change, "
+          "and stop when the task is done. Never push or delete branches.")
+    tools = [{"type": "function", "function": {"name": n, "parameters": {"type": "object", "properties": {}}}}
+             for n in ("read_file", "run_command", "apply_patch", "search_code")]
+    for u in range(n):
+        key = f"sk-{family}-{u}"
+        t = day_start(rng, t0, 8, 20)
+        for _task in range(rng.randint(1, 4)):
+            code = pick(rng, c.code)
+            msgs = [system(sp), user(pick(rng, [f"Implement this and add tests:\n{code}", f"The tests for this fail, fix it:\n{code}",
+                                                "refactor the parser module, it's too slow", pick(rng, CODE_FOLLOW)]))]
+            for step in range(rng.randint(8, 40)):
+                words = lognormal(rng, 60, 0.8, 5, 2000)
+                prompt_words = sum(len(str(m.get("content") or "").split()) for m in msgs)
+                headers = reply(words)
+                headers["x-mock-cached-tokens"] = str(int(prompt_words * 0.8))
+                events.append(Event(t, family, B, key, "/v1/chat/completions",
+                                    chat(list(msgs), "gpt-4.1", tools=tools, stream=True,
+                                         stream_options={"include_usage": True}), headers))
+                cid = f"call_{rng.randrange(1 << 30):x}"
+                msgs.append({"role": "assistant", "content": None, "tool_calls": [
+                    {"id": cid, "type": "function", "function": {"name": pick(rng, tools)["function"]["name"],
+                                                                 "arguments": "{}"}}]})
+                msgs.append({"role": "tool", "tool_call_id": cid, "content": pick(rng, c.code)})
+                t += rng.uniform(2, 25) * SEC
+            t += rng.lognormvariate(3.0, 1.0) * MIN
+    return events

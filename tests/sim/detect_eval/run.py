@@ -38,15 +38,16 @@ AFTER_ENFORCE = 20
 
 
 def events_for(seed, world, names, scale, corpus):
-    rng = random.Random(f"{seed}/{world}")
     out = []
     for name in names:
         f = FAMILIES[name]
         if world == "short" and f.kind == "benign":
             continue
-        # benign days start at simulated midnight; attacks begin while people are about
+        # Each family draws from its own generator, so adding or removing a family changes no other's
+        # traffic. Benign days start at simulated midnight; attacks begin while people are about.
+        rng = random.Random(f"{seed}/{world}/{name}")
         t0 = T0 if f.kind == "benign" else T0 + rng.uniform(6, 14) * HOUR
-        out.extend(build(f, random.Random(f"{seed}/{world}/{name}"), corpus, scale, t0, world))
+        out.extend(build(f, rng, corpus, scale, t0, world))
     out.sort(key=lambda e: e.t)
     return out
 
@@ -57,6 +58,8 @@ def verdict_of(r, recorder, before):
         return "throttle", ""
     if r.status == 403:
         return "block", ""
+    if r.status != 200:  # counted apart, so a generator sending what the APIs reject shows in the report
+        return f"error_{r.status}", ""
     if recorder.count > before:
         seen = dict(recorder.items[-1]["headers"])
         return seen.get("x-distill-verdict", "allow"), seen.get("x-distill-signals", "")

@@ -1,6 +1,7 @@
 //! Test-only filter for the fleet path check. From request headers it exports, as filter state:
 //! `x-probe-credential` -> `wasm.distill_guard.credential`, `x-probe-tenant` -> `wasm.distill_guard.tenant`,
-//! `x-probe-estimate` -> `wasm.distill_guard.tokens_estimate` (all at request headers), and
+//! `x-probe-estimate` -> `wasm.distill_guard.tokens_estimate` (at request headers, or with `x-probe-hold`
+//! at the end of the request body after holding the headers, as distill-guard does), and
 //! `x-probe-remainder` -> `wasm.distill_guard.tokens_remainder` in the phase named by `x-probe-phase`
 //! (`request`, `response` = end of the response body, or `log`), to show which phase Envoy's
 //! `apply_on_stream_done` rate limit entries still see.
@@ -36,7 +37,7 @@ impl Context for Root {}
 
 impl RootContext for Root {
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Probe { remainder: None, phase: String::new(), fleet: None }))
+        Some(Box::new(Probe { remainder: None, phase: String::new(), fleet: None, held: Vec::new() }))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -48,6 +49,8 @@ struct Probe {
     remainder: Option<String>,
     phase: String,
     fleet: Option<FleetCall>,
+    /// With `x-probe-hold`: exports waiting for the end of the request body.
+    held: Vec<(&'static str, String)>,
 }
 
 /// A fleet counter exchange in progress: the counters, the batch sent, which call this is, whether the
@@ -165,32 +168,49 @@ impl Context for Probe {
 }
 
 impl HttpContext for Probe {
-    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         if let Some(spec) = self.get_http_request_header("x-probe-fleet") {
             return self.start_fleet(&spec);
         }
+        let mut exports = Vec::new();
         for (header, name) in [
             ("x-probe-credential", "credential"),
             ("x-probe-tenant", "tenant"),
             ("x-probe-estimate", "tokens_estimate"),
         ] {
             if let Some(v) = self.get_http_request_header(header) {
-                self.export(name, &v);
+                exports.push((name, v));
             }
         }
         self.remainder = self.get_http_request_header("x-probe-remainder");
         self.phase = self.get_http_request_header("x-probe-phase").unwrap_or_else(|| "log".into());
+        if self.get_http_request_header("x-probe-hold").is_some() && !end_of_stream {
+            // as distill-guard does: hold the headers, export once the whole body is read
+            self.held = exports;
+            return Action::Pause;
+        }
+        for (name, v) in exports {
+            self.export(name, &v);
+        }
         self.export_remainder("request");
         Action::Continue
     }
 
-    fn on_http_request_body(&mut self, _body_size: usize, _end_of_stream: bool) -> Action {
+    fn on_http_request_body(&mut self, _body_size: usize, end_of_stream: bool) -> Action {
         // the body waits too while a fleet call is out (Envoy would otherwise forward headers and body)
         if self.fleet.is_some() {
-            Action::Pause
-        } else {
-            Action::Continue
+            return Action::Pause;
         }
+        if !self.held.is_empty() {
+            if !end_of_stream {
+                return Action::Pause;
+            }
+            for (name, v) in std::mem::take(&mut self.held) {
+                self.export(name, &v);
+            }
+            self.export_remainder("request");
+        }
+        Action::Continue
     }
 
     fn on_http_response_body(&mut self, _body_size: usize, end_of_stream: bool) -> Action {
