@@ -285,9 +285,8 @@ def test_path_check_redis_down_fails_open_and_budgets_hold_again_after_restart(f
         assert rls.running(), "the rate limit service must survive its Redis going away"
     finally:
         redis.start()
-    # Redis came back empty (no persistence here). An increment the service was still holding when Redis
-    # went away can land after it is back (seen once: the budget was reached one request early), so the
-    # budget holds again within 4 requests, possibly sooner.
+    # Redis came back empty (no persistence here). Once the budget was reached one request early (a stray
+    # count after the restart, cause not pinned down), so: it holds again within 4 requests.
     statuses = [probe_chat((a, b)[i % 2], cred).status for i in range(5)]
     admitted = statuses.count(200)
     assert 1 <= admitted <= 4 and statuses == [200] * admitted + [429] * (5 - admitted), statuses
