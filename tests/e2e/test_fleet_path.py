@@ -285,8 +285,9 @@ def test_path_check_redis_down_fails_open_and_budgets_hold_again_after_restart(f
         assert rls.running(), "the rate limit service must survive its Redis going away"
     finally:
         redis.start()
-    # Redis came back empty (no persistence here). Once the budget was reached one request early (a stray
-    # count after the restart, cause not pinned down), so: it holds again within 4 requests.
+    # Redis came back empty (no persistence here). The service's Redis pool holds some calls until a
+    # connection is back: Envoy gives up on them at its timeout and admits, and their increment lands
+    # once Redis returns, so the budget may be reached a request or two early: it holds within 4.
     statuses = [probe_chat((a, b)[i % 2], cred).status for i in range(5)]
     admitted = statuses.count(200)
     assert 1 <= admitted <= 4 and statuses == [200] * admitted + [429] * (5 - admitted), statuses
