@@ -270,3 +270,24 @@ def test_path_check_fleet_counters_see_a_farm_spread_over_two_envoys_whole(fleet
     assert fleet_call(a, farm[0], unique("other-tpl"))["credentials"] == 1
     # a request the wasm filter answers itself never reaches the rate limit filter: no budget counted
     assert all(counter(redis, "req.requests", "credential", c) == 0 for c in farm)
+
+
+def test_path_check_redis_down_fails_open_and_budgets_hold_again_after_restart(fleet):
+    redis, rls, (a, b) = fleet
+    cred = unique("redisdown")
+    assert probe_chat(a, cred).status == 200
+    allowed = "cluster.llm_upstream.ratelimit.failure_mode_allowed"
+    before = a.stats().get(allowed, 0) + b.stats().get(allowed, 0)
+    redis.stop()
+    try:
+        assert [probe_chat((a, b)[i % 2], cred).status for i in range(6)] == [200] * 6
+        assert a.stats().get(allowed, 0) + b.stats().get(allowed, 0) >= before + 6
+        assert rls.running(), "the rate limit service must survive its Redis going away"
+    finally:
+        redis.start()
+    # Redis came back empty (no persistence here). The service's Redis pool holds some calls until a
+    # connection is back: Envoy gives up on them at its timeout and admits, and their increment lands
+    # once Redis returns, so the budget may be reached a request or two early: it holds within 4.
+    statuses = [probe_chat((a, b)[i % 2], cred).status for i in range(5)]
+    admitted = statuses.count(200)
+    assert 1 <= admitted <= 4 and statuses == [200] * admitted + [429] * (5 - admitted), statuses
