@@ -29,6 +29,7 @@
 //! rule of its own.
 
 pub mod api;
+pub mod budget;
 mod bytes;
 pub mod campaign;
 pub mod contract;
