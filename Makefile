@@ -13,7 +13,7 @@ CARGO   ?= cargo
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help tools tools-envoy build policy-check report-tool report credential-id prometheus-tools prometheus-check apply-policy bench bench-estimator bench-tools bench-proxy bench-latency bench-smoke bench-core bench-instructions bench-wasm noop-filter trap-filter fleet-tools fleet-probe fleet-config run-fleet soak fuzz-tools fuzz-smoke fuzz-long detect-eval detect-eval-dump detect-sim fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
+.PHONY: intent-train intent-eval help tools tools-envoy build policy-check report-tool report credential-id prometheus-tools prometheus-check apply-policy bench bench-estimator bench-tools bench-proxy bench-latency bench-smoke bench-core bench-instructions bench-wasm noop-filter trap-filter fleet-tools fleet-probe fleet-config run-fleet soak fuzz-tools fuzz-smoke fuzz-long detect-eval detect-eval-dump detect-sim fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-14s\033[0m %s\n",$$1,$$2}'
@@ -206,6 +206,14 @@ bench-cost: build noop-filter bench-tools ## Proxy CPU per request at saturation
 bench-smoke: build noop-filter ## A few seconds of bench-proxy (one short rep), to keep the benchmark working
 	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 	$(PY) benches/bench.py --smoke --out target/bench-smoke.json
+
+FOLDS ?= 0 1
+intent-train: ## Retrain the request-intent model (tools/intent, standard-library Python, fixed seed) -> src/intent/weights.bin + tests/core/intent_vectors.json
+	python3 tools/intent/train.py
+
+intent-eval: ## Intent model precision/recall on held-out families (FOLDS="0 1") -> tools/intent/eval-fold*.md; with target/intent-prompts.jsonl also on the evaluation harness's prompts
+	for f in $(FOLDS); do python3 tools/intent/train.py --eval --fold $$f || exit 1; done
+	@if [ -f target/intent-prompts.jsonl ]; then python3 tools/intent/score.py --jsonl target/intent-prompts.jsonl --limit 16000 | tee target/intent-dump-eval.md; fi
 
 bench-core: ## Micro-benchmarks of the core, natively (ns/op, MB/s): estimator, masking, phrase scan, inspect, decide, SSE
 	$(CARGO) bench --bench core

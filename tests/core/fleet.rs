@@ -63,6 +63,17 @@ fn encoded_request_reads_back_the_same() {
         descriptors: vec![Descriptor { entries: Descriptor::new(&[("k", "")], 0).entries, hits_addend: None }],
     };
     assert_eq!(decode_request(&encode_request(&default_hits)).unwrap(), default_hits);
+    // lengths past one varint byte, at every level, and large hit counts
+    let long = "v".repeat(300);
+    let big = RateLimitRequest {
+        domain: "d".repeat(130),
+        descriptors: (0..40)
+            .map(|i| Descriptor::new(&[("k".repeat(i * 7).as_str(), long.as_str()), ("x", "y")], u64::MAX >> i))
+            .collect(),
+    };
+    let bytes = encode_request(&big);
+    assert!(bytes.len() > 16_384);
+    assert_eq!(decode_request(&bytes).unwrap(), big);
 }
 
 #[test]

@@ -10,6 +10,7 @@ Envoys, token estimates charge at request time and the usage remainder set in th
 stream end, a missing tenant skips only tenant budgets, and an engine outage fails open.
 """
 import copy
+import json
 import os
 import subprocess
 import sys
@@ -291,3 +292,33 @@ def test_path_check_redis_down_fails_open_and_budgets_hold_again_after_restart(f
     statuses = [probe_chat((a, b)[i % 2], cred).status for i in range(5)]
     admitted = statuses.count(200)
     assert 1 <= admitted <= 4 and statuses == [200] * admitted + [429] * (5 - admitted), statuses
+
+
+def test_path_check_root_context_flushes_fleet_counters_on_its_tick(fleet):
+    # The filter's design: the root context sends the batches on its tick (a stream's callouts would be
+    # cancelled with the stream). Each VM of this Envoy (main thread + one worker) marks 3 new credentials
+    # in 3 ticks and sends the increments still owed in a 4th: the template's counter ends at 6, each once.
+    redis, rls, _envoys = fleet
+    template = unique("roottpl")
+    policy = fleet_policy()
+    e = harness.Envoy(policy=policy, wasm=PROBE, policy_text=json.dumps(f"root-tick:{template}"),
+                      edit_config=lambda c: render_fleet.add_fleet(c, policy, rls.grpc_port, timeout_ms=2000))
+    try:
+        count_key = f"distill_guard_fleet_template_credentials_{template}@*"
+        deadline = time.time() + 20
+        total = 0
+        while time.time() < deadline:
+            keys = redis.command("KEYS", count_key) or []
+            total = sum(int(redis.command("GET", k)) for k in keys)
+            if total >= 6:
+                break
+            time.sleep(0.2)
+        lines = [line for line in e.log().splitlines() if "probe-root-fleet" in line]
+        assert total == 6, "\n".join(lines)
+        marks = redis.command("KEYS", f"distill_guard_fleet_template_{template}@*_credential_root-*") or []
+        assert len(marks) == 6
+        assert sum("first=true" in line for line in lines) == 6
+        # the view each VM builds from the answers grows with the other VM's credentials too
+        assert max(int(line.rsplit("credentials=", 1)[1]) for line in lines) >= 3
+    finally:
+        e.close()

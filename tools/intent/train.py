@@ -329,13 +329,26 @@ def pr_table(pairs, classes):
 
 def report(model, test):
     lines = []
-    pairs = [(ex["label"], T.CLASSES[predict(model, ex["masked"])]) for ex in test]
-    for ex, (_, p) in zip(test, pairs):
-        ex["pred"] = p
+    for ex in test:
+        ex["probs"] = probs(model, *evidence(model, ex["masked"]))
+        ex["pred"] = T.CLASSES[max(range(len(T.CLASSES)), key=lambda i: (ex["probs"][i], -i))]
+    pairs = [(ex["label"], ex["pred"]) for ex in test]
     lines.append("| class | held-out examples | precision | recall |")
     lines.append("|---|---:|---:|---:|")
     for c, n, p, r in pr_table(pairs, T.CLASSES):
         lines.append(f"| {c} | {n} | {p:.3f} | {r:.3f} |")
+    lines.append("")
+    lines.append("At a threshold on the top attack class's probability (what a detector wiring the scores may use):")
+    lines.append("")
+    lines.append("| threshold | ordinary scored attack | real human text scored attack | attack recall (any attack class) |")
+    lines.append("|---:|---:|---:|---:|")
+    ords = [ex for ex in test if ex["label"] == "ordinary"]
+    real = [ex for ex in ords if ex["family"].startswith("real:")]
+    atts = [ex for ex in test if ex["label"] != "ordinary"]
+    for t in (0.5, 0.8, 0.9, 0.95):
+        hit = lambda ex: max(ex["probs"][1:]) >= t  # noqa: E731
+        lines.append(f"| {t} | {sum(map(hit, ords)) / len(ords):.3f} | {sum(map(hit, real)) / max(1, len(real)):.3f} "
+                     f"| {sum(map(hit, atts)) / len(atts):.3f} |")
     lines.append("")
     lines.append("Per language (attack = any of the four attack classes; *attack recall* counts an attack "
                  "example as caught when its top class is any attack class, *class recall* when it is the right one):")
@@ -388,7 +401,10 @@ def main():
         model = quantise(*train(tr, args.seed, args.epochs))
         text = f"Fold {FOLD}: {len(tr)} training examples, {len(te)} held-out.\n\n" + report(model, te)
         held = sorted({ex["family"] for ex in te})
-        text += "\n\nHeld-out families: " + ", ".join(f"`{f}`" for f in held) + "\n"
+        real = [f for f in held if f.startswith("real:")]
+        text += (f"\n\nHeld-out families: {len(held) - len(real)} written ones (every fourth template, clause, "
+                 f"ordinary task and hard negative of each class and language, index = {(3 + FOLD) % 4} mod 4) and "
+                 f"{len(real)} real sources: " + ", ".join(f"`{f[5:]}`" for f in real) + "\n")
         (HERE / f"eval-fold{FOLD}.md").write_text(text, encoding="utf-8")
         print(text)
         return

@@ -28,14 +28,89 @@ use proxy_wasm::types::{Action, ContextType, LogLevel};
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Warn);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root) });
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
+        Box::new(Root { id: 0, template: None, ticks: 0, call: None, counters: None })
+    });
 }}
 
-struct Root;
+/// With a plugin configuration `root-tick:<template>`, the root context flushes fleet counters on its
+/// own tick, the way the filter is to: three batches with one new credential each, then one with the
+/// increments still owed; answers logged as `probe-root-fleet vm=<id> first=<bool> credentials=<n>`.
+struct Root {
+    /// A tag telling this VM's credentials apart from the other VMs' (root context ids repeat per VM).
+    id: u64,
+    template: Option<String>,
+    ticks: u32,
+    call: Option<Batch>,
+    counters: Option<FleetCounters>,
+}
 
-impl Context for Root {}
+impl Context for Root {
+    fn on_grpc_call_response(&mut self, _token_id: u32, status_code: u32, response_size: usize) {
+        let Some(batch) = self.call.take() else { return };
+        if status_code != 0 {
+            log::warn!("probe-root-fleet vm={} grpc status {status_code}", self.id);
+            return;
+        }
+        let body = self.get_grpc_call_response_body(0, response_size).unwrap_or_default();
+        let now = self.get_current_time().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let template = self.template.clone().unwrap_or_default();
+        let Some(counters) = self.counters.as_mut() else { return };
+        match counters.apply_answer(&batch, &body, now) {
+            Ok(reading) => {
+                let credentials = CampaignWindow::new(60)
+                    .ok()
+                    .and_then(|w| counters.view().template_members(Member::Credential, &template, w, now));
+                log::warn!(
+                    "probe-root-fleet vm={} first={} credentials={}",
+                    self.id,
+                    !reading.first.is_empty(),
+                    credentials.map_or(-1, |n| n as i64)
+                );
+            }
+            Err(e) => log::warn!("probe-root-fleet vm={} bad answer: {e}", self.id),
+        }
+    }
+}
 
 impl RootContext for Root {
+    fn on_configure(&mut self, _size: usize) -> bool {
+        let config = self.get_plugin_configuration().unwrap_or_default();
+        if let Some(t) = String::from_utf8_lossy(&config).trim().trim_matches('"').strip_prefix("root-tick:") {
+            self.template = Some(t.to_string());
+            self.id = self.get_current_time().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+            self.counters = CampaignWindow::new(60).ok().map(|w| FleetCounters::new(w, 64, 1000));
+            self.set_tick_period(Duration::from_millis(200));
+        }
+        true
+    }
+
+    fn on_tick(&mut self) {
+        let Some(template) = self.template.clone() else { return };
+        if self.ticks >= 4 || self.call.is_some() {
+            return;
+        }
+        self.ticks += 1;
+        let now = self.get_current_time().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let mut deltas = Deltas::default();
+        if self.ticks <= 3 {
+            deltas.record(&format!("root-{}-{}", self.id, self.ticks), Some(&template), None, 1000);
+        }
+        let Some(batch) = self.counters.as_mut().and_then(|c| c.build_batch(&mut deltas, now)) else { return };
+        let bytes = batch.encode();
+        match self.dispatch_grpc_call(
+            CLUSTER,
+            wire::SERVICE,
+            wire::METHOD,
+            vec![],
+            Some(&bytes),
+            Duration::from_secs(2),
+        ) {
+            Ok(_) => self.call = Some(batch),
+            Err(e) => log::warn!("probe-root-fleet vm={} dispatch failed: {e:?}", self.id),
+        }
+    }
+
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         Some(Box::new(Probe { remainder: None, phase: String::new(), fleet: None, held: Vec::new() }))
     }

@@ -1,0 +1,88 @@
+"""A key farm spread over two Envoys (issue 14's detection test): each Envoy sees half the farm, which its
+local campaign sketch does not flag; the fleet counters must show the farm whole.
+
+The first two tests pass today and make the third meaningful: the same traffic through one Envoy is a
+campaign, and split over two Envoys without fleet counters it is not. The third, with the `fleet`
+section on, is EXPECTED TO FAIL (strict) until the filter reads that section and merges the fleet view
+(src/fleet) into its campaign detector.
+"""
+import os
+import sys
+
+import pytest
+
+import harness
+from test_fleet_path import service_configs, unique
+
+sys.path.insert(0, os.path.join(harness.ROOT, "envoy", "fleet"))
+import engine  # noqa: E402
+import render_fleet  # noqa: E402
+
+FARM = 8
+# The campaign signal starts at min_credentials / 2 = 6 distinct credentials (its sketch estimates small
+# counts within about one): the whole farm (8) is over it, each Envoy's half (4) clearly under.
+MIN_CREDENTIALS = 12
+
+
+def campaign_policy(fleet=False):
+    p = harness.default_policy()
+    p["budgets"] = []
+    p["detection"]["campaign"]["min_credentials"] = MIN_CREDENTIALS
+    # tag on any evidence, so the signals header lists what contributed (campaign_template or not)
+    p["detection"]["tiers"] = {"tag": 0.01, "degrade": None, "throttle": None, "block": None}
+    if fleet:
+        p["fleet"] = {"enabled": True, "tick_ms": 100, "timeout_ms": 1000}
+    return p
+
+
+def farm_traffic(envoy_of, rounds=6):
+    """Each farm key sends `rounds` distinct fillings of one template; `envoy_of(k)` routes key k."""
+    run = unique("")
+    for r in range(rounds):
+        for k in range(FARM):
+            i = r * FARM + k
+            prompt = ("You are a world-class tutor. Read the question, reason carefully and finish with the "
+                      f"answer. Question: problem number {i} about {i * 13}")
+            resp = envoy_of(k).chat(key=f"sk-farm-{run}-{k}", messages=[{"role": "user", "content": prompt}])
+            assert resp.status == 200, resp
+
+
+def campaign_seen(envoys):
+    signals = [harness.header_of(r, "x-distill-signals") or "" for e in envoys for r in e.upstream_requests()]
+    return sum("campaign_template" in s for s in signals)
+
+
+def test_the_farm_through_one_envoy_is_a_campaign():
+    e = harness.Envoy(policy=campaign_policy())
+    try:
+        farm_traffic(lambda k: e)
+        assert campaign_seen([e]) > 0
+    finally:
+        e.close()
+
+
+def test_the_farm_split_over_two_envoys_is_not_seen_without_fleet_counters():
+    a, b = harness.Envoy(policy=campaign_policy()), harness.Envoy(policy=campaign_policy())
+    try:
+        farm_traffic(lambda k: (a, b)[k % 2])
+        assert campaign_seen([a, b]) == 0
+    finally:
+        a.close()
+        b.close()
+
+
+@pytest.mark.xfail(strict=True, reason="the filter does not read the fleet section nor share campaign counts yet")
+def test_the_farm_split_over_two_envoys_is_a_campaign_with_fleet_counters():
+    policy = campaign_policy(fleet=True)
+    with engine.Redis() as redis, engine.RateLimit(redis.port, service_configs(policy)) as rls:
+        envoys = []
+        try:
+            for _ in range(2):
+                envoys.append(harness.Envoy(policy=policy, edit_config=lambda c: render_fleet.add_fleet(
+                    c, policy, rls.grpc_port, timeout_ms=1000)))
+            a, b = envoys
+            farm_traffic(lambda k: (a, b)[k % 2])
+            assert campaign_seen([a, b]) > 0
+        finally:
+            for e in envoys:
+                e.close()
