@@ -30,160 +30,7 @@ use crate::policy::{PolicyError, Window};
 use crate::profile::Profile;
 use crate::shape::{Phrases, ShapeConfig, ShapeSignal};
 
-/// Every scored signal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Detector {
-    /// Share of requests asking for logprobs.
-    Logprobs,
-    /// Share with logit_bias.
-    LogitBias,
-    /// Share with n > 1.
-    MultipleSamples,
-    /// Share with echo.
-    Echo,
-    /// Share coercing chain-of-thought.
-    ChainOfThought,
-    /// Share of grading / judge prompts.
-    Rubric,
-    /// Share framed as synthetic-data generation.
-    SyntheticData,
-    /// Share probing identity or the system prompt.
-    Probe,
-    /// Share asking for near-maximum output.
-    MaxTokensHigh,
-    /// Output tokens far above input tokens.
-    OutputHeavy,
-    /// The credential's template is sent by many credentials.
-    CampaignTemplate,
-    /// The credential's (long) system prompt is sent by many credentials.
-    CampaignSystemPrompt,
-    /// One template dominates, with distinct fillings.
-    TemplateConcentration,
-    /// Share of single-turn requests.
-    SingleTurn,
-    /// Regular inter-arrival times.
-    CadenceRegular,
-    /// Active most hours of the day.
-    RoundTheClock,
-    /// Requests per hour.
-    Volume,
-    /// An established credential moving its traffic to a newly launched (watched) model.
-    ModelPivot,
-}
-
-impl Detector {
-    /// Every detector.
-    pub const ALL: [Detector; 18] = [
-        Detector::Logprobs,
-        Detector::LogitBias,
-        Detector::MultipleSamples,
-        Detector::Echo,
-        Detector::ChainOfThought,
-        Detector::Rubric,
-        Detector::SyntheticData,
-        Detector::Probe,
-        Detector::MaxTokensHigh,
-        Detector::OutputHeavy,
-        Detector::CampaignTemplate,
-        Detector::CampaignSystemPrompt,
-        Detector::TemplateConcentration,
-        Detector::SingleTurn,
-        Detector::CadenceRegular,
-        Detector::RoundTheClock,
-        Detector::Volume,
-        Detector::ModelPivot,
-    ];
-
-    /// Name in the policy and in `x-distill-signals`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Detector::Logprobs => "logprobs",
-            Detector::LogitBias => "logit_bias",
-            Detector::MultipleSamples => "multiple_samples",
-            Detector::Echo => "echo",
-            Detector::ChainOfThought => "chain_of_thought",
-            Detector::Rubric => "rubric",
-            Detector::SyntheticData => "synthetic_data",
-            Detector::Probe => "probe",
-            Detector::MaxTokensHigh => "max_tokens_high",
-            Detector::OutputHeavy => "output_heavy",
-            Detector::CampaignTemplate => "campaign_template",
-            Detector::CampaignSystemPrompt => "campaign_system_prompt",
-            Detector::TemplateConcentration => "template_concentration",
-            Detector::SingleTurn => "single_turn",
-            Detector::CadenceRegular => "cadence_regular",
-            Detector::RoundTheClock => "round_the_clock",
-            Detector::Volume => "volume",
-            Detector::ModelPivot => "model_pivot",
-        }
-    }
-
-    /// The scoring group of the signal.
-    pub fn group(self) -> Group {
-        match self {
-            Detector::Logprobs
-            | Detector::LogitBias
-            | Detector::MultipleSamples
-            | Detector::Echo
-            | Detector::ChainOfThought
-            | Detector::Rubric
-            | Detector::SyntheticData => Group::StrongIntent,
-            Detector::OutputHeavy | Detector::MaxTokensHigh | Detector::Probe | Detector::ModelPivot => {
-                Group::WeakIntent
-            }
-            Detector::TemplateConcentration
-            | Detector::SingleTurn
-            | Detector::CadenceRegular
-            | Detector::RoundTheClock
-            | Detector::Volume
-            | Detector::CampaignTemplate
-            | Detector::CampaignSystemPrompt => Group::Automation,
-        }
-    }
-
-    /// Default weight.
-    pub fn default_weight(self) -> f32 {
-        match self {
-            Detector::Logprobs => 0.6,
-            Detector::LogitBias => 0.9,
-            Detector::MultipleSamples => 0.3,
-            Detector::Echo => 0.5,
-            Detector::ChainOfThought => 0.55,
-            Detector::Rubric => 0.55,
-            Detector::SyntheticData => 0.6,
-            Detector::Probe => 0.4,
-            Detector::MaxTokensHigh => 0.15,
-            Detector::OutputHeavy => 0.5,
-            Detector::CampaignTemplate => 0.5,
-            Detector::CampaignSystemPrompt => 0.5,
-            Detector::TemplateConcentration => 0.5,
-            Detector::SingleTurn => 0.1,
-            Detector::CadenceRegular => 0.35,
-            Detector::RoundTheClock => 0.25,
-            Detector::Volume => 0.3,
-            Detector::ModelPivot => 0.3,
-        }
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-
-    fn from_name(name: &str) -> Option<Detector> {
-        Detector::ALL.into_iter().find(|d| d.name() == name)
-    }
-}
-
-/// How a signal enters the score.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Group {
-    /// After the model's knowledge, unambiguously.
-    StrongIntent,
-    /// Suspicious, but common in honest use.
-    WeakIntent,
-    /// A script or a farm of keys is sending it.
-    Automation,
-}
+pub use crate::signals::{Detector, Group};
 
 /// Graded tiers, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -295,7 +142,7 @@ pub struct DetectionConfig {
     /// Shape analysis settings.
     pub shape: ShapeConfig,
     /// Weight per detector (by index).
-    pub weights: [f32; 18],
+    pub weights: [f32; Detector::COUNT],
     /// Tier thresholds.
     pub tiers: Tiers,
     /// How long a reached tier holds after the score drops.
@@ -603,7 +450,7 @@ impl DetectionConfig {
                 return Err(err(&format!("detection.watched_models[{i}]"), "must not be empty"));
             }
         }
-        let mut weights = [0f32; 18];
+        let mut weights = [0f32; Detector::COUNT];
         for d in Detector::ALL {
             if let Some(w) = weights.get_mut(d.index()) {
                 *w = d.default_weight();
@@ -764,27 +611,18 @@ pub fn strengths(
     record: &Record,
     campaign: &CampaignEvidence,
     now_ms: u64,
-) -> [f32; 18] {
+) -> [f32; Detector::COUNT] {
     let evidence = (profile.requests / cfg.min_requests).clamp(0.0, 1.0);
-    let mut s = [0f32; 18];
+    let mut s = [0f32; Detector::COUNT];
     let mut set = |d: Detector, v: f32| {
         if let Some(x) = s.get_mut(d as usize) {
             *x = v.clamp(0.0, 1.0);
         }
     };
-    for (d, sig) in [
-        (Detector::Logprobs, ShapeSignal::Logprobs),
-        (Detector::LogitBias, ShapeSignal::LogitBias),
-        (Detector::MultipleSamples, ShapeSignal::MultipleSamples),
-        (Detector::Echo, ShapeSignal::Echo),
-        (Detector::ChainOfThought, ShapeSignal::ChainOfThought),
-        (Detector::Rubric, ShapeSignal::Rubric),
-        (Detector::SyntheticData, ShapeSignal::SyntheticData),
-        (Detector::Probe, ShapeSignal::Probe),
-        (Detector::MaxTokensHigh, ShapeSignal::MaxTokensHigh),
-        (Detector::SingleTurn, ShapeSignal::SingleTurn),
-    ] {
-        set(d, profile.share(sig) * evidence);
+    for d in Detector::ALL {
+        if let Some(sig) = d.share_of() {
+            set(d, profile.share(sig) * evidence);
+        }
     }
     let day = record.window(Window::Day);
     let (input, output) =

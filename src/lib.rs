@@ -49,6 +49,7 @@ pub mod profile;
 pub mod request;
 pub mod response;
 pub mod shape;
+pub mod signals;
 pub mod sse;
 pub mod tokens;
 

@@ -16,71 +16,7 @@ pub const PHRASE_WINDOW: usize = 4 * 1024;
 /// Words of the masked prompt that form its template skeleton.
 pub const SKELETON_WORDS: usize = 10;
 
-/// Per-request boolean signals, in a fixed order (their index is their slot in the profile).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ShapeSignal {
-    /// `logprobs` / `top_logprobs` requested.
-    Logprobs,
-    /// A non-empty `logit_bias`.
-    LogitBias,
-    /// `n` > 1 (several samples per prompt).
-    MultipleSamples,
-    /// `echo` (completions): the prompt's own logprobs.
-    Echo,
-    /// Chain-of-thought / reasoning-trace coercion in the prompt.
-    ChainOfThought,
-    /// Grading, rubric or judge prompts.
-    Rubric,
-    /// Synthetic-data framing.
-    SyntheticData,
-    /// Identity or system-prompt probes.
-    Probe,
-    /// `max_tokens` at or above `detection.max_tokens_high`.
-    MaxTokensHigh,
-    /// One user turn, no conversation history.
-    SingleTurn,
-    /// The model is one of `detection.watched_models` (newly launched models distillers race to).
-    WatchedModel,
-}
-
-impl ShapeSignal {
-    /// Every signal, in slot order.
-    pub const ALL: [ShapeSignal; 11] = [
-        ShapeSignal::Logprobs,
-        ShapeSignal::LogitBias,
-        ShapeSignal::MultipleSamples,
-        ShapeSignal::Echo,
-        ShapeSignal::ChainOfThought,
-        ShapeSignal::Rubric,
-        ShapeSignal::SyntheticData,
-        ShapeSignal::Probe,
-        ShapeSignal::MaxTokensHigh,
-        ShapeSignal::SingleTurn,
-        ShapeSignal::WatchedModel,
-    ];
-
-    /// Slot index.
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    /// Name used in signals and the policy.
-    pub fn name(self) -> &'static str {
-        match self {
-            ShapeSignal::Logprobs => "logprobs",
-            ShapeSignal::LogitBias => "logit_bias",
-            ShapeSignal::MultipleSamples => "multiple_samples",
-            ShapeSignal::Echo => "echo",
-            ShapeSignal::ChainOfThought => "chain_of_thought",
-            ShapeSignal::Rubric => "rubric",
-            ShapeSignal::SyntheticData => "synthetic_data",
-            ShapeSignal::Probe => "probe",
-            ShapeSignal::MaxTokensHigh => "max_tokens_high",
-            ShapeSignal::SingleTurn => "single_turn",
-            ShapeSignal::WatchedModel => "watched_model",
-        }
-    }
-}
+pub use crate::signals::ShapeSignal;
 
 /// A set of [`ShapeSignal`]s as bits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
