@@ -413,6 +413,15 @@ pub fn evidence(masked: &str) -> Evidence {
 }
 
 impl Evidence {
+    /// The evidence of two texts read as one (e.g. the head and tail windows of a long prompt).
+    pub fn merge(self, other: Evidence) -> Evidence {
+        let mut sums = self.sums;
+        for (s, o) in sums.iter_mut().zip(other.sums) {
+            *s = s.saturating_add(o);
+        }
+        Evidence { sums, features: self.features.saturating_add(other.features) }
+    }
+
     /// The class probabilities this evidence gives.
     pub fn scores(&self) -> IntentScores {
         let mut logits = [0f32; 5];
