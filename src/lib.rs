@@ -44,6 +44,7 @@ pub mod intent;
 pub mod json;
 pub mod ledger;
 pub mod metrics;
+pub mod phrases;
 pub mod policy;
 pub mod profile;
 pub mod request;
