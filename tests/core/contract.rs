@@ -4,7 +4,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 use distill_guard::api::{error_body, ErrorStyle, Rejection};
 use distill_guard::contract::{is_owned_header, local_reply, rfc3339, upstream_headers};
 use distill_guard::credential::{Credential, CredentialKind};
-use distill_guard::decision::{LimitInfo, Signal, Verdict};
+use distill_guard::decision::{LimitInfo, Reason, Signal, Verdict};
 use distill_guard::detection::Detector;
 use distill_guard::policy::Action;
 use serde_json::Value;
@@ -14,7 +14,7 @@ fn verdict(action: Action, enforced: Action) -> Verdict {
         action,
         enforced,
         score: 0.0,
-        signals: vec![Signal { name: "budget:rpm".into(), action, shadow: false }],
+        signals: vec![Signal { reason: Reason::Budget("rpm".into()), action, shadow: false }],
         retry_after: Some(7),
         limit: Some(LimitInfo { window_seconds: 60, requests: Some((10, 0, 7)), tokens: Some((1000, 12, 30)) }),
         shadow: action != enforced,
@@ -122,22 +122,28 @@ fn block_and_missing_credential_replies_have_their_statuses() {
 }
 
 /// Every reason a verdict can carry: each detection signal, the stickiness and score markers, list and
-/// budget reasons, and the names operators give budgets.
-fn every_reason() -> Vec<String> {
-    let mut names: Vec<String> = Detector::ALL.iter().map(|d| d.name().to_string()).collect();
-    for n in ["sticky", "score", "blocklist:credential", "blocklist:tenant", "budget:rpm", "budget:key_tokens_per_day"]
-    {
-        names.push(n.to_string());
-    }
-    names
+/// budget reasons (with names operators give budgets), and the body markers.
+fn every_reason() -> Vec<Reason> {
+    let mut reasons: Vec<Reason> = Detector::ALL.iter().map(|d| Reason::Detector(d.name())).collect();
+    reasons.extend([
+        Reason::Sticky,
+        Reason::Score,
+        Reason::BlockedCredential,
+        Reason::BlockedTenant,
+        Reason::Budget("rpm".into()),
+        Reason::Budget("key_tokens_per_day".into()),
+        Reason::BodyNotInspected,
+        Reason::BodyUnparsed,
+    ]);
+    reasons
 }
 
-fn refusal_verdict(action: Action, reasons: &[String], score: f64) -> Verdict {
+fn refusal_verdict(action: Action, reasons: &[Reason], score: f64) -> Verdict {
     Verdict {
         action,
         enforced: action,
         score,
-        signals: reasons.iter().map(|n| Signal { name: n.clone(), action, shadow: false }).collect(),
+        signals: reasons.iter().map(|r| Signal { reason: r.clone(), action, shadow: false }).collect(),
         retry_after: Some(13),
         limit: Some(LimitInfo { window_seconds: 60, requests: Some((10, 0, 13)), tokens: None }),
         shadow: false,
@@ -147,11 +153,12 @@ fn refusal_verdict(action: Action, reasons: &[String], score: f64) -> Verdict {
 #[test]
 fn no_refusal_body_names_a_signal_a_score_or_a_threshold_in_either_api_format() {
     let reasons = every_reason();
+    let names: Vec<String> = reasons.iter().map(|r| r.to_string()).collect();
     let mut checked = 0;
     for style in [ErrorStyle::OpenAi, ErrorStyle::Anthropic] {
         for (rejection, action) in [(Rejection::Blocked, Action::Block), (Rejection::Throttled, Action::Throttle)] {
             // Each reason alone, all of them together, and none.
-            let mut sets: Vec<Vec<String>> = reasons.iter().map(|r| vec![r.clone()]).collect();
+            let mut sets: Vec<Vec<Reason>> = reasons.iter().map(|r| vec![r.clone()]).collect();
             sets.push(reasons.clone());
             sets.push(Vec::new());
             for set in &sets {
@@ -168,14 +175,14 @@ fn no_refusal_body_names_a_signal_a_score_or_a_threshold_in_either_api_format() 
                         }
                     };
                     assert!(!message.is_empty());
-                    for name in &reasons {
+                    for name in &names {
                         assert!(!r.body.contains(name.as_str()), "{name} in {}", r.body);
                     }
                     for leak in ["distill", "score", "signal", "0.", "detect", "threshold"] {
                         assert!(!r.body.to_lowercase().contains(leak), "{leak} in {}", r.body);
                     }
                     for (k, v) in &r.headers {
-                        assert!(!k.contains("distill") && reasons.iter().all(|n| !v.contains(n.as_str())), "{k}: {v}");
+                        assert!(!k.contains("distill") && names.iter().all(|n| !v.contains(n.as_str())), "{k}: {v}");
                     }
                     checked += 1;
                 }
@@ -187,10 +194,10 @@ fn no_refusal_body_names_a_signal_a_score_or_a_threshold_in_either_api_format() 
 
 #[test]
 fn reveal_reasons_names_the_signals_in_the_refusal_for_debugging() {
-    let v = refusal_verdict(Action::Block, &["logit_bias".to_string(), "volume".to_string()], 0.95);
+    let v = refusal_verdict(Action::Block, &[Reason::Detector("logit_bias"), Reason::Detector("volume")], 0.95);
     let r = local_reply(ErrorStyle::Anthropic, Rejection::Blocked, Some(&v), true, 0);
     assert!(r.body.contains("logit_bias,volume"), "{}", r.body);
-    let v = refusal_verdict(Action::Throttle, &["budget:rpm".to_string()], 0.0);
+    let v = refusal_verdict(Action::Throttle, &[Reason::Budget("rpm".into())], 0.0);
     let r = local_reply(ErrorStyle::OpenAi, Rejection::Throttled, Some(&v), true, 0);
     assert!(r.body.contains("(budget:rpm)") && r.body.contains("13s"), "{}", r.body);
     let hidden = local_reply(ErrorStyle::OpenAi, Rejection::Throttled, Some(&v), false, 0);
