@@ -230,7 +230,8 @@ impl Exchange {
     }
 
     fn reply(&mut self, host: &dyn ExchangeHost, rejection: Rejection, verdict: Option<&Verdict>) -> HostAction {
-        HostAction::SendLocalReply(local_reply(self.style, rejection, verdict, self.now(host)))
+        let reveal = self.policy.detection.reveal_reasons;
+        HostAction::SendLocalReply(local_reply(self.style, rejection, verdict, reveal, self.now(host)))
     }
 
     /// Sets (or with `None` removes) a request header, unless the headers already went upstream

@@ -144,7 +144,7 @@ fn a_blocked_credential_is_answered_403_and_logged_with_its_verdict() {
     assert_eq!(reply.status, 403);
     assert_eq!(
         reply.body,
-        "{\"error\":{\"code\":\"distill_guard_blocked\",\"message\":\"Request blocked by distill-guard (blocklist:credential).\",\"param\":null,\"type\":\"permission_error\"}}"
+        "{\"error\":{\"code\":\"permission_denied\",\"message\":\"This request is not permitted.\",\"param\":null,\"type\":\"permission_error\"}}"
     );
     assert_eq!(
         rig.host.logs.borrow().as_slice(),
