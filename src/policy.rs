@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::detection::DetectionConfig;
+use crate::fleet::settings::FleetSettings;
 use crate::hash::HmacKey;
 
 /// The only policy schema version this build understands.
@@ -391,10 +392,23 @@ pub struct Policy {
     pub lists: Lists,
     /// Distillation detection.
     pub detection: DetectionConfig,
+    /// Fleet-wide detection counters (off by default).
+    pub fleet: FleetSettings,
 }
 
-const TOP_LEVEL: &[&str] =
-    &["version", "revision", "mode", "credential", "tenant", "ledger", "inspection", "budgets", "lists", "detection"];
+const TOP_LEVEL: &[&str] = &[
+    "version",
+    "revision",
+    "mode",
+    "credential",
+    "tenant",
+    "ledger",
+    "inspection",
+    "budgets",
+    "lists",
+    "detection",
+    "fleet",
+];
 
 fn parse_field<T: DeserializeOwned>(value: &Value, path: &str) -> Result<T, PolicyError> {
     T::deserialize(value).map_err(|e| PolicyError::new(path, e.to_string()))
@@ -492,6 +506,7 @@ impl Policy {
         let budgets = Self::budgets(obj, !credential.tenants.is_empty())?;
         let lists = Self::lists(obj)?;
         let detection = DetectionConfig::parse(optional(obj, "detection"))?;
+        let fleet = FleetSettings::parse(optional(obj, "fleet"), detection.campaign.window_s / 60)?;
 
         Ok(Policy {
             version,
@@ -504,6 +519,7 @@ impl Policy {
             budgets,
             lists,
             detection,
+            fleet,
         })
     }
 
