@@ -187,7 +187,9 @@ fn parse_line(line: &str) -> Option<Line> {
         });
     }
     let at = line.find(MARKER)?;
-    let json: Value = serde_json::from_str(line.get(at + MARKER.len() - 1..)?.trim()).ok()?;
+    // The object, and whatever a log format appends after it (Istio's `\tthread=N`).
+    let json: Value =
+        serde_json::Deserializer::from_str(line.get(at + MARKER.len() - 1..)?).into_iter::<Value>().next()?.ok()?;
     let verdict = text(&json, "verdict")?;
     let api = text(&json, "api").unwrap_or_default();
     if text(&json, "reason").as_deref() == Some("missing_credential") {
@@ -815,11 +817,10 @@ mod tests {
             })
         );
         assert_eq!(parse_line(OTHER), None);
-        // The same message with an ISO time first (Istio's proxy log format).
-        let istio = format!(
-            "2026-12-01T22:04:30.493123Z\tinfo\tenvoy wasm\t{}",
-            TAG.split_once("] wasm log ").map(|(_, m)| m).unwrap_or("")
-        );
+        // The same message in Istio's proxy log format: an ISO time first, `thread=N` after the message.
+        let message = TAG.split_once("] wasm log ").map(|(_, m)| m).unwrap_or("");
+        let istio =
+            format!("2026-12-01T22:04:30.493123Z\tinfo\tenvoy wasm context.cc:1151\twasm log {message}\tthread=31");
         let Some(Line::Verdict(i)) = parse_line(&istio) else { panic!("not read: {istio}") };
         assert_eq!((i.time, i.credential.as_str()), (v.time, "f4e60890a3717e86"));
         assert_eq!(

@@ -3,36 +3,65 @@
 //!
 //! Data flows one way: credential + request facts → signals → verdict → (the adapter's) actions.
 
+use std::fmt;
+
 use crate::api::Rejection;
+pub use crate::budget::LimitInfo;
+use crate::budget::{fired, over_allowance, Fired};
 use crate::campaign::{CampaignTable, CampaignView, FingerprintKind};
 use crate::credential::Credential;
 use crate::detection::{assess, Assessment, CampaignEvidence, Tier};
 use crate::hash::fnv1a64;
-use crate::ledger::{seconds_until_room, Delta, Ledger, LedgerError, Record, Subject, Update, Updated};
-use crate::policy::{Action, Budget, Mode, Policy, Scope, Window};
+use crate::ledger::{Delta, Ledger, LedgerError, Record, Subject, Update, Updated};
+use crate::policy::{Action, Budget, Lists, Mode, Policy, Scope};
 use crate::request::{BodyStatus, RequestFacts};
 use crate::response::Metered;
+
+/// Why a signal was raised. Its [`fmt::Display`] is the stable name shown in `x-distill-signals`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// `blocklist:credential`: the credential is in `lists.block_credentials`.
+    BlockedCredential,
+    /// `blocklist:tenant`: the tenant is in `lists.block_tenants`.
+    BlockedTenant,
+    /// `budget:<name>`: a budget the request would cross.
+    Budget(String),
+    /// `body_not_inspected`: the body was over the inspection cap.
+    BodyNotInspected,
+    /// `body_unparsed`: the body was not a JSON object.
+    BodyUnparsed,
+    /// A detection signal, by its name (e.g. `logprobs`, `template_concentration`).
+    Detector(&'static str),
+    /// `sticky`: the credential's tier from an earlier request, still in its cool-down.
+    Sticky,
+    /// `score`: the score crossed a tier with no single signal above the reporting floor.
+    Score,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::BlockedCredential => f.write_str("blocklist:credential"),
+            Reason::BlockedTenant => f.write_str("blocklist:tenant"),
+            Reason::Budget(name) => write!(f, "budget:{name}"),
+            Reason::BodyNotInspected => f.write_str("body_not_inspected"),
+            Reason::BodyUnparsed => f.write_str("body_unparsed"),
+            Reason::Detector(name) => f.write_str(name),
+            Reason::Sticky => f.write_str("sticky"),
+            Reason::Score => f.write_str("score"),
+        }
+    }
+}
 
 /// A reason that contributed to the verdict, shown in `x-distill-signals`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signal {
-    /// Stable name, e.g. `budget:per_key_minute` or `blocklist:credential`.
-    pub name: String,
+    /// Why.
+    pub reason: Reason,
     /// What this signal asks for.
     pub action: Action,
     /// Reported but not enforced (the rule's own `shadow`).
     pub shadow: bool,
-}
-
-/// Rate-limit figures of the budget that throttled, for the response headers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LimitInfo {
-    /// Budget window length in seconds.
-    pub window_seconds: u64,
-    /// `max_requests`, with remaining and seconds until a request fits again.
-    pub requests: Option<(u64, u64, u64)>,
-    /// `max_tokens`, with remaining and seconds until this request's estimate fits.
-    pub tokens: Option<(u64, u64, u64)>,
 }
 
 /// The decision for one request.
@@ -103,8 +132,36 @@ impl Verdict {
 
     /// Comma list of signal names for `x-distill-signals`.
     pub fn signal_list(&self) -> String {
-        let names: Vec<&str> = self.signals.iter().map(|s| s.name.as_str()).collect();
-        names.join(",")
+        let mut list = String::new();
+        for (i, s) in self.signals.iter().enumerate() {
+            if i > 0 {
+                list.push(',');
+            }
+            // Writing into a String cannot fail.
+            let _ = fmt::Write::write_fmt(&mut list, format_args!("{}", s.reason));
+        }
+        list
+    }
+
+    /// Adds a signal.
+    fn raise(&mut self, reason: Reason, action: Action, shadow: bool) {
+        self.signals.push(Signal { reason, action, shadow });
+    }
+
+    /// Adds a fired budget's signal; a throttling one brings its rate-limit figures (an enforced one
+    /// wins over a shadow one).
+    fn raise_budget(&mut self, f: &Fired<'_>) {
+        let b = f.budget;
+        self.raise(Reason::Budget(b.name.clone()), b.action, b.shadow);
+        if b.action == Action::Throttle && (!b.shadow || self.limit.is_none()) {
+            self.throttle_with(f.limit, f.retry);
+        }
+    }
+
+    /// Carries a throttle's figures: the longest wait, the latest limit.
+    fn throttle_with(&mut self, limit: LimitInfo, retry: u64) {
+        self.retry_after = Some(self.retry_after.unwrap_or(0).max(retry));
+        self.limit = Some(limit);
     }
 }
 
@@ -158,65 +215,32 @@ pub struct Decision {
     pub assessment: Option<Assessment>,
 }
 
-fn signal(name: String, action: Action, shadow: bool) -> Signal {
-    Signal { name, action, shadow }
+/// What the lists say about a credential.
+struct ListCheck {
+    /// The block list's reason, when the credential or its tenant is on it.
+    blocked: Option<Reason>,
+    /// On an allow list: exempt from budgets and detection.
+    allowlisted: bool,
 }
 
-/// Evaluates one subject's budgets against its record; returns the fired budgets with their limits.
-fn fired_budgets<'p>(
-    budgets: impl Iterator<Item = &'p Budget>,
-    record: &Record,
-    now_ms: u64,
-    need_tokens: u64,
-) -> Vec<(&'p Budget, LimitInfo, u64)> {
-    let mut fired = Vec::new();
-    for b in budgets {
-        let est = record.estimate(b.window, now_ms);
-        let counts = record.window(b.window);
-        let mut retry = 0u64;
-        let mut over = false;
-        let requests = b.max_requests.map(|max| {
-            let wait = seconds_until_room(
-                b.window,
-                &counts,
-                now_ms,
-                counts.previous.requests,
-                counts.current.requests,
-                1,
-                max,
-            );
-            if est.requests + 1.0 > max as f64 {
-                over = true;
-                retry = retry.max(wait);
-            }
-            (max, max.saturating_sub(est.requests.ceil() as u64), wait)
-        });
-        let tokens = b.max_tokens.map(|max| {
-            let wait = seconds_until_room(
-                b.window,
-                &counts,
-                now_ms,
-                counts.previous.tokens(),
-                counts.current.tokens(),
-                need_tokens,
-                max,
-            );
-            if est.tokens + need_tokens as f64 > max as f64 {
-                over = true;
-                retry = retry.max(wait);
-            }
-            (max, max.saturating_sub(est.tokens.ceil() as u64), wait)
-        });
-        if over {
-            fired.push((b, LimitInfo { window_seconds: b.window.seconds(), requests, tokens }, retry));
-        }
-    }
-    fired
+/// Checks the allow and block lists, once, for `decide` and `precheck` alike.
+fn check_lists(lists: &Lists, credential: &Credential) -> ListCheck {
+    let tenant = credential.tenant.as_deref();
+    let blocked = if lists.block_credentials.contains(&credential.id) {
+        Some(Reason::BlockedCredential)
+    } else if tenant.is_some_and(|t| lists.block_tenants.contains(t)) {
+        Some(Reason::BlockedTenant)
+    } else {
+        None
+    };
+    let allowlisted =
+        lists.allow_credentials.contains(&credential.id) || tenant.is_some_and(|t| lists.allow_tenants.contains(t));
+    ListCheck { blocked, allowlisted }
 }
 
 /// What the credential's ledger update decided.
 struct CredentialOutcome<'p> {
-    fired: Vec<(&'p Budget, LimitInfo, u64)>,
+    fired: Vec<Fired<'p>>,
     slot: Option<u64>,
     assessment: Option<Assessment>,
     /// Over the detection throttle allowance: (limit info, retry seconds).
@@ -255,28 +279,13 @@ fn check_credential<'p>(
             let snapshot = *record;
             let a = assess(det, &mut record.profile, &snapshot, &evidence, now_ms);
             if a.effective == Tier::Throttle {
-                let counts = record.window(Window::Minute);
-                let max = det.throttle_requests_per_minute;
-                if record.estimate(Window::Minute, now_ms).requests + 1.0 > max as f64 {
-                    let wait = seconds_until_room(
-                        Window::Minute,
-                        &counts,
-                        now_ms,
-                        counts.previous.requests,
-                        counts.current.requests,
-                        1,
-                        max,
-                    );
-                    let info = LimitInfo { window_seconds: 60, requests: Some((max, 0, wait)), tokens: None };
-                    out.detection_throttle = Some((info, wait));
-                }
+                out.detection_throttle = over_allowance(record, det.throttle_requests_per_minute, now_ms);
             }
             out.assessment = Some(a);
         }
-        out.fired = fired_budgets(budgets.iter().copied(), record, now_ms, need);
-        let enforcing = !global_shadow;
-        let budget_rejects = out.fired.iter().any(|(b, _, _)| !b.shadow && enforcing && b.action == Action::Throttle);
-        let detection_rejects = enforcing
+        out.fired = fired(budgets.iter().copied(), record, now_ms, need);
+        let budget_rejects = out.fired.iter().any(|f| f.rejects(global_shadow));
+        let detection_rejects = !global_shadow
             && !det.shadow
             && (out.detection_throttle.is_some()
                 || out.assessment.as_ref().is_some_and(|a| a.effective == Tier::Block));
@@ -310,13 +319,12 @@ fn check_tenant<'p>(
     facts: &RequestFacts,
     now_ms: u64,
     stats: &mut LedgerStats,
-) -> (Vec<(&'p Budget, LimitInfo, u64)>, Option<u64>) {
-    let mut fired = Vec::new();
+) -> (Vec<Fired<'p>>, Option<u64>) {
+    let mut crossed = Vec::new();
     let need = facts.estimated_input_tokens;
     let result = ledger.update(subject, now_ms, None, &mut |record| {
-        fired = fired_budgets(budgets.iter().copied(), record, now_ms, need);
-        let enforced = fired.iter().any(|(b, _, _)| !b.shadow && !global_shadow && b.action == Action::Throttle);
-        if enforced {
+        crossed = fired(budgets.iter().copied(), record, now_ms, need);
+        if crossed.iter().any(|f| f.rejects(global_shadow)) {
             Update::Skip
         } else {
             Update::Apply(Delta { requests: 1, input: need as i64, ..Delta::default() })
@@ -327,7 +335,7 @@ fn check_tenant<'p>(
         Ok(u) if u.applied => Some(u.slot),
         _ => None,
     };
-    (fired, slot)
+    (crossed, slot)
 }
 
 /// The request's template fingerprint when the campaign detector tracks it (long enough, not
@@ -415,29 +423,25 @@ pub fn decide_with_fleet(
     let mut verdict = Verdict::allow();
     let mut stats = LedgerStats::default();
     let tenant = credential.tenant.as_deref();
-    let lists = &policy.lists;
     let det = &policy.detection;
 
-    let allowlisted =
-        lists.allow_credentials.contains(&credential.id) || tenant.is_some_and(|t| lists.allow_tenants.contains(t));
-    if lists.block_credentials.contains(&credential.id) {
-        verdict.signals.push(signal("blocklist:credential".into(), Action::Block, false));
-    } else if tenant.is_some_and(|t| lists.block_tenants.contains(t)) {
-        verdict.signals.push(signal("blocklist:tenant".into(), Action::Block, false));
+    let ListCheck { blocked, allowlisted } = check_lists(&policy.lists, credential);
+    let enforced_block = blocked.is_some() && !global_shadow;
+    if let Some(reason) = blocked {
+        verdict.raise(reason, Action::Block, false);
     }
     match facts.body {
-        BodyStatus::Oversize => verdict.signals.push(signal("body_not_inspected".into(), Action::Allow, false)),
-        BodyStatus::Unparsed => verdict.signals.push(signal("body_unparsed".into(), Action::Allow, false)),
+        BodyStatus::Oversize => verdict.raise(Reason::BodyNotInspected, Action::Allow, false),
+        BodyStatus::Unparsed => verdict.raise(Reason::BodyUnparsed, Action::Allow, false),
         BodyStatus::Parsed | BodyStatus::Empty => {}
     }
 
-    let blocked = verdict.signals.iter().any(|s| s.action == Action::Block) && !global_shadow;
     let mut charge = None;
     let mut assessment = None;
     // A credential in the throttle tier but within its allowance: the verdict is `throttle`, the
     // request is forwarded degraded.
     let mut within_allowance = false;
-    if !blocked {
+    if !enforced_block {
         let budgets_for = |scope: Scope| -> Vec<&Budget> {
             if allowlisted {
                 Vec::new()
@@ -490,13 +494,8 @@ pub fn decide_with_fleet(
                 estimated_input: facts.estimated_input_tokens,
             });
         }
-        for (b, limit, retry) in fired {
-            let shadow = b.shadow;
-            verdict.signals.push(signal(format!("budget:{}", b.name), b.action, shadow));
-            if b.action == Action::Throttle && (!shadow || verdict.limit.is_none()) {
-                verdict.retry_after = Some(verdict.retry_after.unwrap_or(0).max(retry));
-                verdict.limit = Some(limit);
-            }
+        for f in &fired {
+            verdict.raise_budget(f);
         }
         if let Some(a) = &outcome.assessment {
             verdict.score = f64::from(a.score);
@@ -504,21 +503,20 @@ pub fn decide_with_fleet(
             match outcome.detection_throttle {
                 Some((limit, retry)) => {
                     if verdict.limit.is_none() || !det.shadow {
-                        verdict.retry_after = Some(verdict.retry_after.unwrap_or(0).max(retry));
-                        verdict.limit = Some(limit);
+                        verdict.throttle_with(limit, retry);
                     }
                 }
                 None => within_allowance = action == Action::Throttle,
             }
             if action != Action::Allow {
                 for (name, _) in a.reasons.iter().take(4) {
-                    verdict.signals.push(signal((*name).to_string(), action, det.shadow));
+                    verdict.raise(Reason::Detector(name), action, det.shadow);
                 }
                 if a.effective > a.tier {
-                    verdict.signals.push(signal("sticky".into(), action, det.shadow));
+                    verdict.raise(Reason::Sticky, action, det.shadow);
                 }
                 if a.reasons.is_empty() && a.effective <= a.tier {
-                    verdict.signals.push(signal("score".into(), action, det.shadow));
+                    verdict.raise(Reason::Score, action, det.shadow);
                 }
             }
         }
@@ -526,8 +524,10 @@ pub fn decide_with_fleet(
     }
 
     verdict.settle_actions(global_shadow);
-    let budget_throttles =
-        verdict.signals.iter().any(|s| !s.shadow && s.action == Action::Throttle && s.name.starts_with("budget:"));
+    let budget_throttles = verdict
+        .signals
+        .iter()
+        .any(|s| !s.shadow && s.action == Action::Throttle && matches!(s.reason, Reason::Budget(_)));
     if within_allowance && verdict.enforced == Action::Throttle && !budget_throttles {
         verdict.enforced = Action::Degrade;
     }
@@ -540,25 +540,20 @@ pub fn decide_with_fleet(
 pub fn precheck(policy: &Policy, ledger: &Ledger<'_>, credential: &Credential, now_ms: u64) -> Verdict {
     let global_shadow = policy.mode == Mode::Shadow;
     let det = &policy.detection;
-    let lists = &policy.lists;
-    let tenant = credential.tenant.as_deref();
     let mut verdict = Verdict::allow();
-    if lists.block_credentials.contains(&credential.id) {
-        verdict.signals.push(signal("blocklist:credential".into(), Action::Block, false));
-    } else if tenant.is_some_and(|t| lists.block_tenants.contains(t)) {
-        verdict.signals.push(signal("blocklist:tenant".into(), Action::Block, false));
+    let ListCheck { blocked, allowlisted } = check_lists(&policy.lists, credential);
+    if let Some(reason) = blocked {
+        verdict.raise(reason, Action::Block, false);
     }
-    let allowlisted =
-        lists.allow_credentials.contains(&credential.id) || tenant.is_some_and(|t| lists.allow_tenants.contains(t));
     if !allowlisted {
         let record = ledger.read(&Subject::credential(&credential.id), now_ms);
         let budgets = policy.budgets.iter().filter(|b| b.scope == Scope::Credential && b.max_requests.is_some());
-        for (b, limit, retry) in fired_budgets(budgets, &record, now_ms, 0) {
-            if limit.requests.is_some_and(|(max, _, _)| record.estimate(b.window, now_ms).requests + 1.0 > max as f64) {
-                verdict.signals.push(signal(format!("budget:{}", b.name), b.action, b.shadow));
+        for f in fired(budgets, &record, now_ms, 0) {
+            if f.over_requests(&record, now_ms) {
+                let b = f.budget;
+                verdict.raise(Reason::Budget(b.name.clone()), b.action, b.shadow);
                 if b.action == Action::Throttle {
-                    verdict.retry_after = Some(verdict.retry_after.unwrap_or(0).max(retry));
-                    verdict.limit = Some(LimitInfo { tokens: None, ..limit });
+                    verdict.throttle_with(LimitInfo { tokens: None, ..f.limit }, f.retry);
                 }
             }
         }
@@ -567,7 +562,7 @@ pub fn precheck(policy: &Policy, ledger: &Ledger<'_>, credential: &Credential, n
             // A sticky throttle is decided with the body (the allowance); here it is reported.
             let action = if tier == Tier::Throttle { Action::Degrade } else { tier_action(tier) };
             if action != Action::Allow {
-                verdict.signals.push(signal("sticky".into(), action, det.shadow));
+                verdict.raise(Reason::Sticky, action, det.shadow);
             }
             verdict.score = f64::from(record.profile.last_score);
         }

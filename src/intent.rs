@@ -205,6 +205,12 @@ fn token_hash(s: &[u8], start: usize, end: usize) -> u32 {
     ((h ^ rest ^ (((end - start) as u64) << 56)).wrapping_mul(K) >> 32) as u32
 }
 
+/// [`token_hash`] of a token of `n` (< 8) bytes whose big-endian value is `v`.
+#[inline(always)]
+fn short_hash(v: u64, n: u64) -> u32 {
+    ((v ^ (n << 56)).wrapping_mul(K) >> 32) as u32
+}
+
 #[inline(always)]
 fn fold(x: u64) -> u32 {
     (x.wrapping_mul(K) >> 32) as u32
@@ -306,9 +312,20 @@ impl Acc<'_> {
                 }
                 WORD => self.word(s, &mut i),
                 _ => {
-                    let (cp, len) = decode(s, i);
+                    // Three-byte characters (all of CJK) decoded in place; the rest by `decode`.
+                    let (cp, len, three) = match s.get(i..i + 3) {
+                        Some(&[x, y, z]) if x & 0xf0 == 0xe0 => {
+                            let cp = (u32::from(x & 0x0f) << 12) | (u32::from(y & 0x3f) << 6) | u32::from(z & 0x3f);
+                            (cp, 3, (u64::from(x) << 16) | (u64::from(y) << 8) | u64::from(z))
+                        }
+                        _ => {
+                            let (cp, len) = decode(s, i);
+                            (cp, len, 0)
+                        }
+                    };
                     if is_cjk(cp) {
-                        let h = token_hash(s, i, (i + len).min(s.len()));
+                        // A CJK character is one short token.
+                        let h = if len == 3 { short_hash(three, 3) } else { token_hash(s, i, (i + len).min(s.len())) };
                         i += len;
                         h
                     } else if is_word_char(cp) {
@@ -396,6 +413,15 @@ pub fn evidence(masked: &str) -> Evidence {
 }
 
 impl Evidence {
+    /// The evidence of two texts read as one (e.g. the head and tail windows of a long prompt).
+    pub fn merge(self, other: Evidence) -> Evidence {
+        let mut sums = self.sums;
+        for (s, o) in sums.iter_mut().zip(other.sums) {
+            *s = s.saturating_add(o);
+        }
+        Evidence { sums, features: self.features.saturating_add(other.features) }
+    }
+
     /// The class probabilities this evidence gives.
     pub fn scores(&self) -> IntentScores {
         let mut logits = [0f32; 5];

@@ -29,6 +29,7 @@
 //! rule of its own.
 
 pub mod api;
+pub mod budget;
 mod bytes;
 pub mod campaign;
 pub mod contract;
@@ -43,11 +44,13 @@ pub mod intent;
 pub mod json;
 pub mod ledger;
 pub mod metrics;
+pub mod phrases;
 pub mod policy;
 pub mod profile;
 pub mod request;
 pub mod response;
 pub mod shape;
+pub mod signals;
 pub mod sse;
 pub mod tokens;
 

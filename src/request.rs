@@ -7,16 +7,15 @@ use serde_json::{Map, Value};
 use crate::json::Json;
 
 use crate::api::ApiKind;
-use crate::detection::DegradeConfig;
-use crate::shape::{analyse, RequestShape, ShapeConfig};
-use crate::tokens::{estimate_from_bytes, estimate_tokens_for, Tokenizer};
+use crate::policy::DegradeConfig;
+use crate::policy::ShapeConfig;
+use crate::shape::{analyse, RequestShape};
+use crate::tokens::{estimate_from_bytes, text_tokens, Tokenizer};
 
 /// Fixed overhead the APIs add per message (role markers and separators).
 const TOKENS_PER_MESSAGE: u64 = 4;
 /// Fixed overhead per request (reply priming).
 const TOKENS_PER_REQUEST: u64 = 3;
-/// What an inline image is counted as (the low-detail image price).
-const TOKENS_PER_IMAGE: u64 = 85;
 
 /// How far the body could be inspected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,27 +198,6 @@ fn estimate_input(api: ApiKind, root: &Json<'_>, tokenizer: Tokenizer) -> (u64, 
         })
         .unwrap_or(0);
     (tokens + messages * TOKENS_PER_MESSAGE, messages)
-}
-
-/// Sum of estimated tokens of every string inside `value` (keys excluded; inline images priced flat).
-pub fn text_tokens(value: &Json<'_>, tokenizer: Tokenizer) -> u64 {
-    match value {
-        Json::String(s) => {
-            if s.starts_with("data:") {
-                TOKENS_PER_IMAGE
-            } else {
-                estimate_tokens_for(s, tokenizer)
-            }
-        }
-        Json::Array(items) => items.iter().map(|v| text_tokens(v, tokenizer)).sum(),
-        Json::Object(fields) => {
-            if value.get("type").and_then(Json::as_str) == Some("base64") {
-                return TOKENS_PER_IMAGE;
-            }
-            fields.iter().map(|(_, v)| text_tokens(v, tokenizer)).sum()
-        }
-        Json::Number(_) | Json::Bool(_) | Json::Null => 0,
-    }
 }
 
 /// Rewrites a request body for the `degrade` action: strips logprob and logit-bias requests, clamps

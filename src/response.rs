@@ -4,9 +4,8 @@
 use crate::api::ApiKind;
 use crate::bytes::find_either;
 use crate::json::{Json, NULL};
-use crate::request::text_tokens;
 use crate::sse::SseParser;
-use crate::tokens::{estimate_tokens_for, Tokenizer, Usage};
+use crate::tokens::{estimate_tokens_for, text_tokens, Tokenizer, Usage};
 
 fn num(v: &Json<'_>, path: &[&str]) -> Option<u64> {
     let mut cur = v;

@@ -2,6 +2,10 @@
 //! the cl100k/o200k family) and the exact `Usage` an API reports.
 
 use crate::bytes::{byte_table, letter_run, ByteTable};
+use crate::json::Json;
+
+/// What an inline image is counted as (the low-detail image price).
+const TOKENS_PER_IMAGE: u64 = 85;
 
 /// Token usage of one exchange. Cached input is part of `input`; reasoning is part of `output`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -191,4 +195,25 @@ fn flush(class: u8, run: u64, total: &mut u64, cjk: &mut u64) {
 /// Estimate for bytes that could not be inspected: about four bytes a token.
 pub fn estimate_from_bytes(len: u64) -> u64 {
     len.div_ceil(4)
+}
+
+/// Sum of estimated tokens of every string inside `value` (keys excluded; inline images priced flat).
+pub fn text_tokens(value: &Json<'_>, tokenizer: Tokenizer) -> u64 {
+    match value {
+        Json::String(s) => {
+            if s.starts_with("data:") {
+                TOKENS_PER_IMAGE
+            } else {
+                estimate_tokens_for(s, tokenizer)
+            }
+        }
+        Json::Array(items) => items.iter().map(|v| text_tokens(v, tokenizer)).sum(),
+        Json::Object(fields) => {
+            if value.get("type").and_then(Json::as_str) == Some("base64") {
+                return TOKENS_PER_IMAGE;
+            }
+            fields.iter().map(|(_, v)| text_tokens(v, tokenizer)).sum()
+        }
+        Json::Number(_) | Json::Bool(_) | Json::Null => 0,
+    }
 }

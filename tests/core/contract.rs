@@ -4,7 +4,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 use distill_guard::api::{error_body, ErrorStyle, Rejection};
 use distill_guard::contract::{is_owned_header, local_reply, rfc3339, upstream_headers};
 use distill_guard::credential::{Credential, CredentialKind};
-use distill_guard::decision::{LimitInfo, Signal, Verdict};
+use distill_guard::decision::{LimitInfo, Reason, Signal, Verdict};
 use distill_guard::policy::Action;
 use serde_json::Value;
 
@@ -13,7 +13,7 @@ fn verdict(action: Action, enforced: Action) -> Verdict {
         action,
         enforced,
         score: 0.0,
-        signals: vec![Signal { name: "budget:rpm".into(), action, shadow: false }],
+        signals: vec![Signal { reason: Reason::Budget("rpm".into()), action, shadow: false }],
         retry_after: Some(7),
         limit: Some(LimitInfo { window_seconds: 60, requests: Some((10, 0, 7)), tokens: Some((1000, 12, 30)) }),
         shadow: action != enforced,

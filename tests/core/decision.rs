@@ -230,3 +230,60 @@ fn ledger_contention_fails_open_for_accounting() {
     assert_eq!(d.stats.failures, 1);
     assert!(d.charge.is_none());
 }
+
+#[test]
+fn every_reason_keeps_its_signal_name() {
+    use distill_guard::decision::Reason;
+    let names: Vec<String> = [
+        Reason::BlockedCredential,
+        Reason::BlockedTenant,
+        Reason::Budget("key_requests_per_minute".into()),
+        Reason::BodyNotInspected,
+        Reason::BodyUnparsed,
+        Reason::Detector("logprobs"),
+        Reason::Sticky,
+        Reason::Score,
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    assert_eq!(
+        names,
+        [
+            "blocklist:credential",
+            "blocklist:tenant",
+            "budget:key_requests_per_minute",
+            "body_not_inspected",
+            "body_unparsed",
+            "logprobs",
+            "sticky",
+            "score"
+        ]
+    );
+}
+
+#[test]
+fn decide_and_precheck_read_the_lists_the_same_way() {
+    use distill_guard::decision::precheck;
+    let tenants = json!([{"kind": "key_prefix", "prefixes": {"farm-": "farm", "vip-": "vip"}}]);
+    let p0 = policy_with(json!({"tenant": tenants}));
+    let bad = cred(&p0, "bad-key").id;
+    let p = policy_with(json!({"tenant": tenants, "budgets": [requests_budget(1, json!({}))],
+        "lists": {"block_credentials": [bad], "block_tenants": ["farm"], "allow_tenants": ["vip"]}}));
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    for (key, signals, enforced) in [
+        ("bad-key", "blocklist:credential", Action::Block),
+        ("farm-1", "blocklist:tenant", Action::Block),
+        ("vip-1", "", Action::Allow),
+    ] {
+        let c = cred(&p, key);
+        for t in 0..3 {
+            let early = precheck(&p, &ledger, &c, T0 + t);
+            let d = decide(&p, &ledger, &c, &facts(1), T0 + t);
+            for v in [&early, &d.verdict] {
+                assert_eq!((v.signal_list().as_str(), v.enforced), (signals, enforced), "{key} at {t}");
+            }
+        }
+    }
+}

@@ -586,3 +586,27 @@ fn scoring_keeps_automation_and_weak_intent_alone_below_the_tag_threshold() {
     assert!(combine(0.9, 0.0, 0.0) >= 0.9, "logit-bias extraction needs no automation");
     assert_eq!(combine(0.0, 0.0, 0.0), 0.0);
 }
+
+#[test]
+fn the_signal_table_names_each_signal_once_and_maps_shares_to_their_shape_signal() {
+    use distill_guard::signals::{Detector, Group};
+    let mut names: Vec<&str> = Detector::ALL.iter().map(|d| d.name()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), Detector::COUNT);
+    for d in Detector::ALL {
+        assert_eq!(Detector::from_name(d.name()), Some(d));
+        assert!(d.default_weight() > 0.0 && d.default_weight() <= 1.0, "{d:?}");
+        if let Some(s) = d.share_of() {
+            assert_eq!(s.name(), d.name(), "a share detector carries its shape signal's name");
+        }
+    }
+    let shares = Detector::ALL.iter().filter(|d| d.share_of().is_some()).count();
+    assert_eq!(shares, ShapeSignal::COUNT - 1, "every shape signal but watched_model is scored as a share");
+    assert_eq!(Detector::LogitBias.group(), Group::StrongIntent);
+    assert_eq!(Detector::Volume.group(), Group::Automation);
+    assert_eq!(
+        ShapeSignal::ALL.iter().map(|s| s.index()).collect::<Vec<_>>(),
+        (0..ShapeSignal::COUNT).collect::<Vec<_>>()
+    );
+}

@@ -149,6 +149,8 @@ fn long_texts_are_read_as_their_head_and_tail() {
     for k in 0..4 {
         assert_eq!(e.sums[k], a.sums[k] + b.sums[k]);
     }
+    assert_eq!(a.merge(b), e);
+    assert_ne!(a, b);
     // The instruction at the end is read.
     assert_eq!(classify(&text).top(), Intent::ChainOfThought);
 }

@@ -119,6 +119,39 @@ fn header_names_must_be_lower_case() {
 }
 
 #[test]
+fn every_header_name_setting_follows_one_rule() {
+    let set = |field: &str, name: &str| {
+        let mut v = minimal();
+        match field {
+            "credential.sources[0].name" => v["credential"]["sources"] = json!([{"kind": "header", "name": name}]),
+            "credential.client_address_header" => {
+                v["credential"]["missing"] = json!("track_client_address");
+                v["credential"]["client_address_header"] = json!(name);
+            }
+            "detection.degrade.route_header" => v["detection"] = json!({"degrade": {"route_header": name}}),
+            _ => v["detection"] = json!({"clock_header": name}),
+        }
+        parse(v)
+    };
+    for field in [
+        "credential.sources[0].name",
+        "credential.client_address_header",
+        "detection.degrade.route_header",
+        "detection.clock_header",
+    ] {
+        for good in ["x-api-key", "x_tier_2"] {
+            assert!(set(field, good).is_ok(), "{field} = {good}");
+        }
+        for bad in ["X-Tier", "", "x tier", "x:tier"] {
+            let e = set(field, bad).unwrap_err();
+            assert_eq!(e.path, field);
+            assert_eq!(e.reason, format!("`{bad}` is not a lower-case header name"));
+        }
+    }
+    assert!(distill_guard::policy::valid_header_name("x-distill-route"));
+}
+
+#[test]
 fn unknown_credential_source_kind_is_named() {
     let mut v = minimal();
     v["credential"]["sources"] = json!([{"kind": "bearer"}, {"kind": "cookie"}]);

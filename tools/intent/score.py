@@ -50,9 +50,12 @@ def main():
     if args.limit:
         rows = rows[:: max(1, len(rows) // args.limit)]
     pairs = []
+    tops = []
     by_family = defaultdict(Counter)
     for r in rows:
-        pred = T.CLASSES[train.predict(model, F.mask(r["text"]))]
+        p = train.probs(model, *train.evidence(model, F.mask(r["text"])))
+        pred = T.CLASSES[max(range(len(p)), key=lambda i: (p[i], -i))]
+        tops.append((r["label"], max(p[1:])))
         pairs.append((r["label"], pred))
         by_family[(r["label"], r.get("family", "?"), r.get("lang", "?"))][pred] += 1
     print(f"{len(rows)} labelled prompts from {args.jsonl}\n")
@@ -60,6 +63,14 @@ def main():
     print("|---|---:|---:|---:|")
     for c, n, p, rec in train.pr_table(pairs, T.CLASSES):
         print(f"| {c} | {n} | {p:.3f} | {rec:.3f} |")
+    print("\n| threshold on the top attack probability | ordinary scored attack | attacks caught |")
+    print("|---:|---:|---:|")
+    ords = [t for label, t in tops if label == "ordinary"]
+    atts = [t for label, t in tops if label != "ordinary"]
+    for th in (0.5, 0.8, 0.9, 0.95):
+        fp = sum(t >= th for t in ords) / max(1, len(ords))
+        rec = sum(t >= th for t in atts) / max(1, len(atts))
+        print(f"| {th} | {fp:.3f} | {rec:.3f} |")
     print("\n| label | family | lang | examples | scored as its label | scored ordinary |")
     print("|---|---|---|---:|---:|---:|")
     for (label, fam, lang), cnt in sorted(by_family.items()):

@@ -1,0 +1,157 @@
+//! Phrase lists and their compiled index: one pass over a text finds which lists (chain of thought,
+//! rubric, synthetic data, probe) have a phrase in it. The lists come from the policy
+//! (`detection.phrases`, defaults in [`crate::policy::default_phrases`]); `shape.rs` runs the scan.
+
+use crate::bytes::{alphanumerics, byte_table, word_at, ByteTable, HIGH};
+
+/// Phrase lists (lower case; `#` stands for any number), from the policy.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Phrases {
+    /// Chain-of-thought coercion.
+    pub chain_of_thought: Vec<String>,
+    /// Grading / rubric / judge.
+    pub rubric: Vec<String>,
+    /// Synthetic-data framing.
+    pub synthetic_data: Vec<String>,
+    /// Identity and system-prompt probes.
+    pub probe: Vec<String>,
+}
+
+/// Phrase lists compiled for one pass over the text: at each word start, the next four bytes are
+/// looked up in a 16,384-bit filter and, on a hit, in the phrases sorted by their first four bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhraseIndex {
+    filter: Box<[u64; FILTER_WORDS]>,
+    /// (first four bytes, category bit, phrase), sorted.
+    long: Vec<(u32, u8, Vec<u8>)>,
+    /// Phrases shorter than four bytes: searched for directly.
+    short: Vec<(u8, Vec<u8>)>,
+}
+
+const FILTER_BITS: u32 = 14;
+const FILTER_WORDS: usize = 1 << (FILTER_BITS - 6);
+
+/// ASCII letters and digits, by table (one load instead of three range tests in the scan loop).
+const ALNUM: ByteTable = byte_table!(|b| b.is_ascii_alphanumeric() as u8);
+
+#[inline(always)]
+fn is_alnum(b: u8) -> bool {
+    ALNUM.get(b) != 0
+}
+
+fn filter_slot(key: u32) -> (usize, u64) {
+    let h = key.wrapping_mul(0x9e37_79b1) >> (32 - FILTER_BITS);
+    ((h / 64) as usize, 1u64 << (h % 64))
+}
+
+fn prefix_key(b: &[u8]) -> Option<u32> {
+    match *b {
+        [a, b, c, d, ..] => Some(u32::from_le_bytes([a, b, c, d])),
+        _ => None,
+    }
+}
+
+impl PhraseIndex {
+    /// Compiles the lists (bit 1 chain of thought, 2 rubric, 4 synthetic data, 8 probe).
+    pub fn new(p: &Phrases) -> Self {
+        let mut index = PhraseIndex { filter: Box::new([0; FILTER_WORDS]), long: Vec::new(), short: Vec::new() };
+        for (bit, list) in [(1u8, &p.chain_of_thought), (2, &p.rubric), (4, &p.synthetic_data), (8, &p.probe)] {
+            for phrase in list.iter().filter(|p| !p.is_empty()) {
+                let bytes = phrase.as_bytes().to_vec();
+                match prefix_key(&bytes) {
+                    Some(key) => {
+                        let (word, mask) = filter_slot(key);
+                        if let Some(w) = index.filter.get_mut(word) {
+                            *w |= mask;
+                        }
+                        index.long.push((key, bit, bytes));
+                    }
+                    None => index.short.push((bit, bytes)),
+                }
+            }
+        }
+        index.long.sort();
+        index
+    }
+
+    /// False when no phrase starts with these four bytes (true: maybe).
+    #[inline(always)]
+    fn may_start(&self, key: u32) -> bool {
+        let (word, mask) = filter_slot(key);
+        self.filter.get(word % FILTER_WORDS).is_some_and(|w| w & mask != 0)
+    }
+
+    /// The category bits of the (long) phrases that `rest` starts with and `found` lacks.
+    #[inline(always)]
+    fn match_at(&self, rest: &[u8], found: u8) -> u8 {
+        let Some(key) = prefix_key(rest) else { return 0 };
+        if !self.may_start(key) {
+            return 0;
+        }
+        let from = self.long.partition_point(|(k, _, _)| *k < key);
+        let mut hits = 0u8;
+        for (_, bit, phrase) in self.long.get(from..).unwrap_or(&[]).iter().take_while(|(k, _, _)| *k == key) {
+            if (found | hits) & bit == 0 && rest.starts_with(phrase) {
+                hits |= bit;
+            }
+        }
+        hits
+    }
+
+    /// The category bits of the phrases found in `text` (masked text: lower case, `#` for numbers).
+    pub fn scan(&self, text: &[u8]) -> u8 {
+        let mut found = 0u8;
+        for (bit, phrase) in &self.short {
+            if found & bit == 0 && text.windows(phrase.len().max(1)).any(|w| w == phrase.as_slice()) {
+                found |= bit;
+            }
+        }
+        // Candidates: every position after a byte that is not an ASCII letter or digit, and every
+        // non-ASCII byte (CJK text has no spaces). Found eight bytes at a time: flag the bytes that
+        // are not letters or digits, shift the flags one byte on, add the non-ASCII bytes.
+        let mut i = 0;
+        let mut prev_alnum = false;
+        while let Some(w) = word_at(text, i) {
+            let others = !alphanumerics(w) & HIGH;
+            let mut candidates = (others << 8) | (u64::from(!prev_alnum) << 7) | (w & HIGH);
+            // The next eight bytes, for candidates whose four bytes run past this word.
+            let next = word_at(text, i + 8);
+            while candidates != 0 {
+                let lane = candidates.trailing_zeros() / 8;
+                // The candidate's first four bytes straight from the words; most miss the filter.
+                let key = match (lane, next) {
+                    (0..=4, _) => Some((w >> (8 * lane)) as u32),
+                    (_, Some(n)) => Some(((w >> (8 * lane)) | (n << (64 - 8 * lane))) as u32),
+                    _ => None,
+                };
+                if key.is_none_or(|k| self.may_start(k)) {
+                    found |= self.match_at(text.get(i + lane as usize..).unwrap_or(&[]), found);
+                    if found == 0b1111 {
+                        return found;
+                    }
+                }
+                candidates &= candidates - 1;
+            }
+            prev_alnum = others >> 63 == 0;
+            i += 8;
+        }
+        // The last bytes one at a time; runs of letters and digits skipped whole.
+        while let Some(&b) = text.get(i) {
+            if !prev_alnum || b >= 0x80 {
+                found |= self.match_at(text.get(i..).unwrap_or(&[]), found);
+                if found == 0b1111 {
+                    break;
+                }
+            }
+            if is_alnum(b) {
+                let rest = text.get(i..).unwrap_or(&[]);
+                i += rest.iter().position(|&x| !is_alnum(x)).unwrap_or(rest.len());
+                prev_alnum = true;
+            } else {
+                i += 1;
+                prev_alnum = false;
+            }
+        }
+        found
+    }
+}
