@@ -107,7 +107,7 @@ pub fn error_body(style: ErrorStyle, rejection: Rejection, message: &str) -> Str
         ErrorStyle::OpenAi => {
             let (kind, code) = match rejection {
                 Rejection::MissingCredential => ("invalid_request_error", "missing_api_key"),
-                Rejection::Blocked => ("permission_error", "distill_guard_blocked"),
+                Rejection::Blocked => ("permission_error", "permission_denied"),
                 Rejection::Throttled => ("requests", "rate_limit_exceeded"),
                 Rejection::BodyTooLarge => ("invalid_request_error", "request_too_large"),
             };

@@ -29,7 +29,7 @@ use crate::ledger::Ledger;
 use crate::metrics::Metrics;
 use crate::policy::{Action, MissingCredential, OversizeBody, Policy};
 use crate::request::{degrade, inspect, BodyStatus, RequestFacts};
-use crate::response::{Metered, ResponseMeter, UsageSource};
+use crate::response::{Metered, ResponseMeter, UsageChunkFilter, UsageSource};
 use crate::tokens::Tokenizer;
 
 pub use fake::FakeHost;
@@ -119,6 +119,15 @@ pub enum HostAction {
     CallOut(CallOut),
     /// Lets a request held for a call-out go on.
     ResumeRequest,
+    /// Removes every value of a response header.
+    RemoveResponseHeader(String),
+    /// Replaces the response body chunk just received, `current_len` bytes long, with new bytes.
+    ReplaceResponseBody {
+        /// Length of the chunk held by the host now.
+        current_len: usize,
+        /// The bytes to pass on instead.
+        body: Vec<u8>,
+    },
 }
 
 /// A phase's answer to the host.
@@ -177,6 +186,10 @@ pub struct Exchange {
     decided: bool,
     charge: Option<Charge>,
     meter: Option<ResponseMeter>,
+    /// The filter added `include_usage` the client did not ask for.
+    usage_injected: bool,
+    /// Removes the injected usage-only chunk from the streamed response.
+    usage_filter: Option<UsageChunkFilter>,
     status: u32,
     tokenizer: Tokenizer,
     path: String,
@@ -209,6 +222,8 @@ impl Exchange {
             decided: false,
             charge: None,
             meter: None,
+            usage_injected: false,
+            usage_filter: None,
             status: 0,
             tokenizer: Tokenizer::default(),
             path: String::new(),
@@ -263,7 +278,8 @@ impl Exchange {
     }
 
     fn reply(&mut self, host: &dyn ExchangeHost, rejection: Rejection, verdict: Option<&Verdict>) -> HostAction {
-        HostAction::SendLocalReply(local_reply(self.style, rejection, verdict, self.now(host)))
+        let reveal = self.policy.detection.reveal_reasons;
+        HostAction::SendLocalReply(local_reply(self.style, rejection, verdict, reveal, self.now(host)))
     }
 
     /// Sets (or with `None` removes) a request header, unless the headers already went upstream
@@ -392,7 +408,9 @@ impl Exchange {
     }
 
     /// Response headers: the status (for the refund rule) and a meter for the body, JSON or SSE by the
-    /// content type. Nothing is read when nothing was charged.
+    /// content type. Nothing is read when nothing was charged. A stream whose `include_usage` the
+    /// filter injected also gets the usage-chunk filter (and loses any `content-length`, as its
+    /// length changes).
     pub fn on_response_headers(&mut self, host: &dyn ExchangeHost) -> Answer {
         if self.charge.is_none() && self.exported_estimate.is_none() {
             return Answer::go_on();
@@ -407,19 +425,49 @@ impl Exchange {
             .is_some_and(|c| c.windows(EVENT_STREAM.len()).any(|w| w.eq_ignore_ascii_case(EVENT_STREAM)));
         let cap = usize::try_from(self.policy.inspection.max_response_bytes).unwrap_or(usize::MAX);
         self.meter = Some(ResponseMeter::with_tokenizer(self.api, streaming, cap, self.tokenizer));
-        Answer::go_on()
-    }
-
-    /// A response body chunk: metered, never held.
-    pub fn on_response_body(&mut self, host: &dyn ExchangeHost, body_size: usize) -> Answer {
-        if let Some(meter) = self.meter.as_mut() {
-            if body_size > 0 {
-                if let Some(chunk) = host.response_body(body_size) {
-                    meter.feed(&chunk);
-                }
+        let mut answer = Answer::go_on();
+        if self.usage_injected && streaming {
+            self.usage_filter = Some(UsageChunkFilter::new());
+            if get("content-length").is_some() {
+                answer.actions.push(HostAction::RemoveResponseHeader("content-length".to_string()));
             }
         }
-        Answer::go_on()
+        answer
+    }
+
+    /// A response body chunk: metered as it passes. When the filter injected `include_usage`, the
+    /// usage-only chunk is removed after metering, and an event split at the chunk's end is held
+    /// back until it is whole (the chunk is replaced by what goes on).
+    pub fn on_response_body(&mut self, host: &dyn ExchangeHost, body_size: usize, end_of_stream: bool) -> Answer {
+        let mut answer = Answer::go_on();
+        if self.meter.is_none() && self.usage_filter.is_none() {
+            return answer;
+        }
+        let chunk = if body_size > 0 { host.response_body(body_size) } else { None };
+        if let (Some(meter), Some(chunk)) = (self.meter.as_mut(), chunk.as_ref()) {
+            meter.feed(chunk);
+        }
+        match (self.usage_filter.as_mut(), chunk) {
+            (Some(filter), Some(chunk)) => {
+                if let Some(body) = filter.filter(&chunk, end_of_stream) {
+                    answer.actions.push(HostAction::ReplaceResponseBody { current_len: body_size, body });
+                }
+            }
+            (Some(filter), None) if body_size == 0 => {
+                if let Some(body) = filter.filter(&[], end_of_stream) {
+                    answer.actions.push(HostAction::ReplaceResponseBody { current_len: 0, body });
+                }
+            }
+            (Some(_), None) => {
+                // An unreadable chunk: stop filtering; what was held goes on in front of it.
+                let held = self.usage_filter.take().map(UsageChunkFilter::release).unwrap_or_default();
+                if !held.is_empty() {
+                    answer.actions.push(HostAction::ReplaceResponseBody { current_len: 0, body: held });
+                }
+            }
+            (None, _) => {}
+        }
+        answer
     }
 
     /// The exchange is over: settles the ledger with the metered usage. An upstream error that
@@ -504,6 +552,7 @@ impl Exchange {
         if facts.usage_injected {
             m.add(Metrics::usage_injected, 1);
         }
+        self.usage_injected = facts.usage_injected;
         if verdict.action != Action::Allow {
             actions.push(self.verdict_line(&verdict, &credential, "body"));
         }

@@ -18,9 +18,10 @@ sys.path.insert(0, os.path.join(harness.ROOT, "envoy", "fleet"))
 import engine  # noqa: E402
 import render_fleet  # noqa: E402
 
-FARM = 8
-# The campaign signal starts at min_credentials / 2 = 6 distinct credentials (its sketch estimates small
-# counts within about one): the whole farm (8) is over it, each Envoy's half (4) clearly under.
+FARM = 10
+# The campaign signal starts at min_credentials / 2 = 6 distinct credentials. The local sketch (32
+# registers, linear counting at small counts) never reads 5 credentials above 5.5, and reads 10 below 6 only
+# if 5 of them collide: the whole farm (10) is over it, each Envoy's half (5) always under.
 MIN_CREDENTIALS = 12
 
 
@@ -36,7 +37,7 @@ def campaign_policy(fleet=False):
 
 
 # The fleet view is a few ticks behind (a mark, then the increment it owes, then a read): a farm that runs
-# for minutes is seen after its first seconds, but here 48 requests take ~0.2 s, so rounds are spaced by a
+# for minutes is seen after its first seconds, but here 60 requests take ~0.2 s, so rounds are spaced by a
 # few ticks (tick_ms = 100) as if the farm ran at 20 requests a second.
 ROUND_PAUSE_S = 0.4
 
