@@ -549,7 +549,7 @@ pub fn precheck(policy: &Policy, ledger: &Ledger<'_>, credential: &Credential, n
         let record = ledger.read(&Subject::credential(&credential.id), now_ms);
         let budgets = policy.budgets.iter().filter(|b| b.scope == Scope::Credential && b.max_requests.is_some());
         for f in fired(budgets, &record, now_ms, 0) {
-            if f.over_requests(&record, now_ms) {
+            if f.over_requests(&record) {
                 let b = f.budget;
                 verdict.raise(Reason::Budget(b.name.clone()), b.action, b.shadow);
                 if b.action == Action::Throttle {
