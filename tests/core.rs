@@ -52,3 +52,6 @@ mod fleet;
 
 #[path = "core/intent.rs"]
 mod intent;
+
+#[path = "core/api.rs"]
+mod api;
