@@ -95,6 +95,25 @@ if [ "${DEMO_SMOKE:-0}" = "1" ]; then
     'import json,sys; r=json.load(sys.stdin)[-1]; [print(f"upstream saw {k}: {v}") for k,v in r["headers"] if k.startswith("x-distill")]'
   echo "--- smoke: no key"
   curl -s -w "\nstatus %{http_code}\n" "http://127.0.0.1:$LISTEN/v1/chat/completions" -d '{}'
+  # Logit-bias harvesting (one-token answers, a varied logit_bias): detection flags it. In shadow (the
+  # shipped default) it is forwarded and reported upstream; enforced, it is refused with a generic error.
+  harvest() {
+    for i in $(seq 1 "$2"); do
+      curl -s -o "$WORK/last.json" -w "%{http_code}\n" "http://127.0.0.1:$LISTEN/v1/chat/completions" \
+        -H "authorization: Bearer $1" -d "{\"model\":\"gpt-4o\",\"max_tokens\":1,\"temperature\":0,\"logprobs\":true,\"top_logprobs\":20,\"logit_bias\":{\"$((1000 + i))\":100},\"messages\":[{\"role\":\"user\",\"content\":\"Say one word. $i\"}]}"
+    done | sort | uniq -c | awk '{printf "status %s x%s\n", $2, $1}'
+  }
+  echo "--- smoke: detection in shadow (detection.shadow=$(python3 -c 'import json,sys; print(str(json.load(open(sys.argv[1])).get("detection",{}).get("shadow",False)).lower())' "$POLICY")): 12 logit-bias harvesting requests"
+  harvest sk-harvest 12
+  curl -s "http://127.0.0.1:$UPSTREAM/__mock/requests" | python3 -c \
+    'import json,sys; r=json.load(sys.stdin)[-1]; [print(f"upstream saw {k}: {v}") for k,v in r["headers"] if k in ("x-distill-verdict","x-distill-signals","x-distill-shadow")]'
+  echo "--- smoke: detection enforced (a copy of the policy with detection.shadow=false, hot-reloaded)"
+  python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); p.setdefault("detection",{})["shadow"]=False; p["revision"]=str(p.get("revision","1"))+"-enforce"; json.dump(p,open(sys.argv[2],"w"))' \
+    "$POLICY" "$WORK/enforce.json"
+  python3 envoy/apply-policy.py --state "$STATE" "$WORK/enforce.json" >/dev/null
+  sleep 1.5
+  harvest sk-harvest-2 12
+  echo "refusal body: $(cat "$WORK/last.json")"
   exit 0
 fi
 wait "$PROXY"

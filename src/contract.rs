@@ -67,18 +67,34 @@ pub struct LocalReply {
     pub body: String,
 }
 
-/// The local reply for a rejection, with `Retry-After` and the API's rate-limit headers on 429.
-pub fn local_reply(style: ErrorStyle, rejection: Rejection, verdict: Option<&Verdict>, now_ms: u64) -> LocalReply {
+/// The message of a refusal. By default it is generic: nothing about *why* (no signal or budget
+/// names, scores or thresholds) reaches the client, so a distiller cannot learn what to change; the
+/// reasons stay in the structured log, the metrics and the upstream `x-distill-*` headers. `reveal`
+/// (`detection.reveal_reasons`, for debugging) appends the verdict's signal list.
+pub fn refusal_message(rejection: Rejection, verdict: Option<&Verdict>, reveal: bool) -> String {
     let signals = verdict.map(Verdict::signal_list).unwrap_or_default();
-    let message = match rejection {
+    let why = if reveal && !signals.is_empty() { format!(" ({signals})") } else { String::new() };
+    match rejection {
         Rejection::MissingCredential => "No API key provided.".to_string(),
-        Rejection::Blocked => format!("Request blocked by distill-guard ({signals})."),
+        Rejection::Blocked => format!("This request is not permitted{why}."),
         Rejection::Throttled => {
             let retry = verdict.and_then(|v| v.retry_after).unwrap_or(1);
-            format!("Rate limit reached ({signals}). Please try again in {retry}s.")
+            format!("Rate limit reached{why}. Please try again in {retry}s.")
         }
         Rejection::BodyTooLarge => "Request body is larger than this gateway inspects.".to_string(),
-    };
+    }
+}
+
+/// The local reply for a rejection, with `Retry-After` and the API's rate-limit headers on 429. The
+/// body's message is [`refusal_message`]: generic unless `reveal`.
+pub fn local_reply(
+    style: ErrorStyle,
+    rejection: Rejection,
+    verdict: Option<&Verdict>,
+    reveal: bool,
+    now_ms: u64,
+) -> LocalReply {
+    let message = refusal_message(rejection, verdict, reveal);
     let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
     if rejection == Rejection::Throttled {
         if let Some(v) = verdict {

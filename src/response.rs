@@ -217,3 +217,194 @@ impl ResponseMeter {
         Metered { input, output, cached_input, reasoning: t.reasoning, source }
     }
 }
+
+/// The longest event [`UsageChunkFilter`] holds back to read whole; a longer one cannot be the
+/// usage-only chunk (a few hundred bytes) and is passed on as it comes.
+pub const MAX_HELD_EVENT_BYTES: usize = 64 * 1024;
+
+/// Removes OpenAI's usage-only stream chunk (`"choices": []` with a `usage` object) from an SSE
+/// response, for clients that did not ask for it: the filter injected `stream_options.include_usage`
+/// to meter the stream, so the chunk was not part of what the client requested, and code reading
+/// `chunk.choices[0]` breaks on it. The meter reads the chunk before it is removed.
+///
+/// The stream is rewritten chunk by chunk as it passes: every complete event goes on (or is
+/// removed), and only an incomplete event at the end of a chunk is held back until its end arrives
+/// (at most [`MAX_HELD_EVENT_BYTES`]; longer events pass on unread). Events end at a blank line,
+/// with LF, CRLF or CR line ends, split anywhere across chunks.
+#[derive(Debug)]
+pub struct UsageChunkFilter {
+    /// Bytes of the incomplete event at the end of the stream so far, held back.
+    held: Vec<u8>,
+    /// The next byte starts a line (so a line end there ends the event).
+    line_start: bool,
+    /// The last byte was a CR ending a non-blank line (a LF next completes that line end).
+    after_cr: bool,
+    /// The last event ended with a CR: a LF next is the rest of its line end, and goes (or is
+    /// removed) with it. `Some(removed)`.
+    pending_lf: Option<bool>,
+    /// The current event outgrew the hold: passed on as it comes, until it ends.
+    passing: bool,
+    removed: u64,
+}
+
+impl Default for UsageChunkFilter {
+    fn default() -> Self {
+        Self { held: Vec::new(), line_start: true, after_cr: false, pending_lf: None, passing: false, removed: 0 }
+    }
+}
+
+impl UsageChunkFilter {
+    /// A filter at the start of a stream.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Usage-only events removed so far.
+    pub fn removed(&self) -> u64 {
+        self.removed
+    }
+
+    /// Bytes held back now (an incomplete event).
+    pub fn held(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Ends filtering: the bytes held back, to pass on as they are.
+    pub fn release(self) -> Vec<u8> {
+        self.held
+    }
+
+    /// The bytes to pass on in place of `chunk`, or `None` when they are `chunk` itself (nothing
+    /// removed, nothing held now or before). At `end_of_stream` nothing stays held.
+    pub fn filter(&mut self, chunk: &[u8], end_of_stream: bool) -> Option<Vec<u8>> {
+        let held_before = !self.held.is_empty();
+        let mut work = std::mem::take(&mut self.held);
+        let scanned = work.len();
+        work.extend_from_slice(chunk);
+        // Ranges of `work` to pass on, in order.
+        let mut keep: Vec<(usize, usize)> = Vec::new();
+        let mut changed = held_before;
+        let mut event_start = 0;
+        let mut i = scanned;
+        while let Some(&b) = work.get(i) {
+            if let Some(removed) = self.pending_lf.take() {
+                if b == b'\n' {
+                    if removed {
+                        changed = true;
+                    } else {
+                        keep.push((i, i + 1));
+                    }
+                    i += 1;
+                    event_start = i;
+                    continue;
+                }
+            }
+            if self.after_cr && b == b'\n' {
+                self.after_cr = false;
+                i += 1;
+                continue;
+            }
+            self.after_cr = false;
+            if b == b'\n' || b == b'\r' {
+                if self.line_start {
+                    // A blank line: the event ends here.
+                    let event = work.get(event_start..=i).unwrap_or(&[]);
+                    let remove = !self.passing && is_usage_only_event(event);
+                    if remove {
+                        self.removed += 1;
+                        changed = true;
+                    } else {
+                        keep.push((event_start, i + 1));
+                    }
+                    self.passing = false;
+                    if b == b'\r' {
+                        self.pending_lf = Some(remove);
+                    }
+                    event_start = i + 1;
+                } else {
+                    self.line_start = true;
+                    self.after_cr = b == b'\r';
+                }
+            } else {
+                self.line_start = false;
+            }
+            i += 1;
+        }
+        let tail = work.len() - event_start;
+        if tail > 0 {
+            let tail_bytes = work.get(event_start..).unwrap_or(&[]);
+            if end_of_stream {
+                // An unterminated last event: clients ignore it, but pass it on unless it is the chunk.
+                if !self.passing && is_usage_only_event(tail_bytes) {
+                    self.removed += 1;
+                    changed = true;
+                } else {
+                    keep.push((event_start, work.len()));
+                }
+            } else if self.passing || tail > MAX_HELD_EVENT_BYTES {
+                self.passing = true;
+                keep.push((event_start, work.len()));
+            } else {
+                self.held = tail_bytes.to_vec();
+                changed = true;
+            }
+        }
+        if !changed {
+            return None;
+        }
+        let mut out = Vec::with_capacity(work.len());
+        for (a, b) in keep {
+            out.extend_from_slice(work.get(a..b).unwrap_or(&[]));
+        }
+        Some(out)
+    }
+}
+
+/// True for OpenAI's usage-only stream chunk: an event whose data is a JSON object with an empty
+/// `choices` array and a `usage` object.
+pub fn is_usage_only_event(raw: &[u8]) -> bool {
+    // Cheap test first: every chunk of an injected stream has `"usage"`, few have `"choices": []`.
+    if !has_empty_choices(raw) {
+        return false;
+    }
+    let mut found = false;
+    let mut parser = SseParser::new();
+    let mut check = |_: &str, data: &[u8]| {
+        found = found
+            || Json::parse(data).is_some_and(|v| {
+                v.get("choices").and_then(Json::as_array).is_some_and(|c| c.is_empty())
+                    && matches!(v.get("usage"), Some(Json::Object(_)))
+            });
+    };
+    parser.feed(raw, &mut check);
+    parser.finish(&mut check);
+    found
+}
+
+/// `"choices"` followed by `:` and an empty array, whitespace allowed between.
+fn has_empty_choices(raw: &[u8]) -> bool {
+    const KEY: &[u8] = b"\"choices\"";
+    let mut from = 0;
+    while let Some(at) = raw.get(from..).and_then(|r| r.windows(KEY.len()).position(|w| w == KEY)) {
+        let mut rest = raw.get(from + at + KEY.len()..).unwrap_or(&[]);
+        let skip_ws = |r: &mut &[u8]| {
+            while r.first().is_some_and(|c| c.is_ascii_whitespace()) {
+                *r = r.get(1..).unwrap_or(&[]);
+            }
+        };
+        skip_ws(&mut rest);
+        if rest.first() == Some(&b':') {
+            rest = rest.get(1..).unwrap_or(&[]);
+            skip_ws(&mut rest);
+            if rest.first() == Some(&b'[') {
+                rest = rest.get(1..).unwrap_or(&[]);
+                skip_ws(&mut rest);
+                if rest.first() == Some(&b']') {
+                    return true;
+                }
+            }
+        }
+        from += at + KEY.len();
+    }
+    false
+}

@@ -19,6 +19,7 @@ Test controls, as request headers (they pass through Envoy untouched):
   x-mock-cut-after: N       streaming: close the connection after N content chunks, without usage
   x-mock-status: CODE       answer with this HTTP status and an API-style error body, no usage
   x-mock-no-usage: 1        JSON: omit usage
+  x-mock-split-bytes: N     streaming: send each event in pieces of N bytes (events straddle chunks)
 """
 
 import argparse
@@ -111,9 +112,16 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def chunk(self, text):
+        # x-mock-split-bytes: N sends each event in pieces of N bytes, a moment apart, so events
+        # straddle the chunks the proxy sees.
         data = text.encode()
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
+        step = self.hint("x-mock-split-bytes") or len(data) or 1
+        for at in range(0, len(data), step):
+            piece = data[at:at + step]
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.flush()
+            if step < len(data):
+                time.sleep(0.002)
 
     def end_chunks(self):
         self.wfile.write(b"0\r\n\r\n")

@@ -109,7 +109,7 @@ impl Dialect for OpenAi {
 pub(super) fn error_body(rejection: Rejection, message: &str) -> serde_json::Value {
     let (kind, code) = match rejection {
         Rejection::MissingCredential => ("invalid_request_error", "missing_api_key"),
-        Rejection::Blocked => ("permission_error", "distill_guard_blocked"),
+        Rejection::Blocked => ("permission_error", "permission_denied"),
         Rejection::Throttled => ("requests", "rate_limit_exceeded"),
         Rejection::BodyTooLarge => ("invalid_request_error", "request_too_large"),
     };

@@ -27,8 +27,10 @@ pub struct FakeHost {
     pub request_body: RefCell<Vec<u8>>,
     /// The response headers.
     pub response_headers: RefCell<HeaderMap>,
-    /// The response chunk currently offered to the filter.
+    /// The response chunk currently offered to the filter (changed by body replacements).
     pub response_chunk: RefCell<Vec<u8>>,
+    /// The response body as the client received it: each chunk as the filter left it.
+    pub downstream_body: RefCell<Vec<u8>>,
     /// Host reads by name (`now`, `client_address`, `request_headers`, `request_body`,
     /// `response_headers`, `response_body`), in order.
     pub reads: RefCell<Vec<&'static str>>,
@@ -71,6 +73,7 @@ impl FakeHost {
         self.request_body.borrow_mut().clear();
         self.response_headers.borrow_mut().clear();
         self.response_chunk.borrow_mut().clear();
+        self.downstream_body.borrow_mut().clear();
         self.reads.borrow_mut().clear();
         *self.upstream_headers.borrow_mut() = None;
         *self.upstream_body.borrow_mut() = None;
@@ -134,6 +137,20 @@ impl FakeHost {
                 HostAction::Log(line) => self.logs.borrow_mut().push(line.clone()),
                 HostAction::CallOut(call) => self.call_outs.borrow_mut().push(call.clone()),
                 HostAction::ResumeRequest => self.resumes.set(self.resumes.get() + 1),
+                HostAction::RemoveResponseHeader(name) => {
+                    self.response_headers.borrow_mut().retain(|(k, _)| !k.eq_ignore_ascii_case(name))
+                }
+                HostAction::ReplaceResponseBody { current_len, body } => {
+                    let mut chunk = self.response_chunk.borrow_mut();
+                    if *current_len > chunk.len() {
+                        self.violation(format!("response chunk replaced as {current_len} bytes, {} held", chunk.len()));
+                    }
+                    // As Envoy: the first `current_len` bytes go, the new bytes come in front.
+                    let cut = (*current_len).min(chunk.len());
+                    let rest = chunk.split_off(cut);
+                    *chunk = body.clone();
+                    chunk.extend_from_slice(&rest);
+                }
             }
         }
     }
@@ -194,7 +211,9 @@ impl FakeHost {
     }
 
     /// Runs the response phases: headers, then each chunk (the response Envoy got upstream, or the
-    /// local reply when one was sent, as Envoy passes local replies through the filter too).
+    /// local reply when one was sent, as Envoy passes local replies through the filter too); the
+    /// last chunk ends the stream (pass an empty last chunk for a bare end of stream). What the
+    /// client receives collects in `downstream_body`.
     pub fn send_response(&self, ex: &mut Exchange, headers: &[(&str, &str)], chunks: &[&[u8]]) {
         let local = self.reply();
         let (headers, chunks): (HeaderMap, Vec<Vec<u8>>) = match &local {
@@ -208,11 +227,13 @@ impl FakeHost {
         *self.response_headers.borrow_mut() = headers;
         let answer = ex.on_response_headers(self);
         self.apply(&answer.actions);
-        for c in chunks {
+        let last = chunks.len().saturating_sub(1);
+        for (i, c) in chunks.into_iter().enumerate() {
             let size = c.len();
             *self.response_chunk.borrow_mut() = c;
-            let answer = ex.on_response_body(self, size);
+            let answer = ex.on_response_body(self, size, i == last);
             self.apply(&answer.actions);
+            self.downstream_body.borrow_mut().extend_from_slice(&self.response_chunk.borrow());
         }
     }
 

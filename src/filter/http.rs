@@ -66,6 +66,13 @@ impl Http {
                     Ok(())
                 }
                 HostAction::ResumeRequest => hostcalls::resume_http_request(),
+                HostAction::RemoveResponseHeader(name) => {
+                    hostcalls::remove_map_value(MapType::HttpResponseHeaders, &name)
+                }
+                // Envoy drains `current_len` bytes of the chunk and puts `body` in their place.
+                HostAction::ReplaceResponseBody { current_len, body } => {
+                    hostcalls::set_buffer(BufferType::HttpResponseBody, 0, current_len, &body)
+                }
             };
         }
         for (tag, status) in refused {
@@ -109,8 +116,8 @@ impl HttpContext for Http {
         self.phase(|ex, host| ex.on_response_headers(host))
     }
 
-    fn on_http_response_body(&mut self, body_size: usize, _end_of_stream: bool) -> Action {
-        self.phase(|ex, host| ex.on_response_body(host, body_size))
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        self.phase(|ex, host| ex.on_response_body(host, body_size, end_of_stream))
     }
 
     fn on_log(&mut self) {

@@ -85,6 +85,8 @@ pub struct DetectionConfig {
     pub enabled: bool,
     /// Report but do not enforce detection verdicts.
     pub shadow: bool,
+    /// Name the verdict's reasons in refusal bodies (debugging only; off: a generic message).
+    pub reveal_reasons: bool,
     /// Half-life of behaviour counts.
     pub half_life_ms: u64,
     /// Recent requests before behaviour signals reach full strength.
@@ -307,6 +309,8 @@ struct RawDetection {
     #[serde(default)]
     shadow: bool,
     #[serde(default)]
+    reveal_reasons: bool,
+    #[serde(default)]
     half_life_minutes: Option<u64>,
     #[serde(default)]
     min_requests: Option<f32>,
@@ -455,6 +459,7 @@ impl DetectionConfig {
         Ok(DetectionConfig {
             enabled: raw.enabled.unwrap_or(true),
             shadow: raw.shadow,
+            reveal_reasons: raw.reveal_reasons,
             half_life_ms: half_life * 60_000,
             min_requests,
             shape,

@@ -144,7 +144,7 @@ fn a_blocked_credential_is_answered_403_and_logged_with_its_verdict() {
     assert_eq!(reply.status, 403);
     assert_eq!(
         reply.body,
-        "{\"error\":{\"code\":\"distill_guard_blocked\",\"message\":\"Request blocked by distill-guard (blocklist:credential).\",\"param\":null,\"type\":\"permission_error\"}}"
+        "{\"error\":{\"code\":\"permission_denied\",\"message\":\"This request is not permitted.\",\"param\":null,\"type\":\"permission_error\"}}"
     );
     assert_eq!(
         rig.host.logs.borrow().as_slice(),
@@ -379,4 +379,150 @@ fn a_call_out_answer_with_nothing_waiting_changes_nothing() {
     let mut ex = rig.exchange();
     let answer = ex.on_call_out_answer(&rig.host, 1, CallOutcome::Failed(14));
     assert_eq!((answer.flow, answer.actions.len()), (Flow::Continue, 0));
+}
+
+/// An OpenAI chat stream as the upstream sends it once `include_usage` is on (`usage: null` in each
+/// chunk, then the usage-only chunk), with `eol` line ends; and the same stream without that chunk.
+fn usage_stream(eol: &str) -> (Vec<u8>, Vec<u8>) {
+    let events = [
+        r#"data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":""}}],"usage":null}"#,
+        r#"data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Tides follow the moon."}}],"usage":null}"#,
+        r#"data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null}"#,
+        r#"data: {"id":"c","object":"chat.completion.chunk","choices": [ ],"usage":{"prompt_tokens":9,"completion_tokens":4,"total_tokens":13}}"#,
+        "data: [DONE]",
+    ];
+    let whole: String = events.iter().map(|e| format!("{e}{eol}{eol}")).collect();
+    let without: String =
+        events.iter().filter(|e| !e.contains("\"usage\":{")).map(|e| format!("{e}{eol}{eol}")).collect();
+    (whole.into_bytes(), without.into_bytes())
+}
+
+const SSE: [(&str, &str); 2] = [(":status", "200"), ("content-type", "text/event-stream")];
+
+fn send_stream_request(rig: &Rig, ex: &mut Exchange, extra: Value) {
+    rig.host.send_request(ex, &request("Bearer sk-a", "/v1/chat/completions"), &chat_body(extra), 4096);
+}
+
+/// Runs one streamed chat exchange (the client asking for usage or not) with the response cut into
+/// `chunks`; returns what the client received.
+fn stream_through(rig: &Rig, client_asks: bool, chunks: &[&[u8]]) -> Vec<u8> {
+    rig.host.reset();
+    let mut ex = rig.exchange();
+    let extra = if client_asks {
+        json!({"stream": true, "stream_options": {"include_usage": true}})
+    } else {
+        json!({"stream": true})
+    };
+    send_stream_request(rig, &mut ex, extra);
+    rig.host.send_response(&mut ex, &SSE, chunks);
+    rig.host.finish(&mut ex);
+    assert!(rig.host.violations.borrow().is_empty(), "{:?}", rig.host.violations.borrow());
+    rig.host.downstream_body.borrow().clone()
+}
+
+#[test]
+fn the_injected_usage_chunk_is_metered_then_removed_wherever_the_stream_is_split() {
+    for eol in ["\n", "\r\n", "\r"] {
+        let (whole, without) = usage_stream(eol);
+        let rig = Rig::new(json!({}));
+        for at in 0..=whole.len() {
+            let (a, b) = whole.split_at(at);
+            let got = stream_through(&rig, false, &[a, b]);
+            assert_eq!(got, without, "split at {at} ({eol:?}): {}", String::from_utf8_lossy(&got));
+        }
+        // One byte a chunk, and a bare end of stream after the last byte.
+        let bytes: Vec<&[u8]> = whole.chunks(1).chain([&[][..]]).collect();
+        assert_eq!(stream_through(&rig, false, &bytes), without, "one byte a chunk ({eol:?})");
+        let exchanges = (whole.len() + 2) as u64;
+        assert_eq!(rig.added(Metrics::usage_estimated), 0, "every exchange metered the reported usage");
+        assert_eq!(rig.added(Metrics::tokens_input), 9 * exchanges);
+        assert_eq!(rig.added(Metrics::tokens_output), 4 * exchanges);
+        assert_eq!(rig.added(Metrics::usage_injected), exchanges);
+    }
+}
+
+#[test]
+fn the_usage_chunk_reaches_a_client_that_asked_for_it_untouched() {
+    let (whole, _) = usage_stream("\n");
+    let rig = Rig::new(json!({}));
+    for at in 0..=whole.len() {
+        let (a, b) = whole.split_at(at);
+        assert_eq!(stream_through(&rig, true, &[a, b]), whole, "split at {at}");
+    }
+    assert_eq!(rig.added(Metrics::usage_injected), 0);
+    assert_eq!(rig.added(Metrics::tokens_output), 4 * (whole.len() as u64 + 1));
+}
+
+#[test]
+fn only_the_event_split_at_a_chunk_end_is_held_back() {
+    let (whole, without) = usage_stream("\n");
+    let rig = Rig::new(json!({}));
+    rig.host.reset();
+    let mut ex = rig.exchange();
+    send_stream_request(&rig, &mut ex, json!({"stream": true}));
+    rig.host.send_response(&mut ex, &SSE, &[]);
+    // Complete events go on at once, untouched (no replacement).
+    let first_end = whole.windows(2).position(|w| w == b"\n\n").unwrap() + 2;
+    let answer = {
+        *rig.host.response_chunk.borrow_mut() = whole[..first_end].to_vec();
+        ex.on_response_body(&rig.host, first_end, false)
+    };
+    assert!(answer.actions.is_empty(), "{:?}", answer.actions);
+    // A chunk ending inside an event passes on what is complete and holds only the rest.
+    let cut = first_end + 10;
+    *rig.host.response_chunk.borrow_mut() = whole[first_end..cut].to_vec();
+    let answer = ex.on_response_body(&rig.host, cut - first_end, false);
+    assert_eq!(answer.actions, [HostAction::ReplaceResponseBody { current_len: 10, body: Vec::new() }]);
+    *rig.host.response_chunk.borrow_mut() = whole[cut..].to_vec();
+    let answer = ex.on_response_body(&rig.host, whole.len() - cut, true);
+    match answer.actions.as_slice() {
+        [HostAction::ReplaceResponseBody { current_len, body }] => {
+            assert_eq!(*current_len, whole.len() - cut);
+            assert_eq!(body.as_slice(), &without[first_end..], "the held bytes go on first, the usage chunk does not");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_length_header_on_an_injected_stream_is_dropped_as_its_length_changes() {
+    let (whole, without) = usage_stream("\n");
+    let rig = Rig::new(json!({}));
+    let mut ex = rig.exchange();
+    send_stream_request(&rig, &mut ex, json!({"stream": true}));
+    let length = whole.len().to_string();
+    rig.host.send_response(&mut ex, &[SSE[0], SSE[1], ("content-length", &length)], &[&whole]);
+    assert!(rig.host.response_headers.borrow().iter().all(|(k, _)| k != "content-length"));
+    assert_eq!(*rig.host.downstream_body.borrow(), without);
+}
+
+#[test]
+fn anthropic_and_responses_streams_pass_untouched() {
+    let anthropic: &[u8] = b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":7,\"output_tokens\":1}}}\n\n\
+        event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\n\
+        event: message_delta\ndata: {\"type\":\"message_delta\",\"choices\":[],\"usage\":{\"output_tokens\":3}}\n\n\
+        event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+    let responses: &[u8] = b"event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"Hi\"}\n\n\
+        event: response.completed\ndata: {\"type\":\"response.completed\",\"choices\":[],\"usage\":{},\"response\":{\"usage\":{\"input_tokens\":7,\"output_tokens\":3}}}\n\n";
+    for (path, stream, body) in [
+        ("/v1/messages", anthropic, json!({"model": "claude-sonnet-4", "max_tokens": 50, "stream": true})),
+        ("/v1/responses", responses, json!({"model": "gpt-4.1", "input": "hi", "stream": true})),
+    ] {
+        let rig = Rig::new(json!({}));
+        for at in 0..=stream.len() {
+            rig.host.reset();
+            let mut ex = rig.exchange();
+            let mut b = body.clone();
+            if path == "/v1/messages" {
+                b["messages"] = json!([{"role": "user", "content": "Hi"}]);
+            }
+            rig.host.send_request(&mut ex, &request("Bearer sk-a", path), &serde_json::to_vec(&b).unwrap(), 4096);
+            let (x, y) = stream.split_at(at);
+            rig.host.send_response(&mut ex, &SSE, &[x, y]);
+            rig.host.finish(&mut ex);
+            assert_eq!(*rig.host.downstream_body.borrow(), stream, "{path} split at {at}");
+        }
+        assert_eq!(rig.added(Metrics::usage_injected), 0, "{path}");
+        assert_eq!(rig.added(Metrics::tokens_output), 3 * (stream.len() as u64 + 1), "{path}");
+    }
 }

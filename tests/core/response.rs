@@ -177,3 +177,29 @@ fn quick_event_scan_finds_usage_and_text_without_parsing() {
     // A key named like a text field inside another string is not a field.
     assert_eq!(scan_event(br#"{"note":"\"content\": \"x\""}"#, t).text_tokens, 0);
 }
+
+#[test]
+fn the_usage_chunk_filter_holds_at_most_one_incomplete_event_and_passes_long_ones_on() {
+    use distill_guard::response::{UsageChunkFilter, MAX_HELD_EVENT_BYTES};
+    let mut f = UsageChunkFilter::new();
+    assert_eq!(f.filter(b"data: {\"choices\":[{}]}\n\n", false), None, "a whole ordinary event goes on as is");
+    assert_eq!(f.filter(b"data: {\"cho", false), Some(Vec::new()), "an incomplete event is held");
+    assert_eq!(f.held(), 11);
+    assert_eq!(f.filter(b"ices\":[]", false), Some(Vec::new()));
+    assert_eq!(f.filter(b",\"usage\":{\"prompt_tokens\":1}}\n", false), Some(Vec::new()), "no blank line yet");
+    assert_eq!(f.filter(b"\ndata: [DONE]\n\n", false), Some(b"data: [DONE]\n\n".to_vec()));
+    assert_eq!((f.removed(), f.held()), (1, 0));
+    // An event longer than the hold is passed on as it comes, and never removed.
+    let long = format!("data: {{\"choices\":[],\"usage\":{{}},\"pad\":\"{}\"}}", "x".repeat(MAX_HELD_EVENT_BYTES));
+    let (head, tail) = long.as_bytes().split_at(MAX_HELD_EVENT_BYTES + 8);
+    assert_eq!(f.filter(head, false), None);
+    assert_eq!(f.held(), 0);
+    assert_eq!(f.filter(tail, false), None);
+    assert_eq!(f.filter(b"\n\n", false), None);
+    assert_eq!(f.removed(), 1);
+    // The end of the stream lets nothing stay held; an unterminated usage chunk is removed too.
+    assert_eq!(f.filter(b"data: {\"choices\":[],\"usage\":{\"total_tokens\":2}}", false), Some(Vec::new()));
+    assert_eq!(f.filter(b"", true), Some(Vec::new()));
+    assert_eq!((f.removed(), f.held()), (2, 0));
+    assert_eq!(f.filter(b"data: x", true), None);
+}

@@ -3,7 +3,7 @@ import copy
 import pytest
 
 import harness
-from harness import Envoy, default_policy
+from harness import Envoy, enforcing_policy
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -24,14 +24,15 @@ def pytest_report_header(config):
 
 
 def make_policy(**changes):
-    p = default_policy()
+    """The shipped policy with detection enforced (tests of enforcement say so), plus `changes`."""
+    p = enforcing_policy()
     for k, v in changes.items():
         p[k] = v
     return p
 
 
 def env_secret_policy(**changes):
-    """The default policy with the hashing secret read from the VM's environment."""
+    """The enforcing policy with the hashing secret read from the VM's environment."""
     p = make_policy(**changes)
     p["credential"].pop("hash_secret")
     p["credential"]["hash_secret_env"] = "DISTILL_GUARD_HASH_SECRET"
@@ -47,4 +48,4 @@ def envoy_default():
 
 @pytest.fixture
 def policy():
-    return copy.deepcopy(default_policy())
+    return copy.deepcopy(enforcing_policy())

@@ -34,8 +34,17 @@ APPLY_POLICY = os.path.join(ROOT, "envoy", "apply-policy.py")
 
 
 def default_policy():
+    """The shipped policy (envoy/policy.json): detection in shadow, budgets enforced."""
     with open(DEFAULT_POLICY_PATH) as f:
         return json.load(f)
+
+
+def enforcing_policy():
+    """The shipped policy with detection verdicts enforced: what an operator runs after shadow, and what
+    tests of enforcement start from (they say so, rather than relying on the shipped default)."""
+    p = default_policy()
+    p["detection"]["shadow"] = False
+    return p
 
 
 def policy_edits_hint():

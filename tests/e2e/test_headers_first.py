@@ -68,7 +68,7 @@ def test_block_tier_rejects_from_the_body_phase():
     e = Envoy(policy(tiers={"tag": None, "degrade": None, "throttle": None, "block": 0.1}), hold_headers=False)
     try:
         r = e.request("/v1/chat/completions", LOGPROBS, {"authorization": "Bearer sk-hf-block"})
-        assert r.status == 403 and r.json()["error"]["code"] == "distill_guard_blocked"
+        assert r.status == 403 and r.json()["error"]["code"] == "permission_denied"
         r = e.request("/v1/chat/completions", LOGPROBS, {"authorization": "Bearer sk-hf-block"})
         assert r.status == 403, "sticky: now refused before the body"
         assert any('"phase":"headers"' in l for l in e.log().splitlines())

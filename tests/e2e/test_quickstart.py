@@ -1,6 +1,7 @@
 """The README quick start: the main job's script starts, answers, applies edits of the policy file
 without a restart, and stops cleanly."""
 import json
+import re
 import os
 import shutil
 import signal
@@ -29,6 +30,17 @@ def test_demo_script_serves_the_default_policy():
     assert "status 200" in out.stdout
     assert "upstream saw x-distill-verdict: allow" in out.stdout
     assert "status 401" in out.stdout
+    # Shadow first: the shipped policy forwards the harvesting requests and reports what it would do...
+    shadow = out.stdout.split("--- smoke: detection in shadow")[1].split("--- smoke: detection enforced")[0]
+    assert "(detection.shadow=true)" in shadow and "status 200 x12" in shadow, shadow
+    assert re.search(r"upstream saw x-distill-verdict: (throttle|block)", shadow), shadow
+    assert "upstream saw x-distill-shadow: true" in shadow, shadow
+    # ...and enforced (hot-reloaded), refuses them with a generic error naming no signal.
+    enforced = out.stdout.split("--- smoke: detection enforced")[1]
+    assert re.search(r"status (403|429) x\d+", enforced), enforced
+    body = json.loads(enforced.split("refusal body: ")[1].splitlines()[0])
+    assert body["error"]["type"] in ("permission_error", "requests"), body
+    assert not any(n in json.dumps(body) for n in ("logit_bias", "logprobs", "cadence", "single_turn", "distill"))
     # The banner names the Envoy version (it was blank once) and says how often metrics publish.
     assert "1.40.0" in out.stdout and "published every 100 ms" in out.stdout
 

@@ -57,7 +57,8 @@ def test_report_lists_every_flagged_credential_with_its_worst_verdict(simulated)
             continue
         assert cid in by_id, f"{scenario} key {key} ({cid}) was flagged ({VERDICTS[worst]}) but is not in the report"
         assert by_id[cid]["tier"] == VERDICTS[worst], (key, by_id[cid])
-        assert by_id[cid]["enforcement"] == "enforce"
+        # The shipped policy runs detection in shadow: computed and reported, never carried out.
+        assert by_id[cid]["enforcement"] == "shadow"
         flagged_seen[scenario] = flagged_seen.get(scenario, 0) + by_id[cid]["flagged_requests"]
     # Every non-allow verdict the simulator observed is one line in the report, no more.
     for scenario, s in results.items():

@@ -2,6 +2,7 @@
 cut short, and include_usage injection. Observed through the filter's own Envoy metrics."""
 import json
 
+import openai
 import pytest
 
 from harness import Envoy
@@ -72,7 +73,8 @@ def test_streaming_openai_request_gets_include_usage_injected(envoy, path):
     sent = json.loads(envoy.last_upstream()["body"])
     assert sent["stream_options"] == {"include_usage": True}
     assert sent["model"] == body["model"]
-    assert '"usage": {"prompt_tokens": 50' in r.body, "the client receives the usage chunk"
+    assert '"usage": {' not in r.body, "the client, which did not ask for usage, does not receive the usage chunk"
+    assert r.body.rstrip().endswith("data: [DONE]")
     got = d.settle()
     assert got["usage_injected"] == 1
     assert (got["tokens.input"], got["tokens.output"], got["usage_estimated"]) == (50, 9, 0)
@@ -121,3 +123,44 @@ def test_upstream_error_refunds_the_estimate(envoy):
     assert r.status == 500
     assert envoy.wait_metric("usage_estimated", estimated + 1) == estimated + 1, "the exchange was settled"
     assert envoy.metric("tokens.input") == before
+
+
+# ---- the official OpenAI SDK streaming through the filter ------------------------------------------
+
+def sdk_stream(envoy, key, split, **options):
+    """A streamed chat through the filter with the official SDK; `split`: the usage chunk straddles
+    the proxy's chunks (each event sent in pieces of 7 bytes)."""
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{envoy.port}/v1", api_key=key, max_retries=0, timeout=20)
+    headers = {"x-mock-prompt-tokens": "50", "x-mock-reply-words": "9"}
+    if split:
+        headers["x-mock-split-bytes"] = "7"
+    return client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Tell me a joke"}],
+                                          stream=True, extra_headers=headers, **options)
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_sdk_reading_choices_0_works_when_the_client_did_not_ask_for_usage(envoy, split):
+    d = Delta(envoy)
+    text, chunks = "", 0
+    for chunk in sdk_stream(envoy, "sk-sdk-plain", split):
+        chunks += 1
+        text += chunk.choices[0].delta.content or ""  # what breaks on an injected usage chunk
+        assert chunk.usage is None
+    assert len(text.split()) == 9 and chunks == 11, (text, chunks)
+    sent = json.loads(envoy.last_upstream()["body"])
+    assert sent["stream_options"] == {"include_usage": True}, "usage was still injected upstream"
+    got = d.settle()
+    assert (got["usage_injected"], got["tokens.input"], got["tokens.output"], got["usage_estimated"]) == (1, 50, 9, 0)
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_sdk_gets_the_usage_chunk_when_the_client_asked_for_it(envoy, split):
+    d = Delta(envoy)
+    stream = sdk_stream(envoy, "sk-sdk-usage", split, stream_options={"include_usage": True})
+    chunks = list(stream)
+    last = chunks[-1]
+    assert last.choices == [] and last.usage is not None, last
+    assert (last.usage.prompt_tokens, last.usage.completion_tokens) == (50, 9)
+    assert all(c.choices for c in chunks[:-1])
+    got = d.settle()
+    assert (got["usage_injected"], got["tokens.input"], got["tokens.output"], got["usage_estimated"]) == (0, 50, 9, 0)
