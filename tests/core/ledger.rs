@@ -290,4 +290,3 @@ fn the_benchmark_floor_writes_records_of_the_ledgers_size() {
     let line = format!("const RECORD_BYTES: usize = {RECORD_BYTES};");
     assert!(floor.contains(&line), "benches/hostcalls-filter/src/lib.rs must say `{line}`");
 }
-
