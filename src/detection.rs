@@ -113,10 +113,8 @@ pub fn strengths(
             *x = v.clamp(0.0, 1.0);
         }
     };
-    for d in Detector::ALL {
-        if let Some(sig) = d.share_of() {
-            set(d, profile.share(sig) * evidence);
-        }
+    for &(d, sig) in Detector::SHARES {
+        set(d, profile.share(sig) * evidence);
     }
     let day = record.window(Window::Day);
     let (input, output) =
