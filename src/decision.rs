@@ -351,19 +351,27 @@ pub fn campaign_template(policy: &Policy, facts: &RequestFacts) -> Option<u64> {
     tracked.then_some(shape.template)
 }
 
-/// Observes the request's fingerprints in the cross-credential campaign table. `fleet_template` is
-/// what the other replicas saw of the template (distinct credentials and prompts fleet-wide): the
-/// evidence takes the larger of the local and the fleet count.
+/// What the other replicas saw, from the fleet counters (the policy's `fleet` section).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FleetEvidence {
+    /// Distinct credentials and prompts of the request's template fleet-wide, if known.
+    pub template: Option<CampaignView>,
+    /// The credential's requests fleet-wide in the current clock hour, if known.
+    pub requests_hour: Option<u64>,
+}
+
+/// Observes the request's fingerprints in the cross-credential campaign table. With `fleet`, the
+/// evidence takes the larger of the local and the fleet count (template and credential volume).
 fn campaign_evidence(
     policy: &Policy,
     ledger: &Ledger<'_>,
     credential: &Credential,
     facts: &RequestFacts,
-    fleet_template: Option<CampaignView>,
+    fleet: FleetEvidence,
     now_ms: u64,
 ) -> CampaignEvidence {
     let det = &policy.detection;
-    let mut evidence = CampaignEvidence::default();
+    let mut evidence = CampaignEvidence { fleet_requests_hour: fleet.requests_hour, ..CampaignEvidence::default() };
     let Some(shape) = facts.shape.as_ref() else { return evidence };
     if !det.campaign.enabled {
         return evidence;
@@ -374,7 +382,7 @@ fn campaign_evidence(
     let allowed = |fp: u64| det.campaign.allow_fingerprints.contains(&fp);
     if campaign_template(policy, facts).is_some() {
         let local = table.observe(FingerprintKind::Template, shape.template, who, shape.content, now_ms);
-        evidence.template = match (local, fleet_template) {
+        evidence.template = match (local, fleet.template) {
             (Some(l), Some(f)) => Some(CampaignView {
                 credentials: l.credentials.max(f.credentials),
                 contents: l.contents.max(f.contents),
@@ -407,16 +415,16 @@ pub fn decide(
     facts: &RequestFacts,
     now_ms: u64,
 ) -> Decision {
-    decide_with_fleet(policy, ledger, credential, facts, None, now_ms)
+    decide_with_fleet(policy, ledger, credential, facts, FleetEvidence::default(), now_ms)
 }
 
-/// [`decide`] with what the fleet saw of the request's template (the policy's `fleet` section).
+/// [`decide`] with what the other replicas saw (the policy's `fleet` section).
 pub fn decide_with_fleet(
     policy: &Policy,
     ledger: &Ledger<'_>,
     credential: &Credential,
     facts: &RequestFacts,
-    fleet_template: Option<CampaignView>,
+    fleet: FleetEvidence,
     now_ms: u64,
 ) -> Decision {
     let global_shadow = policy.mode == Mode::Shadow;
@@ -454,7 +462,7 @@ pub fn decide_with_fleet(
             && facts.shape.is_some()
             && det.scope.covers(&facts.path, facts.model.as_deref(), tenant);
         let campaign = if detect {
-            campaign_evidence(policy, ledger, credential, facts, fleet_template, now_ms)
+            campaign_evidence(policy, ledger, credential, facts, fleet, now_ms)
         } else {
             CampaignEvidence::default()
         };

@@ -66,6 +66,9 @@ pub struct CampaignEvidence {
     pub template: Option<CampaignView>,
     /// The system prompt, if tracked and long enough.
     pub system_prompt: Option<CampaignView>,
+    /// The credential's requests fleet-wide in the current clock hour (the policy's `fleet` section),
+    /// when known: the volume detector takes the larger of it and this replica's own count.
+    pub fleet_requests_hour: Option<u64>,
 }
 
 /// The detection outcome for one request.
@@ -129,7 +132,9 @@ pub fn strengths(
         set(Detector::CadenceRegular, ramp(1.0 - cv, 0.2, 0.8));
     }
     set(Detector::RoundTheClock, ramp(profile.hours_active(now_ms) as f32, 12.0, 20.0));
-    set(Detector::Volume, record.estimate(Window::Hour, now_ms).requests as f32 / cfg.volume_high_per_hour);
+    let hour = record.estimate(Window::Hour, now_ms).requests as f32;
+    let hour = hour.max(campaign.fleet_requests_hour.unwrap_or(0) as f32);
+    set(Detector::Volume, hour / cfg.volume_high_per_hour);
     if profile.history_at_pivot > 0.0 {
         let history = ramp(profile.history_at_pivot, cfg.min_requests / 2.0, cfg.min_requests);
         set(Detector::ModelPivot, profile.share(ShapeSignal::WatchedModel) * history * evidence);

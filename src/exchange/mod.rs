@@ -21,7 +21,9 @@ use crate::api::{ApiKind, ErrorStyle, Rejection};
 use crate::campaign::CampaignView;
 use crate::contract::{is_owned_header, local_reply, upstream_headers, LocalReply};
 use crate::credential::{identify, Credential};
-use crate::decision::{campaign_template, decide_with_fleet, precheck, settle, Charge, LedgerStats, Verdict};
+use crate::decision::{
+    campaign_template, decide_with_fleet, precheck, settle, Charge, FleetEvidence, LedgerStats, Verdict,
+};
 use crate::fleet::export::{request_exports, settle_export};
 use crate::fleet::replica::Replica;
 use crate::host::SharedStore;
@@ -253,11 +255,12 @@ impl Exchange {
         }
     }
 
-    /// Records the request in the fleet counters and reads what the fleet saw of its template. `None`
-    /// without a `fleet` section; `Err(())` when the policy fails closed and the service is down.
-    fn fleet_view(&self, credential: &Credential, facts: &RequestFacts, now: u64) -> Result<Option<CampaignView>, ()> {
-        let Some(cell) = &self.fleet else { return Ok(None) };
-        let Ok(mut replica) = cell.try_borrow_mut() else { return Ok(None) };
+    /// Records the request in the fleet counters and reads what the fleet saw of its template and
+    /// credential. Nothing without a `fleet` section; `Err(())` when the policy fails closed and the
+    /// service is down.
+    fn fleet_view(&self, credential: &Credential, facts: &RequestFacts, now: u64) -> Result<FleetEvidence, ()> {
+        let Some(cell) = &self.fleet else { return Ok(FleetEvidence::default()) };
+        let Ok(mut replica) = cell.try_borrow_mut() else { return Ok(FleetEvidence::default()) };
         let template = campaign_template(&self.policy, facts);
         let prompt = template.and(facts.shape.as_ref().map(|s| s.content));
         if !replica.record(&credential.id, template, prompt) {
@@ -267,7 +270,10 @@ impl Exchange {
             return Err(());
         }
         let counts = template.and_then(|t| replica.template_counts(t, now));
-        Ok(counts.map(|c| CampaignView { credentials: c.credentials as f32, contents: c.prompts as f32 }))
+        Ok(FleetEvidence {
+            template: counts.map(|c| CampaignView { credentials: c.credentials as f32, contents: c.prompts as f32 }),
+            requests_hour: replica.credential_requests(&credential.id, now),
+        })
     }
 
     /// The request's time: the simulation clock header when the policy names one, else the host clock
@@ -522,7 +528,7 @@ impl Exchange {
         facts.path = std::mem::take(&mut self.path);
         let Some(credential) = self.credential.clone() else { return Flow::Continue };
         let now = self.now(host);
-        let Ok(fleet_template) = self.fleet_view(&credential, &facts, now) else {
+        let Ok(fleet) = self.fleet_view(&credential, &facts, now) else {
             self.metrics.add(Metrics::fleet_refused, 1);
             self.metrics.add(Metrics::requests_throttle, 1);
             actions.push(HostAction::Log(format!(
@@ -533,7 +539,7 @@ impl Exchange {
             return Flow::Pause;
         };
         let ledger = Ledger::new(&self.policy.ledger, host.store());
-        let decision = decide_with_fleet(&self.policy, &ledger, &credential, &facts, fleet_template, now);
+        let decision = decide_with_fleet(&self.policy, &ledger, &credential, &facts, fleet, now);
         self.note_ledger(&decision.stats);
         let m = &self.metrics;
         if let Some(tracked) = decision.stats.tracked {

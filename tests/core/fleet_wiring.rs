@@ -10,14 +10,17 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use distill_guard::credential::identify;
+use distill_guard::detection::{strengths, CampaignEvidence, Detector};
 use distill_guard::exchange::{Exchange, FakeHost};
 use distill_guard::fleet::counters::{COUNTER_LIMIT, DOMAIN};
 use distill_guard::fleet::export::{CREDENTIAL, TENANT, TOKENS_ESTIMATE, TOKENS_REMAINDER};
 use distill_guard::fleet::replica::{Replica, TemplateCounts};
 use distill_guard::fleet::settings::FleetSettings;
 use distill_guard::fleet::wire::decode_request;
+use distill_guard::ledger::Record;
 use distill_guard::metrics::{Metrics, Pending};
 use distill_guard::policy::Policy;
+use distill_guard::profile::Profile;
 use serde_json::{json, Value};
 
 use crate::support::{headers, policy_with};
@@ -330,4 +333,45 @@ fn requests_are_recorded_for_the_fleet_and_refused_only_when_failing_closed_with
         assert_eq!(host.reply().map(|r| r.status), refused.then_some(429), "fail {fail}");
         assert_eq!(replica.borrow().pending(), 1, "recorded either way");
     }
+}
+
+#[test]
+fn the_fleet_wide_hourly_volume_raises_the_volume_detector_never_lowers_it() {
+    let cfg = policy_with(json!({})).detection;
+    let (profile, record) = (Profile::default(), Record::default());
+    let volume = |fleet: Option<u64>| {
+        let evidence = CampaignEvidence { fleet_requests_hour: fleet, ..CampaignEvidence::default() };
+        strengths(&cfg, &profile, &record, &evidence, T0)[Detector::Volume as usize]
+    };
+    let half = (cfg.volume_high_per_hour / 2.0) as u64;
+    assert_eq!(volume(None), 0.0);
+    assert!((volume(Some(half)) - 0.5).abs() < 0.01, "{}", volume(Some(half)));
+    assert_eq!(volume(Some(half * 4)), 1.0);
+    assert_eq!(volume(Some(0)), 0.0);
+}
+
+#[test]
+fn an_exchange_scores_its_credential_on_the_fleet_wide_volume() {
+    let service = FakeService::default();
+    let metrics = Metrics::new();
+    let policy = tenant_policy(json!({"fleet": {"enabled": true}}));
+    let id = identify(&policy.credential, &headers(&[("authorization", &format!("Bearer {KEY}"))]), None).unwrap().id;
+    let score = |fleet_requests: u64| {
+        let replica = Rc::new(RefCell::new(Replica::new(policy.fleet.clone())));
+        let mut other = Replica::new(policy.fleet.clone());
+        for _ in 0..fleet_requests {
+            other.record(&id, None, None);
+        }
+        tick(&mut other, &service, T0, &metrics);
+        let host = FakeHost::new(T0);
+        exchange(&policy, &host, Some(replica.clone()), "200", false);
+        tick(&mut replica.borrow_mut(), &service, T0, &metrics);
+        host.reset();
+        exchange(&policy, &host, Some(replica.clone()), "200", false);
+        host.upstream_header("x-distill-score").unwrap().parse::<f64>().unwrap()
+    };
+    let quiet = score(0);
+    // other replicas sent this credential's hourly volume far over `volume_high_per_hour`
+    let busy = score(100_000);
+    assert!(busy > quiet, "{busy} > {quiet}");
 }
