@@ -194,8 +194,8 @@ bench-tools: ## Load generators for the Envoy benchmarks: wrk (apt) and oha 1.16
 	@test -x $(TOOLS)/bin/oha || command -v oha >/dev/null || (echo "installing oha (open-loop load, a few minutes)"; \
 	  $(CARGO) install oha --version 1.16.0 --locked --root $(TOOLS))
 
-bench-proxy: build noop-filter bench-tools ## Side-by-side Envoy benchmark: no filter / no-op wasm / host-call floor / distill-guard shadow / enforcing (BASELINE=other.wasm adds another build)
-	$(PY) benches/bench.py --reps $(BENCH_REPS) --seconds $(BENCH_SECONDS) $(if $(BASELINE),--baseline-wasm $(BASELINE))
+bench-proxy: build noop-filter bench-tools fleet-tools ## Side-by-side Envoy benchmark: no filter / no-op wasm / host-call floor / distill-guard shadow / enforcing / enforcing with fleet-wide state (BASELINE=other.wasm adds another build)
+	$(PY) benches/bench.py --fleet --reps $(BENCH_REPS) --seconds $(BENCH_SECONDS) $(if $(BASELINE),--baseline-wasm $(BASELINE))
 
 bench-latency: build noop-filter bench-tools ## Added p50 latency at a fixed low rate, split by feature (detection, budgets, bare filter)
 	$(PY) benches/latency_breakdown.py

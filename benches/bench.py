@@ -7,6 +7,10 @@ upstream and request mix:
   3. the host-call floor (benches/hostcalls-filter: distill-guard's host calls per exchange, no work)
   4. distill-guard, default policy in shadow mode      5. distill-guard enforcing
   (4 and 5 rotate through 10,000 distinct credentials)
+  6. with --fleet: distill-guard enforcing with fleet-wide state (README "More than one replica"): Envoy's
+     rate limit filter checking and charging the policy's budgets in envoyproxy/ratelimit on Redis, and
+     the policy's `fleet` section on (detection counters sent from the root context every second). Redis
+     and the service run on CPU 1 with the upstream and the load generator; only Envoy's CPU is counted.
 
 The upstream is a second Envoy answering from `direct_response` (a chat completion with usage, or an SSE
 stream of a few hundred chunks), so the upstream is never the bottleneck. Each proxy runs one worker
@@ -24,7 +28,8 @@ Per configuration and request mix it measures:
     benches/openloop.py (Python asyncio, rotating 10,000 credentials, ~1 ms of its own overhead).
 
     python3 benches/bench.py [--reps 5] [--seconds 4] [--rate 300] [--smoke] [--out target/bench.json]
-                             [--baseline-wasm other.wasm]   # a fifth config: another build, enforcing
+                             [--baseline-wasm other.wasm]   # another build, enforcing
+                             [--fleet]                      # distill-guard with fleet-wide state
 """
 import argparse
 import json
@@ -42,6 +47,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "envoy"))
+sys.path.insert(0, os.path.join(ROOT, "envoy", "fleet"))
 import render  # noqa: E402
 import openloop  # noqa: E402
 
@@ -126,9 +132,14 @@ static_resources:
 """
 
 
-def proxy_config(kind, listen, admin, upstream, policy_text, baseline_wasm=None, hostcalls_spec=HOSTCALLS_SPEC):
+def proxy_config(kind, listen, admin, upstream, policy_text, baseline_wasm=None, hostcalls_spec=HOSTCALLS_SPEC,
+                 ratelimit_port=None):
     if kind in ("dg_shadow", "dg_enforce"):
         return render.render(policy_text, listen, admin, upstream, DG_WASM)
+    if kind == "dg_fleet":
+        import render_fleet
+        config = render.render(policy_text, listen, admin, upstream, DG_WASM)
+        return render_fleet.add_fleet(config, json.loads(policy_text), ratelimit_port, timeout_ms=50)
     if kind == "dg_baseline":
         return render.render(policy_text, listen, admin, upstream, baseline_wasm)
     wasm = ""
@@ -275,9 +286,10 @@ class SideBySide:
             self.__exit__()
             raise
 
-    def add(self, name, kind, policy_text, baseline_wasm=None, hostcalls_spec=HOSTCALLS_SPEC):
+    def add(self, name, kind, policy_text, baseline_wasm=None, hostcalls_spec=HOSTCALLS_SPEC, ratelimit_port=None):
         listen, admin = free_port(), free_port()
-        config = proxy_config(kind, listen, admin, self.up_port, policy_text, baseline_wasm, hostcalls_spec)
+        config = proxy_config(kind, listen, admin, self.up_port, policy_text, baseline_wasm, hostcalls_spec,
+                              ratelimit_port)
         proc, log, _ = start_envoy(config, self.work, f"proxy-{name}", cpu=0)
         self.proxies[name] = (proc, log, listen, admin)
 
@@ -309,11 +321,14 @@ def main():
     ap.add_argument("--baseline-wasm", metavar="WASM",
                     help="also run another build of the module, enforcing (config dg_baseline): compares two "
                          "builds side by side in the same run")
+    ap.add_argument("--fleet", action="store_true",
+                    help="also run distill-guard with fleet-wide state (config dg_fleet): Redis and "
+                         "envoyproxy/ratelimit from `make fleet-tools`")
     ap.add_argument("--mixes", default="2048,2048_sse,16384,16384_sse",
                     help="comma list of request mixes to measure (default: all four)")
     a = ap.parse_args()
     a.mixes = [m for m in a.mixes.split(",") if m]
-    configs = CONFIGS + (["dg_baseline"] if a.baseline_wasm else [])
+    configs = CONFIGS + (["dg_baseline"] if a.baseline_wasm else []) + (["dg_fleet"] if a.fleet else [])
     if a.report:
         with open(a.report) as f:
             saved = json.load(f)
@@ -336,14 +351,46 @@ def main():
     policies = {"dg_enforce": json.dumps(policy), "dg_baseline": json.dumps(policy)}
     policy["mode"] = "shadow"
     policies["dg_shadow"] = json.dumps(policy)
+    policy["mode"] = "enforce"
+    policy["fleet"] = {"enabled": True, "tick_ms": 1000}
+    for b in policy["budgets"]:  # the rate limit service's limits are 32-bit
+        b.update({k: min(v, 4_000_000_000) for k, v in b.items() if k.startswith("max_")})
+    policies["dg_fleet"] = json.dumps(policy)
 
     results = {c: [] for c in configs}
+    engines = []
+    ratelimit_port = None
+    if a.fleet:
+        import engine
+        import ratelimit_config
+        redis = engine.Redis()
+        engines.append(redis)
+        rls = engine.RateLimit(redis.port, {
+            f"{ratelimit_config.BUDGET_DOMAIN}.yaml": ratelimit_config.budgets_service_config(policy),
+            f"{ratelimit_config.FLEET_DOMAIN}.yaml": ratelimit_config.fleet_service_config()})
+        engines.append(rls)
+        ratelimit_port = rls.grpc_port
+    try:
+        run(a, configs, policies, bodies, lua, work, results, ratelimit_port)
+    finally:
+        for e in reversed(engines):
+            e.close()
+    os.makedirs(os.path.dirname(a.out), exist_ok=True)
+    with open(a.out, "w") as f:
+        json.dump(results, f, indent=2)
+    print(report(results, a))
+    shutil.rmtree(work, ignore_errors=True)
+    bad = [(k, r) for k, rows in results.items() for r in rows for m, v in r.items() if m != "rep" and v["non2xx"]]
+    return 1 if bad else 0
+
+
+def run(a, configs, policies, bodies, lua, work, results, ratelimit_port):
     with SideBySide(work) as side:
         # The proxies run side by side (all pinned to CPU 0, idle unless loaded), so every
         # measurement of one mix is taken for all configurations within seconds of each other:
         # the machine's slow drifts in speed hit them alike and cancel in the paired ratios.
         for kind in configs:
-            side.add(kind, kind, policies.get(kind, "{}"), a.baseline_wasm)
+            side.add(kind, kind, policies.get(kind, "{}"), a.baseline_wasm, ratelimit_port=ratelimit_port)
         side.wait_ready()
         proxies = side.proxies
         mixes = [(size, stream) for size in (2048, 16384) for stream in (False, True)
@@ -371,13 +418,6 @@ def main():
             for kind in configs:
                 results[kind].append(rows[kind])
                 print(kind, rep, json.dumps(rows[kind]), flush=True)
-    os.makedirs(os.path.dirname(a.out), exist_ok=True)
-    with open(a.out, "w") as f:
-        json.dump(results, f, indent=2)
-    print(report(results, a))
-    shutil.rmtree(work, ignore_errors=True)
-    bad = [(k, r) for k, rows in results.items() for r in rows for m, v in r.items() if m != "rep" and v["non2xx"]]
-    return 1 if bad else 0
 
 
 def report(results, a):
@@ -397,7 +437,7 @@ def report(results, a):
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     measured = [m for m in ("2048", "2048_sse", "16384", "16384_sse") if results["no_filter"] and m in results["no_filter"][0]]
     for mix in measured:
-        for kind in [c for c in CONFIGS + ["dg_baseline"] if results.get(c)]:
+        for kind in [c for c in CONFIGS + ["dg_baseline", "dg_fleet"] if results.get(c)]:
             rps, p50, p99, cpu = (med(kind, mix, f) for f in ("rps", "p50_us", "p99_us", "cpu_us"))
             ratio = {ref: paired(kind, ref, mix, lambda r, q: r["rps"] / q["rps"]) for ref in ("no_filter", "noop_wasm")}
             capacity = {ref: paired(kind, ref, mix, lambda r, q: q["cpu_us"] / r["cpu_us"])
@@ -412,7 +452,7 @@ def report(results, a):
               "over the repetitions is the least noisy estimate of each configuration's own cost.", "",
               "| mix | config | min proxy CPU µs/req | capacity vs no filter | capacity vs no-op |", "|---|---|---|---|---|"]
     for mix in measured:
-        lo = {kind: min(r[mix]["cpu_us"] for r in results[kind]) for kind in CONFIGS + ["dg_baseline"] if results.get(kind)}
+        lo = {kind: min(r[mix]["cpu_us"] for r in results[kind]) for kind in CONFIGS + ["dg_baseline", "dg_fleet"] if results.get(kind)}
         for kind, cpu in lo.items():
             lines.append(f"| {mix.replace('_sse', ' SSE').replace('2048', '2 KB').replace('16384', '16 KB')} | {kind} | "
                          f"{cpu:.0f} | {lo['no_filter'] / cpu:.2f} | {lo['noop_wasm'] / cpu:.2f} |")

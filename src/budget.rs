@@ -2,7 +2,7 @@
 //! figures for the reply, and the detection tier's own per-minute allowance. Pure functions over a
 //! ledger [`Record`]; the atomic check-and-charge around them is in [`crate::decision`].
 
-use crate::ledger::{seconds_until_room, Record, WindowCounts};
+use crate::ledger::{Quantity, Record};
 use crate::policy::{Action, Budget, Window};
 
 /// Rate-limit figures of the budget that throttled, for the response headers.
@@ -34,23 +34,26 @@ impl Fired<'_> {
     }
 
     /// True when the request-count limit is what is crossed.
-    pub fn over_requests(&self, record: &Record, now_ms: u64) -> bool {
+    pub fn over_requests(&self, record: &Record) -> bool {
         self.limit
             .requests
-            .is_some_and(|(max, _, _)| over(record.estimate(self.budget.window, now_ms).requests, 1, max))
+            .is_some_and(|(max, _, _)| over(record.budget_count(self.budget.window, Quantity::Requests), 1, max))
     }
 }
 
-fn over(estimate: f64, need: u64, max: u64) -> bool {
-    estimate + need as f64 > max as f64
+fn over(counted: u64, need: u64, max: u64) -> bool {
+    counted.saturating_add(need) > max
 }
 
-/// Seconds until `need` more fits under `max` in a window, from its previous and current counts.
-fn wait(window: Window, counts: &WindowCounts, now_ms: u64, (prev, cur): (u64, u64), need: u64, max: u64) -> u64 {
-    seconds_until_room(window, counts, now_ms, prev, cur, need, max)
+/// One limit of a budget: (max, remaining, seconds until `need` fits), and whether `need` crosses it.
+fn limit(record: &Record, w: Window, q: Quantity, now_ms: u64, need: u64, max: u64) -> ((u64, u64, u64), bool) {
+    let counted = record.budget_count(w, q);
+    let wait = record.budget.seconds_until_room(w, q, now_ms, need, max);
+    ((max, max.saturating_sub(counted), wait), over(counted, need, max))
 }
 
 /// The budgets a request needing `need_tokens` (and one request) would cross, with their figures.
+/// The record must be rolled to `now_ms`.
 pub fn fired<'p>(
     budgets: impl Iterator<Item = &'p Budget>,
     record: &Record,
@@ -59,27 +62,18 @@ pub fn fired<'p>(
 ) -> Vec<Fired<'p>> {
     let mut fired = Vec::new();
     for b in budgets {
-        let est = record.estimate(b.window, now_ms);
-        let counts = record.window(b.window);
         let mut retry = 0u64;
         let mut crossed = false;
-        let requests = b.max_requests.map(|max| {
-            let wait = wait(b.window, &counts, now_ms, (counts.previous.requests, counts.current.requests), 1, max);
-            if over(est.requests, 1, max) {
+        let mut check = |q: Quantity, need: u64, max: u64| {
+            let (figures, over) = limit(record, b.window, q, now_ms, need, max);
+            if over {
                 crossed = true;
-                retry = retry.max(wait);
+                retry = retry.max(figures.2);
             }
-            (max, max.saturating_sub(est.requests.ceil() as u64), wait)
-        });
-        let tokens = b.max_tokens.map(|max| {
-            let used = (counts.previous.tokens(), counts.current.tokens());
-            let wait = wait(b.window, &counts, now_ms, used, need_tokens, max);
-            if over(est.tokens, need_tokens, max) {
-                crossed = true;
-                retry = retry.max(wait);
-            }
-            (max, max.saturating_sub(est.tokens.ceil() as u64), wait)
-        });
+            figures
+        };
+        let requests = b.max_requests.map(|max| check(Quantity::Requests, 1, max));
+        let tokens = b.max_tokens.map(|max| check(Quantity::Tokens, need_tokens, max));
         if crossed {
             let limit = LimitInfo { window_seconds: b.window.seconds(), requests, tokens };
             fired.push(Fired { budget: b, limit, retry });
@@ -91,10 +85,6 @@ pub fn fired<'p>(
 /// The detection throttle tier's allowance: `max` requests a minute. Over it, the figures for the
 /// 429 and the seconds until a request fits; within it, `None`.
 pub fn over_allowance(record: &Record, max: u64, now_ms: u64) -> Option<(LimitInfo, u64)> {
-    if !over(record.estimate(Window::Minute, now_ms).requests, 1, max) {
-        return None;
-    }
-    let counts = record.window(Window::Minute);
-    let wait = wait(Window::Minute, &counts, now_ms, (counts.previous.requests, counts.current.requests), 1, max);
-    Some((LimitInfo { window_seconds: 60, requests: Some((max, 0, wait)), tokens: None }, wait))
+    let (figures, over) = limit(record, Window::Minute, Quantity::Requests, now_ms, 1, max);
+    over.then_some((LimitInfo { window_seconds: 60, requests: Some((max, 0, figures.2)), tokens: None }, figures.2))
 }

@@ -8,7 +8,7 @@ use std::fmt;
 use crate::api::Rejection;
 pub use crate::budget::LimitInfo;
 use crate::budget::{fired, over_allowance, Fired};
-use crate::campaign::{CampaignTable, FingerprintKind};
+use crate::campaign::{CampaignTable, CampaignView, FingerprintKind};
 use crate::credential::Credential;
 use crate::detection::{assess, Assessment, CampaignEvidence, Tier};
 use crate::hash::fnv1a64;
@@ -338,12 +338,28 @@ fn check_tenant<'p>(
     (crossed, slot)
 }
 
-/// Observes the request's fingerprints in the cross-credential campaign table.
+/// The request's template fingerprint when the campaign detector tracks it (long enough, not
+/// allow-listed), whether or not detection runs for this request.
+pub fn campaign_template(policy: &Policy, facts: &RequestFacts) -> Option<u64> {
+    let det = &policy.detection;
+    let shape = facts.shape.as_ref()?;
+    let tracked = det.enabled
+        && det.campaign.enabled
+        && shape.template != 0
+        && shape.template_words >= det.campaign.min_template_words
+        && !det.campaign.allow_fingerprints.contains(&shape.template);
+    tracked.then_some(shape.template)
+}
+
+/// Observes the request's fingerprints in the cross-credential campaign table. `fleet_template` is
+/// what the other replicas saw of the template (distinct credentials and prompts fleet-wide): the
+/// evidence takes the larger of the local and the fleet count.
 fn campaign_evidence(
     policy: &Policy,
     ledger: &Ledger<'_>,
     credential: &Credential,
     facts: &RequestFacts,
+    fleet_template: Option<CampaignView>,
     now_ms: u64,
 ) -> CampaignEvidence {
     let det = &policy.detection;
@@ -356,8 +372,15 @@ fn campaign_evidence(
         CampaignTable::new(ledger.store(), &policy.ledger.key_prefix, det.campaign.slots, det.campaign.window_s);
     let who = fnv1a64(credential.id.as_bytes());
     let allowed = |fp: u64| det.campaign.allow_fingerprints.contains(&fp);
-    if shape.template != 0 && shape.template_words >= det.campaign.min_template_words && !allowed(shape.template) {
-        evidence.template = table.observe(FingerprintKind::Template, shape.template, who, shape.content, now_ms);
+    if campaign_template(policy, facts).is_some() {
+        let local = table.observe(FingerprintKind::Template, shape.template, who, shape.content, now_ms);
+        evidence.template = match (local, fleet_template) {
+            (Some(l), Some(f)) => Some(CampaignView {
+                credentials: l.credentials.max(f.credentials),
+                contents: l.contents.max(f.contents),
+            }),
+            (local, fleet) => local.or(fleet),
+        };
     }
     if shape.system != 0 && shape.system_words >= det.campaign.min_system_prompt_words && !allowed(shape.system) {
         evidence.system_prompt = table.observe(FingerprintKind::SystemPrompt, shape.system, who, shape.content, now_ms);
@@ -382,6 +405,18 @@ pub fn decide(
     ledger: &Ledger<'_>,
     credential: &Credential,
     facts: &RequestFacts,
+    now_ms: u64,
+) -> Decision {
+    decide_with_fleet(policy, ledger, credential, facts, None, now_ms)
+}
+
+/// [`decide`] with what the fleet saw of the request's template (the policy's `fleet` section).
+pub fn decide_with_fleet(
+    policy: &Policy,
+    ledger: &Ledger<'_>,
+    credential: &Credential,
+    facts: &RequestFacts,
+    fleet_template: Option<CampaignView>,
     now_ms: u64,
 ) -> Decision {
     let global_shadow = policy.mode == Mode::Shadow;
@@ -419,7 +454,7 @@ pub fn decide(
             && facts.shape.is_some()
             && det.scope.covers(&facts.path, facts.model.as_deref(), tenant);
         let campaign = if detect {
-            campaign_evidence(policy, ledger, credential, facts, now_ms)
+            campaign_evidence(policy, ledger, credential, facts, fleet_template, now_ms)
         } else {
             CampaignEvidence::default()
         };
@@ -514,7 +549,7 @@ pub fn precheck(policy: &Policy, ledger: &Ledger<'_>, credential: &Credential, n
         let record = ledger.read(&Subject::credential(&credential.id), now_ms);
         let budgets = policy.budgets.iter().filter(|b| b.scope == Scope::Credential && b.max_requests.is_some());
         for f in fired(budgets, &record, now_ms, 0) {
-            if f.over_requests(&record, now_ms) {
+            if f.over_requests(&record) {
                 let b = f.budget;
                 verdict.raise(Reason::Budget(b.name.clone()), b.action, b.shadow);
                 if b.action == Action::Throttle {

@@ -8,8 +8,12 @@
 //! the one seen least recently). A flood of one-shot keys therefore mostly evicts other one-shot keys,
 //! while steady heavy users keep their history.
 //!
-//! Each window is a sliding-window counter: the current fixed bucket plus the previous one weighted
-//! by how much of it still overlaps the window.
+//! Budgets count in slices: a window of length L is kept as its last K+1 slices of L/K (minute: 12 of
+//! 5 s, hour: 12 of 5 min, day: 24 of 1 h), and a budget counts every slice that overlaps the window
+//! ending now. That count includes every request of the last L (and some up to one slice older), so
+//! no window of length L ever holds more than a budget allows, and the time until the oldest slices
+//! leave is an exact `Retry-After`. Detection and eviction read the coarser fixed buckets: each
+//! window's current bucket plus the previous one weighted by how much of it still overlaps.
 
 use crate::hash::fnv1a64;
 use crate::host::{SharedStore, StoreError};
@@ -18,11 +22,165 @@ use crate::profile::{Profile, PROFILE_BYTES};
 
 /// Attempts of a read-modify-write before giving up (each is one or two reads and one write).
 pub const MAX_CAS_ATTEMPTS: u32 = 8;
-const RECORD_VERSION: u8 = 2;
+const RECORD_VERSION: u8 = 3;
 const FIELDS: usize = 5;
 const WINDOW_BYTES: usize = 8 + 2 * FIELDS * 8;
+/// Slices of each window, in ledger order (minute, hour, day).
+const SLICES: [u64; 3] = [12, 12, 24];
+/// Slices kept for the budgets of all windows: K+1 a window.
+const SLICE_CELLS: usize = 13 + 13 + 25;
+const SLICE_BYTES: usize = 8 + SLICE_CELLS * 8;
 /// Encoded size of one slot value.
-pub const RECORD_BYTES: usize = 1 + 8 + 8 + Window::ALL.len() * WINDOW_BYTES + PROFILE_BYTES;
+pub const RECORD_BYTES: usize = 1 + 8 + 8 + Window::ALL.len() * WINDOW_BYTES + SLICE_BYTES + PROFILE_BYTES;
+
+/// Slices a window's budget counts are kept in (the window is K slices long).
+pub fn slices(w: Window) -> u64 {
+    SLICES.get(w.index()).copied().unwrap_or(1)
+}
+
+/// Length of one slice of a window, in seconds.
+pub fn slice_seconds(w: Window) -> u64 {
+    w.seconds() / slices(w)
+}
+
+/// One slice's budget counts (saturating: 4 billion requests or tokens in one slice is out of reach).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Slice {
+    /// Requests charged.
+    pub requests: u32,
+    /// Input + output tokens.
+    pub tokens: u32,
+}
+
+/// What a budget counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantity {
+    /// Requests.
+    Requests,
+    /// Input + output tokens.
+    Tokens,
+}
+
+impl Slice {
+    fn get(&self, q: Quantity) -> u64 {
+        u64::from(match q {
+            Quantity::Requests => self.requests,
+            Quantity::Tokens => self.tokens,
+        })
+    }
+}
+
+/// The budget slices of every window: for each, a ring of its K+1 latest slices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BudgetSlices {
+    /// The latest time the ring was moved to, seconds since the epoch.
+    pub clock_s: u64,
+    cells: [Slice; SLICE_CELLS],
+}
+
+impl Default for BudgetSlices {
+    fn default() -> Self {
+        Self { clock_s: 0, cells: [Slice::default(); SLICE_CELLS] }
+    }
+}
+
+impl BudgetSlices {
+    /// Where a window's ring starts in `cells`, and its length (K+1).
+    fn ring(w: Window) -> (usize, u64) {
+        let len = |i: usize| SLICES.get(i).map(|k| k + 1).unwrap_or(1);
+        let start = (0..w.index()).map(|i| len(i) as usize).sum();
+        (start, len(w.index()))
+    }
+
+    fn cell(&mut self, w: Window, slice: u64) -> Option<&mut Slice> {
+        let (start, len) = Self::ring(w);
+        self.cells.get_mut(start + (slice % len) as usize)
+    }
+
+    /// Moves every ring forward to `now_s`, emptying the slices that left it. Never backwards.
+    pub fn roll(&mut self, now_s: u64) {
+        if now_s <= self.clock_s {
+            return;
+        }
+        for w in Window::ALL {
+            let g = slice_seconds(w);
+            let (old, new) = (self.clock_s / g, now_s / g);
+            let (_, len) = Self::ring(w);
+            for k in 0..(new - old).min(len) {
+                if let Some(c) = self.cell(w, new - k) {
+                    *c = Slice::default();
+                }
+            }
+        }
+        self.clock_s = now_s;
+    }
+
+    /// Adds a change made at `at_s` to the slice of that time, in every window where that slice is
+    /// still kept (an older one is out of every window, so there is nothing left to correct).
+    pub fn add(&mut self, delta: &Delta, at_s: u64) {
+        self.roll(at_s);
+        let tokens = delta.input.saturating_add(delta.output);
+        for w in Window::ALL {
+            let g = slice_seconds(w);
+            let (slice, newest) = (at_s / g, self.clock_s / g);
+            if slice + slices(w) < newest {
+                continue;
+            }
+            if let Some(c) = self.cell(w, slice) {
+                c.requests = add_u32(c.requests, delta.requests);
+                c.tokens = add_u32(c.tokens, tokens);
+            }
+        }
+    }
+
+    /// The slices of a window from the oldest kept to the newest.
+    fn oldest_first(&self, w: Window) -> impl Iterator<Item = (u64, Slice)> + '_ {
+        let (start, len) = Self::ring(w);
+        let newest = self.clock_s / slice_seconds(w);
+        (0..len).rev().filter_map(move |back| {
+            let slice = newest.checked_sub(back)?;
+            let cell = self.cells.get(start + (slice % len) as usize)?;
+            Some((slice, *cell))
+        })
+    }
+
+    /// What a budget on this window counts now (after [`BudgetSlices::roll`]): every slice that
+    /// overlaps the window, so at least everything of the last window length.
+    pub fn count(&self, w: Window, q: Quantity) -> u64 {
+        self.oldest_first(w).map(|(_, c)| c.get(q)).sum()
+    }
+
+    /// Seconds from `now_ms` until `need` more fits under `limit` if nothing else is charged: when
+    /// enough of the oldest slices have left the window. At least 1; a whole window when `need`
+    /// exceeds `limit`.
+    pub fn seconds_until_room(&self, w: Window, q: Quantity, now_ms: u64, need: u64, limit: u64) -> u64 {
+        if need > limit {
+            return w.seconds();
+        }
+        let g = slice_seconds(w);
+        let mut counted = self.count(w, q);
+        let mut free_at_s = 0;
+        for (slice, c) in self.oldest_first(w) {
+            if counted.saturating_add(need) <= limit {
+                break;
+            }
+            counted = counted.saturating_sub(c.get(q));
+            // Slice `i` overlaps the windows ending before (i + 1) g + L.
+            free_at_s = (slice + 1) * g + w.seconds();
+        }
+        let wait_ms = (free_at_s * 1000).saturating_sub(now_ms);
+        wait_ms.div_ceil(1000).max(1)
+    }
+}
+
+fn add_u32(v: u32, d: i64) -> u32 {
+    let d32 = u32::try_from(d.unsigned_abs()).unwrap_or(u32::MAX);
+    if d >= 0 {
+        v.saturating_add(d32)
+    } else {
+        v.saturating_sub(d32)
+    }
+}
 
 /// Counts in one bucket.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -121,6 +279,8 @@ pub struct Record {
     pub last_seen_ms: u64,
     /// Minute, hour, day.
     pub windows: [WindowCounts; 3],
+    /// The budgets' slices of each window.
+    pub budget: BudgetSlices,
     /// Behaviour for the detectors.
     pub profile: Profile,
 }
@@ -143,14 +303,21 @@ impl Record {
             counts.current = Counters::default();
             counts.bucket_start = bucket;
         }
+        self.budget.roll(now_s);
     }
 
-    /// Adds a delta to every window's current bucket.
+    /// Adds a delta to every window's current bucket, and to the budget slice of `now_ms`.
     pub fn apply(&mut self, delta: &Delta, now_ms: u64) {
         for counts in self.windows.iter_mut() {
             counts.current.apply(delta);
         }
+        self.budget.add(delta, now_ms / 1000);
         self.last_seen_ms = self.last_seen_ms.max(now_ms);
+    }
+
+    /// What a budget on window `w` counts now (after [`Record::roll`]).
+    pub fn budget_count(&self, w: Window, q: Quantity) -> u64 {
+        self.budget.count(w, q)
     }
 
     /// The window's counts at `now_ms` (call [`Record::roll`] first).
@@ -180,6 +347,11 @@ impl Record {
                 out.extend_from_slice(&v.to_le_bytes());
             }
         }
+        out.extend_from_slice(&self.budget.clock_s.to_le_bytes());
+        for c in &self.budget.cells {
+            out.extend_from_slice(&c.requests.to_le_bytes());
+            out.extend_from_slice(&c.tokens.to_le_bytes());
+        }
         self.profile.encode(&mut out);
         out
     }
@@ -191,7 +363,19 @@ impl Record {
         }
         let split = RECORD_BYTES - PROFILE_BYTES;
         let profile = Profile::decode(bytes.get(split..)?)?;
-        let mut words = bytes.get(1..split)?.chunks_exact(8).map(|c| {
+        let slices_at = split - SLICE_BYTES;
+        let mut budget = BudgetSlices::default();
+        let mut halves = bytes.get(slices_at..split)?.chunks_exact(4).map(|c| {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(c);
+            u32::from_le_bytes(b)
+        });
+        budget.clock_s = u64::from(halves.next()?) | (u64::from(halves.next()?) << 32);
+        for c in budget.cells.iter_mut() {
+            c.requests = halves.next()?;
+            c.tokens = halves.next()?;
+        }
+        let mut words = bytes.get(1..slices_at)?.chunks_exact(8).map(|c| {
             let mut b = [0u8; 8];
             b.copy_from_slice(c);
             u64::from_le_bytes(b)
@@ -212,7 +396,7 @@ impl Record {
             w.current = Counters::from_fields(cur);
             w.previous = Counters::from_fields(prev);
         }
-        Some(Record { subject, last_seen_ms, windows, profile })
+        Some(Record { subject, last_seen_ms, windows, budget, profile })
     }
 }
 
@@ -221,30 +405,6 @@ pub fn previous_weight(w: Window, bucket_start: u64, now_ms: u64) -> f64 {
     let len_ms = w.seconds() * 1000;
     let elapsed = now_ms.saturating_sub(bucket_start * 1000).min(len_ms);
     1.0 - elapsed as f64 / len_ms as f64
-}
-
-/// Seconds until a sliding window has room for `need` more (of requests or tokens), given the
-/// previous and current bucket counts and the limit. Always at least 1.
-pub fn seconds_until_room(w: Window, c: &WindowCounts, now_ms: u64, prev: u64, cur: u64, need: u64, limit: u64) -> u64 {
-    let len_ms = (w.seconds() * 1000) as f64;
-    let elapsed = now_ms.saturating_sub(c.bucket_start * 1000) as f64;
-    let (prev, cur, need, limit) = (prev as f64, cur as f64, need as f64, limit as f64);
-    let wait_ms = if need > limit {
-        len_ms
-    } else if cur + need <= limit {
-        // Wait inside this bucket until the previous bucket's weighted share has shrunk enough.
-        if prev <= 0.0 {
-            0.0
-        } else {
-            let fraction = 1.0 - (limit - cur - need) / prev;
-            (fraction * len_ms - elapsed).max(0.0)
-        }
-    } else {
-        // Wait for the next bucket, then until this bucket's share has shrunk enough.
-        let fraction = if cur <= 0.0 { 0.0 } else { (1.0 - (limit - need) / cur).max(0.0) };
-        (len_ms - elapsed).max(0.0) + fraction * len_ms
-    };
-    ((wait_ms / 1000.0).ceil() as u64).max(1)
 }
 
 /// A ledger subject: a credential (`c:<id>`) or a tenant (`t:<name>`).

@@ -91,6 +91,11 @@ metrics! {
     tracked_credentials: Gauge = "distill_guard.tracked_credentials",
     policy_revision: Gauge = "distill_guard.policy.revision",
     wasm_memory_bytes: Gauge = "distill_guard.wasm_memory_bytes",
+    fleet_calls: Counter = "distill_guard.fleet.calls",
+    fleet_call_failures: Counter = "distill_guard.fleet.call_failures",
+    fleet_unavailable: Gauge = "distill_guard.fleet.unavailable",
+    fleet_dropped: Counter = "distill_guard.fleet.dropped",
+    fleet_refused: Counter = "distill_guard.fleet.refused",
 }
 
 impl Default for Metrics {

@@ -50,5 +50,8 @@ mod exchange;
 #[path = "core/fleet.rs"]
 mod fleet;
 
+#[path = "core/fleet_wiring.rs"]
+mod fleet_wiring;
+
 #[path = "core/intent.rs"]
 mod intent;

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """`make run-fleet`: a fleet of two distill-guard Envoys sharing budgets through Envoy's rate limit filter,
-envoyproxy/ratelimit and Redis, in front of the mock LLM upstream, all on 127.0.0.1.
+envoyproxy/ratelimit and Redis, in front of the mock LLM upstream, all on 127.0.0.1. The policy's `fleet`
+section is turned on (detection counters shared too) unless the policy has one.
 
 Prints one line on stdout once everything is ready,
 
@@ -61,6 +62,10 @@ def main():
     with open(policy_path) as f:
         policy_text = f.read()
     policy = json.loads(policy_text)
+    # fleet-wide detection counters too, unless the policy says otherwise
+    if "fleet" not in policy:
+        policy["fleet"] = {"enabled": True}
+        policy_text = json.dumps(policy)
     configs = {f"{ratelimit_config.BUDGET_DOMAIN}.yaml": ratelimit_config.budgets_service_config(policy),
                f"{ratelimit_config.FLEET_DOMAIN}.yaml": ratelimit_config.fleet_service_config()}
     work = tempfile.mkdtemp(prefix="dg-fleet-")

@@ -14,12 +14,16 @@
 
 mod fake;
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use crate::api::{ApiKind, ErrorStyle, Rejection};
+use crate::campaign::CampaignView;
 use crate::contract::{is_owned_header, local_reply, upstream_headers, LocalReply};
 use crate::credential::{identify, Credential};
-use crate::decision::{decide, precheck, settle, Charge, LedgerStats, Verdict};
+use crate::decision::{campaign_template, decide_with_fleet, precheck, settle, Charge, LedgerStats, Verdict};
+use crate::fleet::export::{request_exports, settle_export};
+use crate::fleet::replica::Replica;
 use crate::host::SharedStore;
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
@@ -192,6 +196,12 @@ pub struct Exchange {
     clock_ms: Option<u64>,
     /// Headers-first mode: the request headers already went upstream (no header changes any more).
     headers_sent: bool,
+    /// This VM's fleet counters, when the policy's `fleet` section is on.
+    fleet: Option<Rc<RefCell<Replica>>>,
+    /// The token estimate exported as filter state for Envoy's rate limit filter, once exported.
+    exported_estimate: Option<u64>,
+    /// Envoy's rate limit filter refused the request (`x-envoy-ratelimited` on the response).
+    ratelimited: bool,
 }
 
 /// A header's value from a map read in one call (names compared without case).
@@ -219,7 +229,45 @@ impl Exchange {
             path: String::new(),
             clock_ms: None,
             headers_sent: false,
+            fleet: None,
+            exported_estimate: None,
+            ratelimited: false,
         }
+    }
+
+    /// Shares this VM's fleet counters with the exchange (the policy's `fleet` section is on).
+    pub fn with_fleet(mut self, replica: Rc<RefCell<Replica>>) -> Self {
+        self.fleet = Some(replica);
+        self
+    }
+
+    /// Exports the credential id, the tenant and the token estimate as filter state for Envoy's rate
+    /// limit filter (fleet-wide budgets), once, before the request goes on.
+    fn export_request(&mut self, credential: &Credential, estimate: u64, actions: &mut Vec<HostAction>) {
+        if self.exported_estimate.is_some() {
+            return;
+        }
+        self.exported_estimate = Some(estimate);
+        for (name, value) in request_exports(&credential.id, credential.tenant.as_deref(), estimate) {
+            actions.push(HostAction::SetProperty(name.to_string(), value.into_bytes()));
+        }
+    }
+
+    /// Records the request in the fleet counters and reads what the fleet saw of its template. `None`
+    /// without a `fleet` section; `Err(())` when the policy fails closed and the service is down.
+    fn fleet_view(&self, credential: &Credential, facts: &RequestFacts, now: u64) -> Result<Option<CampaignView>, ()> {
+        let Some(cell) = &self.fleet else { return Ok(None) };
+        let Ok(mut replica) = cell.try_borrow_mut() else { return Ok(None) };
+        let template = campaign_template(&self.policy, facts);
+        let prompt = template.and(facts.shape.as_ref().map(|s| s.content));
+        if !replica.record(&credential.id, template, prompt) {
+            self.metrics.add(Metrics::fleet_dropped, 1);
+        }
+        if replica.refuses() {
+            return Err(());
+        }
+        let counts = template.and_then(|t| replica.template_counts(t, now));
+        Ok(counts.map(|c| CampaignView { credentials: c.credentials as f32, contents: c.prompts as f32 }))
     }
 
     /// The request's time: the simulation clock header when the policy names one, else the host clock
@@ -364,12 +412,13 @@ impl Exchange {
     /// filter injected also gets the usage-chunk filter (and loses any `content-length`, as its
     /// length changes).
     pub fn on_response_headers(&mut self, host: &dyn ExchangeHost) -> Answer {
-        if self.charge.is_none() {
+        if self.charge.is_none() && self.exported_estimate.is_none() {
             return Answer::go_on();
         }
         // One read of the whole map (a handful of headers) instead of one call per header.
         let headers = host.response_headers();
         let get = |name: &str| find_header(&headers, name);
+        self.ratelimited = get("x-envoy-ratelimited").is_some();
         self.status =
             get(":status").and_then(|s| std::str::from_utf8(s).ok()).and_then(|s| s.parse().ok()).unwrap_or(0);
         let streaming = get("content-type")
@@ -424,7 +473,10 @@ impl Exchange {
     /// The exchange is over: settles the ledger with the metered usage. An upstream error that
     /// reported no usage is not billed (the input estimate is taken back).
     pub fn on_log(&mut self, host: &dyn ExchangeHost) -> Vec<HostAction> {
-        let Some(charge) = self.charge.take() else { return Vec::new() };
+        let exported = self.exported_estimate.take();
+        if self.charge.is_none() && exported.is_none() {
+            return Vec::new();
+        }
         let mut metered = match self.meter.as_mut() {
             Some(meter) => meter.finish(),
             None => Metered { input: None, output: 0, cached_input: 0, reasoning: 0, source: UsageSource::Estimated },
@@ -432,6 +484,15 @@ impl Exchange {
         if self.status >= 400 && metered.input.is_none() && metered.output == 0 {
             metered.input = Some(0);
         }
+        let mut actions = Vec::new();
+        if let Some(estimate) = exported {
+            // Settled tokens as the ledger counts them: input (reported, else estimated) plus output.
+            let estimated_input = self.charge.as_ref().map_or(estimate, |c| c.estimated_input);
+            let settled = metered.input.unwrap_or(estimated_input).saturating_add(metered.output);
+            let (name, value) = settle_export(estimate, settled, !self.ratelimited);
+            actions.push(HostAction::SetProperty(name.to_string(), value.into_bytes()));
+        }
+        let Some(charge) = self.charge.take() else { return actions };
         let now = self.now(host);
         let ledger = Ledger::new(&self.policy.ledger, host.store());
         let stats = settle(&ledger, &charge, &metered, now);
@@ -444,7 +505,7 @@ impl Exchange {
         if metered.source != UsageSource::Reported {
             m.add(Metrics::usage_estimated, 1);
         }
-        Vec::new()
+        actions
     }
 
     /// Decides with what is known and acts on it. `forwarded` is the request body as it will be
@@ -461,8 +522,18 @@ impl Exchange {
         facts.path = std::mem::take(&mut self.path);
         let Some(credential) = self.credential.clone() else { return Flow::Continue };
         let now = self.now(host);
+        let Ok(fleet_template) = self.fleet_view(&credential, &facts, now) else {
+            self.metrics.add(Metrics::fleet_refused, 1);
+            self.metrics.add(Metrics::requests_throttle, 1);
+            actions.push(HostAction::Log(format!(
+                "#{} distill-guard {{\"verdict\":\"throttle\",\"reason\":\"fleet_unavailable\",\"credential\":\"{}\"}}",
+                self.id, credential.id
+            )));
+            actions.push(self.reply(host, Rejection::Throttled, None));
+            return Flow::Pause;
+        };
         let ledger = Ledger::new(&self.policy.ledger, host.store());
-        let decision = decide(&self.policy, &ledger, &credential, &facts, now);
+        let decision = decide_with_fleet(&self.policy, &ledger, &credential, &facts, fleet_template, now);
         self.note_ledger(&decision.stats);
         let m = &self.metrics;
         if let Some(tracked) = decision.stats.tracked {
@@ -517,6 +588,7 @@ impl Exchange {
         for (name, value) in upstream_headers(&credential, &verdict, template) {
             self.request_header(actions, name, Some(value));
         }
+        self.export_request(&credential, facts.estimated_input_tokens, actions);
         Flow::Continue
     }
 
@@ -539,6 +611,9 @@ impl Exchange {
         }
         // Chunked from here on, so the body can still be rewritten (include_usage, degrade).
         self.request_header(actions, "content-length", None);
+        // Envoy's rate limit filter reads the filter state as the headers pass: no estimate yet, so
+        // the whole usage is charged at stream end.
+        self.export_request(&credential, 0, actions);
         self.headers_sent = true;
         Flow::Continue
     }

@@ -28,6 +28,12 @@ impl SharedStore for EnvoySharedData {
     }
 }
 
+/// The host clock in milliseconds since the epoch (0 if the host cannot tell).
+pub(super) fn now_ms() -> u64 {
+    let since_epoch = hostcalls::get_current_time().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok());
+    since_epoch.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)).unwrap_or(0)
+}
+
 /// The proxy as the core sees it during one callback.
 pub struct Envoy<'a> {
     /// Shared data, with this VM's recent copies.
@@ -36,8 +42,7 @@ pub struct Envoy<'a> {
 
 impl ExchangeHost for Envoy<'_> {
     fn now_ms(&self) -> u64 {
-        let since_epoch = hostcalls::get_current_time().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok());
-        since_epoch.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)).unwrap_or(0)
+        now_ms()
     }
 
     fn client_address(&self) -> Option<String> {

@@ -7,12 +7,14 @@
 //! - [`counters`]: the detection counters (per-credential volume, distinct credentials and prompts per
 //!   template) as batches built from per-VM deltas and answers read back into a fleet view, with the
 //!   overshoot bound of enforcing from that view;
-//! - [`settings`]: the policy's `fleet` section and the outage tracker behind its log lines.
+//! - [`settings`]: the policy's `fleet` section and the outage tracker behind its log lines;
+//! - [`replica`]: one VM's deltas, call in flight and health, between its requests and its ticks.
 //!
 //! Budgets themselves go the Envoy-native way (Envoy's rate limit filter reading the filter state the
 //! filter exports): see envoy/fleet/ and the README's "More than one replica".
 
 pub mod counters;
 pub mod export;
+pub mod replica;
 pub mod settings;
 pub mod wire;

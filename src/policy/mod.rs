@@ -3,15 +3,17 @@
 //! its defaults, and compiled once into the [`Policy`] the rest of the filter reads (phrase index
 //! included). One section per file: `credential.rs` (credential and tenant), `limits.rs` (ledger,
 //! inspection, budgets, lists), `detection.rs` (the `detection` section, phrase defaults; weight
-//! defaults come from the signal table in [`crate::signals`]), `fields.rs` (the field-path error and
-//! the checks shared by sections, header names among them).
+//! defaults come from the signal table in [`crate::signals`]), `fleet.rs` (the `fleet` section),
+//! `fields.rs` (the field-path error and the checks shared by sections, header names among them).
 //!
 //! The policy sits low in the crate: it imports only leaves ([`crate::hash`], [`crate::phrases`],
-//! [`crate::signals`]); the modules that run with it import it, never the other way round.
+//! [`crate::signals`], and for the `fleet` section [`crate::fleet::counters`]' window and
+//! [`crate::fleet::export`]'s names); the modules that run with it import it, never the other way round.
 
 mod credential;
 mod detection;
 mod fields;
+pub mod fleet;
 mod limits;
 
 use serde::Deserialize;
@@ -140,10 +142,23 @@ pub struct Policy {
     pub lists: Lists,
     /// Distillation detection.
     pub detection: DetectionConfig,
+    /// Fleet-wide detection counters (off by default).
+    pub fleet: fleet::FleetSettings,
 }
 
-const TOP_LEVEL: &[&str] =
-    &["version", "revision", "mode", "credential", "tenant", "ledger", "inspection", "budgets", "lists", "detection"];
+const TOP_LEVEL: &[&str] = &[
+    "version",
+    "revision",
+    "mode",
+    "credential",
+    "tenant",
+    "ledger",
+    "inspection",
+    "budgets",
+    "lists",
+    "detection",
+    "fleet",
+];
 
 /// True when `id` has the form of a credential id (16 lower-case hex digits).
 pub fn is_credential_id(id: &str) -> bool {
@@ -208,6 +223,7 @@ impl Policy {
         let budgets = limits::budgets(obj, !credential.tenants.is_empty())?;
         let lists = limits::lists(obj)?;
         let detection = DetectionConfig::parse(optional(obj, "detection"))?;
+        let fleet = fleet::FleetSettings::parse(optional(obj, "fleet"), detection.campaign.window_s / 60)?;
 
         Ok(Policy {
             version,
@@ -220,6 +236,7 @@ impl Policy {
             budgets,
             lists,
             detection,
+            fleet,
         })
     }
 }

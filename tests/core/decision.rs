@@ -62,8 +62,8 @@ fn request_budget_throttles_the_request_over_the_limit() {
     assert_eq!(d.verdict.signal_list(), "budget:rpm");
     assert!(d.charge.is_none(), "a throttled request is not charged");
     let retry = d.verdict.retry_after.unwrap();
-    // Sliding window: wait out this bucket (~60 s), then until a third of the 3 requests slid out (20 s).
-    assert_eq!(retry, 80);
+    // The three are in the 5 s slice starting at T0, which leaves the minute window at T0 + 65 s.
+    assert_eq!(retry, 65);
     let (max, remaining, _) = d.verdict.limit.unwrap().requests.unwrap();
     assert_eq!((max, remaining), (3, 0));
     // Other credentials are unaffected.
@@ -286,4 +286,121 @@ fn decide_and_precheck_read_the_lists_the_same_way() {
             }
         }
     }
+}
+
+/// Budgets at their window edges, against a fake clock: `max` requests per `window`, and a client
+/// that sends at the given offsets (ms from `start`) but, when refused, waits exactly `Retry-After`
+/// and retries (sending nothing else meanwhile). Checks that every such retry succeeds, that no
+/// window of the budget's length ever holds more than `max` admitted requests, and that a refusal
+/// only comes when at least `max` were admitted within the window plus one slice. Returns the admitted times.
+fn budget_run(window: &str, max: u64, start: u64, attempts: &[u64]) -> Vec<u64> {
+    let w = match window {
+        "minute" => Window::Minute,
+        "hour" => Window::Hour,
+        _ => Window::Day,
+    };
+    let len_ms = w.seconds() * 1000;
+    let slice_ms = distill_guard::ledger::slice_seconds(w) * 1000;
+    let budget = json!({"name": "b", "scope": "credential", "window": window, "max_requests": max});
+    let p = policy_with(json!({ "budgets": [budget] }));
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    let c = cred(&p, "k");
+    let mut admitted: Vec<u64> = Vec::new();
+    let in_window = |admitted: &[u64], t: u64, len: u64| admitted.iter().filter(|a| **a + len > t).count() as u64;
+    let mut busy_until = 0;
+    for t in attempts.iter().map(|a| start + a) {
+        if t < busy_until {
+            continue; // waiting out a Retry-After
+        }
+        let mut t = t;
+        let mut is_retry = false;
+        loop {
+            let d = decide(&p, &ledger, &c, &facts(1), t);
+            if d.verdict.enforced == Action::Allow {
+                admitted.push(t);
+                let n = in_window(&admitted, t, len_ms);
+                assert!(n <= max, "{max}/{window}: {n} admitted in the {window} up to {t}: {admitted:?}");
+                break;
+            }
+            assert!(!is_retry, "{max}/{window}: a retry after exactly Retry-After was refused at {t}");
+            let n = in_window(&admitted, t, len_ms + slice_ms);
+            assert!(n >= max, "{max}/{window}: refused at {t} with {n} admitted within a window and a slice");
+            let retry = d.verdict.retry_after.unwrap();
+            assert!(retry >= 1 && retry * 1000 <= len_ms + slice_ms, "{retry}");
+            t += retry * 1000;
+            is_retry = true;
+        }
+        busy_until = t + 1;
+    }
+    admitted
+}
+
+#[test]
+fn small_request_budgets_hold_in_every_window_and_retry_after_is_honest() {
+    // The case: 3 a minute used at the end of a minute; the next minute's request is refused,
+    // and one made after Retry-After is admitted — but not within 60 s of the three.
+    let admitted = budget_run("minute", 3, T0, &[57_000, 58_000, 59_000, 60_500]);
+    assert_eq!(admitted.len(), 4, "the refused request got through on its retry: {admitted:?}");
+    assert_eq!(admitted[3], T0 + 120_500, "the fourth waited until the three left the minute: {admitted:?}");
+    for max in [1, 3, 10] {
+        // At and around every slice and window edge, and a second either side of them.
+        let mut edges: Vec<u64> = (0..=300_000).step_by(5_000).flat_map(|e: u64| [e, e + 1, e + 4_999]).collect();
+        edges.extend((0..300).map(|k| k * 997 % 300_000));
+        edges.sort_unstable();
+        let admitted = budget_run("minute", max, T0 - 2_500, &edges);
+        // Over five minutes the budget is used: at least `max` in every full minute.
+        assert!(admitted.len() as u64 >= 4 * max, "{max}: {}", admitted.len());
+        // A burst at once, then steady tries every 250 ms.
+        let mut burst: Vec<u64> = vec![0; 2 * max as usize];
+        burst.extend((1..1_200).map(|k| k * 250));
+        budget_run("minute", max, T0 + 59_999, &burst);
+    }
+}
+
+#[test]
+fn hour_and_day_budgets_hold_at_their_edges() {
+    let hour: Vec<u64> = (0..400).map(|k| k * 31_000).collect();
+    let admitted = budget_run("hour", 3, T0 + 3_599_000, &hour);
+    assert!(admitted.len() >= 3);
+    let day: Vec<u64> = (0..300).map(|k| k * 900_000).collect();
+    budget_run("day", 10, T0 + 86_399_000, &day);
+}
+
+#[test]
+fn token_budgets_hold_in_every_minute_with_usage_as_estimated() {
+    let p =
+        policy_with(json!({"budgets": [{"name": "t", "scope": "credential", "window": "minute", "max_tokens": 100}]}));
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    let c = cred(&p, "k");
+    let mut admitted: Vec<(u64, u64)> = Vec::new();
+    let mut t = T0 - 1_000;
+    for k in 0..600u64 {
+        let need = 10 + k * 7 % 31;
+        let d = decide(&p, &ledger, &c, &facts(need), t);
+        if d.verdict.enforced == Action::Allow {
+            // The answer reports exactly what was estimated (input) and no output.
+            let metered =
+                Metered { input: Some(need), output: 0, cached_input: 0, reasoning: 0, source: UsageSource::Reported };
+            settle(&ledger, &d.charge.unwrap(), &metered, t);
+            admitted.push((t, need));
+            let used: u64 = admitted.iter().filter(|(a, _)| a + 60_000 > t).map(|(_, n)| n).sum();
+            assert!(used <= 100, "{used} tokens within a minute up to {t}");
+            t += 700;
+        } else {
+            let retry = d.verdict.retry_after.unwrap();
+            let after = decide(&p, &ledger, &c, &facts(need), t + retry * 1000);
+            assert_eq!(after.verdict.enforced, Action::Allow, "the same request after Retry-After ({retry} s)");
+            settle(
+                &ledger,
+                &after.charge.unwrap(),
+                &Metered { input: Some(need), output: 0, cached_input: 0, reasoning: 0, source: UsageSource::Reported },
+                t + retry * 1000,
+            );
+            admitted.push((t + retry * 1000, need));
+            t += retry * 1000 + 300;
+        }
+    }
+    assert!(admitted.len() > 100);
 }

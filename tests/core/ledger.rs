@@ -3,8 +3,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 
 use distill_guard::host::MemoryStore;
 use distill_guard::ledger::{
-    previous_weight, seconds_until_room, Delta, Ledger, LedgerError, Record, Subject, Update, MAX_CAS_ATTEMPTS,
-    RECORD_BYTES,
+    previous_weight, Delta, Ledger, LedgerError, Quantity, Record, Subject, Update, MAX_CAS_ATTEMPTS, RECORD_BYTES,
 };
 use distill_guard::policy::{LedgerConfig, Window};
 
@@ -73,15 +72,40 @@ fn previous_bucket_weight_falls_linearly() {
 }
 
 #[test]
-fn retry_after_is_when_the_sliding_window_has_room() {
-    let start = T0 / 1000;
-    let c = distill_guard::ledger::WindowCounts { bucket_start: start, ..Default::default() };
-    // 10 in the previous minute, 0 now, limit 10: room for 1 once a tenth has slid out -> 6 s.
-    assert_eq!(seconds_until_room(Window::Minute, &c, T0, 10, 0, 1, 10), 6);
-    // All 10 in the current minute, limit 10, 30 s in: wait 30 s for the bucket, then 6 s more.
-    assert_eq!(seconds_until_room(Window::Minute, &c, T0 + 30_000, 0, 10, 1, 10), 36);
-    // Asking for more than the limit can ever hold: a whole window.
-    assert_eq!(seconds_until_room(Window::Minute, &c, T0, 0, 0, 11, 10), 60);
+fn budget_slices_count_the_window_and_free_up_slice_by_slice() {
+    let mut r = Record::default();
+    let one = Delta { requests: 1, input: 10, ..Delta::default() };
+    // Two requests in the slice [T0, T0 + 5 s), one at T0 + 30 s.
+    for at in [T0 + 1_000, T0 + 4_999, T0 + 30_000] {
+        r.roll(at);
+        r.apply(&one, at);
+    }
+    let now = T0 + 40_000;
+    r.roll(now);
+    assert_eq!(r.budget_count(Window::Minute, Quantity::Requests), 3);
+    assert_eq!(r.budget_count(Window::Minute, Quantity::Tokens), 30);
+    // Limit 3: room for one once the first slice leaves, at T0 + 65 s.
+    assert_eq!(r.budget.seconds_until_room(Window::Minute, Quantity::Requests, now, 1, 3), 25);
+    // Limit 2 for two more: the request at T0 + 30 s must leave too (its slice at T0 + 95 s).
+    assert_eq!(r.budget.seconds_until_room(Window::Minute, Quantity::Requests, now, 2, 2), 55);
+    // More than the limit can ever hold: a whole window.
+    assert_eq!(r.budget.seconds_until_room(Window::Minute, Quantity::Tokens, now, 11, 10), 60);
+    r.roll(T0 + 64_999);
+    assert_eq!(r.budget_count(Window::Minute, Quantity::Requests), 3, "the first slice overlaps until T0 + 65 s");
+    r.roll(T0 + 65_000);
+    assert_eq!(r.budget_count(Window::Minute, Quantity::Requests), 1);
+    assert_eq!(r.budget_count(Window::Hour, Quantity::Requests), 3);
+    // A settlement for a request whose slice has left the window changes nothing; a recent one does.
+    r.apply(&Delta { output: 500, ..Delta::default() }, T0 + 1_000);
+    assert_eq!(r.budget_count(Window::Minute, Quantity::Tokens), 10);
+    assert_eq!(r.budget_count(Window::Hour, Quantity::Tokens), 530);
+    r.apply(&Delta { input: -10, ..Delta::default() }, T0 + 30_000);
+    assert_eq!(r.budget_count(Window::Minute, Quantity::Tokens), 0);
+    // Far later, every ring is empty.
+    r.roll(T0 + 3 * 86_400_000);
+    for w in Window::ALL {
+        assert_eq!(r.budget_count(w, Quantity::Requests), 0);
+    }
 }
 
 #[test]
@@ -196,7 +220,7 @@ fn hint_slot_saves_a_read() {
 #[test]
 fn record_size_is_the_documented_one() {
     // README and DETECTION.md quote these sizes.
-    assert_eq!(RECORD_BYTES, 438);
+    assert_eq!(RECORD_BYTES, 854);
     assert_eq!(distill_guard::profile::PROFILE_BYTES, 157);
     assert_eq!(distill_guard::campaign::SLOT_BYTES, 145);
 }

@@ -113,6 +113,9 @@ def test_tag_budget_tags_upstream_and_logs_one_structured_line(envoy):
 
 
 def test_prometheus_shows_the_filter_metrics(envoy):
+    # Metrics publish from the worker's 100 ms tick: wait for the ones checked below.
+    envoy.wait_metric("requests.throttle", 3)
+    envoy.wait_metric("tracked_credentials", 5)
     text = envoy.admin_get("/stats/prometheus")
     for name in ("distill_guard_requests_allow", "distill_guard_requests_throttle", "distill_guard_requests_block",
                  "distill_guard_requests_tag", "distill_guard_tokens_input", "distill_guard_tokens_output",
@@ -154,5 +157,33 @@ def test_per_rule_shadow_only_mutes_that_rule():
         assert [e.chat(key="sk-r").status for _ in range(3)] == [200, 200, 429]
         r = e.chat(key="sk-r")
         assert "budget:loud" in r.json()["error"]["message"]
+    finally:
+        e.close()
+
+
+def test_retry_after_is_honest_and_no_minute_holds_more_than_the_budget():
+    """The issue's case through the real Envoy on a simulated clock (`detection.clock_header`, which
+    the budgets read too): 3 requests a minute used at the end of a minute; the next minute's request
+    is refused with a Retry-After that is exact: one second earlier is still refused (22 s later, which
+    the old sliding estimate let through, included), at Retry-After the request passes."""
+    policy = policy_with([{"name": "rpm3", "scope": "credential", "window": "minute", "max_requests": 3}])
+    policy.setdefault("detection", {})["clock_header"] = "x-sim-time"
+    e = Envoy(policy)
+    try:
+        t0 = 1_800_000_000_000  # a minute boundary, in ms
+
+        def at(ms):
+            return e.chat(key="sk-edge", extra_headers={"x-sim-time": str(t0 + ms)})
+
+        assert [at(ms).status for ms in (57_000, 58_000, 59_000)] == [200, 200, 200]
+        r = at(60_500)
+        assert r.status == 429, r
+        retry = int(r.header("retry-after"))
+        assert retry == 60, "the three leave the minute window at 120 s"
+        assert r.header("x-ratelimit-remaining-requests") == "0"
+        assert at(60_500 + 22_000).status == 429, "a fourth request within 60 s of the three"
+        assert at(60_500 + (retry - 1) * 1000).status == 429
+        assert at(60_500 + retry * 1000).status == 200
+        e.assert_no_trap()
     finally:
         e.close()

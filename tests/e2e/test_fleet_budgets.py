@@ -3,10 +3,9 @@ traffic alternated over two Envoys is held to its request budget fleet-wide, a t
 and what reaches
 the rate limit service carries no raw key.
 
-EXPECTED TO FAIL until the filter exports its filter state (`src/fleet/export.rs`: credential id, tenant,
-token estimate, usage remainder): without it the rate limit filter finds no descriptor values, sends
-nothing, and each Envoy admits the full budget. The marks are strict, so the wiring that makes these pass
-must remove them. The Envoy + rate limit service + Redis path itself is proved by test_fleet_path.py.
+The filter exports its filter state (`src/fleet/export.rs`: credential id, tenant, token estimate, usage
+remainder); without it the rate limit filter would find no descriptor values and each Envoy would admit
+the full budget. The Envoy + rate limit service + Redis path itself is proved by test_fleet_path.py.
 """
 import os
 import sys
@@ -19,8 +18,6 @@ from test_fleet_path import counter, service_configs, unique
 sys.path.insert(0, os.path.join(harness.ROOT, "envoy", "fleet"))
 import engine  # noqa: E402
 import render_fleet  # noqa: E402
-
-pytestmark = pytest.mark.xfail(strict=True, reason="the filter does not export its filter state yet (issue 14)")
 
 # 100 tokens an exchange (the mock reports what it is told)
 TOKENS = {"x-mock-prompt-tokens": "50", "x-mock-reply-words": "50"}

@@ -1,13 +1,13 @@
 """A key farm spread over two Envoys (issue 14's detection test): each Envoy sees half the farm, which its
 local campaign sketch does not flag; the fleet counters must show the farm whole.
 
-The first two tests pass today and make the third meaningful: the same traffic through one Envoy is a
-campaign, and split over two Envoys without fleet counters it is not. The third, with the `fleet`
-section on, is EXPECTED TO FAIL (strict) until the filter reads that section and merges the fleet view
-(src/fleet) into its campaign detector.
+The first two tests make the third meaningful: the same traffic through one Envoy is a campaign, and
+split over two Envoys without fleet counters it is not. The third, with the `fleet` section on, sees it:
+the filter merges the fleet view (src/fleet) into its campaign detector.
 """
 import os
 import sys
+import time
 
 import pytest
 
@@ -18,9 +18,10 @@ sys.path.insert(0, os.path.join(harness.ROOT, "envoy", "fleet"))
 import engine  # noqa: E402
 import render_fleet  # noqa: E402
 
-FARM = 8
-# The campaign signal starts at min_credentials / 2 = 6 distinct credentials (its sketch estimates small
-# counts within about one): the whole farm (8) is over it, each Envoy's half (4) clearly under.
+FARM = 10
+# The campaign signal starts at min_credentials / 2 = 6 distinct credentials. The local sketch (32
+# registers, linear counting at small counts) never reads 5 credentials above 5.5, and reads 10 below 6 only
+# if 5 of them collide: the whole farm (10) is over it, each Envoy's half (5) always under.
 MIN_CREDENTIALS = 12
 
 
@@ -35,10 +36,17 @@ def campaign_policy(fleet=False):
     return p
 
 
-def farm_traffic(envoy_of, rounds=6):
+# The fleet view is a few ticks behind (a mark, then the increment it owes, then a read): a farm that runs
+# for minutes is seen after its first seconds, but here 60 requests take ~0.2 s, so rounds are spaced by a
+# few ticks (tick_ms = 100) as if the farm ran at 20 requests a second.
+ROUND_PAUSE_S = 0.4
+
+
+def farm_traffic(envoy_of, rounds=6, pause=0.0):
     """Each farm key sends `rounds` distinct fillings of one template; `envoy_of(k)` routes key k."""
     run = unique("")
     for r in range(rounds):
+        time.sleep(pause if r else 0)
         for k in range(FARM):
             i = r * FARM + k
             prompt = ("You are a world-class tutor. Read the question, reason carefully and finish with the "
@@ -64,14 +72,13 @@ def test_the_farm_through_one_envoy_is_a_campaign():
 def test_the_farm_split_over_two_envoys_is_not_seen_without_fleet_counters():
     a, b = harness.Envoy(policy=campaign_policy()), harness.Envoy(policy=campaign_policy())
     try:
-        farm_traffic(lambda k: (a, b)[k % 2])
+        farm_traffic(lambda k: (a, b)[k % 2], pause=ROUND_PAUSE_S)
         assert campaign_seen([a, b]) == 0
     finally:
         a.close()
         b.close()
 
 
-@pytest.mark.xfail(strict=True, reason="the filter does not read the fleet section nor share campaign counts yet")
 def test_the_farm_split_over_two_envoys_is_a_campaign_with_fleet_counters():
     policy = campaign_policy(fleet=True)
     with engine.Redis() as redis, engine.RateLimit(redis.port, service_configs(policy)) as rls:
@@ -81,7 +88,7 @@ def test_the_farm_split_over_two_envoys_is_a_campaign_with_fleet_counters():
                 envoys.append(harness.Envoy(policy=policy, edit_config=lambda c: render_fleet.add_fleet(
                     c, policy, rls.grpc_port, timeout_ms=1000)))
             a, b = envoys
-            farm_traffic(lambda k: (a, b)[k % 2])
+            farm_traffic(lambda k: (a, b)[k % 2], pause=ROUND_PAUSE_S)
             assert campaign_seen([a, b]) > 0
         finally:
             for e in envoys:

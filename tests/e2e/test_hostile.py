@@ -3,9 +3,12 @@ Afterwards no wasm VM failed or was recreated, every response was a documented o
 request still works."""
 import http.client
 import json
+import os
+import tempfile
 import threading
+import time
 
-from harness import Envoy, header_of
+from harness import Envoy, credential_id, header_of
 from conftest import env_secret_policy, make_policy
 
 
@@ -114,10 +117,34 @@ def test_ten_thousand_hostile_requests_never_trap_the_vm():
         e.close()
 
 
-def test_no_raw_key_reaches_logs_stats_config_dump_or_distill_headers():
+# The filter state distill-guard exports for Envoy's rate limit filter (fleet budgets), as an access log
+# line per request: `credential|tenant|tokens_estimate|tokens_remainder`.
+EXPORTED = "|".join(f"%FILTER_STATE(wasm.distill_guard.{n}:PLAIN)%"
+                    for n in ("credential", "tenant", "tokens_estimate", "tokens_remainder"))
+
+
+def log_exported_state(path):
+    def edit(config):
+        hook = "          stat_prefix: llm_api\n"
+        assert hook in config
+        return config.replace(hook, hook + (
+            "          access_log:\n"
+            "          - name: envoy.access_loggers.file\n"
+            "            typed_config:\n"
+            '              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog\n'
+            f"              path: {path}\n"
+            "              log_format:\n"
+            f"                text_format_source: {{inline_string: \"{EXPORTED}\\n\"}}\n"), 1)
+    return edit
+
+
+def test_no_raw_key_reaches_logs_stats_config_dump_distill_headers_or_exported_filter_state():
     p = env_secret_policy()
     p["credential"]["sources"].insert(0, {"kind": "jwt_claim", "claim": "sub"})
-    e = Envoy(p, env={"DISTILL_GUARD_HASH_SECRET": "the-hashing-secret-value"})
+    p["tenant"] = [{"kind": "key_prefix", "prefixes": {"sk-live-": "live"}}]
+    access_log = os.path.join(tempfile.mkdtemp(prefix="dg-access-"), "access.log")
+    e = Envoy(p, env={"DISTILL_GUARD_HASH_SECRET": "the-hashing-secret-value"},
+              edit_config=log_exported_state(access_log))
     keys = ["sk-live-AAAAAAAAAAAAAAAA", "sk-ant-BBBBBBBBBBBBBBBB", "azure-CCCCCCCCCCCCCCCC"]
     try:
         e.chat(key=keys[0])
@@ -127,6 +154,18 @@ def test_no_raw_key_reaches_logs_stats_config_dump_or_distill_headers():
                   {"authorization": "Bearer " + b64(b'{"alg":"none"}') + "." + b64(b'{"sub":"user-DDDDDDDD"}') + ".s"})
         places = {"log": e.log(), "stats": e.admin_get("/stats"), "prometheus": e.admin_get("/stats/prometheus"),
                   "config_dump": e.admin_get("/config_dump")}
+        # Envoy writes access logs on a flush timer: wait for the four lines
+        deadline = time.time() + 10
+        exported = []
+        while time.time() < deadline and len(exported) < 4:
+            time.sleep(0.2)
+            exported = open(access_log).read().splitlines() if os.path.exists(access_log) else []
+        assert len(exported) == 4, exported
+        # the forwarded requests exported a credential id, an estimate and the settled remainder
+        first = exported[0].split("|")
+        assert first[0] == credential_id("the-hashing-secret-value", keys[0]) and first[1] == "live", first
+        assert first[2].isdigit() and first[3].isdigit(), first
+        places["exported filter state"] = "\n".join(exported)
         for rec in e.upstream_requests():
             places["upstream x-distill headers"] = places.get("upstream x-distill headers", "") + json.dumps(
                 [(k, v) for k, v in rec["headers"] if k.startswith("x-distill-")])

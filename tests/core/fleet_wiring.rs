@@ -1,0 +1,333 @@
+//! The fleet wiring: the filter state an exchange exports for Envoy's rate limit filter, and one VM's
+//! fleet counters ([`Replica`]) flushing to a rate limit service that counts like envoyproxy/ratelimit
+//! (a fake here; tests/e2e/test_fleet_*.py run the real one).
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use distill_guard::credential::identify;
+use distill_guard::exchange::{Exchange, FakeHost};
+use distill_guard::fleet::counters::{COUNTER_LIMIT, DOMAIN};
+use distill_guard::fleet::export::{CREDENTIAL, TENANT, TOKENS_ESTIMATE, TOKENS_REMAINDER};
+use distill_guard::fleet::replica::{Replica, TemplateCounts};
+use distill_guard::fleet::settings::FleetSettings;
+use distill_guard::fleet::wire::decode_request;
+use distill_guard::metrics::{Metrics, Pending};
+use distill_guard::policy::Policy;
+use serde_json::{json, Value};
+
+use crate::support::{headers, policy_with};
+
+const T0: u64 = 1_800_000_000_000;
+const KEY: &str = "sk-live-raw-key-0123456789";
+
+fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn bytes_field(out: &mut Vec<u8>, field: u64, bytes: &[u8]) {
+    varint(out, field << 3 | 2);
+    varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+fn varint_field(out: &mut Vec<u8>, field: u64, v: u64) {
+    varint(out, field << 3);
+    varint(out, v);
+}
+
+/// A rate limit service that counts like envoyproxy/ratelimit with the fleet domain's config: marks
+/// (`template` + member) have a limit of 1, every other descriptor the counters' limit; every hit counts.
+#[derive(Default)]
+struct FakeService {
+    counts: RefCell<BTreeMap<String, u64>>,
+    down: RefCell<bool>,
+}
+
+impl FakeService {
+    /// The answer to a `ShouldRateLimit` message, or the gRPC status of a failed call.
+    fn call(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+        if *self.down.borrow() {
+            return Err("gRPC status 14".into());
+        }
+        let req = decode_request(message).map_err(|e| e.to_string())?;
+        assert_eq!(req.domain, DOMAIN);
+        let mut out = Vec::new();
+        varint_field(&mut out, 1, 1);
+        for d in req.descriptors {
+            let key: Vec<String> = d.entries.iter().map(|e| format!("{}={}", e.key, e.value)).collect();
+            let limit = if d.entries.len() == 2 { 1 } else { u64::from(COUNTER_LIMIT) };
+            let mut counts = self.counts.borrow_mut();
+            let n = counts.entry(key.join(",")).or_insert(0);
+            *n += d.hits_addend.unwrap_or(1);
+            let over = *n > limit;
+            let mut limit_msg = Vec::new();
+            varint_field(&mut limit_msg, 1, limit);
+            varint_field(&mut limit_msg, 2, 4);
+            let mut status = Vec::new();
+            varint_field(&mut status, 1, if over { 2 } else { 1 });
+            bytes_field(&mut status, 2, &limit_msg);
+            varint_field(&mut status, 3, limit.saturating_sub(*n));
+            bytes_field(&mut out, 2, &status);
+        }
+        Ok(out)
+    }
+}
+
+fn settings(extra: Value) -> FleetSettings {
+    let mut section = json!({"enabled": true, "tick_ms": 100, "timeout_ms": 200});
+    if let (Some(s), Some(e)) = (section.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            s.insert(k.clone(), v.clone());
+        }
+    }
+    FleetSettings::parse(Some(&section), 60).unwrap()
+}
+
+/// One tick of a replica against the service: flush if due, answer. Returns the logged line, if any.
+fn tick(replica: &mut Replica, service: &FakeService, now: u64, metrics: &Metrics) -> Option<String> {
+    let (message, line) = replica.flush(now, metrics)?;
+    assert!(line.is_none());
+    let answer = service.call(&message);
+    replica.answered(answer.as_deref().map_err(Clone::clone), now, metrics)
+}
+
+fn gauge(metrics: &Metrics, m: distill_guard::metrics::Metric) -> Option<u64> {
+    match metrics.pending(m) {
+        Pending::Set(v) => Some(v),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_farm_split_over_two_replicas_is_counted_whole_within_a_few_ticks() {
+    let service = FakeService::default();
+    let metrics = Metrics::new();
+    let (mut a, mut b) = (Replica::new(settings(json!({}))), Replica::new(settings(json!({}))));
+    let template = 0xfeed_u64;
+    for round in 0..3u64 {
+        for k in 0..8u64 {
+            let replica = if k % 2 == 0 { &mut a } else { &mut b };
+            assert!(replica.record(&format!("cred{k}"), Some(template), Some(round * 8 + k)));
+        }
+        let now = T0 + round * 100;
+        tick(&mut a, &service, now, &metrics);
+        tick(&mut b, &service, now, &metrics);
+    }
+    // behind by the last rounds: their first sightings still owe their increments
+    assert!(a.template_counts(template, T0 + 200).unwrap().prompts < 24);
+    for now in [T0 + 300, T0 + 400] {
+        tick(&mut a, &service, now, &metrics);
+        tick(&mut b, &service, now, &metrics);
+    }
+    // each replica saw 4 credentials and 12 prompts; the fleet, 8 and 24. B sent last and knows it;
+    // A reads the template's counts again with its next request of it (its view refreshes what it sees).
+    let whole = Some(TemplateCounts { credentials: 8, prompts: 24 });
+    assert_eq!(b.template_counts(template, T0 + 400), whole);
+    a.record("cred0", Some(template), Some(0));
+    tick(&mut a, &service, T0 + 500, &metrics);
+    assert_eq!(a.template_counts(template, T0 + 500), whole);
+    assert_eq!(a.credential_requests("cred0", T0 + 500), Some(4), "three rounds and the last request");
+    assert_eq!(a.template_counts(0xbeef, T0 + 500), None, "a template never seen is not known");
+    assert_eq!(metrics.pending(Metrics::fleet_calls), Pending::Add(9), "nothing left to send at T0 + 400");
+}
+
+#[test]
+fn a_flush_waits_for_the_tick_and_for_the_call_in_flight() {
+    let metrics = Metrics::new();
+    let mut r = Replica::new(settings(json!({"tick_ms": 1000, "timeout_ms": 1000})));
+    assert!(r.flush(T0, &metrics).is_none(), "nothing to send");
+    r.record("c", None, None);
+    assert!(r.flush(T0, &metrics).is_some());
+    r.record("c", None, None);
+    assert!(r.flush(T0 + 2000, &metrics).is_none(), "a call is in flight");
+    // no answer for well past the timeout: given up as failed, the requests go again
+    let (message, line) = r.flush(T0 + 3000, &metrics).unwrap();
+    assert!(line.unwrap().contains("unavailable"));
+    let req = decode_request(&message).unwrap();
+    assert_eq!(req.descriptors.len(), 1);
+    assert_eq!(req.descriptors[0].hits_addend, Some(2), "both requests, the lost call's included");
+    r.answered(Err("x".into()), T0 + 3000, &metrics);
+    r.record("c", None, None);
+    assert!(r.flush(T0 + 3500, &metrics).is_none(), "next flush a tick after the last");
+}
+
+#[test]
+fn an_outage_logs_once_each_way_and_counts_converge_after_it() {
+    let service = FakeService::default();
+    let metrics = Metrics::new();
+    let mut r = Replica::new(settings(json!({})));
+    r.record("c", Some(7), Some(1));
+    assert_eq!(tick(&mut r, &service, T0, &metrics), None);
+    *service.down.borrow_mut() = true;
+    let mut lines = Vec::new();
+    for i in 1..=5u64 {
+        r.record("c", Some(7), Some(1 + i));
+        lines.extend(tick(&mut r, &service, T0 + i * 100, &metrics));
+        assert!(r.is_down());
+    }
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("unavailable") && lines[0].contains("gRPC status 14"), "{}", lines[0]);
+    assert_eq!(gauge(&metrics, Metrics::fleet_unavailable), Some(1));
+    assert_eq!(metrics.pending(Metrics::fleet_call_failures), Pending::Add(5));
+    assert!(!r.refuses(), "fail open by default");
+    *service.down.borrow_mut() = false;
+    let back = tick(&mut r, &service, T0 + 600, &metrics).unwrap();
+    assert!(back.contains("back after 5 failed calls"), "{back}");
+    assert_eq!(gauge(&metrics, Metrics::fleet_unavailable), Some(0));
+    tick(&mut r, &service, T0 + 700, &metrics);
+    tick(&mut r, &service, T0 + 800, &metrics);
+    // every request and every prompt of the outage reached the service once it was back
+    assert_eq!(r.credential_requests("c", T0 + 800), Some(6));
+    assert_eq!(r.template_counts(7, T0 + 800), Some(TemplateCounts { credentials: 1, prompts: 6 }));
+}
+
+#[test]
+fn fail_closed_refuses_only_while_the_service_is_down() {
+    let service = FakeService::default();
+    let metrics = Metrics::new();
+    let mut r = Replica::new(settings(json!({"fail": "closed"})));
+    r.record("c", None, None);
+    tick(&mut r, &service, T0, &metrics);
+    assert!(!r.refuses());
+    *service.down.borrow_mut() = true;
+    r.record("c", None, None);
+    let line = tick(&mut r, &service, T0 + 100, &metrics).unwrap();
+    assert!(line.contains("refusing requests"), "{line}");
+    assert!(r.refuses());
+    *service.down.borrow_mut() = false;
+    r.record("c", None, None);
+    tick(&mut r, &service, T0 + 200, &metrics);
+    assert!(!r.refuses());
+}
+
+/// An exchange of `key` with a tenant, usage reported as 20 in and 30 out, with the fleet counters.
+fn exchange(
+    policy: &Rc<Policy>,
+    host: &FakeHost,
+    fleet: Option<Rc<RefCell<Replica>>>,
+    status: &str,
+    ratelimited: bool,
+) {
+    let mut ex = Exchange::new(3, policy.clone(), Rc::new(Metrics::new()));
+    if let Some(f) = fleet {
+        ex = ex.with_fleet(f);
+    }
+    let body =
+        serde_json::to_vec(&json!({"model": "m", "messages": [{"role": "user", "content": "Tell me about tides."}]}))
+            .unwrap();
+    let auth = format!("Bearer {KEY}");
+    let request = [
+        (":method", "POST"),
+        (":path", "/v1/chat/completions"),
+        ("authorization", auth.as_str()),
+        ("x-tenant", "team-a"),
+    ];
+    host.send_request(&mut ex, &request, &body, 8);
+    let mut response = vec![(":status", status), ("content-type", "application/json")];
+    if ratelimited {
+        response.push(("x-envoy-ratelimited", "true"));
+    }
+    let usage: &[u8] = if status == "200" {
+        br#"{"usage":{"prompt_tokens":20,"completion_tokens":30,"total_tokens":50}}"#
+    } else {
+        b""
+    };
+    host.send_response(&mut ex, &response, &[usage]);
+    host.finish(&mut ex);
+}
+
+fn tenant_policy(extra: Value) -> Rc<Policy> {
+    let mut p = json!({"tenant": [{"kind": "header", "name": "x-tenant"}]});
+    if let (Some(b), Some(e)) = (p.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            b.insert(k.clone(), v.clone());
+        }
+    }
+    Rc::new(policy_with(p))
+}
+
+fn property(host: &FakeHost, name: &str) -> Option<String> {
+    let props = host.properties.borrow();
+    props.iter().rev().find(|(k, _)| k == name).map(|(_, v)| String::from_utf8(v.clone()).unwrap())
+}
+
+#[test]
+fn a_forwarded_request_exports_its_ids_and_estimate_then_the_remainder_never_the_key() {
+    let policy = tenant_policy(json!({}));
+    let host = FakeHost::new(T0);
+    exchange(&policy, &host, None, "200", false);
+    let id = identify(&policy.credential, &headers(&[("authorization", &format!("Bearer {KEY}"))]), None).unwrap().id;
+    assert_eq!(property(&host, CREDENTIAL), Some(id));
+    assert_eq!(property(&host, TENANT).as_deref(), Some("team-a"));
+    let estimate: u64 = property(&host, TOKENS_ESTIMATE).unwrap().parse().unwrap();
+    assert!(estimate > 0 && estimate < 50, "{estimate}");
+    // settled 20 + 30 tokens: the rest beyond the estimate is charged at stream end
+    assert_eq!(property(&host, TOKENS_REMAINDER), Some((50 - estimate).to_string()));
+    let props = host.properties.borrow();
+    assert_eq!(props.len(), 4, "{props:?}");
+    for (name, value) in props.iter() {
+        let text = String::from_utf8_lossy(value);
+        assert!(!text.contains(KEY) && !text.contains("raw-key"), "{name} carries the key: {text}");
+        assert!(text.is_ascii() && !text.is_empty());
+    }
+}
+
+#[test]
+fn a_request_refused_by_envoys_rate_limit_filter_settles_a_zero_remainder() {
+    let policy = tenant_policy(json!({}));
+    let host = FakeHost::new(T0);
+    exchange(&policy, &host, None, "429", true);
+    assert!(property(&host, TOKENS_ESTIMATE).is_some());
+    assert_eq!(property(&host, TOKENS_REMAINDER).as_deref(), Some("0"));
+}
+
+#[test]
+fn a_request_answered_by_the_filter_exports_nothing() {
+    let policy = tenant_policy(json!({"lists": {"block_tenants": ["team-a"]}}));
+    let host = FakeHost::new(T0);
+    exchange(&policy, &host, None, "200", false);
+    assert_eq!(host.reply().map(|r| r.status), Some(403));
+    assert!(host.properties.borrow().is_empty(), "{:?}", host.properties.borrow());
+}
+
+#[test]
+fn headers_first_exports_before_the_headers_go_and_charges_the_whole_usage_at_the_end() {
+    let policy = tenant_policy(json!({"inspection": {"hold_headers": false}}));
+    let host = FakeHost::new(T0);
+    exchange(&policy, &host, None, "200", false);
+    assert_eq!(property(&host, TOKENS_ESTIMATE).as_deref(), Some("0"));
+    let estimates = host.properties.borrow().iter().filter(|(k, _)| k == TOKENS_ESTIMATE).count();
+    assert_eq!(estimates, 1, "exported once");
+    // the estimate the ledger used is replaced by the reported 20 in; 30 out
+    assert_eq!(property(&host, TOKENS_REMAINDER).as_deref(), Some("50"));
+}
+
+#[test]
+fn requests_are_recorded_for_the_fleet_and_refused_only_when_failing_closed_with_the_service_down() {
+    let service = FakeService::default();
+    let metrics = Metrics::new();
+    for (fail, refused) in [("open", false), ("closed", true)] {
+        let policy = tenant_policy(json!({"fleet": {"enabled": true, "fail": fail}}));
+        let replica = Rc::new(RefCell::new(Replica::new(policy.fleet.clone())));
+        let host = FakeHost::new(T0);
+        exchange(&policy, &host, Some(replica.clone()), "200", false);
+        assert_eq!(host.reply(), None);
+        assert_eq!(replica.borrow().pending(), 1, "the request is waiting for the flush");
+        *service.down.borrow_mut() = true;
+        assert!(tick(&mut replica.borrow_mut(), &service, T0, &metrics).is_some());
+        *service.down.borrow_mut() = false;
+        host.reset();
+        exchange(&policy, &host, Some(replica.clone()), "200", false);
+        assert_eq!(host.reply().map(|r| r.status), refused.then_some(429), "fail {fail}");
+        assert_eq!(replica.borrow().pending(), 1, "recorded either way");
+    }
+}
