@@ -1,6 +1,7 @@
 //! The enforcement contract: the headers the upstream sees and the local replies callers get. Every
 //! later detector reports through these, so their names and formats are stable (see the README).
 
+pub use crate::api::rfc3339;
 use crate::api::{error_body, ErrorStyle, Rejection};
 use crate::credential::Credential;
 use crate::decision::Verdict;
@@ -100,41 +101,12 @@ pub fn local_reply(
             let retry = v.retry_after.unwrap_or(1);
             headers.push(("retry-after".to_string(), retry.to_string()));
             if let Some(limit) = v.limit {
-                let now_s = now_ms / 1000;
                 for (kind, figures) in [("requests", limit.requests), ("tokens", limit.tokens)] {
-                    let Some((max, remaining, reset)) = figures else { continue };
-                    match style {
-                        ErrorStyle::OpenAi => {
-                            headers.push((format!("x-ratelimit-limit-{kind}"), max.to_string()));
-                            headers.push((format!("x-ratelimit-remaining-{kind}"), remaining.to_string()));
-                            headers.push((format!("x-ratelimit-reset-{kind}"), format!("{reset}s")));
-                        }
-                        ErrorStyle::Anthropic => {
-                            headers.push((format!("anthropic-ratelimit-{kind}-limit"), max.to_string()));
-                            headers.push((format!("anthropic-ratelimit-{kind}-remaining"), remaining.to_string()));
-                            headers.push((format!("anthropic-ratelimit-{kind}-reset"), rfc3339(now_s + reset)));
-                        }
-                    }
+                    let Some(figures) = figures else { continue };
+                    headers.extend(style.rate_limit_headers(kind, figures, now_ms / 1000));
                 }
             }
         }
     }
     LocalReply { status: rejection.status(), headers, body: error_body(style, rejection, &message) }
-}
-
-/// Seconds since the epoch as an RFC 3339 UTC timestamp.
-pub fn rfc3339(epoch_s: u64) -> String {
-    let days = (epoch_s / 86_400) as i64;
-    let secs = epoch_s % 86_400;
-    // Civil-from-days (proleptic Gregorian), after H. Hinnant's public-domain algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
 }

@@ -146,10 +146,8 @@ pub fn strengths(
             *x = v.clamp(0.0, 1.0);
         }
     };
-    for d in Detector::ALL {
-        if let Some(sig) = d.share_of() {
-            set(d, share_lower_bound(profile.signals.get(sig.index()).copied().unwrap_or(0.0), n));
-        }
+    for &(d, sig) in Detector::SHARES {
+        set(d, share_lower_bound(profile.signals.get(sig.index()).copied().unwrap_or(0.0), n));
     }
     let day = record.window(Window::Day);
     let (input, output) =

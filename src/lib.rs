@@ -27,6 +27,13 @@
 //! shared-data seam, [`metrics`] the metric table and its batched updates. `filter` (wasip1 only) is
 //! the proxy-wasm adapter: it translates callbacks into phases and actions into host calls, with no
 //! rule of its own.
+//!
+//! Below the exchange, in the order data flows: [`api`] (what differs between LLM APIs, one
+//! [`api::Dialect`] per file), [`credential`], [`request`] and [`shape`] (facts and signals of a
+//! request), [`decision`] with [`budget`], [`detection`], [`ledger`], [`profile`] and [`campaign`]
+//! (the verdict and its accounting), [`response`] and [`sse`] (usage), [`contract`] (headers and
+//! replies). Every setting is read once in [`policy`], which imports only leaves ([`hash`],
+//! [`phrases`], [`signals`]); [`signals`] declares every signal once.
 
 pub mod api;
 pub mod budget;

@@ -115,16 +115,11 @@ pub fn inspect(api: ApiKind, body: &[u8], inject_include_usage: bool, shape: Opt
     let (estimated_input_tokens, messages) = estimate_input(api, &root, tokenizer);
     let shape = shape.map(|cfg| analyse(api, &root, cfg));
 
-    let mut include_usage = match api {
-        ApiKind::OpenAiChat | ApiKind::OpenAiCompletions => {
-            root.get("stream_options").and_then(|o| o.get("include_usage")).and_then(Json::as_bool).unwrap_or(false)
-        }
-        // The Responses API and Anthropic always report usage in their streams.
-        _ => true,
-    };
+    let dialect = api.dialect();
+    let mut include_usage = dialect.stream_reports_usage(&root);
     let mut rewritten = None;
     let mut usage_injected = false;
-    if stream && !include_usage && inject_include_usage {
+    if stream && !include_usage && inject_include_usage && dialect.injects_include_usage() {
         if let Some(body) = add_include_usage(body, &root) {
             rewritten = Some(body);
             include_usage = true;
@@ -175,13 +170,7 @@ fn add_include_usage(body: &[u8], root: &Json<'_>) -> Option<Vec<u8>> {
 }
 
 fn estimate_input(api: ApiKind, root: &Json<'_>, tokenizer: Tokenizer) -> (u64, u64) {
-    let fields: &[&str] = match api {
-        ApiKind::OpenAiChat => &["messages", "tools", "functions"],
-        ApiKind::OpenAiCompletions => &["prompt", "suffix"],
-        ApiKind::OpenAiResponses => &["instructions", "input", "tools"],
-        ApiKind::AnthropicMessages => &["system", "messages", "tools"],
-        ApiKind::Other => &["messages", "prompt", "input"],
-    };
+    let fields = api.dialect().input_fields();
     let mut tokens = TOKENS_PER_REQUEST;
     for f in fields {
         if let Some(v) = root.get(f) {

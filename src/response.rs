@@ -1,54 +1,13 @@
 //! Response metering: exact `usage` from JSON bodies and SSE streams of each API, and an estimate
 //! from the streamed text when a stream ends without usage.
 
-use crate::api::ApiKind;
+use crate::api::{ApiKind, Tally};
 use crate::bytes::find_either;
-use crate::json::{Json, NULL};
+use crate::json::Json;
 use crate::sse::SseParser;
-use crate::tokens::{estimate_tokens_for, text_tokens, Tokenizer, Usage};
+use crate::tokens::{estimate_tokens_for, Tokenizer};
 
-fn num(v: &Json<'_>, path: &[&str]) -> Option<u64> {
-    let mut cur = v;
-    for p in path {
-        cur = cur.get(p)?;
-    }
-    cur.as_u64()
-}
-
-/// Usage from an OpenAI chat/completions `usage` object.
-pub fn openai_usage(u: &Json<'_>) -> Option<Usage> {
-    Some(Usage {
-        input: num(u, &["prompt_tokens"])?,
-        output: num(u, &["completion_tokens"]).unwrap_or(0),
-        cached_input: num(u, &["prompt_tokens_details", "cached_tokens"]).unwrap_or(0),
-        reasoning: num(u, &["completion_tokens_details", "reasoning_tokens"]).unwrap_or(0),
-    })
-}
-
-/// Usage from a Responses API `usage` object.
-pub fn responses_usage(u: &Json<'_>) -> Option<Usage> {
-    Some(Usage {
-        input: num(u, &["input_tokens"])?,
-        output: num(u, &["output_tokens"]).unwrap_or(0),
-        cached_input: num(u, &["input_tokens_details", "cached_tokens"]).unwrap_or(0),
-        reasoning: num(u, &["output_tokens_details", "reasoning_tokens"]).unwrap_or(0),
-    })
-}
-
-/// Input-side usage from an Anthropic `usage` object: Anthropic's `input_tokens` excludes cache reads
-/// and writes, so they are added back to give the whole prompt.
-fn anthropic_input(u: &Json<'_>) -> Option<(u64, u64)> {
-    let plain = num(u, &["input_tokens"])?;
-    let read = num(u, &["cache_read_input_tokens"]).unwrap_or(0);
-    let written = num(u, &["cache_creation_input_tokens"]).unwrap_or(0);
-    Some((plain + read + written, read))
-}
-
-/// Usage from an Anthropic `usage` object.
-pub fn anthropic_usage(u: &Json<'_>) -> Option<Usage> {
-    let (input, cached_input) = anthropic_input(u)?;
-    Some(Usage { input, output: num(u, &["output_tokens"]).unwrap_or(0), cached_input, reasoning: 0 })
-}
+pub use crate::api::{anthropic_usage, openai_usage, responses_usage};
 
 /// What a quick pass over an SSE event's JSON finds without building it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -169,10 +128,8 @@ pub struct ResponseMeter {
     body: Vec<u8>,
     body_cap: usize,
     body_overflow: bool,
-    input: Option<(u64, u64)>,
-    output: Option<u64>,
-    reasoning: u64,
-    streamed_output: u64,
+    /// What the API reported so far, and the output estimated from streamed text.
+    tally: Tally,
     tokenizer: Tokenizer,
 }
 
@@ -192,10 +149,7 @@ impl ResponseMeter {
             body: Vec::new(),
             body_cap,
             body_overflow: false,
-            input: None,
-            output: None,
-            reasoning: 0,
-            streamed_output: 0,
+            tally: Tally::default(),
         }
     }
 
@@ -228,79 +182,11 @@ impl ResponseMeter {
         // the few that carry usage.
         let scan = scan_event(data, self.tokenizer);
         if !scan.carries_usage && !USAGE_TYPES.iter().any(|t| t == &name.as_bytes()) {
-            self.streamed_output += scan.text_tokens;
+            self.tally.streamed_output += scan.text_tokens;
             return;
         }
         let Some(v) = Json::parse(data) else { return };
-        match self.api {
-            ApiKind::OpenAiChat | ApiKind::OpenAiCompletions | ApiKind::Other => {
-                if let Some(u) = v.get("usage").and_then(openai_usage) {
-                    self.set(u);
-                }
-                if let Some(choices) = v.get("choices").and_then(Json::as_array) {
-                    for c in choices {
-                        if let Some(d) = c.get("delta") {
-                            let t = self.tokenizer;
-                            self.streamed_output += text_tokens(d.get("content").unwrap_or(&NULL), t)
-                                + text_tokens(d.get("reasoning_content").unwrap_or(&NULL), t)
-                                + text_tokens(d.get("tool_calls").unwrap_or(&NULL), t);
-                        }
-                        if let Some(t) = c.get("text").and_then(Json::as_str) {
-                            self.streamed_output += estimate_tokens_for(t, self.tokenizer);
-                        }
-                    }
-                }
-            }
-            ApiKind::OpenAiResponses => {
-                let kind = v.get("type").and_then(Json::as_str).unwrap_or(name);
-                if kind.ends_with(".delta") {
-                    if let Some(d) = v.get("delta").and_then(Json::as_str) {
-                        self.streamed_output += estimate_tokens_for(d, self.tokenizer);
-                    }
-                } else if matches!(kind, "response.completed" | "response.incomplete" | "response.failed") {
-                    if let Some(u) = v.get("response").and_then(|r| r.get("usage")).and_then(responses_usage) {
-                        self.set(u);
-                    }
-                }
-            }
-            ApiKind::AnthropicMessages => {
-                let kind = v.get("type").and_then(Json::as_str).unwrap_or(name);
-                match kind {
-                    "message_start" => {
-                        if let Some(u) = v.get("message").and_then(|m| m.get("usage")) {
-                            self.input = anthropic_input(u).or(self.input);
-                        }
-                    }
-                    "message_delta" => {
-                        if let Some(u) = v.get("usage") {
-                            // Cumulative counts: the latest replaces what came before.
-                            if let Some(out) = num(u, &["output_tokens"]) {
-                                self.output = Some(out);
-                            }
-                            if let Some(input) = anthropic_input(u) {
-                                self.input = Some(input);
-                            }
-                        }
-                    }
-                    "content_block_delta" => {
-                        if let Some(d) = v.get("delta") {
-                            for key in ["text", "partial_json", "thinking"] {
-                                if let Some(t) = d.get(key).and_then(Json::as_str) {
-                                    self.streamed_output += estimate_tokens_for(t, self.tokenizer);
-                                }
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-    }
-
-    fn set(&mut self, u: Usage) {
-        self.input = Some((u.input, u.cached_input));
-        self.output = Some(u.output);
-        self.reasoning = u.reasoning;
+        self.api.dialect().stream_event(name, &v, &mut self.tally, self.tokenizer);
     }
 
     /// Ends the response and returns what it used.
@@ -311,28 +197,24 @@ impl ResponseMeter {
             self.sse = sse;
         } else if !self.body_overflow && !self.body.is_empty() {
             if let Some(v) = Json::parse(&self.body) {
-                let usage = v.get("usage").and_then(|u| match self.api {
-                    ApiKind::OpenAiResponses => responses_usage(u),
-                    ApiKind::AnthropicMessages => anthropic_usage(u),
-                    _ => openai_usage(u).or_else(|| responses_usage(u)),
-                });
-                if let Some(u) = usage {
-                    self.set(u);
+                if let Some(u) = v.get("usage").and_then(|u| self.api.dialect().usage(u)) {
+                    self.tally.set(u);
                 }
             }
             self.body = Vec::new();
         }
-        let (input, cached_input) = match self.input {
+        let t = self.tally;
+        let (input, cached_input) = match t.input {
             Some((i, c)) => (Some(i), c),
             None => (None, 0),
         };
-        let (output, source) = match (input, self.output) {
+        let (output, source) = match (input, t.output) {
             (Some(_), Some(out)) => (out, UsageSource::Reported),
-            (Some(_), None) => (self.streamed_output, UsageSource::PartlyEstimated),
+            (Some(_), None) => (t.streamed_output, UsageSource::PartlyEstimated),
             (None, Some(out)) => (out, UsageSource::PartlyEstimated),
-            (None, None) => (self.streamed_output, UsageSource::Estimated),
+            (None, None) => (t.streamed_output, UsageSource::Estimated),
         };
-        Metered { input, output, cached_input, reasoning: self.reasoning, source }
+        Metered { input, output, cached_input, reasoning: t.reasoning, source }
     }
 }
 

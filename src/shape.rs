@@ -182,16 +182,14 @@ fn conversation<'a>(api: ApiKind, root: &'a Json<'_>) -> Conversation<'a> {
     if let Some(s) = root.get("system").or_else(|| root.get("instructions")) {
         text_of(s, &mut c.system);
     }
-    let items = match api {
-        ApiKind::OpenAiCompletions => {
-            if let Some(p) = root.get("prompt") {
-                text_of(p, &mut c.last_user);
-                c.user_turns = 1;
-            }
-            return c;
+    if let Some(field) = api.dialect().prompt_field() {
+        if let Some(p) = root.get(field) {
+            text_of(p, &mut c.last_user);
+            c.user_turns = 1;
         }
-        _ => root.get("messages").or_else(|| root.get("input")),
-    };
+        return c;
+    }
+    let items = root.get("messages").or_else(|| root.get("input"));
     match items {
         Some(Json::String(s)) => {
             c.last_user.push(s);

@@ -69,6 +69,10 @@ macro_rules! detectors {
                 }
             }
 
+            /// The detectors that are the (decayed) share of a shape signal, with that signal.
+            pub const SHARES: &'static [(Detector, ShapeSignal)] =
+                &[$( $( (Detector::$variant, ShapeSignal::$shape), )? )*];
+
             /// The shape signal this detector is the (decayed) share of, when it is one.
             pub fn share_of(self) -> Option<ShapeSignal> {
                 match self {

@@ -55,3 +55,6 @@ mod fleet_wiring;
 
 #[path = "core/intent.rs"]
 mod intent;
+
+#[path = "core/api.rs"]
+mod api;

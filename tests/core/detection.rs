@@ -605,6 +605,8 @@ fn the_signal_table_names_each_signal_once_and_maps_shares_to_their_shape_signal
         }
     }
     let shares = Detector::ALL.iter().filter(|d| d.share_of().is_some()).count();
+    assert_eq!(Detector::SHARES.len(), shares);
+    assert!(Detector::SHARES.iter().all(|(d, s)| d.share_of() == Some(*s)));
     assert_eq!(shares, ShapeSignal::COUNT - 1, "every shape signal but watched_model is scored as a share");
     assert_eq!(Detector::LogitBias.group(), Group::StrongIntent);
     assert_eq!(Detector::Volume.group(), Group::Automation);

@@ -281,3 +281,12 @@ fn slot_keys_are_prefix_and_number() {
     assert_eq!(ledger.slot_key(9_999), "test.v1.slot.9999");
     assert_eq!(distill_guard::ledger::numbered_key("p", ".x.", u64::MAX), "p.x.18446744073709551615");
 }
+
+#[test]
+fn the_benchmark_floor_writes_records_of_the_ledgers_size() {
+    // benches/hostcalls-filter is its own wasm crate and cannot link the filter: its copy of the size
+    // is checked here so the host-call floor keeps moving the bytes the ledger does.
+    let floor = include_str!("../../benches/hostcalls-filter/src/lib.rs");
+    let line = format!("const RECORD_BYTES: usize = {RECORD_BYTES};");
+    assert!(floor.contains(&line), "benches/hostcalls-filter/src/lib.rs must say `{line}`");
+}

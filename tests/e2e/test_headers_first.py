@@ -54,9 +54,12 @@ def test_body_verdicts_still_rewrite_and_headers_catch_up_on_the_next_request(en
 
 
 def test_streaming_usage_injection_works_without_held_headers(envoy):
+    before = envoy.metric("tokens.input")
     r = envoy.chat(key="sk-hf-stream", stream=True, extra_headers={"x-mock-prompt-tokens": "40"})
-    assert r.status == 200 and '"prompt_tokens": 40' in r.body
+    assert r.status == 200 and r.body.rstrip().endswith("data: [DONE]")
+    assert '"usage": {' not in r.body, "the injected usage chunk is metered, not passed on"
     assert json.loads(envoy.last_upstream()["body"])["stream_options"] == {"include_usage": True}
+    assert envoy.wait_metric("tokens.input", before + 40) == before + 40
 
 
 def test_budget_rejects_before_the_body_is_read(envoy):
