@@ -1,23 +1,28 @@
-//! Distillation detection: the `detection` policy section, and the scoring that turns a credential's
-//! profile, its ledger windows and the campaign sketches into a score in [0, 1] and a graded tier.
+//! Distillation detection: the scoring that turns a credential's profile, its ledger windows and the
+//! campaign sketches into a score in [0, 1] and a graded tier (the `detection` policy section is
+//! compiled in `policy/detection.rs`).
 //!
-//! Signals fall in three groups. *Strong intent* says the traffic is after the model's knowledge:
-//! logprobs, logit bias, several samples, echo, chain-of-thought coercion, rubrics, synthetic-data
-//! framing. *Weak intent* is suspicious but common in honest use: output much longer than input,
-//! near-maximum `max_tokens`, identity probes, a pivot to a newly launched model. *Automation* says a
-//! script (or a farm of keys) is sending it: one template, single turns, a regular cadence,
-//! round-the-clock activity, volume, one template or system prompt shared across many credentials.
-//! Each signal has a strength in [0, 1] and a weight; each group combines as a noisy-OR (S, W, A), and
+//! Signals fall in three groups. *Intent* says the traffic is after the model's knowledge: logprobs,
+//! logit bias, several samples, echo, and what the prompt asks for (chain of thought, rubrics,
+//! synthetic data, probes: a listed phrase or the intent model). *Weak intent* is value being
+//! extracted, but common in honest use: output much longer than input, near-maximum `max_tokens`, a
+//! pivot to a newly launched model. *Automation* says a script (or a farm of keys) is sending it: one
+//! template, single turns, a regular cadence, round-the-clock activity, volume, one template or system
+//! prompt shared across many credentials (the last two are also *cross-credential evidence*, C). Each
+//! signal has a strength in [0, 1] and a weight; each group combines as a noisy-OR (S, W, A), and
 //!
 //! ```text
-//! I     = 1 - (1 - S) * (1 - W)
-//! score = 1 - (1 - S) * (1 - W * (0.4 + 0.6 * A)) * (1 - A * (0.3 + 0.7 * I))
+//! I     = min(1, (1 - (1 - S) * (1 - W)) / INTENT_CLEAR)
+//! full  = 1 - (1 - S) * (1 - W * (0.4 + 0.6 * A)) * (1 - A * (0.3 + 0.7 * I))
+//! g     = min(1, max(S, C) / EVIDENCE_FULL)
+//! score = g * full + (1 - g) * min(full, BEHAVIOUR_ONLY_CAP)
 //! ```
 //!
-//! so automation alone never scores above 0.3 (a legitimate batch job or a product using many keys is
-//! automated but not extracting), weak intent alone stays low (a person asking for long answers), and
-//! automation multiplies intent. Behaviour signals need evidence: their strengths are scaled by
-//! `min(1, recent requests / min_requests)`.
+//! so without intent or cross-credential evidence nothing reaches the tag tier (a product key with
+//! many end users is output-heavy and automated, but not extracting), and automation multiplies
+//! intent. Every behavioural signal accounts for how much it has seen: shares are their lower 95%
+//! confidence bound ([`share_lower_bound`]), the output ratio and the cadence ramp in with the number
+//! of observations.
 
 use crate::campaign::CampaignView;
 use crate::ledger::Record;
@@ -101,7 +106,34 @@ fn campaign_strength(view: Option<CampaignView>, min_credentials: f32) -> f32 {
     }
 }
 
-/// The strength in [0, 1] of every detector for a credential right now.
+/// One-sided z of the confidence bounds (95%).
+const Z: f32 = 1.645;
+/// Requests (decayed) before `output_heavy` is at full strength: the day's output/input ratio of a few
+/// long answers says little.
+pub const OUTPUT_FULL_REQUESTS: f32 = 24.0;
+/// Gaps before `cadence_regular` can matter at all, and at which it is at full strength: the spread of
+/// a dozen human gaps is noise, not evidence of a metronome.
+pub const CADENCE_MIN_GAPS: f32 = 30.0;
+/// See [`CADENCE_MIN_GAPS`].
+pub const CADENCE_FULL_GAPS: f32 = 60.0;
+
+/// The lower end of the one-sided 95% Wilson score interval of a share of `hits` in `n` (decayed)
+/// observations: what the share is at least, given how much was seen. 0 with nothing seen; with one
+/// observation it is at most 0.27, with 8 at most 0.75, with 30 at most 0.92.
+pub fn share_lower_bound(hits: f32, n: f32) -> f32 {
+    if n <= 0.0 || hits <= 0.0 {
+        return 0.0;
+    }
+    let p = (hits / n).clamp(0.0, 1.0);
+    let z2 = Z * Z;
+    let centre = p + z2 / (2.0 * n);
+    let margin = Z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    ((centre - margin) / (1.0 + z2 / n)).clamp(0.0, 1.0)
+}
+
+/// The strength in [0, 1] of every detector for a credential right now. Every behavioural signal
+/// accounts for how much it has seen: shares are the lower confidence bound of the share, ratios and
+/// the cadence ramp in with the number of observations (DETECTION.md lists what each needs).
 pub fn strengths(
     cfg: &DetectionConfig,
     profile: &Profile,
@@ -110,6 +142,7 @@ pub fn strengths(
     now_ms: u64,
 ) -> [f32; Detector::COUNT] {
     let evidence = (profile.requests / cfg.min_requests).clamp(0.0, 1.0);
+    let n = profile.requests;
     let mut s = [0f32; Detector::COUNT];
     let mut set = |d: Detector, v: f32| {
         if let Some(x) = s.get_mut(d as usize) {
@@ -117,19 +150,21 @@ pub fn strengths(
         }
     };
     for &(d, sig) in Detector::SHARES {
-        set(d, profile.share(sig) * evidence);
+        set(d, share_lower_bound(profile.signals.get(sig.index()).copied().unwrap_or(0.0), n));
     }
     let day = record.window(Window::Day);
     let (input, output) =
         ((day.current.input + day.previous.input) as f32, (day.current.output + day.previous.output) as f32);
     if input > 0.0 {
-        set(Detector::OutputHeavy, ramp(output / input, 1.5, cfg.output_ratio_high) * evidence);
+        let seen = (n / OUTPUT_FULL_REQUESTS).clamp(0.0, 1.0);
+        set(Detector::OutputHeavy, ramp(output / input, 1.5, cfg.output_ratio_high) * seen);
     }
-    let (_, top_share) = profile.top_template();
+    let top = profile.templates.first().map_or(0.0, |t| t.1);
     let distinct = 1.0 - profile.repeat_share();
-    set(Detector::TemplateConcentration, ramp(top_share, 0.3, 0.8) * distinct * evidence);
+    set(Detector::TemplateConcentration, ramp(share_lower_bound(top, n), 0.3, 0.8) * distinct);
     if let Some(cv) = profile.cadence_cv() {
-        set(Detector::CadenceRegular, ramp(1.0 - cv, 0.2, 0.8));
+        let seen = ramp(profile.gaps, CADENCE_MIN_GAPS, CADENCE_FULL_GAPS);
+        set(Detector::CadenceRegular, ramp(1.0 - cv, 0.2, 0.8) * seen);
     }
     set(Detector::RoundTheClock, ramp(profile.hours_active(now_ms) as f32, 12.0, 20.0));
     let hour = record.estimate(Window::Hour, now_ms).requests as f32;
@@ -147,13 +182,50 @@ pub fn strengths(
     s
 }
 
-/// The score from the three group strengths (see the module docs).
+/// The intent strength (`1 - (1 - S)(1 - W)`) from which automation multiplies it fully.
+pub const INTENT_CLEAR: f32 = 0.35;
+
+/// The group strength of intent (`S`) or cross-credential evidence (`C`) at which the score is no
+/// longer capped below the tag threshold.
+pub const EVIDENCE_FULL: f32 = 0.2;
+/// The highest score without any intent or cross-credential evidence (under the default tag, 0.35).
+pub const BEHAVIOUR_ONLY_CAP: f32 = 0.3;
+
+/// The score from the group strengths and the cross-credential strength `cross` (part of
+/// `automation` too): [`combine`], capped at [`BEHAVIOUR_ONLY_CAP`] while neither intent nor
+/// cross-credential evidence is present, the cap lifting linearly until one of them reaches
+/// [`EVIDENCE_FULL`]. Volume, long answers, single turns and a regular cadence alone never tag.
+pub fn gated(strong: f32, weak: f32, automation: f32, cross: f32) -> f32 {
+    gated_text(strong, 0.0, weak, automation, cross)
+}
+
+/// [`gated`] with text intent (a listed phrase or the intent model) apart from parameter intent.
+pub fn gated_text(strong: f32, text: f32, weak: f32, automation: f32, cross: f32) -> f32 {
+    let full = combine_text(strong, text, weak, automation);
+    let g = (strong.max(text).max(cross) / EVIDENCE_FULL).clamp(0.0, 1.0);
+    g * full + (1.0 - g) * full.min(BEHAVIOUR_ONLY_CAP)
+}
+
+/// The score from the group strengths (see the module docs).
 pub fn combine(strong: f32, weak: f32, automation: f32) -> f32 {
-    let intent = 1.0 - (1.0 - strong) * (1.0 - weak);
-    let score =
-        1.0 - (1.0 - strong) * (1.0 - weak * (0.4 + 0.6 * automation)) * (1.0 - automation * (0.3 + 0.7 * intent));
+    combine_text(strong, 0.0, weak, automation)
+}
+
+/// [`combine`] with text intent `text`: intent evidence like `strong`, but what a person can ask too,
+/// so alone it counts [`TEXT_ALONE`] of its strength and automation brings the rest.
+pub fn combine_text(strong: f32, text: f32, weak: f32, automation: f32) -> f32 {
+    // Intent is clear at INTENT_CLEAR: from there automation multiplies it fully.
+    let intent = ((1.0 - (1.0 - strong) * (1.0 - text) * (1.0 - weak)) / INTENT_CLEAR).min(1.0);
+    let score = 1.0
+        - (1.0 - strong)
+            * (1.0 - text * (TEXT_ALONE + (1.0 - TEXT_ALONE) * automation))
+            * (1.0 - weak * (0.4 + 0.6 * automation))
+            * (1.0 - automation * (0.3 + 0.7 * intent));
     score.clamp(0.0, 1.0)
 }
+
+/// The share of text intent's strength that counts without automation.
+pub const TEXT_ALONE: f32 = 0.6;
 
 /// Scores a credential and applies stickiness (updating the profile's sticky tier).
 pub fn assess(
@@ -164,20 +236,25 @@ pub fn assess(
     now_ms: u64,
 ) -> Assessment {
     let s = strengths(cfg, profile, record, campaign, now_ms);
-    let (mut keep_strong, mut keep_weak, mut keep_auto) = (1.0f32, 1.0f32, 1.0f32);
+    let (mut keep_strong, mut keep_text, mut keep_weak) = (1.0f32, 1.0f32, 1.0f32);
+    let (mut keep_auto, mut keep_cross) = (1.0f32, 1.0f32);
     let mut reasons = Vec::new();
     for d in Detector::ALL {
         let c = cfg.weight(d) * s.get(d as usize).copied().unwrap_or(0.0);
         match d.group() {
             Group::StrongIntent => keep_strong *= 1.0 - c,
+            Group::TextIntent => keep_text *= 1.0 - c,
             Group::WeakIntent => keep_weak *= 1.0 - c,
             Group::Automation => keep_auto *= 1.0 - c,
+        }
+        if matches!(d, Detector::CampaignTemplate | Detector::CampaignSystemPrompt) {
+            keep_cross *= 1.0 - c;
         }
         if c >= 0.05 {
             reasons.push((d.name(), c));
         }
     }
-    let score = combine(1.0 - keep_strong, 1.0 - keep_weak, 1.0 - keep_auto);
+    let score = gated_text(1.0 - keep_strong, 1.0 - keep_text, 1.0 - keep_weak, 1.0 - keep_auto, 1.0 - keep_cross);
     reasons.sort_by(|a, b| b.1.total_cmp(&a.1));
     let t = &cfg.tiers;
     let tier = if t.block.is_some_and(|x| score >= x) {

@@ -16,6 +16,7 @@ pub const PHRASE_WINDOW: usize = 4 * 1024;
 /// Words of the masked prompt that form its template skeleton.
 pub const SKELETON_WORDS: usize = 10;
 
+use crate::intent::{self, Intent, IntentScores};
 pub use crate::signals::ShapeSignal;
 
 /// A set of [`ShapeSignal`]s as bits.
@@ -403,6 +404,44 @@ fn truthy(v: Option<&Json<'_>>) -> bool {
     }
 }
 
+/// The phrase-index bit of each intent signal.
+const INTENT_SIGNALS: [(u8, ShapeSignal); 4] = [
+    (1, ShapeSignal::ChainOfThought),
+    (2, ShapeSignal::Rubric),
+    (4, ShapeSignal::SyntheticData),
+    (8, ShapeSignal::Probe),
+];
+/// The intent model's class of each intent signal, in the same order.
+const INTENT_CLASSES: [Intent; 4] = [Intent::ChainOfThought, Intent::Rubric, Intent::SyntheticData, Intent::Probe];
+/// The intent model reads this many bytes at the start and at the end of a masked text (instructions
+/// sit there; the cost per request stays bounded whatever the prompt's length).
+pub const INTENT_WINDOW: usize = 256;
+
+/// The intent model's scores for a masked text given as its head and (for long texts) its tail
+/// window: the whole text when it is short, else its first and last [`INTENT_WINDOW`] bytes scored
+/// apart (an instruction at one end is not diluted by the other), each class taking the higher.
+/// `None` for an empty text.
+fn intent_scores(head: &str, tail: &str) -> Option<IntentScores> {
+    if head.is_empty() {
+        return None;
+    }
+    if tail.is_empty() && head.len() <= 2 * INTENT_WINDOW {
+        return Some(intent::classify(head));
+    }
+    let last = if tail.is_empty() { head } else { tail };
+    let first = head.get(..floor_boundary(head, INTENT_WINDOW)).unwrap_or("");
+    let mut from = last.len().saturating_sub(INTENT_WINDOW);
+    while from < last.len() && !last.is_char_boundary(from) {
+        from += 1;
+    }
+    let (a, b) = (intent::classify(first), intent::classify(last.get(from..).unwrap_or("")));
+    let mut probs = a.probs;
+    for (p, q) in probs.iter_mut().zip(b.probs) {
+        *p = p.max(q);
+    }
+    Some(IntentScores { probs })
+}
+
 /// Analyses a parsed request body.
 pub fn analyse(api: ApiKind, root: &Json<'_>, cfg: &ShapeConfig) -> RequestShape {
     let mut shape = RequestShape::default();
@@ -452,14 +491,27 @@ pub fn analyse(api: ApiKind, root: &Json<'_>, cfg: &ShapeConfig) -> RequestShape
     let found = [&masked_user, &masked_user_tail, &masked_system, &masked_system_tail]
         .iter()
         .fold(0u8, |found, text| found | cfg.index.scan(text.as_bytes()));
-    for (bit, signal) in [
-        (1, ShapeSignal::ChainOfThought),
-        (2, ShapeSignal::Rubric),
-        (4, ShapeSignal::SyntheticData),
-        (8, ShapeSignal::Probe),
-    ] {
+    for (bit, signal) in INTENT_SIGNALS {
         if found & bit != 0 {
             s.insert(signal);
+        }
+    }
+    // The learned intent model gives the evidence where no listed phrase occurs (phrases stay as the
+    // operator's overrides): the last user message and the system prompt are classified apart, each
+    // from its first and last `INTENT_WINDOW` bytes.
+    if let Some(threshold) = cfg.intent_threshold {
+        if INTENT_SIGNALS.iter().any(|(bit, _)| found & bit == 0) {
+            let user = intent_scores(&masked_user, &masked_user_tail);
+            let system = intent_scores(&masked_system, &masked_system_tail);
+            for ((_, signal), intent) in INTENT_SIGNALS.iter().zip(INTENT_CLASSES) {
+                // A persona ("You are a helpful assistant.") reads like a judge's setup to the model:
+                // the system prompt is not asked for the rubric class (its phrases still count).
+                let from_system = if intent == Intent::Rubric { None } else { system };
+                let p = user.map_or(0.0, |u| u.get(intent)).max(from_system.map_or(0.0, |x| x.get(intent)));
+                if p >= threshold {
+                    s.insert(*signal);
+                }
+            }
         }
     }
     let (template, template_words) = skeleton(&masked_user);

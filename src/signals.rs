@@ -120,13 +120,13 @@ detectors! {
     /// Share with echo.
     Echo = "echo", StrongIntent, 0.5, share of Echo;
     /// Share coercing chain-of-thought.
-    ChainOfThought = "chain_of_thought", StrongIntent, 0.55, share of ChainOfThought;
+    ChainOfThought = "chain_of_thought", TextIntent, 0.8, share of ChainOfThought;
     /// Share of grading / judge prompts.
-    Rubric = "rubric", StrongIntent, 0.55, share of Rubric;
+    Rubric = "rubric", TextIntent, 0.8, share of Rubric;
     /// Share framed as synthetic-data generation.
-    SyntheticData = "synthetic_data", StrongIntent, 0.6, share of SyntheticData;
+    SyntheticData = "synthetic_data", TextIntent, 0.8, share of SyntheticData;
     /// Share probing identity or the system prompt.
-    Probe = "probe", WeakIntent, 0.4, share of Probe;
+    Probe = "probe", TextIntent, 0.6, share of Probe;
     /// Share asking for near-maximum output.
     MaxTokensHigh = "max_tokens_high", WeakIntent, 0.15, share of MaxTokensHigh;
     /// Output tokens far above input tokens.
@@ -171,8 +171,11 @@ impl Detector {
 /// How a signal enters the score.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Group {
-    /// After the model's knowledge, unambiguously.
+    /// After the model's knowledge, unambiguously (request parameters no ordinary use sends).
     StrongIntent,
+    /// What the prompt asks for (a listed phrase or the intent model): intent evidence, but a person
+    /// can ask it too, so automation multiplies it.
+    TextIntent,
     /// Suspicious, but common in honest use.
     WeakIntent,
     /// A script or a farm of keys is sending it.

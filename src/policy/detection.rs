@@ -78,6 +78,9 @@ impl DetectionScope {
     }
 }
 
+/// The intent model's probability at which it sets an intent signal, by default.
+pub const DEFAULT_INTENT_THRESHOLD: f32 = 0.6;
+
 /// The validated `detection` section.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetectionConfig {
@@ -310,6 +313,8 @@ struct RawDetection {
     shadow: bool,
     #[serde(default)]
     reveal_reasons: bool,
+    #[serde(default, deserialize_with = "double_option")]
+    intent_threshold: Option<Option<f32>>,
     #[serde(default)]
     half_life_minutes: Option<u64>,
     #[serde(default)]
@@ -360,7 +365,7 @@ impl DetectionConfig {
             None => RawDetection::default(),
         };
         let defaults = default_phrases();
-        let shape = ShapeConfig::new(
+        let mut shape = ShapeConfig::new(
             Phrases {
                 chain_of_thought: phrases(
                     raw.phrases.chain_of_thought,
@@ -378,6 +383,11 @@ impl DetectionConfig {
             raw.max_tokens_high.unwrap_or(8192),
             raw.watched_models,
         );
+        shape.intent_threshold = match raw.intent_threshold {
+            None => Some(DEFAULT_INTENT_THRESHOLD),
+            Some(None) => None,
+            Some(Some(t)) => Some(unit(t, "detection.intent_threshold")?).filter(|t| *t > 0.0),
+        };
         for (i, m) in shape.watched_models.iter().enumerate() {
             if m.trim().is_empty() {
                 return Err(err(&format!("detection.watched_models[{i}]"), "must not be empty"));
@@ -496,7 +506,7 @@ impl DetectionConfig {
 }
 
 /// What the shape analysis needs from the policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ShapeConfig {
     /// Phrase lists.
     pub phrases: Phrases,
@@ -506,12 +516,15 @@ pub struct ShapeConfig {
     pub max_tokens_high: u64,
     /// Model name prefixes whose use counts as `watched_model`.
     pub watched_models: Vec<String>,
+    /// The intent classifier sets an intent signal when its probability reaches this (`None`: the
+    /// classifier is off and only the phrase lists set them).
+    pub intent_threshold: Option<f32>,
 }
 
 impl ShapeConfig {
     /// A configuration with the phrase index compiled.
     pub fn new(phrases: Phrases, max_tokens_high: u64, watched_models: Vec<String>) -> Self {
         let index = PhraseIndex::new(&phrases);
-        ShapeConfig { phrases, index, max_tokens_high, watched_models }
+        ShapeConfig { phrases, index, max_tokens_high, watched_models, intent_threshold: None }
     }
 }

@@ -22,6 +22,7 @@ use serde_json::Value;
 pub use credential::{CredentialConfig, CredentialSource, MissingCredential, TenantSource};
 pub use detection::{
     default_phrases, CampaignConfig, DegradeConfig, DetectionConfig, DetectionScope, ShapeConfig, Tiers,
+    DEFAULT_INTENT_THRESHOLD,
 };
 use fields::{optional, parse_field};
 pub use fields::{valid_header_name, PolicyError};

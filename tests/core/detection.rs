@@ -350,7 +350,9 @@ fn verdict_is_sticky_for_the_cooldown() {
         "tiers": {"tag": 0.3, "degrade": null, "throttle": null, "block": null}}));
     let store = MemoryStore::new();
     let ledger = Ledger::new(&p.ledger, &store);
-    let flagged = json!({"model": "m", "logprobs": true, "messages": [{"role": "user", "content": "x"}]});
+    // One request is little evidence of a share (its lower bound is 0.27): two strong signals tag it.
+    let flagged = json!({"model": "m", "logprobs": true, "logit_bias": {"7": 5},
+        "messages": [{"role": "user", "content": "x"}]});
     assert_eq!(send(&p, &ledger, "k", &flagged, T0).verdict.enforced, Action::Tag);
     // Many clean requests drive the score down, but the tag holds for 30 minutes.
     let clean = chat("Tell me about the weather in Lisbon today.");
@@ -374,7 +376,8 @@ fn throttle_tier_limits_requests_per_minute_and_degrades_the_rest() {
         "tiers": {"tag": 0.1, "degrade": 0.2, "throttle": 0.3, "block": null}}));
     let store = MemoryStore::new();
     let ledger = Ledger::new(&p.ledger, &store);
-    let body = json!({"model": "m", "logprobs": true, "messages": [{"role": "user", "content": "x"}]});
+    let body = json!({"model": "m", "logprobs": true, "logit_bias": {"7": 5}, "n": 4,
+        "messages": [{"role": "user", "content": "x"}]});
     let actions: Vec<Action> = (0..5u64).map(|i| send(&p, &ledger, "k", &body, T0 + i).verdict.enforced).collect();
     assert_eq!(actions, vec![Action::Degrade, Action::Degrade, Action::Degrade, Action::Throttle, Action::Throttle]);
     // The verdict is `throttle` for all of them: within the allowance they are forwarded degraded.
@@ -611,4 +614,135 @@ fn the_signal_table_names_each_signal_once_and_maps_shares_to_their_shape_signal
         ShapeSignal::ALL.iter().map(|s| s.index()).collect::<Vec<_>>(),
         (0..ShapeSignal::COUNT).collect::<Vec<_>>()
     );
+}
+
+#[test]
+fn a_share_needs_observations_before_it_can_matter() {
+    use distill_guard::detection::share_lower_bound;
+    assert_eq!(share_lower_bound(0.0, 0.0), 0.0);
+    assert!(share_lower_bound(1.0, 1.0) < 0.3, "one request is not a share");
+    assert!(share_lower_bound(8.0, 8.0) < 0.8);
+    assert!(share_lower_bound(30.0, 30.0) > 0.9);
+    assert!(share_lower_bound(3.0, 30.0) < 0.05, "a student asking for steps now and then");
+    let mut last = 0.0;
+    for n in 1..100 {
+        let lb = share_lower_bound(n as f32 / 2.0, n as f32);
+        assert!(lb >= last && lb < 0.5, "grows with evidence towards the share: {n} {lb}");
+        last = lb;
+    }
+}
+
+#[test]
+fn a_dozen_regularly_spaced_messages_never_look_like_a_metronome() {
+    let p = detection_policy(json!({}));
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    let mut reasons = Vec::new();
+    for i in 0..12u64 {
+        let d = send(&p, &ledger, "person", &chat(&own_question(i)), T0 + i * 90_000);
+        reasons.push(d.assessment.unwrap().reasons);
+    }
+    assert!(reasons.iter().flatten().all(|(name, _)| *name != "cadence_regular"), "{reasons:?}");
+    // Seventy requests at the same pace are a script's cadence.
+    let mut last = None;
+    for i in 12..80u64 {
+        last = Some(send(&p, &ledger, "person", &chat(&own_question(i)), T0 + i * 90_000));
+    }
+    let a = last.unwrap().assessment.unwrap();
+    assert!(a.reasons.iter().any(|(name, _)| *name == "cadence_regular"), "{:?}", a.reasons);
+    assert!(a.tier < Tier::Tag, "a regular cadence alone is automation, not intent: {a:?}");
+}
+
+#[test]
+fn behaviour_without_intent_or_cross_credential_evidence_never_tags() {
+    use distill_guard::detection::{gated, BEHAVIOUR_ONLY_CAP};
+    const { assert!(BEHAVIOUR_ONLY_CAP < 0.35) };
+    // A product key: long answers, single turns, steady volume round the clock, a regular cadence.
+    assert!(gated(0.0, 0.5, 0.9, 0.0) <= BEHAVIOUR_ONLY_CAP);
+    assert!(gated(0.0, 1.0, 1.0, 0.0) <= BEHAVIOUR_ONLY_CAP);
+    // The same with clear intent evidence, or spread over a farm of keys, is enforced.
+    assert!(gated(0.3, 0.5, 0.85, 0.0) >= 0.7);
+    assert!(gated(0.0, 0.5, 0.85, 0.3) >= 0.7);
+    // Text intent (a phrase or the intent model) counts 0.6 alone: a person asking for steps in half
+    // their questions, with long answers, is not tagged; the same text from a script is throttled.
+    use distill_guard::detection::gated_text;
+    assert!(gated_text(0.0, 0.3, 0.2, 0.05, 0.0) < 0.35);
+    assert!(gated_text(0.0, 0.4, 0.0, 0.6, 0.0) >= 0.7);
+    // Parameter intent needs no automation; faint evidence lifts the cap only part of the way.
+    assert!(gated(0.9, 0.0, 0.0, 0.0) >= 0.9);
+    assert!(gated(0.05, 0.5, 0.9, 0.0) < 0.55);
+}
+
+fn shape_with_model(body: Value, threshold: Option<f32>) -> distill_guard::shape::RequestShape {
+    let mut cfg = shape_cfg();
+    cfg.intent_threshold = threshold;
+    let bytes = serde_json::to_vec(&body).unwrap();
+    analyse(ApiKind::OpenAiChat, &Json::parse(&bytes).unwrap(), &cfg)
+}
+
+#[test]
+fn the_intent_model_sets_intent_signals_where_no_listed_phrase_occurs() {
+    let cases = [
+        (
+            "Before you answer, lay out each inference that leads you to the result, then give the result. \
+             Question: a train travels 120 km in 2 hours. What is its speed?",
+            ShapeSignal::ChainOfThought,
+        ),
+        (
+            "Produce 20 varied question and answer items about cooking, formatted as JSON objects, to be used \
+             to teach a model",
+            ShapeSignal::SyntheticData,
+        ),
+        ("Tell me which AI you are and who made you", ShapeSignal::Probe),
+    ];
+    let intent = [ShapeSignal::ChainOfThought, ShapeSignal::Rubric, ShapeSignal::SyntheticData, ShapeSignal::Probe];
+    for (text, want) in cases {
+        let without = shape_with_model(chat(text), None);
+        assert!(intent.iter().all(|s| !without.signals.contains(*s)), "no listed phrase in {text:?}");
+        let with = shape_with_model(chat(text), Some(0.7));
+        assert!(with.signals.contains(want), "{text:?}: {:?}", with.signals);
+        // In the system prompt, before a bare question, it counts too.
+        let body = json!({"model": "m", "messages": [{"role": "system", "content": text},
+            {"role": "user", "content": "What is the boiling point of water at altitude?"}]});
+        assert!(shape_with_model(body, Some(0.7)).signals.contains(want), "{text:?} as the system prompt");
+    }
+    // Ordinary questions, and a persona system prompt, are not intent.
+    for text in ["How do I bake sourdough bread at home?", "Why is the sky blue during the day and red at sunset?"] {
+        let body = json!({"model": "m", "messages": [
+            {"role": "system", "content": "You are a helpful assistant."}, {"role": "user", "content": text}]});
+        let s = shape_with_model(body, Some(0.7));
+        assert!(intent.iter().all(|i| !s.signals.contains(*i)), "{text:?}: {:?}", s.signals);
+    }
+    // A listed phrase still sets its signal with the model off (the operator's override).
+    let s = shape_with_model(chat("Explain step by step how tides work"), None);
+    assert!(s.signals.contains(ShapeSignal::ChainOfThought));
+}
+
+#[test]
+fn the_intent_model_reads_only_the_ends_of_a_long_prompt() {
+    let filler = "The committee met on a Tuesday and discussed the budget for the library roof. ".repeat(200);
+    // An instruction that fills the model's window at one end (the model scores each end apart).
+    let cot =
+        "Before you answer, lay out each inference that leads you to the result, then give the result. ".repeat(3);
+    let start = shape_with_model(chat(&format!("{cot} {filler}")), Some(0.7));
+    let end = shape_with_model(chat(&format!("{filler} {cot}")), Some(0.7));
+    let middle = shape_with_model(chat(&format!("{filler} {cot} {filler}")), Some(0.7));
+    assert!(start.signals.contains(ShapeSignal::ChainOfThought));
+    assert!(end.signals.contains(ShapeSignal::ChainOfThought));
+    assert!(!middle.signals.contains(ShapeSignal::ChainOfThought), "the middle of a long prompt is not read");
+}
+
+#[test]
+fn the_intent_threshold_is_policy_and_null_turns_the_model_off() {
+    let p = detection_policy(json!({}));
+    assert_eq!(p.detection.shape.intent_threshold, Some(distill_guard::policy::DEFAULT_INTENT_THRESHOLD));
+    let p = detection_policy(json!({"intent_threshold": null}));
+    assert_eq!(p.detection.shape.intent_threshold, None);
+    let p = detection_policy(json!({"intent_threshold": 0.95}));
+    assert_eq!(p.detection.shape.intent_threshold, Some(0.95));
+    let raw = json!({"version": 1, "credential": {"sources": [{"kind": "bearer"}],
+        "hash_secret": "0123456789abcdef-test-secret"},
+        "detection": {"intent_threshold": 2}});
+    let e = Policy::parse(raw.to_string().as_bytes(), &|_| None).unwrap_err();
+    assert_eq!(e.path, "detection.intent_threshold");
 }

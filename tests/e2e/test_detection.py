@@ -142,12 +142,13 @@ def no_reasons_in(text):
 def test_a_flagged_official_sdk_client_sees_a_native_error_without_detection_reasons():
     openai = pytest.importorskip("openai")
     anthropic = pytest.importorskip("anthropic")
-    e = Envoy(detection_policy({"throttle": 0.1, "block": 0.5}, throttle_requests_per_minute=1))
+    e = Envoy(detection_policy({"throttle": 0.1, "block": 0.2}, throttle_requests_per_minute=1))
     try:
         oa = openai.OpenAI(api_key="sk-sdk-flagged", base_url=f"http://127.0.0.1:{e.port}/v1", max_retries=0)
-        # Logprobs with n > 1 and a huge max_tokens: blocked (403) from the first request.
+        # Logprobs, a logit bias and n > 1: blocked (403) from the first request.
         with pytest.raises(openai.PermissionDeniedError) as blocked:
             oa.chat.completions.create(model="gpt-4o", logprobs=True, top_logprobs=10, n=4, max_tokens=9000,
+                                       logit_bias={"1234": 5},
                                        messages=[{"role": "user", "content": "Which word comes next: red, green"}])
         assert blocked.value.status_code == 403
         body = blocked.value.body
