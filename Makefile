@@ -13,7 +13,7 @@ CARGO   ?= cargo
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: intent-train intent-eval help tools tools-envoy build policy-check report-tool report credential-id prometheus-tools prometheus-check apply-policy bench bench-estimator bench-tools bench-proxy bench-latency bench-smoke bench-core bench-instructions bench-wasm noop-filter trap-filter fleet-tools fleet-probe fleet-config run-fleet soak fuzz-tools fuzz-smoke fuzz-long detect-eval detect-eval-dump detect-sim fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
+.PHONY: intent-train intent-eval help tools tools-envoy build policy-check report-tool report credential-id prometheus-tools prometheus-check apply-policy bench bench-estimator bench-tools bench-proxy bench-latency bench-cost bench-smoke bench-core bench-instructions bench-wasm noop-filter trap-filter fleet-tools fleet-probe fleet-config run-fleet soak fuzz-tools fuzz-smoke fuzz-long detect-eval detect-eval-dump detect-sim fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-14s\033[0m %s\n",$$1,$$2}'
@@ -74,10 +74,11 @@ compose-policy: policy-check ## Hot-reload POLICY=file into the running compose 
 envoy-config: ## Re-render envoy/envoy.yaml from the template and envoy/policy.json
 	python3 envoy/render.py --out envoy/envoy.yaml
 
-lint: ## rustfmt check + clippy (no unwrap/expect/panic/indexing in src/) for native and wasip1
+lint: ## rustfmt check + clippy (no unwrap/expect/panic/indexing in src/) for native and wasip1 + no import cycle in src/ (tools/layers.py)
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --target wasm32-wasip1 -- -D warnings
+	python3 tools/layers.py
 
 test-unit: ## Native unit and core tests
 	$(CARGO) test

@@ -2,7 +2,7 @@
 //! synthetic-data generation, identity/system-prompt probing, or ordinary use.
 //!
 //! The model is a multinomial logistic regression over hashed features of the *masked* prompt (the
-//! text [`crate::shape::mask`] produces: lower case, digit runs `#`, quoted spans `"…"`, whitespace
+//! text [`crate::mask::mask`] produces: lower case, digit runs `#`, quoted spans `"…"`, whitespace
 //! collapsed), trained offline by `tools/intent/train.py` and shipped as data (`src/intent/weights.bin`,
 //! 128 KiB). Features, in one pass and without allocation:
 //! - every token — a word (a run of word characters) or a single CJK character — hashed;
@@ -441,7 +441,7 @@ impl Evidence {
     }
 }
 
-/// Classifies a masked prompt (the output of [`crate::shape::mask`]).
+/// Classifies a masked prompt (the output of [`crate::mask::mask`]).
 pub fn classify(masked: &str) -> IntentScores {
     evidence(masked).scores()
 }

@@ -32,7 +32,7 @@
 //! [`api::Dialect`] per file), [`credential`], [`request`] and [`shape`] (facts and signals of a
 //! request), [`decision`] with [`budget`], [`detection`], [`ledger`], [`profile`] and [`campaign`]
 //! (the verdict and its accounting), [`response`] and [`sse`] (usage), [`contract`] (headers and
-//! replies). Every setting is read once in [`policy`], which imports only leaves ([`hash`],
+//! replies). Every setting is read once in [`policy`], which imports only leaves ([`hash`], [`mask`],
 //! [`phrases`], [`signals`]); [`signals`] declares every signal once.
 
 pub mod api;
@@ -50,6 +50,7 @@ pub mod host;
 pub mod intent;
 pub mod json;
 pub mod ledger;
+pub mod mask;
 pub mod metrics;
 pub mod phrases;
 pub mod policy;

@@ -3,9 +3,9 @@
 //! probes) and the prompt template fingerprint. Computed once from the parsed body.
 
 use crate::api::ApiKind;
-use crate::bytes::{ascii_at_least, ascii_eq, ascii_in, byte_table, word_at, ByteTable, HIGH};
 use crate::hash::{fnv1a64, words64};
 use crate::json::{Json, NULL};
+pub use crate::mask::mask;
 
 /// Prompt texts up to this many bytes are analysed whole; longer ones by their first and last
 /// [`PHRASE_WINDOW`] bytes.
@@ -217,155 +217,6 @@ fn conversation<'a>(api: ApiKind, root: &'a Json<'_>) -> Conversation<'a> {
         _ => {}
     }
     c
-}
-
-/// Lower-cases and masks the variable parts of a prompt: digit runs become `#`, quoted spans `"…"`,
-/// whitespace collapses. The result is what templates are compared on and phrases matched against.
-pub fn mask(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = vec![0u8; text.len() + 16];
-    let mut len = 0usize;
-    // The kind of the previous output: runs of digits and of whitespace collapse to one `#` / space.
-    let mut prev = MASK_SPACE;
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        // Room for at least one output byte per input byte left (only quotes and non-ASCII
-        // lower-casing can write more than they read).
-        if out.len() < len + (bytes.len() - i) + 8 {
-            out.resize((len + (bytes.len() - i)) * 2 + 8, 0);
-        }
-        let kind = mask_kind(b);
-        if kind == MASK_PLAIN {
-            // A run of plain ASCII: copied lower-cased in one tight loop.
-            // A single space between words is copied here too (it maps to itself), so prose runs on
-            // from word to word; a second whitespace byte, a digit, a quote or non-ASCII ends the run.
-            let rest = bytes.get(i..).unwrap_or(&[]);
-            let dst = out.get_mut(len..).unwrap_or(&mut []);
-            let mut n = 0;
-            let mut last_space = false;
-            // Eight bytes at a time while they are all plain or single spaces.
-            while let (Some(w), Some(d)) = (word_at(rest, n), dst.get_mut(n..n + 8)) {
-                let Some(lower) = plain_word(w, last_space) else { break };
-                d.copy_from_slice(&lower.to_le_bytes());
-                last_space = w >> 56 == u64::from(b' ');
-                n += 8;
-            }
-            let (dst, rest) = (dst.get_mut(n..).unwrap_or(&mut []), rest.get(n..).unwrap_or(&[]));
-            for (d, &x) in dst.iter_mut().zip(rest) {
-                let space = x == b' ';
-                if (last_space || !space) && mask_kind(x) != MASK_PLAIN {
-                    break;
-                }
-                *d = x.to_ascii_lowercase();
-                last_space = space;
-                n += 1;
-            }
-            len += n;
-            i += n.max(1);
-            prev = if last_space { MASK_SPACE } else { MASK_PLAIN };
-            continue;
-        }
-        if kind == MASK_DIGIT || kind == MASK_SPACE {
-            // A run of digits becomes `#`, a run of whitespace one space.
-            let rest = bytes.get(i..).unwrap_or(&[]);
-            let n = rest.iter().position(|&x| mask_kind(x) != kind).unwrap_or(rest.len());
-            if prev != kind {
-                if let Some(d) = out.get_mut(len) {
-                    *d = if kind == MASK_DIGIT { b'#' } else { b' ' };
-                    len += 1;
-                }
-            }
-            i += n.max(1);
-            prev = kind;
-            continue;
-        }
-        if b < 0x80 {
-            // `"` or a backquote: the quoted span becomes `"…"`.
-            put(&mut out, &mut len, "\"…\"".as_bytes());
-            let rest = bytes.get(i + 1..).unwrap_or(&[]);
-            i = rest.iter().position(|&x| x == b).map_or(bytes.len(), |p| i + 1 + p + 1);
-            prev = MASK_PLAIN;
-            continue;
-        }
-        let Some(c) = text.get(i..).and_then(|rest| rest.chars().next()) else { break };
-        i += c.len_utf8();
-        let closing = match c {
-            '“' => Some('”'),
-            '「' => Some('」'),
-            '«' => Some('»'),
-            _ => None,
-        };
-        if let Some(q) = closing {
-            put(&mut out, &mut len, "\"…\"".as_bytes());
-            i = text.get(i..).and_then(|rest| rest.find(q)).map_or(bytes.len(), |p| i + p + q.len_utf8());
-            prev = MASK_PLAIN;
-        } else if c.is_whitespace() {
-            if prev != MASK_SPACE {
-                put(&mut out, &mut len, b" ");
-            }
-            prev = MASK_SPACE;
-        } else {
-            let mut buf = [0u8; 4];
-            for l in c.to_lowercase() {
-                put(&mut out, &mut len, l.encode_utf8(&mut buf).as_bytes());
-            }
-            prev = MASK_PLAIN;
-        }
-    }
-    out.truncate(len);
-    while out.last() == Some(&b' ') {
-        out.pop();
-    }
-    // Only whole characters and ASCII were written, so this never fails.
-    String::from_utf8(out).unwrap_or_default()
-}
-
-/// Eight bytes of a plain run lower-cased, or `None` when one of them ends the run: a byte that is
-/// not plain ASCII (controls and whitespace included) other than a single space (`last_space`: the
-/// byte before the word was a space).
-#[inline(always)]
-fn plain_word(w: u64, last_space: bool) -> Option<u64> {
-    if w & HIGH != 0 {
-        return None;
-    }
-    let ends = (!ascii_at_least(w, 0x20) & HIGH) | ascii_in(w, b'0', b'9') | ascii_eq(w, b'"') | ascii_eq(w, b'`');
-    let spaces = ascii_eq(w, b' ');
-    let doubled = spaces & ((spaces << 8) | (u64::from(last_space) << 7));
-    if ends | doubled != 0 {
-        return None;
-    }
-    Some(w | (ascii_in(w, b'A', b'Z') >> 2))
-}
-
-/// Appends `data` at `*len`, growing `out` when needed.
-fn put(out: &mut Vec<u8>, len: &mut usize, data: &[u8]) {
-    let end = *len + data.len();
-    if end > out.len() {
-        out.resize(end.max(out.len() * 2), 0);
-    }
-    if let Some(dst) = out.get_mut(*len..end) {
-        dst.copy_from_slice(data);
-    }
-    *len = end;
-}
-
-const MASK_PLAIN: u8 = 0;
-const MASK_DIGIT: u8 = 1;
-const MASK_SPACE: u8 = 2;
-const MASK_OTHER: u8 = 3;
-
-/// How `mask` treats each byte: plain ASCII, digit, ASCII whitespace, or anything else (quotes and
-/// non-ASCII, handled apart).
-const MASK_KIND: ByteTable = byte_table!(|b| match b {
-    b'"' | b'`' | 0x80..=0xff => MASK_OTHER,
-    b'0'..=b'9' => MASK_DIGIT,
-    b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => MASK_SPACE,
-    _ => MASK_PLAIN,
-});
-
-#[inline(always)]
-fn mask_kind(b: u8) -> u8 {
-    MASK_KIND.get(b)
 }
 
 /// The template fingerprint of a masked prompt and the number of words it covers.

@@ -354,7 +354,7 @@ fn phrases(raw: Option<Vec<String>>, default: Vec<String>, path: &str) -> Result
             return Err(err(&format!("{path}[{i}]"), "must not be empty"));
         }
     }
-    Ok(list.into_iter().map(|p| crate::shape::mask(&p)).collect())
+    Ok(list.into_iter().map(|p| crate::mask::mask(&p)).collect())
 }
 
 impl DetectionConfig {
