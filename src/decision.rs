@@ -351,11 +351,36 @@ pub fn campaign_template(policy: &Policy, facts: &RequestFacts) -> Option<u64> {
     tracked.then_some(shape.template)
 }
 
+/// The request's system-prompt fingerprint when the campaign detector tracks it (long enough, not
+/// allow-listed).
+pub fn campaign_system_prompt(policy: &Policy, facts: &RequestFacts) -> Option<u64> {
+    let det = &policy.detection;
+    let shape = facts.shape.as_ref()?;
+    let tracked = det.enabled
+        && det.campaign.enabled
+        && shape.system != 0
+        && shape.system_words >= det.campaign.min_system_prompt_words
+        && !det.campaign.allow_fingerprints.contains(&shape.system);
+    tracked.then_some(shape.system)
+}
+
+/// The larger of a local and a fleet count, field by field.
+fn larger(local: Option<CampaignView>, fleet: Option<CampaignView>) -> Option<CampaignView> {
+    match (local, fleet) {
+        (Some(l), Some(f)) => {
+            Some(CampaignView { credentials: l.credentials.max(f.credentials), contents: l.contents.max(f.contents) })
+        }
+        (local, fleet) => local.or(fleet),
+    }
+}
+
 /// What the other replicas saw, from the fleet counters (the policy's `fleet` section).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct FleetEvidence {
     /// Distinct credentials and prompts of the request's template fleet-wide, if known.
     pub template: Option<CampaignView>,
+    /// The same for its system prompt.
+    pub system_prompt: Option<CampaignView>,
     /// The credential's requests fleet-wide in the current clock hour, if known.
     pub requests_hour: Option<u64>,
 }
@@ -379,19 +404,13 @@ fn campaign_evidence(
     let table =
         CampaignTable::new(ledger.store(), &policy.ledger.key_prefix, det.campaign.slots, det.campaign.window_s);
     let who = fnv1a64(credential.id.as_bytes());
-    let allowed = |fp: u64| det.campaign.allow_fingerprints.contains(&fp);
     if campaign_template(policy, facts).is_some() {
         let local = table.observe(FingerprintKind::Template, shape.template, who, shape.content, now_ms);
-        evidence.template = match (local, fleet.template) {
-            (Some(l), Some(f)) => Some(CampaignView {
-                credentials: l.credentials.max(f.credentials),
-                contents: l.contents.max(f.contents),
-            }),
-            (local, fleet) => local.or(fleet),
-        };
+        evidence.template = larger(local, fleet.template);
     }
-    if shape.system != 0 && shape.system_words >= det.campaign.min_system_prompt_words && !allowed(shape.system) {
-        evidence.system_prompt = table.observe(FingerprintKind::SystemPrompt, shape.system, who, shape.content, now_ms);
+    if campaign_system_prompt(policy, facts).is_some() {
+        let local = table.observe(FingerprintKind::SystemPrompt, shape.system, who, shape.content, now_ms);
+        evidence.system_prompt = larger(local, fleet.system_prompt);
     }
     evidence
 }
