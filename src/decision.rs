@@ -338,30 +338,25 @@ fn check_tenant<'p>(
     (crossed, slot)
 }
 
-/// The request's template fingerprint when the campaign detector tracks it (long enough, not
-/// allow-listed), whether or not detection runs for this request.
-pub fn campaign_template(policy: &Policy, facts: &RequestFacts) -> Option<u64> {
-    let det = &policy.detection;
-    let shape = facts.shape.as_ref()?;
-    let tracked = det.enabled
-        && det.campaign.enabled
-        && shape.template != 0
-        && shape.template_words >= det.campaign.min_template_words
-        && !det.campaign.allow_fingerprints.contains(&shape.template);
-    tracked.then_some(shape.template)
+/// `fp` if the campaign detector tracks it: detection and campaigns on, a fingerprint of at least
+/// `min_words` words, not allow-listed.
+fn tracked(policy: &Policy, fp: u64, words: u32, min_words: u32) -> Option<u64> {
+    let c = &policy.detection.campaign;
+    let on = policy.detection.enabled && c.enabled;
+    (on && fp != 0 && words >= min_words && !c.allow_fingerprints.contains(&fp)).then_some(fp)
 }
 
-/// The request's system-prompt fingerprint when the campaign detector tracks it (long enough, not
-/// allow-listed).
+/// The request's template fingerprint when the campaign detector tracks it, whether or not detection
+/// runs for this request.
+pub fn campaign_template(policy: &Policy, facts: &RequestFacts) -> Option<u64> {
+    let s = facts.shape.as_ref()?;
+    tracked(policy, s.template, s.template_words, policy.detection.campaign.min_template_words)
+}
+
+/// The request's system-prompt fingerprint when the campaign detector tracks it.
 pub fn campaign_system_prompt(policy: &Policy, facts: &RequestFacts) -> Option<u64> {
-    let det = &policy.detection;
-    let shape = facts.shape.as_ref()?;
-    let tracked = det.enabled
-        && det.campaign.enabled
-        && shape.system != 0
-        && shape.system_words >= det.campaign.min_system_prompt_words
-        && !det.campaign.allow_fingerprints.contains(&shape.system);
-    tracked.then_some(shape.system)
+    let s = facts.shape.as_ref()?;
+    tracked(policy, s.system, s.system_words, policy.detection.campaign.min_system_prompt_words)
 }
 
 /// The larger of a local and a fleet count, field by field.
