@@ -338,17 +338,35 @@ fn check_tenant<'p>(
     (crossed, slot)
 }
 
-/// The request's template fingerprint when the campaign detector tracks it (long enough, not
-/// allow-listed), whether or not detection runs for this request.
+/// `fp` if the campaign detector tracks it: detection and campaigns on, a fingerprint of at least
+/// `min_words` words, not allow-listed.
+fn tracked(policy: &Policy, fp: u64, words: u32, min_words: u32) -> Option<u64> {
+    let c = &policy.detection.campaign;
+    let on = policy.detection.enabled && c.enabled;
+    (on && fp != 0 && words >= min_words && !c.allow_fingerprints.contains(&fp)).then_some(fp)
+}
+
+/// The request's template fingerprint when the campaign detector tracks it, whether or not detection
+/// runs for this request.
 pub fn campaign_template(policy: &Policy, facts: &RequestFacts) -> Option<u64> {
-    let det = &policy.detection;
-    let shape = facts.shape.as_ref()?;
-    let tracked = det.enabled
-        && det.campaign.enabled
-        && shape.template != 0
-        && shape.template_words >= det.campaign.min_template_words
-        && !det.campaign.allow_fingerprints.contains(&shape.template);
-    tracked.then_some(shape.template)
+    let s = facts.shape.as_ref()?;
+    tracked(policy, s.template, s.template_words, policy.detection.campaign.min_template_words)
+}
+
+/// The request's system-prompt fingerprint when the campaign detector tracks it.
+pub fn campaign_system_prompt(policy: &Policy, facts: &RequestFacts) -> Option<u64> {
+    let s = facts.shape.as_ref()?;
+    tracked(policy, s.system, s.system_words, policy.detection.campaign.min_system_prompt_words)
+}
+
+/// The larger of a local and a fleet count, field by field.
+fn larger(local: Option<CampaignView>, fleet: Option<CampaignView>) -> Option<CampaignView> {
+    match (local, fleet) {
+        (Some(l), Some(f)) => {
+            Some(CampaignView { credentials: l.credentials.max(f.credentials), contents: l.contents.max(f.contents) })
+        }
+        (local, fleet) => local.or(fleet),
+    }
 }
 
 /// What the other replicas saw, from the fleet counters (the policy's `fleet` section).
@@ -356,6 +374,8 @@ pub fn campaign_template(policy: &Policy, facts: &RequestFacts) -> Option<u64> {
 pub struct FleetEvidence {
     /// Distinct credentials and prompts of the request's template fleet-wide, if known.
     pub template: Option<CampaignView>,
+    /// The same for its system prompt.
+    pub system_prompt: Option<CampaignView>,
     /// The credential's requests fleet-wide in the current clock hour, if known.
     pub requests_hour: Option<u64>,
 }
@@ -379,19 +399,13 @@ fn campaign_evidence(
     let table =
         CampaignTable::new(ledger.store(), &policy.ledger.key_prefix, det.campaign.slots, det.campaign.window_s);
     let who = fnv1a64(credential.id.as_bytes());
-    let allowed = |fp: u64| det.campaign.allow_fingerprints.contains(&fp);
     if campaign_template(policy, facts).is_some() {
         let local = table.observe(FingerprintKind::Template, shape.template, who, shape.content, now_ms);
-        evidence.template = match (local, fleet.template) {
-            (Some(l), Some(f)) => Some(CampaignView {
-                credentials: l.credentials.max(f.credentials),
-                contents: l.contents.max(f.contents),
-            }),
-            (local, fleet) => local.or(fleet),
-        };
+        evidence.template = larger(local, fleet.template);
     }
-    if shape.system != 0 && shape.system_words >= det.campaign.min_system_prompt_words && !allowed(shape.system) {
-        evidence.system_prompt = table.observe(FingerprintKind::SystemPrompt, shape.system, who, shape.content, now_ms);
+    if campaign_system_prompt(policy, facts).is_some() {
+        let local = table.observe(FingerprintKind::SystemPrompt, shape.system, who, shape.content, now_ms);
+        evidence.system_prompt = larger(local, fleet.system_prompt);
     }
     evidence
 }

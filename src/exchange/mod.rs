@@ -22,10 +22,11 @@ use crate::campaign::CampaignView;
 use crate::contract::{is_owned_header, local_reply, upstream_headers, LocalReply};
 use crate::credential::{identify, Credential};
 use crate::decision::{
-    campaign_template, decide_with_fleet, precheck, settle, Charge, FleetEvidence, LedgerStats, Verdict,
+    campaign_system_prompt, campaign_template, decide_with_fleet, precheck, settle, Charge, FleetEvidence, LedgerStats,
+    Verdict,
 };
 use crate::fleet::export::{request_exports, settle_export};
-use crate::fleet::replica::Replica;
+use crate::fleet::replica::{Replica, TemplateCounts};
 use crate::host::SharedStore;
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
@@ -263,15 +264,20 @@ impl Exchange {
         let Ok(mut replica) = cell.try_borrow_mut() else { return Ok(FleetEvidence::default()) };
         let template = campaign_template(&self.policy, facts);
         let prompt = template.and(facts.shape.as_ref().map(|s| s.content));
-        if !replica.record(&credential.id, template, prompt) {
+        let system = campaign_system_prompt(&self.policy, facts);
+        let system_prompt = facts.shape.as_ref().map(|s| s.content);
+        let kept = replica.record(&credential.id, template, prompt)
+            & system.is_none_or(|s| replica.record_system_prompt(&credential.id, s, system_prompt));
+        if !kept {
             self.metrics.add(Metrics::fleet_dropped, 1);
         }
         if replica.refuses() {
             return Err(());
         }
-        let counts = template.and_then(|t| replica.template_counts(t, now));
+        let view = |c: TemplateCounts| CampaignView { credentials: c.credentials as f32, contents: c.prompts as f32 };
         Ok(FleetEvidence {
-            template: counts.map(|c| CampaignView { credentials: c.credentials as f32, contents: c.prompts as f32 }),
+            template: template.and_then(|t| replica.template_counts(t, now)).map(view),
+            system_prompt: system.and_then(|s| replica.system_prompt_counts(s, now)).map(view),
             requests_hour: replica.credential_requests(&credential.id, now),
         })
     }

@@ -168,6 +168,19 @@ impl Deltas {
         } else {
             kept = false;
         }
+        self.record_members(credential, template, prompt, max_entries) && kept
+    }
+
+    /// Records only that `credential` (and `prompt`) used `template`, not a request: for a second
+    /// fingerprint of the same request (its system prompt). Returns false if something was dropped.
+    pub fn record_members(
+        &mut self,
+        credential: &str,
+        template: Option<&str>,
+        prompt: Option<&str>,
+        max_entries: usize,
+    ) -> bool {
+        let mut kept = true;
         if let Some(t) = template {
             for (member, id) in [(Member::Credential, Some(credential)), (Member::Prompt, prompt)] {
                 let Some(id) = id else { continue };

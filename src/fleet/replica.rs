@@ -34,6 +34,11 @@ pub fn fingerprint_hex(fp: u64) -> String {
     format!("{fp:016x}")
 }
 
+/// A system prompt's key: its own namespace next to the templates'.
+fn system_key(fp: u64) -> String {
+    format!("s{fp:016x}")
+}
+
 impl Replica {
     /// A replica with nothing recorded.
     pub fn new(settings: FleetSettings) -> Self {
@@ -74,13 +79,29 @@ impl Replica {
         self.deltas.record(credential, template.as_deref(), prompt.as_deref(), self.settings.max_pending)
     }
 
+    /// Records that the request of `credential` (already recorded) had the system prompt `system`,
+    /// tracked by the campaign detector, filled with `prompt`. Counted under its own key (`s` + hex).
+    pub fn record_system_prompt(&mut self, credential: &str, system: u64, prompt: Option<u64>) -> bool {
+        let key = system_key(system);
+        let prompt = prompt.map(fingerprint_hex);
+        self.deltas.record_members(credential, Some(&key), prompt.as_deref(), self.settings.max_pending)
+    }
+
+    /// The fleet-wide counts of the system prompt `system`, as [`Replica::template_counts`].
+    pub fn system_prompt_counts(&self, system: u64, now_ms: u64) -> Option<TemplateCounts> {
+        self.counts(&system_key(system), now_ms)
+    }
+
     /// The fleet-wide counts of `template` in the current campaign window, if this replica has heard them.
     pub fn template_counts(&self, template: u64, now_ms: u64) -> Option<TemplateCounts> {
-        let hex = fingerprint_hex(template);
+        self.counts(&fingerprint_hex(template), now_ms)
+    }
+
+    fn counts(&self, hex: &str, now_ms: u64) -> Option<TemplateCounts> {
         let view = self.counters.view();
         let window = self.settings.window;
-        let credentials = view.template_members(Member::Credential, &hex, window, now_ms);
-        let prompts = view.template_members(Member::Prompt, &hex, window, now_ms);
+        let credentials = view.template_members(Member::Credential, hex, window, now_ms);
+        let prompts = view.template_members(Member::Prompt, hex, window, now_ms);
         (credentials.is_some() || prompts.is_some())
             .then(|| TemplateCounts { credentials: credentials.unwrap_or(0), prompts: prompts.unwrap_or(0) })
     }

@@ -375,3 +375,25 @@ fn an_exchange_scores_its_credential_on_the_fleet_wide_volume() {
     let busy = score(100_000);
     assert!(busy > quiet, "{busy} > {quiet}");
 }
+
+#[test]
+fn system_prompts_are_counted_fleet_wide_apart_from_templates() {
+    let service = FakeService::default();
+    let metrics = Metrics::new();
+    let (mut a, mut b) = (Replica::new(settings(json!({}))), Replica::new(settings(json!({}))));
+    let fp = 0xabc_u64;
+    for k in 0..6u64 {
+        let replica = if k % 2 == 0 { &mut a } else { &mut b };
+        assert!(replica.record(&format!("cred{k}"), None, None));
+        assert!(replica.record_system_prompt(&format!("cred{k}"), fp, Some(k)));
+    }
+    for now in [T0, T0 + 100, T0 + 200] {
+        tick(&mut a, &service, now, &metrics);
+        tick(&mut b, &service, now, &metrics);
+    }
+    b.record_system_prompt("cred1", fp, Some(1));
+    tick(&mut b, &service, T0 + 300, &metrics);
+    assert_eq!(b.system_prompt_counts(fp, T0 + 300), Some(TemplateCounts { credentials: 6, prompts: 6 }));
+    assert_eq!(b.template_counts(fp, T0 + 300), None, "a template with the same fingerprint is another key");
+    assert_eq!(b.credential_requests("cred1", T0 + 300), Some(1), "a system prompt is not another request");
+}
