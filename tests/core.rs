@@ -53,6 +53,9 @@ mod fleet;
 #[path = "core/fleet_wiring.rs"]
 mod fleet_wiring;
 
+#[path = "core/root.rs"]
+mod root;
+
 #[path = "core/intent.rs"]
 mod intent;
 

@@ -13,6 +13,7 @@
 //! call-out's answer; an answer phase resumes the request with [`HostAction::ResumeRequest`].
 
 mod fake;
+pub mod root;
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -1,12 +1,12 @@
 //! What the core reads from Envoy: request and response facts for an [`crate::exchange::Exchange`],
 //! and shared data (process-wide, across worker VMs with one `vm_id`) as a [`SharedStore`].
 
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, MapType, Status};
 
-use crate::exchange::{ExchangeHost, HeaderMap};
+use crate::exchange::{CallOut, ExchangeHost, HeaderMap};
 use crate::host::{CachingStore, SharedStore, StoreError};
 
 /// Envoy's shared data.
@@ -32,6 +32,17 @@ impl SharedStore for EnvoySharedData {
 pub(super) fn now_ms() -> u64 {
     let since_epoch = hostcalls::get_current_time().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok());
     since_epoch.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)).unwrap_or(0)
+}
+
+/// Starts a gRPC call: the host's token, or why it refused.
+pub(super) fn dispatch(c: &CallOut) -> Result<u32, Status> {
+    let timeout = Duration::from_millis(c.timeout_ms);
+    hostcalls::dispatch_grpc_call(&c.cluster, &c.service, &c.method, vec![], Some(&c.message), timeout)
+}
+
+/// The answer of a gRPC call, `size` bytes.
+pub(super) fn grpc_answer(size: usize) -> Option<Vec<u8>> {
+    hostcalls::get_buffer(BufferType::GrpcReceiveBuffer, 0, size).ok().flatten()
 }
 
 /// The proxy as the core sees it during one callback.

@@ -2,13 +2,12 @@
 //! this file only reads what the core asks for and performs the actions it answers with.
 
 use std::rc::Rc;
-use std::time::Duration;
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, MapType};
 
-use super::host::{Envoy, EnvoySharedData};
+use super::host::{dispatch, grpc_answer, Envoy, EnvoySharedData};
 use crate::exchange::{Answer, CallOutcome, Exchange, Flow, HostAction};
 use crate::host::{CachingStore, RecentReads};
 
@@ -57,9 +56,7 @@ impl Http {
                     Ok(())
                 }
                 HostAction::CallOut(c) => {
-                    let timeout = Duration::from_millis(c.timeout_ms);
-                    let (cluster, message) = (c.cluster.as_str(), Some(c.message.as_slice()));
-                    match hostcalls::dispatch_grpc_call(cluster, &c.service, &c.method, vec![], message, timeout) {
+                    match dispatch(&c) {
                         Ok(token) => self.calls.push((token, c.tag)),
                         Err(status) => refused.push((c.tag, status as u32)),
                     }
@@ -90,15 +87,7 @@ impl Context for Http {
     fn on_grpc_call_response(&mut self, token_id: u32, status_code: u32, response_size: usize) {
         let Some(at) = self.calls.iter().position(|(token, _)| *token == token_id) else { return };
         let (_, tag) = self.calls.swap_remove(at);
-        let outcome = match status_code {
-            0 => CallOutcome::Answered(
-                hostcalls::get_buffer(BufferType::GrpcReceiveBuffer, 0, response_size)
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default(),
-            ),
-            failed => CallOutcome::Failed(failed),
-        };
+        let outcome = CallOutcome::from_grpc(status_code, || grpc_answer(response_size));
         self.phase(|ex, host| ex.on_call_out_answer(host, tag, outcome));
     }
 }
