@@ -66,8 +66,7 @@ fn perform(action: RootAction, ids: &[u32], metrics: &Metrics) {
             let _ = hostcalls::set_tick_period(Duration::from_millis(ms));
         }
         RootAction::PublishMetrics => publish(ids, metrics),
-        // The size of this VM's linear memory (the wasm heap: it only grows, so a flat value under
-        // load means no leak).
+        // The wasm heap only grows: a flat value under load means no leak.
         RootAction::RecordMemory => {
             metrics.set(Metrics::wasm_memory_bytes, (core::arch::wasm32::memory_size(0) as u64) * 65536);
         }
@@ -99,9 +98,7 @@ impl RootContext for Root {
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         let (exchange, actions) = self.core.on_new_exchange(context_id);
-        for action in actions {
-            perform(action, &self.metric_ids, self.core.metrics());
-        }
+        actions.into_iter().for_each(|a| perform(a, &self.metric_ids, self.core.metrics()));
         Some(Box::new(http::Http::new(exchange?, self.recent.clone())))
     }
 
