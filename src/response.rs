@@ -1,28 +1,23 @@
 //! Response metering: exact `usage` from JSON bodies and SSE streams of each API, and an estimate
 //! from the streamed text when a stream ends without usage.
 
-use crate::api::{ApiKind, Tally};
+use crate::api::{ApiKind, Dialect, Tally, STREAM_TEXT_KEYS, USAGE_EVENTS};
 use crate::bytes::find_either;
 use crate::json::Json;
 use crate::sse::SseParser;
 use crate::tokens::{estimate_tokens_for, Tokenizer};
 
-pub use crate::api::{anthropic_usage, openai_usage, responses_usage};
+pub use crate::api::{anthropic_usage, is_usage_only_event, openai_usage, responses_usage};
 
 /// What a quick pass over an SSE event's JSON finds without building it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct EventScan {
     /// The event may carry usage (a `"usage"` object, or an event type that reports it): parse it.
     pub carries_usage: bool,
-    /// Estimated tokens of its text fields (`content`, `text`, `delta`, `partial_json`, `thinking`,
-    /// `reasoning_content`, `arguments` string values).
+    /// Estimated tokens of its text fields (the string values of every dialect's stream text keys,
+    /// [`STREAM_TEXT_KEYS`]).
     pub text_tokens: u64,
 }
-
-const TEXT_KEYS: [&[u8]; 7] =
-    [b"content", b"text", b"delta", b"partial_json", b"thinking", b"reasoning_content", b"arguments"];
-const USAGE_TYPES: [&[u8]; 5] =
-    [b"message_start", b"message_delta", b"response.completed", b"response.incomplete", b"response.failed"];
 
 /// One pass over the event's bytes: every JSON string is read once; a string followed by `:` is a
 /// key, the next value is its value.
@@ -72,12 +67,12 @@ pub fn scan_event(data: &[u8], tokenizer: Tokenizer) -> EventScan {
                 }
                 if let Some((ks, ke)) = key.take() {
                     let k = data.get(ks..ke).unwrap_or(&[]);
-                    if TEXT_KEYS.contains(&k) {
+                    if STREAM_TEXT_KEYS.contains(&k) {
                         out.text_tokens += match std::str::from_utf8(text) {
                             Ok(t) => estimate_tokens_for(t, tokenizer),
                             Err(_) => estimate_tokens_for(&String::from_utf8_lossy(text), tokenizer),
                         };
-                    } else if k == b"type" && USAGE_TYPES.contains(&text) {
+                    } else if k == b"type" && USAGE_EVENTS.contains(&text) {
                         out.carries_usage = true;
                     }
                 }
@@ -181,7 +176,7 @@ impl ResponseMeter {
         // Most events are text deltas: estimate their text without a full JSON parse, and parse only
         // the few that carry usage.
         let scan = scan_event(data, self.tokenizer);
-        if !scan.carries_usage && !USAGE_TYPES.iter().any(|t| t == &name.as_bytes()) {
+        if !scan.carries_usage && !USAGE_EVENTS.iter().any(|t| t == &name.as_bytes()) {
             self.tally.streamed_output += scan.text_tokens;
             return;
         }
@@ -197,7 +192,7 @@ impl ResponseMeter {
             self.sse = sse;
         } else if !self.body_overflow && !self.body.is_empty() {
             if let Some(v) = Json::parse(&self.body) {
-                if let Some(u) = v.get("usage").and_then(|u| self.api.dialect().usage(u)) {
+                if let Some(u) = self.api.dialect().response_usage(&v) {
                     self.tally.set(u);
                 }
             }
@@ -222,17 +217,20 @@ impl ResponseMeter {
 /// usage-only chunk (a few hundred bytes) and is passed on as it comes.
 pub const MAX_HELD_EVENT_BYTES: usize = 64 * 1024;
 
-/// Removes OpenAI's usage-only stream chunk (`"choices": []` with a `usage` object) from an SSE
-/// response, for clients that did not ask for it: the filter injected `stream_options.include_usage`
-/// to meter the stream, so the chunk was not part of what the client requested, and code reading
-/// `chunk.choices[0]` breaks on it. The meter reads the chunk before it is removed.
+/// Removes the events the filter's own usage request added to an SSE response (OpenAI's usage-only
+/// chunk, `"choices": []` with a `usage` object, is the one there is: which events they are is the
+/// API's [`Dialect::is_injected_usage_event`]), for clients that did not ask for them: the filter
+/// injected `stream_options.include_usage` to meter the stream, so the chunk was not part of what the
+/// client requested, and code reading `chunk.choices[0]` breaks on it. The meter reads the chunk
+/// before it is removed.
 ///
 /// The stream is rewritten chunk by chunk as it passes: every complete event goes on (or is
 /// removed), and only an incomplete event at the end of a chunk is held back until its end arrives
 /// (at most [`MAX_HELD_EVENT_BYTES`]; longer events pass on unread). Events end at a blank line,
 /// with LF, CRLF or CR line ends, split anywhere across chunks.
-#[derive(Debug)]
 pub struct UsageChunkFilter {
+    /// Which events are the injected ones.
+    dialect: &'static dyn Dialect,
     /// Bytes of the incomplete event at the end of the stream so far, held back.
     held: Vec<u8>,
     /// The next byte starts a line (so a line end there ends the event).
@@ -247,16 +245,28 @@ pub struct UsageChunkFilter {
     removed: u64,
 }
 
-impl Default for UsageChunkFilter {
-    fn default() -> Self {
-        Self { held: Vec::new(), line_start: true, after_cr: false, pending_lf: None, passing: false, removed: 0 }
+impl std::fmt::Debug for UsageChunkFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UsageChunkFilter")
+            .field("api", &self.dialect.kind())
+            .field("held", &self.held.len())
+            .field("removed", &self.removed)
+            .finish()
     }
 }
 
 impl UsageChunkFilter {
-    /// A filter at the start of a stream.
-    pub fn new() -> Self {
-        Self::default()
+    /// A filter at the start of a stream of `api`.
+    pub fn new(api: ApiKind) -> Self {
+        Self {
+            dialect: api.dialect(),
+            held: Vec::new(),
+            line_start: true,
+            after_cr: false,
+            pending_lf: None,
+            passing: false,
+            removed: 0,
+        }
     }
 
     /// Usage-only events removed so far.
@@ -309,7 +319,7 @@ impl UsageChunkFilter {
                 if self.line_start {
                     // A blank line: the event ends here.
                     let event = work.get(event_start..=i).unwrap_or(&[]);
-                    let remove = !self.passing && is_usage_only_event(event);
+                    let remove = !self.passing && self.dialect.is_injected_usage_event(event);
                     if remove {
                         self.removed += 1;
                         changed = true;
@@ -335,7 +345,7 @@ impl UsageChunkFilter {
             let tail_bytes = work.get(event_start..).unwrap_or(&[]);
             if end_of_stream {
                 // An unterminated last event: clients ignore it, but pass it on unless it is the chunk.
-                if !self.passing && is_usage_only_event(tail_bytes) {
+                if !self.passing && self.dialect.is_injected_usage_event(tail_bytes) {
                     self.removed += 1;
                     changed = true;
                 } else {
@@ -358,53 +368,4 @@ impl UsageChunkFilter {
         }
         Some(out)
     }
-}
-
-/// True for OpenAI's usage-only stream chunk: an event whose data is a JSON object with an empty
-/// `choices` array and a `usage` object.
-pub fn is_usage_only_event(raw: &[u8]) -> bool {
-    // Cheap test first: every chunk of an injected stream has `"usage"`, few have `"choices": []`.
-    if !has_empty_choices(raw) {
-        return false;
-    }
-    let mut found = false;
-    let mut parser = SseParser::new();
-    let mut check = |_: &str, data: &[u8]| {
-        found = found
-            || Json::parse(data).is_some_and(|v| {
-                v.get("choices").and_then(Json::as_array).is_some_and(|c| c.is_empty())
-                    && matches!(v.get("usage"), Some(Json::Object(_)))
-            });
-    };
-    parser.feed(raw, &mut check);
-    parser.finish(&mut check);
-    found
-}
-
-/// `"choices"` followed by `:` and an empty array, whitespace allowed between.
-fn has_empty_choices(raw: &[u8]) -> bool {
-    const KEY: &[u8] = b"\"choices\"";
-    let mut from = 0;
-    while let Some(at) = raw.get(from..).and_then(|r| r.windows(KEY.len()).position(|w| w == KEY)) {
-        let mut rest = raw.get(from + at + KEY.len()..).unwrap_or(&[]);
-        let skip_ws = |r: &mut &[u8]| {
-            while r.first().is_some_and(|c| c.is_ascii_whitespace()) {
-                *r = r.get(1..).unwrap_or(&[]);
-            }
-        };
-        skip_ws(&mut rest);
-        if rest.first() == Some(&b':') {
-            rest = rest.get(1..).unwrap_or(&[]);
-            skip_ws(&mut rest);
-            if rest.first() == Some(&b'[') {
-                rest = rest.get(1..).unwrap_or(&[]);
-                skip_ws(&mut rest);
-                if rest.first() == Some(&b']') {
-                    return true;
-                }
-            }
-        }
-        from += at + KEY.len();
-    }
-    false
 }

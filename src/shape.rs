@@ -4,7 +4,7 @@
 
 use crate::api::ApiKind;
 use crate::hash::{fnv1a64, words64};
-use crate::json::{Json, NULL};
+use crate::json::Json;
 pub use crate::mask::mask;
 
 /// Prompt texts up to this many bytes are analysed whole; longer ones by their first and last
@@ -62,35 +62,6 @@ pub struct RequestShape {
     pub model: u64,
     /// `temperature` is 0.
     pub temperature_zero: bool,
-}
-
-/// Collects the text parts of a message content (a string, an array of strings or text parts, or one
-/// text part), borrowed from the parsed body.
-fn text_of<'a>(content: &'a Json<'_>, out: &mut Vec<&'a str>) {
-    match content {
-        Json::String(s) => out.push(s),
-        Json::Array(parts) => {
-            for p in parts {
-                match p {
-                    Json::String(s) => out.push(s),
-                    Json::Object(_) => {
-                        if let Some(t) = p.get("text").and_then(Json::as_str) {
-                            out.push(t);
-                        } else if let Some(c) = p.get("content") {
-                            text_of(c, out);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        Json::Object(_) => {
-            if let Some(t) = content.get("text").and_then(Json::as_str) {
-                out.push(t);
-            }
-        }
-        _ => {}
-    }
 }
 
 /// The text the shape looks at, bounded: the whole text (parts joined by newlines) when it is at most
@@ -168,57 +139,6 @@ fn floor_boundary(s: &str, at: usize) -> usize {
     cut
 }
 
-/// The parts of a request's conversation the shape looks at.
-#[derive(Debug, Default)]
-struct Conversation<'a> {
-    system: Vec<&'a str>,
-    last_user: Vec<&'a str>,
-    user_turns: u32,
-    assistant_turns: u32,
-}
-
-fn conversation<'a>(api: ApiKind, root: &'a Json<'_>) -> Conversation<'a> {
-    let mut c = Conversation::default();
-    if let Some(s) = root.get("system").or_else(|| root.get("instructions")) {
-        text_of(s, &mut c.system);
-    }
-    if let Some(field) = api.dialect().prompt_field() {
-        if let Some(p) = root.get(field) {
-            text_of(p, &mut c.last_user);
-            c.user_turns = 1;
-        }
-        return c;
-    }
-    let items = root.get("messages").or_else(|| root.get("input"));
-    match items {
-        Some(Json::String(s)) => {
-            c.last_user.push(s);
-            c.user_turns = 1;
-        }
-        Some(Json::Array(messages)) => {
-            let mut last_user: Option<&Json<'_>> = None;
-            for m in messages {
-                let role = m.get("role").and_then(Json::as_str).unwrap_or("user");
-                let content = m.get("content").unwrap_or(&NULL);
-                match role {
-                    "system" | "developer" => text_of(content, &mut c.system),
-                    "assistant" | "model" => c.assistant_turns += 1,
-                    "user" => {
-                        c.user_turns += 1;
-                        last_user = Some(content);
-                    }
-                    _ => {}
-                }
-            }
-            if let Some(content) = last_user {
-                text_of(content, &mut c.last_user);
-            }
-        }
-        _ => {}
-    }
-    c
-}
-
 /// The template fingerprint of a masked prompt and the number of words it covers.
 pub fn skeleton(masked: &str) -> (u64, u32) {
     // CJK text has no spaces: count each character as a word.
@@ -245,14 +165,6 @@ pub fn skeleton(masked: &str) -> (u64, u32) {
 
 fn is_cjk(c: char) -> bool {
     matches!(c, '\u{3040}'..='\u{30ff}' | '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' | '\u{ac00}'..='\u{d7af}')
-}
-
-fn truthy(v: Option<&Json<'_>>) -> bool {
-    match v {
-        Some(Json::Bool(b)) => *b,
-        Some(n @ Json::Number(_)) => n.as_f64().is_some_and(|x| x > 0.0),
-        _ => false,
-    }
 }
 
 /// The phrase-index bit of each intent signal.
@@ -298,38 +210,31 @@ pub fn analyse(api: ApiKind, root: &Json<'_>, cfg: &ShapeConfig) -> RequestShape
     let mut shape = RequestShape::default();
     let mut s = SignalSet::default();
 
-    let responses_logprobs = root
-        .get("include")
-        .and_then(Json::as_array)
-        .is_some_and(|inc| inc.iter().any(|i| i.as_str().is_some_and(|t| t.contains("logprobs"))));
-    if truthy(root.get("logprobs")) || truthy(root.get("top_logprobs")) || responses_logprobs {
+    let dialect = api.dialect();
+    let sampling = dialect.sampling(root);
+    if sampling.logprobs {
         s.insert(ShapeSignal::Logprobs);
     }
-    if root.get("logit_bias").and_then(Json::as_object).is_some_and(|m| !m.is_empty()) {
+    if sampling.logit_bias {
         s.insert(ShapeSignal::LogitBias);
     }
-    if root.get("n").and_then(Json::as_u64).is_some_and(|n| n > 1)
-        || root.get("best_of").and_then(Json::as_u64).is_some_and(|n| n > 1)
-    {
+    if sampling.multiple_samples {
         s.insert(ShapeSignal::MultipleSamples);
     }
-    if truthy(root.get("echo")) {
+    if sampling.echo {
         s.insert(ShapeSignal::Echo);
     }
-    let max_tokens = ["max_tokens", "max_completion_tokens", "max_output_tokens"]
-        .iter()
-        .find_map(|k| root.get(k).and_then(Json::as_u64));
-    if max_tokens.is_some_and(|m| m >= cfg.max_tokens_high) {
+    if dialect.max_output_tokens(root).is_some_and(|m| m >= cfg.max_tokens_high) {
         s.insert(ShapeSignal::MaxTokensHigh);
     }
-    shape.temperature_zero = root.get("temperature").and_then(Json::as_f64) == Some(0.0);
-    let model = root.get("model").and_then(Json::as_str);
+    shape.temperature_zero = sampling.temperature_zero;
+    let model = dialect.model(root);
     shape.model = model.map(|m| fnv1a64(m.as_bytes()).max(1)).unwrap_or(0);
     if model.is_some_and(|m| cfg.watched_models.iter().any(|w| m.starts_with(w.as_str()))) {
         s.insert(ShapeSignal::WatchedModel);
     }
 
-    let conv = conversation(api, root);
+    let conv = dialect.conversation(root);
     if conv.user_turns == 1 && conv.assistant_turns == 0 {
         s.insert(ShapeSignal::SingleTurn);
     }

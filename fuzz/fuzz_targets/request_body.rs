@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
         max_tokens: Some(1024),
         route_header: None,
     };
-    let _ = degrade(body, &cfg);
+    let _ = degrade(api, body, &cfg);
 });
 
 fn parses_again(bytes: &[u8]) -> bool {

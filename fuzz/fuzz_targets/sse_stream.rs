@@ -8,7 +8,7 @@ use distill_guard::response::{ResponseMeter, UsageChunkFilter, MAX_HELD_EVENT_BY
 use libfuzzer_sys::fuzz_target;
 
 fn filtered(body: &[u8], step: usize) -> (Vec<u8>, u64) {
-    let mut filter = UsageChunkFilter::new();
+    let mut filter = UsageChunkFilter::new(ApiKind::OpenAiChat);
     let mut out = Vec::new();
     let chunks: Vec<&[u8]> = body.chunks(step).collect();
     for (i, chunk) in chunks.iter().enumerate() {

@@ -2,11 +2,16 @@
 //! `message_delta` (cumulative), cache reads and writes outside `input_tokens`, the error shape and the
 //! `anthropic-ratelimit-*` headers (resets as RFC 3339 times).
 
-use serde_json::json;
+use serde_json::{json, Map, Value};
 
 use super::{num, ApiKind, Dialect, ErrorStyle, Rejection, Tally};
 use crate::json::Json;
 use crate::tokens::{estimate_tokens_for, Tokenizer, Usage};
+
+/// Keys of a stream event whose string values are streamed text.
+pub(super) const TEXT_KEYS: &[&str] = &["text", "partial_json", "thinking"];
+/// The event types that carry usage (input in the first, output counts in the deltas).
+pub(super) const USAGE_EVENTS: &[&str] = &["message_start", "message_delta"];
 
 /// Input-side usage from an Anthropic `usage` object: Anthropic's `input_tokens` excludes cache reads
 /// and writes, so they are added back to give the whole prompt.
@@ -39,6 +44,9 @@ impl Dialect for Messages {
     fn usage(&self, u: &Json<'_>) -> Option<Usage> {
         anthropic_usage(u)
     }
+    fn max_tokens_field(&self, _root: &Map<String, Value>) -> &'static str {
+        "max_tokens"
+    }
     fn stream_event(&self, name: &str, v: &Json<'_>, tally: &mut Tally, tokenizer: Tokenizer) {
         let kind = v.get("type").and_then(Json::as_str).unwrap_or(name);
         match kind {
@@ -60,7 +68,7 @@ impl Dialect for Messages {
             }
             "content_block_delta" => {
                 if let Some(d) = v.get("delta") {
-                    for key in ["text", "partial_json", "thinking"] {
+                    for key in TEXT_KEYS {
                         if let Some(t) = d.get(key).and_then(Json::as_str) {
                             tally.streamed_output += estimate_tokens_for(t, tokenizer);
                         }

@@ -1,12 +1,271 @@
 //! OpenAI chat completions (`/v1/chat/completions`) and legacy completions (`/v1/completions`), and any
-//! other path, read the OpenAI way: input fields, `stream_options.include_usage`, `usage` in JSON and
-//! in the last SSE chunk, the error shape and the `x-ratelimit-*` headers.
+//! other path, read the OpenAI way: input fields, the conversation (`system`/`instructions`,
+//! `messages`/`input` items with roles), sampling and logprob fields, the `degrade` rewrite,
+//! `stream_options.include_usage` and the usage-only chunk it adds, `usage` in JSON and in the last
+//! SSE chunk, the error shape and the `x-ratelimit-*` headers. The request-side functions here are the
+//! [`Dialect`] defaults: the other dialects' requests read the same way.
 
-use serde_json::json;
+use serde_json::{json, Map, Value};
 
-use super::{num, ApiKind, Dialect, Rejection, Tally};
+use super::{num, ApiKind, Conversation, Dialect, Rejection, Sampling, Tally};
 use crate::json::{Json, NULL};
+use crate::policy::DegradeConfig;
+use crate::sse::SseParser;
 use crate::tokens::{estimate_tokens_for, text_tokens, Tokenizer, Usage};
+
+/// Keys of a stream chunk whose string values are streamed text.
+pub(super) const TEXT_KEYS: &[&str] = &["content", "text", "reasoning_content", "arguments"];
+/// Usage comes in a chunk's `usage` object, not in an event of its own.
+pub(super) const USAGE_EVENTS: &[&str] = &[];
+/// The fields that limit output length, in the order they are read.
+const MAX_TOKENS_KEYS: [&str; 3] = ["max_tokens", "max_completion_tokens", "max_output_tokens"];
+
+/// Collects the text parts of a message content (a string, an array of strings or text parts, or one
+/// text part), borrowed from the parsed body.
+fn text_of<'a>(content: &'a Json<'_>, out: &mut Vec<&'a str>) {
+    match content {
+        Json::String(s) => out.push(s),
+        Json::Array(parts) => {
+            for p in parts {
+                match p {
+                    Json::String(s) => out.push(s),
+                    Json::Object(_) => {
+                        if let Some(t) = p.get("text").and_then(Json::as_str) {
+                            out.push(t);
+                        } else if let Some(c) = p.get("content") {
+                            text_of(c, out);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Json::Object(_) => {
+            if let Some(t) = content.get("text").and_then(Json::as_str) {
+                out.push(t);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The conversation of an OpenAI- or Anthropic-style body: `system` (or `instructions`), then the bare
+/// prompt in `prompt_field` when the API has one, else `messages` (or `input`) items with roles.
+pub(super) fn conversation<'a>(root: &'a Json<'_>, prompt_field: Option<&str>) -> Conversation<'a> {
+    let mut c = Conversation::default();
+    if let Some(s) = root.get("system").or_else(|| root.get("instructions")) {
+        text_of(s, &mut c.system);
+    }
+    if let Some(field) = prompt_field {
+        if let Some(p) = root.get(field) {
+            text_of(p, &mut c.last_user);
+            c.user_turns = 1;
+        }
+        return c;
+    }
+    let items = root.get("messages").or_else(|| root.get("input"));
+    match items {
+        Some(Json::String(s)) => {
+            c.last_user.push(s);
+            c.user_turns = 1;
+        }
+        Some(Json::Array(messages)) => {
+            let mut last_user: Option<&Json<'_>> = None;
+            for m in messages {
+                let role = m.get("role").and_then(Json::as_str).unwrap_or("user");
+                let content = m.get("content").unwrap_or(&NULL);
+                match role {
+                    "system" | "developer" => text_of(content, &mut c.system),
+                    "assistant" | "model" => c.assistant_turns += 1,
+                    "user" => {
+                        c.user_turns += 1;
+                        last_user = Some(content);
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(content) = last_user {
+                text_of(content, &mut c.last_user);
+            }
+        }
+        _ => {}
+    }
+    c
+}
+
+/// Items in `messages` (or `input`): an array's length, 1 for anything else but null.
+pub(super) fn message_count(root: &Json<'_>) -> u64 {
+    ["messages", "input"]
+        .iter()
+        .find_map(|k| root.get(k))
+        .map(|v| match v {
+            Json::Array(items) => items.len() as u64,
+            Json::Null => 0,
+            _ => 1,
+        })
+        .unwrap_or(0)
+}
+
+fn truthy(v: Option<&Json<'_>>) -> bool {
+    match v {
+        Some(Json::Bool(b)) => *b,
+        Some(n @ Json::Number(_)) => n.as_f64().is_some_and(|x| x > 0.0),
+        _ => false,
+    }
+}
+
+/// `logprobs`/`top_logprobs` (or a Responses `include` entry naming logprobs), `logit_bias`, `n` or
+/// `best_of` above 1, `echo`, `temperature` 0.
+pub(super) fn sampling(root: &Json<'_>) -> Sampling {
+    let responses_logprobs = root
+        .get("include")
+        .and_then(Json::as_array)
+        .is_some_and(|inc| inc.iter().any(|i| i.as_str().is_some_and(|t| t.contains("logprobs"))));
+    Sampling {
+        logprobs: truthy(root.get("logprobs")) || truthy(root.get("top_logprobs")) || responses_logprobs,
+        logit_bias: root.get("logit_bias").and_then(Json::as_object).is_some_and(|m| !m.is_empty()),
+        multiple_samples: root.get("n").and_then(Json::as_u64).is_some_and(|n| n > 1)
+            || root.get("best_of").and_then(Json::as_u64).is_some_and(|n| n > 1),
+        echo: truthy(root.get("echo")),
+        temperature_zero: root.get("temperature").and_then(Json::as_f64) == Some(0.0),
+    }
+}
+
+/// The first of `max_tokens`, `max_completion_tokens`, `max_output_tokens` that is a number.
+pub(super) fn max_output_tokens(root: &Json<'_>) -> Option<u64> {
+    MAX_TOKENS_KEYS.iter().find_map(|k| root.get(k).and_then(Json::as_u64))
+}
+
+/// For a path whose API is not known: `max_output_tokens` when the body has `input` and no
+/// `messages` (Responses-shaped), else `max_tokens`.
+pub(super) fn max_tokens_field_by_keys(root: &Map<String, Value>) -> &'static str {
+    if root.contains_key("input") && !root.contains_key("messages") {
+        "max_output_tokens"
+    } else {
+        "max_tokens"
+    }
+}
+
+/// Strips logprob and logit-bias requests, clamps the number of samples and caps the output length
+/// (imposing `max_tokens_field` when the request named no limit). True when something changed.
+pub(super) fn degrade(root: &mut Map<String, Value>, cfg: &DegradeConfig, max_tokens_field: &str) -> bool {
+    let mut changed = false;
+    if cfg.strip_logprobs {
+        for k in ["logprobs", "top_logprobs"] {
+            changed |= root.remove(k).is_some();
+        }
+        if let Some(Value::Array(include)) = root.get_mut("include") {
+            let before = include.len();
+            include.retain(|v| !v.as_str().is_some_and(|s| s.contains("logprobs")));
+            changed |= include.len() != before;
+        }
+        if root.get("echo").and_then(Value::as_bool) == Some(true) {
+            root.insert("echo".into(), Value::Bool(false));
+            changed = true;
+        }
+    }
+    if cfg.strip_logit_bias {
+        changed |= root.remove("logit_bias").is_some();
+    }
+    if let Some(max_n) = cfg.max_n {
+        for k in ["n", "best_of"] {
+            if root.get(k).and_then(Value::as_u64).is_some_and(|n| n > max_n) {
+                root.insert(k.into(), Value::from(max_n));
+                changed = true;
+            }
+        }
+    }
+    if let Some(cap) = cfg.max_tokens {
+        let mut present = false;
+        for k in MAX_TOKENS_KEYS {
+            if let Some(v) = root.get(k).and_then(Value::as_u64) {
+                present = true;
+                if v > cap {
+                    root.insert(k.into(), Value::from(cap));
+                    changed = true;
+                }
+            }
+        }
+        if !present {
+            // No limit asked for: impose the cap with the field the API reads.
+            root.insert(max_tokens_field.into(), Value::from(cap));
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// The body with `stream_options.include_usage: true` added (`None` if it cannot be rewritten).
+fn add_include_usage(body: &[u8], root: &Json<'_>) -> Option<Vec<u8>> {
+    if root.get("stream_options").is_none() {
+        // The common case: no `stream_options` at all. Insert the field after the opening brace and
+        // leave the client's bytes as they were (the object has at least `stream`, so a comma follows).
+        let open = body.iter().position(|&b| b == b'{')?;
+        let field = br#""stream_options":{"include_usage":true},"#;
+        let mut out = Vec::with_capacity(body.len() + field.len());
+        out.extend_from_slice(body.get(..=open)?);
+        out.extend_from_slice(field);
+        out.extend_from_slice(body.get(open + 1..)?);
+        return Some(out);
+    }
+    // `stream_options` is there without `include_usage: true`: rewrite the document.
+    let Ok(Value::Object(mut root)) = serde_json::from_slice::<Value>(body) else { return None };
+    let options = root.entry("stream_options").or_insert_with(|| Value::Object(Map::new()));
+    if !options.is_object() {
+        *options = Value::Object(Map::new());
+    }
+    options.as_object_mut()?.insert("include_usage".to_string(), Value::Bool(true));
+    serde_json::to_vec(&root).ok()
+}
+
+/// True for OpenAI's usage-only stream chunk: an event whose data is a JSON object with an empty
+/// `choices` array and a `usage` object.
+pub fn is_usage_only_event(raw: &[u8]) -> bool {
+    // Cheap test first: every chunk of an injected stream has `"usage"`, few have `"choices": []`.
+    if !has_empty_choices(raw) {
+        return false;
+    }
+    let mut found = false;
+    let mut parser = SseParser::new();
+    let mut check = |_: &str, data: &[u8]| {
+        found = found
+            || Json::parse(data).is_some_and(|v| {
+                v.get("choices").and_then(Json::as_array).is_some_and(|c| c.is_empty())
+                    && matches!(v.get("usage"), Some(Json::Object(_)))
+            });
+    };
+    parser.feed(raw, &mut check);
+    parser.finish(&mut check);
+    found
+}
+
+/// `"choices"` followed by `:` and an empty array, whitespace allowed between.
+fn has_empty_choices(raw: &[u8]) -> bool {
+    const KEY: &[u8] = b"\"choices\"";
+    let mut from = 0;
+    while let Some(at) = raw.get(from..).and_then(|r| r.windows(KEY.len()).position(|w| w == KEY)) {
+        let mut rest = raw.get(from + at + KEY.len()..).unwrap_or(&[]);
+        let skip_ws = |r: &mut &[u8]| {
+            while r.first().is_some_and(|c| c.is_ascii_whitespace()) {
+                *r = r.get(1..).unwrap_or(&[]);
+            }
+        };
+        skip_ws(&mut rest);
+        if rest.first() == Some(&b':') {
+            rest = rest.get(1..).unwrap_or(&[]);
+            skip_ws(&mut rest);
+            if rest.first() == Some(&b'[') {
+                rest = rest.get(1..).unwrap_or(&[]);
+                skip_ws(&mut rest);
+                if rest.first() == Some(&b']') {
+                    return true;
+                }
+            }
+        }
+        from += at + KEY.len();
+    }
+    false
+}
 
 /// Usage from an OpenAI chat/completions `usage` object.
 pub fn openai_usage(u: &Json<'_>) -> Option<Usage> {
@@ -55,6 +314,8 @@ pub struct OpenAi {
     prompt_field: Option<&'static str>,
     /// Streams report usage only when `stream_options.include_usage` asks (and it can be added).
     usage_on_request: bool,
+    /// The field to impose an output cap with (`None`: chosen by the body's keys).
+    max_tokens_field: Option<&'static str>,
 }
 
 /// `POST /v1/chat/completions`.
@@ -63,6 +324,7 @@ pub const CHAT: OpenAi = OpenAi {
     input_fields: &["messages", "tools", "functions"],
     prompt_field: None,
     usage_on_request: true,
+    max_tokens_field: Some("max_tokens"),
 };
 
 /// `POST /v1/completions`.
@@ -71,6 +333,7 @@ pub const COMPLETIONS: OpenAi = OpenAi {
     input_fields: &["prompt", "suffix"],
     prompt_field: Some("prompt"),
     usage_on_request: true,
+    max_tokens_field: Some("max_tokens"),
 };
 
 /// Any other path: counted as a request, read the OpenAI way where it can be.
@@ -79,6 +342,7 @@ pub const UNKNOWN: OpenAi = OpenAi {
     input_fields: &["messages", "prompt", "input"],
     prompt_field: None,
     usage_on_request: false,
+    max_tokens_field: None,
 };
 
 impl Dialect for OpenAi {
@@ -96,6 +360,15 @@ impl Dialect for OpenAi {
     }
     fn injects_include_usage(&self) -> bool {
         self.usage_on_request
+    }
+    fn with_stream_usage(&self, body: &[u8], root: &Json<'_>) -> Option<Vec<u8>> {
+        self.usage_on_request.then(|| add_include_usage(body, root)).flatten()
+    }
+    fn is_injected_usage_event(&self, raw: &[u8]) -> bool {
+        self.usage_on_request && is_usage_only_event(raw)
+    }
+    fn max_tokens_field(&self, root: &Map<String, Value>) -> &'static str {
+        self.max_tokens_field.unwrap_or_else(|| max_tokens_field_by_keys(root))
     }
     fn usage(&self, u: &Json<'_>) -> Option<Usage> {
         json_usage(u)

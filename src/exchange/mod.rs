@@ -462,7 +462,7 @@ impl Exchange {
         self.meter = Some(ResponseMeter::with_tokenizer(self.api, streaming, cap, self.tokenizer));
         let mut answer = Answer::go_on();
         if self.usage_injected && streaming {
-            self.usage_filter = Some(UsageChunkFilter::new());
+            self.usage_filter = Some(UsageChunkFilter::new(self.api));
             if get("content-length").is_some() {
                 answer.actions.push(HostAction::RemoveResponseHeader("content-length".to_string()));
             }
@@ -609,7 +609,7 @@ impl Exchange {
             m.add(Metrics::requests_degraded, 1);
             let cfg = &self.policy.detection.degrade;
             if let Some(f) = forwarded.as_mut() {
-                if let Some(new_body) = degrade(&f.body, cfg) {
+                if let Some(new_body) = degrade(self.api, &f.body, cfg) {
                     f.body = new_body;
                     f.rewritten = true;
                 }

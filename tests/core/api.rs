@@ -3,7 +3,7 @@
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
-use distill_guard::api::{ApiKind, ErrorStyle, Tally};
+use distill_guard::api::{ApiKind, ErrorStyle, Tally, STREAM_TEXT_KEYS, USAGE_EVENTS};
 use distill_guard::json::Json;
 use distill_guard::tokens::Tokenizer;
 
@@ -31,6 +31,53 @@ fn only_openai_chat_and_completions_stream_usage_only_when_asked() {
         assert_eq!(d.stream_reports_usage(&plain), !asks, "{kind:?}");
         assert!(d.stream_reports_usage(&asked), "{kind:?}");
         assert_eq!(d.injects_include_usage(), asks, "{kind:?}");
+        // Asking means a rewritten body, and a usage-only chunk in the answer to take out again.
+        let body = br#"{"stream":true}"#;
+        let rewritten = d.with_stream_usage(body, &plain);
+        assert_eq!(rewritten.is_some(), asks, "{kind:?}");
+        if let Some(b) = rewritten {
+            assert!(Json::parse(&b).unwrap().get("stream_options").unwrap().get("include_usage").is_some());
+        }
+        let usage_only = b"data: {\"choices\": [], \"usage\": {\"prompt_tokens\": 1}}\n\n";
+        assert_eq!(d.is_injected_usage_event(usage_only), asks, "{kind:?}");
+    }
+}
+
+#[test]
+fn a_stream_is_scanned_with_every_dialects_text_keys_and_usage_events() {
+    let mut keys: Vec<&[u8]> = STREAM_TEXT_KEYS.to_vec();
+    keys.sort();
+    let want: [&[u8]; 7] =
+        [b"arguments", b"content", b"delta", b"partial_json", b"reasoning_content", b"text", b"thinking"];
+    assert_eq!(keys, want);
+    let mut events: Vec<&[u8]> = USAGE_EVENTS.to_vec();
+    events.sort();
+    let want: [&[u8]; 5] =
+        [b"message_delta", b"message_start", b"response.completed", b"response.failed", b"response.incomplete"];
+    assert_eq!(events, want);
+}
+
+#[test]
+fn every_dialect_reads_the_conversation_and_sampling_the_openai_way_unless_it_has_a_bare_prompt() {
+    let body = Json::parse(
+        br#"{"system":"be terse","messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"},
+            {"role":"user","content":[{"type":"text","text":"c"}]}],"prompt":"p","logprobs":true,"n":2,
+            "temperature":0,"max_completion_tokens":50}"#,
+    )
+    .unwrap();
+    for kind in ApiKind::ALL {
+        let d = kind.dialect();
+        let c = d.conversation(&body);
+        assert_eq!(c.system, ["be terse"], "{kind:?}");
+        if kind == ApiKind::OpenAiCompletions {
+            assert_eq!((c.last_user.as_slice(), c.user_turns, c.assistant_turns), (&["p"][..], 1, 0));
+        } else {
+            assert_eq!((c.last_user.as_slice(), c.user_turns, c.assistant_turns), (&["c"][..], 2, 1), "{kind:?}");
+        }
+        assert_eq!(d.message_count(&body), 3, "{kind:?}");
+        let s = d.sampling(&body);
+        assert!(s.logprobs && s.multiple_samples && s.temperature_zero && !s.logit_bias && !s.echo, "{kind:?}");
+        assert_eq!(d.max_output_tokens(&body), Some(50), "{kind:?}");
     }
 }
 

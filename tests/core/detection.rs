@@ -499,15 +499,32 @@ fn degrade_rewrites_the_request() {
     let cfg = DetectionConfig::parse(None).unwrap().degrade;
     let body = json!({"model": "m", "logprobs": true, "top_logprobs": 20, "logit_bias": {"1": 5}, "n": 8,
         "max_tokens": 16000, "messages": []});
-    let out: Value = serde_json::from_slice(&degrade(body.to_string().as_bytes(), &cfg).unwrap()).unwrap();
+    let out: Value =
+        serde_json::from_slice(&degrade(ApiKind::OpenAiChat, body.to_string().as_bytes(), &cfg).unwrap()).unwrap();
     assert!(out.get("logprobs").is_none() && out.get("top_logprobs").is_none() && out.get("logit_bias").is_none());
     assert_eq!(out["n"], 1);
     assert_eq!(out["max_tokens"], 1024);
+    // A request that named no limit gets the field its API reads; on an unknown path, the field the
+    // body's shape suggests (Responses-shaped: `input` without `messages`).
     let resp = json!({"model": "m", "input": "x"});
-    let out: Value = serde_json::from_slice(&degrade(resp.to_string().as_bytes(), &cfg).unwrap()).unwrap();
-    assert_eq!(out["max_output_tokens"], 1024);
-    assert!(degrade(b"not json", &cfg).is_none());
-    assert!(degrade(json!({"model": "m", "max_tokens": 10}).to_string().as_bytes(), &cfg).is_none());
+    for (api, field) in [
+        (ApiKind::OpenAiResponses, "max_output_tokens"),
+        (ApiKind::Other, "max_output_tokens"),
+        (ApiKind::OpenAiChat, "max_tokens"),
+        (ApiKind::AnthropicMessages, "max_tokens"),
+    ] {
+        let out: Value = serde_json::from_slice(&degrade(api, resp.to_string().as_bytes(), &cfg).unwrap()).unwrap();
+        assert_eq!(out[field], 1024, "{api:?}");
+        assert_eq!(out.as_object().unwrap().len(), 3, "{api:?}: one field added");
+    }
+    let chat = json!({"model": "m", "messages": []});
+    let out: Value =
+        serde_json::from_slice(&degrade(ApiKind::Other, chat.to_string().as_bytes(), &cfg).unwrap()).unwrap();
+    assert_eq!(out["max_tokens"], 1024);
+    assert!(degrade(ApiKind::OpenAiChat, b"not json", &cfg).is_none());
+    assert!(
+        degrade(ApiKind::OpenAiChat, json!({"model": "m", "max_tokens": 10}).to_string().as_bytes(), &cfg).is_none()
+    );
 }
 
 #[test]

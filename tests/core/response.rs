@@ -181,7 +181,7 @@ fn quick_event_scan_finds_usage_and_text_without_parsing() {
 #[test]
 fn the_usage_chunk_filter_holds_at_most_one_incomplete_event_and_passes_long_ones_on() {
     use distill_guard::response::{UsageChunkFilter, MAX_HELD_EVENT_BYTES};
-    let mut f = UsageChunkFilter::new();
+    let mut f = UsageChunkFilter::new(ApiKind::OpenAiChat);
     assert_eq!(f.filter(b"data: {\"choices\":[{}]}\n\n", false), None, "a whole ordinary event goes on as is");
     assert_eq!(f.filter(b"data: {\"cho", false), Some(Vec::new()), "an incomplete event is held");
     assert_eq!(f.held(), 11);

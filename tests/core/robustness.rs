@@ -130,7 +130,7 @@ fn request_inspection_and_degrade_never_panic() {
         if let Some(rewritten) = &r.rewritten {
             assert!(serde_json::from_slice::<serde_json::Value>(rewritten).is_ok());
         }
-        let _ = degrade(&body, &det.degrade);
+        let _ = degrade(api, &body, &det.degrade);
     }
 }
 
