@@ -11,12 +11,23 @@
 //! [2026-12-01 22:04:30.493][9620][info][wasm] [...context.cc:1151] wasm log distill_guard distill_guard: #2 distill-guard {"verdict":"tag","enforced":"tag","credential":"f4e60890a3717e86","tenant":null,"api":"openai_chat","score":0.01,"signals":"budget:soft","retry_after":null,"phase":"body"}
 //! ```
 //!
+//! then, when such a request went upstream, one line at its end with the usage it settled with
+//! (`settled` is `reported`, or `estimated`/`partly_estimated` when the response did not report it all;
+//! `exact` says which):
+//!
+//! ```text
+//! ... wasm log distill_guard distill_guard: #2 distill-guard {"settled":"reported","credential":"f4e60890a3717e86","tenant":null,"api":"openai_chat","input_tokens":20,"output_tokens":30,"exact":true}
+//! ```
+//!
 //! and one `{"verdict":"block","reason":"missing_credential",...}` line per request refused for having
 //! no credential, and `policy accepted version=.. revision=.. mode=..` when a policy loads. The report
 //! reads those lines (anything else is skipped), keeps the ones inside `--since`/`--until` (Envoy's
 //! own timestamps; `T` is `YYYY-MM-DD[ HH:MM[:SS[.mmm]]]` or a duration `30m`, `2h`, `1d` before the
 //! last line of the log) and ranks the credentials and tenants by their highest score, then their worst
-//! verdict. Allowed requests are not logged by the filter, so the counts are of *flagged* requests.
+//! verdict. Allowed requests are not logged by the filter, so the counts are of *flagged* requests,
+//! and the token totals (input and output, per credential and tenant) are those of the flagged requests
+//! that went upstream (a refused request used none); a settled line counts for a credential flagged in
+//! the range.
 //!
 //! `credential-id` prints the id the policy's lists and the log use for a key, computed by the
 //! filter's own code (`distill_guard::credential::identify` with the policy's secret, which
@@ -137,6 +148,19 @@ enum Line {
     MissingCredential { time: Option<i64>, api: String },
     /// A policy accepted by a VM: `mode=Enforce|Shadow`, `revision=..`.
     Policy { time: Option<i64>, mode: String, revision: String },
+    /// The usage a flagged exchange settled with (logged at its end, after its verdict line).
+    Settled(Settled),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Settled {
+    time: Option<i64>,
+    credential: String,
+    tenant: Option<String>,
+    input: u64,
+    output: u64,
+    /// Reported by the API; otherwise (partly) the filter's estimate.
+    exact: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -155,6 +179,7 @@ impl Line {
     fn time(&self) -> Option<i64> {
         match self {
             Line::Verdict(v) => v.time,
+            Line::Settled(s) => s.time,
             Line::MissingCredential { time, .. } | Line::Policy { time, .. } => *time,
         }
     }
@@ -190,6 +215,17 @@ fn parse_line(line: &str) -> Option<Line> {
     // The object, and whatever a log format appends after it (Istio's `\tthread=N`).
     let json: Value =
         serde_json::Deserializer::from_str(line.get(at + MARKER.len() - 1..)?).into_iter::<Value>().next()?.ok()?;
+    if json.get("settled").is_some() {
+        let tokens = |field: &str| json.get(field).and_then(Value::as_u64);
+        return Some(Line::Settled(Settled {
+            time,
+            credential: text(&json, "credential")?,
+            tenant: text(&json, "tenant"),
+            input: tokens("input_tokens")?,
+            output: tokens("output_tokens")?,
+            exact: json.get("exact").and_then(Value::as_bool).unwrap_or(false),
+        }));
+    }
     let verdict = text(&json, "verdict")?;
     let api = text(&json, "api").unwrap_or_default();
     if text(&json, "reason").as_deref() == Some("missing_credential") {
@@ -229,6 +265,12 @@ struct Subject {
     last: Option<i64>,
     /// (time, score, verdict severity) of each flagged request, for the timeline.
     points: Vec<(i64, f64, usize)>,
+    /// Tokens the flagged requests that went upstream settled with.
+    input_tokens: u64,
+    output_tokens: u64,
+    /// Settled requests, and how many of them with estimated (not reported) usage.
+    settled: u64,
+    estimated: u64,
 }
 
 impl Subject {
@@ -262,6 +304,21 @@ impl Subject {
             self.last = Some(self.last.map_or(t, |l| l.max(t)));
             self.points.push((t, v.score, s));
         }
+    }
+
+    fn settle(&mut self, s: &Settled) {
+        self.input_tokens += s.input;
+        self.output_tokens += s.output;
+        self.settled += 1;
+        if !s.exact {
+            self.estimated += 1;
+        }
+    }
+
+    /// `IN/OUT` tokens, `~` marking totals that include estimates.
+    fn tokens_text(&self) -> String {
+        let mark = if self.estimated > 0 { "~" } else { "" };
+        format!("{mark}{}/{}", self.input_tokens, self.output_tokens)
     }
 
     /// The worst verdict computed for it.
@@ -308,6 +365,10 @@ impl Subject {
             "first_seen": self.first.map(format_time),
             "last_seen": self.last.map(format_time),
             "apis": self.apis,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "settled_requests": self.settled,
+            "estimated_requests": self.estimated,
         });
         if let Some(map) = o.as_object_mut() {
             if kind == "credential" {
@@ -326,6 +387,8 @@ struct Report {
     to: Option<i64>,
     lines: u64,
     missing_credential: u64,
+    input_tokens: u64,
+    output_tokens: u64,
     policy: Option<(String, String)>,
     credentials: Vec<Subject>,
     tenants: Vec<Subject>,
@@ -358,6 +421,19 @@ fn build(lines: &[Line], since: Option<i64>, until: Option<i64>) -> Report {
         if !inside {
             continue;
         }
+        if let Line::Settled(s) = line {
+            // Tokens only, for a credential flagged in the range (its verdict line comes first, from
+            // the same worker): the request was counted by its verdict line.
+            if let Some(c) = creds.get_mut(&s.credential) {
+                c.settle(s);
+                r.input_tokens += s.input;
+                r.output_tokens += s.output;
+                if let Some(t) = s.tenant.as_ref().and_then(|t| tenants.get_mut(t)) {
+                    t.settle(s);
+                }
+            }
+            continue;
+        }
         r.lines += 1;
         if let Some(t) = line.time() {
             r.from = Some(r.from.map_or(t, |f| f.min(t)));
@@ -375,7 +451,7 @@ fn build(lines: &[Line], since: Option<i64>, until: Option<i64>) -> Report {
                 }
             }
             Line::MissingCredential { .. } => r.missing_credential += 1,
-            Line::Policy { .. } => {}
+            Line::Policy { .. } | Line::Settled(_) => {}
         }
     }
     r.credentials = rank(creds);
@@ -416,6 +492,11 @@ fn summary(r: &Report) -> String {
         r.tenants.len(),
         r.missing_credential
     );
+    let _ = write!(
+        out,
+        " Tokens settled by the flagged requests that went upstream: {} in, {} out.",
+        r.input_tokens, r.output_tokens
+    );
     if let Some((mode, revision)) = &r.policy {
         let _ = write!(out, " Policy: mode={mode} revision={revision} (last accepted in the log).");
     }
@@ -432,12 +513,13 @@ fn text_report(r: &Report, top: usize) -> String {
         let _ = writeln!(out, "\n{title} (by highest score, then worst verdict):");
         let _ = writeln!(
             out,
-            "{:<4} {:<18} {:<9} {:>5} {:>7} {:<8} {:<23} {:<23} {:<34} {}",
+            "{:<4} {:<18} {:<9} {:>5} {:>7} {:>17} {:<8} {:<23} {:<23} {:<34} {}",
             "#",
             if credential { "credential" } else { "tenant" },
             "tier",
             "score",
             "flagged",
+            "tokens in/out",
             "enforce",
             "first seen",
             "last seen",
@@ -456,12 +538,13 @@ fn text_report(r: &Report, top: usize) -> String {
             };
             let _ = writeln!(
                 out,
-                "{:<4} {:<18} {:<9} {:>5.2} {:>7} {:<8} {:<23} {:<23} {:<34} {}{}",
+                "{:<4} {:<18} {:<9} {:>5.2} {:>7} {:>17} {:<8} {:<23} {:<23} {:<34} {}{}",
                 i + 1,
                 s.id,
                 s.tier(),
                 s.max_score,
                 s.flagged,
+                s.tokens_text(),
                 s.enforcement(),
                 s.first.map(format_time).unwrap_or_else(|| "-".into()),
                 s.last.map(format_time).unwrap_or_else(|| "-".into()),
@@ -472,6 +555,9 @@ fn text_report(r: &Report, top: usize) -> String {
         }
         if list.len() > top {
             let _ = writeln!(out, "... and {} more (--top N)", list.len() - top);
+        }
+        if list.iter().take(top).any(|s| s.estimated > 0) {
+            let _ = writeln!(out, "~ tokens include the filter's estimate where the response reported no usage");
         }
     };
     table(&mut out, "Credentials", &r.credentials, true);
@@ -485,6 +571,8 @@ fn json_report(r: &Report, top: usize) -> Value {
         "to": r.to.map(format_time),
         "flagged_requests": r.lines - r.missing_credential,
         "missing_credential": r.missing_credential,
+        "input_tokens": r.input_tokens,
+        "output_tokens": r.output_tokens,
         "policy": r.policy.as_ref().map(|(mode, revision)| json!({"mode": mode, "revision": revision})),
         "credentials": r.credentials.iter().take(top).map(|s| s.to_json("credential")).collect::<Vec<_>>(),
         "tenants": r.tenants.iter().take(top).map(|s| s.to_json("tenant")).collect::<Vec<_>>(),
@@ -540,19 +628,20 @@ fn html_report(r: &Report, top: usize) -> String {
         let _ = write!(
             out,
             "<h2>{title}</h2><table><tr><th>#</th><th>{}</th><th>tier</th><th>max score</th><th>flagged</th>\
-             <th>enforcement</th><th>first seen</th><th>last seen</th><th>verdicts</th><th>top signals</th><th>timeline</th></tr>",
+             <th>tokens in/out</th><th>enforcement</th><th>first seen</th><th>last seen</th><th>verdicts</th><th>top signals</th><th>timeline</th></tr>",
             if credential { "credential" } else { "tenant" }
         );
         for (i, s) in list.iter().take(top).enumerate() {
             let _ = write!(
                 out,
                 "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{:.2}</td><td>{}</td><td>{}</td><td>{}</td>\
-                 <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                 <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 i + 1,
                 escape(&s.id),
                 s.tier(),
                 s.max_score,
                 s.flagged,
+                escape(&s.tokens_text()),
                 s.enforcement(),
                 s.first.map(format_time).unwrap_or_default(),
                 s.last.map(format_time).unwrap_or_default(),
@@ -829,6 +918,73 @@ mod tests {
             "a verdict line without a credential is not counted"
         );
         assert_eq!(parse_line(&TAG[..TAG.len() - 5]), None, "a truncated line is skipped");
+    }
+
+    fn settled_line(time: &str, cred: &str, tenant: Option<&str>, input: u64, output: u64, how: &str) -> String {
+        let tenant = tenant.map(|t| format!("\"{t}\"")).unwrap_or_else(|| "null".into());
+        let exact = how == "reported";
+        let prefix = TAG.split_once("distill-guard {").map(|(p, _)| p).unwrap_or("");
+        format!(
+            "{}distill-guard {{\"settled\":\"{how}\",\"credential\":\"{cred}\",\"tenant\":{tenant},\"api\":\"openai_chat\",\"input_tokens\":{input},\"output_tokens\":{output},\"exact\":{exact}}}",
+            prefix.replacen("2026-12-01 22:04:30.493", time, 1)
+        )
+    }
+
+    #[test]
+    fn sums_settled_tokens_per_credential_and_tenant() {
+        let raw = [
+            verdict_line("2026-12-01 10:00:00.000", "tag", "tag", "aaaa", Some("acme"), 0.40, "budget:soft"),
+            settled_line("2026-12-01 10:00:01.000", "aaaa", Some("acme"), 20, 30, "reported"),
+            verdict_line("2026-12-01 10:01:00.000", "degrade", "degrade", "aaaa", Some("acme"), 0.60, "sticky"),
+            settled_line("2026-12-01 10:01:01.000", "aaaa", Some("acme"), 5, 7, "reported"),
+            verdict_line("2026-12-01 10:02:00.000", "tag", "tag", "bbbb", Some("acme"), 0.30, "budget:soft"),
+            settled_line("2026-12-01 10:02:01.000", "bbbb", Some("acme"), 100, 0, "estimated"),
+            // A refused request settles nothing; a settled line of a credential not flagged in the range
+            // (its verdict line is outside it) adds nothing.
+            verdict_line("2026-12-01 10:03:00.000", "block", "block", "cccc", None, 0.90, "blocklist:credential"),
+            settled_line("2026-12-01 10:04:00.000", "dddd", None, 1000, 1000, "reported"),
+        ];
+        let lines: Vec<Line> = raw.iter().filter_map(|l| parse_line(l)).collect();
+        assert_eq!(lines.len(), raw.len(), "every line is read");
+        assert_eq!(
+            parse_line(&raw[1]),
+            Some(Line::Settled(Settled {
+                time: parse_time("2026-12-01 10:00:01.000"),
+                credential: "aaaa".into(),
+                tenant: Some("acme".into()),
+                input: 20,
+                output: 30,
+                exact: true,
+            }))
+        );
+        assert_eq!(parse_line(&raw[1].replace("\"input_tokens\":20", "\"input_tokens\":-1")), None, "bad counts");
+        let r = build(&lines, None, None);
+        let by = |id: &str| r.credentials.iter().find(|s| s.id == id).expect(id);
+        let a = by("aaaa");
+        assert_eq!((a.flagged, a.input_tokens, a.output_tokens, a.settled, a.estimated), (2, 25, 37, 2, 0));
+        assert_eq!(a.tokens_text(), "25/37");
+        let b = by("bbbb");
+        assert_eq!((b.input_tokens, b.output_tokens, b.estimated), (100, 0, 1));
+        assert_eq!(b.tokens_text(), "~100/0");
+        assert_eq!((by("cccc").input_tokens, by("cccc").settled), (0, 0));
+        assert!(r.credentials.iter().all(|s| s.id != "dddd"));
+        let acme = &r.tenants[0];
+        assert_eq!((acme.id.as_str(), acme.input_tokens, acme.output_tokens, acme.estimated), ("acme", 125, 37, 1));
+        // Settled lines are not flagged requests.
+        assert_eq!(r.lines - r.missing_credential, 4);
+
+        let j = json_report(&r, 10);
+        assert_eq!((j["input_tokens"].as_u64(), j["output_tokens"].as_u64()), (Some(125), Some(37)));
+        let aj = j["credentials"].as_array().and_then(|c| c.iter().find(|c| c["credential"] == "aaaa")).cloned();
+        let aj = aj.expect("aaaa in json");
+        assert_eq!((aj["input_tokens"].as_u64(), aj["output_tokens"].as_u64()), (Some(25), Some(37)));
+        assert_eq!((aj["settled_requests"].as_u64(), aj["estimated_requests"].as_u64()), (Some(2), Some(0)));
+        assert_eq!(j["tenants"][0]["input_tokens"], 125);
+        let text = text_report(&r, 10);
+        assert!(text.contains("tokens in/out") && text.contains("25/37") && text.contains("~100/0"), "{text}");
+        assert!(text.contains("125 in, 37 out"), "{text}");
+        let html = html_report(&r, 10);
+        assert!(html.contains("<td>25/37</td>") && html.contains("<td>~125/37</td>"), "{html}");
     }
 
     #[test]

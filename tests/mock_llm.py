@@ -166,13 +166,14 @@ class Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         if self.headers.get("transfer-encoding", "").lower() == "chunked":
             raw = self.read_chunked()
-        self.server.recorder.add({
+        item = {
             "method": "POST",
             "path": self.path,
             "headers": [[k.lower(), v] for k, v in self.headers.items()],
             "body": raw.decode("utf-8", "replace"),
             "time": time.time(),
-        })
+        }
+        self.server.recorder.add(item)
         path = self.path.split("?")[0]
         anthropic = path.endswith("/messages")
         status = self.hint("x-mock-status")
@@ -197,6 +198,8 @@ class Handler(BaseHTTPRequestHandler):
         completion = words + reasoning
         model = body.get("model", "mock-model")
         stream = bool(body.get("stream"))
+        # The usage this answer reports (when it reports any), for tests that check what was billed.
+        item["usage"] = {"input": prompt_tokens, "output": completion}
         ctx = dict(reply=reply, prompt=prompt_tokens, cached=cached, reasoning=reasoning,
                    completion=completion, model=model, body=body, cut=self.hint("x-mock-cut-after"))
         if path.endswith("/chat/completions"):

@@ -206,6 +206,8 @@ pub struct Exchange {
     exported_estimate: Option<u64>,
     /// Envoy's rate limit filter refused the request (`x-envoy-ratelimited` on the response).
     ratelimited: bool,
+    /// A verdict line was logged (the verdict was not `allow`): the log phase logs the settled usage.
+    flagged: bool,
 }
 
 /// A header's value from a map read in one call (names compared without case).
@@ -236,6 +238,7 @@ impl Exchange {
             fleet: None,
             exported_estimate: None,
             ratelimited: false,
+            flagged: false,
         }
     }
 
@@ -320,6 +323,26 @@ impl Exchange {
             verdict.signal_list(),
             verdict.retry_after.map(|r| r.to_string()).unwrap_or_else(|| "null".into()),
             phase,
+        ))
+    }
+
+    /// The usage a flagged exchange settled with, for the operator report: input and output tokens
+    /// (reported by the API when metered, else the estimate) and whether they are exact.
+    fn settled_line(&self, credential: &Credential, input: u64, metered: &Metered) -> HostAction {
+        HostAction::Log(format!(
+            "#{} distill-guard {{\"settled\":\"{}\",\"credential\":\"{}\",\"tenant\":{},\"api\":\"{}\",\"input_tokens\":{},\"output_tokens\":{},\"exact\":{}}}",
+            self.id,
+            match metered.source {
+                UsageSource::Reported => "reported",
+                UsageSource::PartlyEstimated => "partly_estimated",
+                UsageSource::Estimated => "estimated",
+            },
+            credential.id,
+            credential.tenant.as_deref().map(|t| format!("\"{t}\"")).unwrap_or_else(|| "null".into()),
+            self.api.name(),
+            input,
+            metered.output,
+            metered.source == UsageSource::Reported,
         ))
     }
 
@@ -510,8 +533,14 @@ impl Exchange {
         let ledger = Ledger::new(&self.policy.ledger, host.store());
         let stats = settle(&ledger, &charge, &metered, now);
         self.note_ledger(&stats);
+        let input = metered.input.unwrap_or(charge.estimated_input);
+        if self.flagged {
+            if let Some(credential) = &self.credential {
+                actions.push(self.settled_line(credential, input, &metered));
+            }
+        }
         let m = &self.metrics;
-        m.add(Metrics::tokens_input, metered.input.unwrap_or(charge.estimated_input));
+        m.add(Metrics::tokens_input, input);
         m.add(Metrics::tokens_output, metered.output);
         m.add(Metrics::tokens_reasoning, metered.reasoning);
         m.add(Metrics::tokens_cached, metered.cached_input);
@@ -566,7 +595,8 @@ impl Exchange {
             m.add(Metrics::usage_injected, 1);
         }
         self.usage_injected = facts.usage_injected;
-        if verdict.action != Action::Allow {
+        self.flagged = verdict.action != Action::Allow;
+        if self.flagged {
             actions.push(self.verdict_line(&verdict, &credential, "body"));
         }
         self.charge = decision.charge;

@@ -527,3 +527,44 @@ fn anthropic_and_responses_streams_pass_untouched() {
         assert_eq!(rig.added(Metrics::tokens_output), 3 * (stream.len() as u64 + 1), "{path}");
     }
 }
+
+#[test]
+fn a_flagged_exchange_logs_its_settled_usage_and_an_allowed_one_logs_nothing() {
+    let rig = Rig::new(json!({
+        "tenant": [{"kind": "key_prefix", "prefixes": {"sk-acme-": "acme"}}],
+        "budgets": [{"name": "rpm", "scope": "credential", "window": "minute", "max_requests": 1, "action": "tag"}],
+    }));
+    let key = "Bearer sk-acme-1";
+    let id = identify(&rig.policy.credential, &headers(&[("authorization", key)]), None).unwrap().id;
+    let json_response = [(":status", "200"), ("content-type", "application/json")];
+    let exchange = |usage: &[u8]| {
+        let mut ex = rig.exchange();
+        rig.host.send_request(&mut ex, &request(key, "/v1/chat/completions"), &chat_body(json!({})), 4096);
+        rig.host.send_response(&mut ex, &json_response, &[usage]);
+        rig.host.finish(&mut ex);
+    };
+    // Within the budget: allowed, and nothing is logged (not even the settled usage).
+    exchange(br#"{"usage":{"prompt_tokens":11,"completion_tokens":22,"total_tokens":33}}"#);
+    assert_eq!(rig.host.logs.borrow().len(), 0, "{:?}", rig.host.logs.borrow());
+    // Over it: tagged; the verdict line, then at the log phase the usage the response reported.
+    exchange(br#"{"usage":{"prompt_tokens":20,"completion_tokens":30,"total_tokens":50}}"#);
+    let logs = rig.host.logs.borrow().clone();
+    assert_eq!(logs.len(), 2, "{logs:?}");
+    assert!(logs[0].starts_with("#7 distill-guard {\"verdict\":\"tag\""), "{logs:?}");
+    assert_eq!(
+        logs[1],
+        format!(
+            "#7 distill-guard {{\"settled\":\"reported\",\"credential\":\"{id}\",\"tenant\":\"acme\",\"api\":\"openai_chat\",\"input_tokens\":20,\"output_tokens\":30,\"exact\":true}}"
+        )
+    );
+    let settled: Value = serde_json::from_str(logs[1].split_once("distill-guard ").unwrap().1).unwrap();
+    assert_eq!(settled["input_tokens"], 20);
+    // A flagged response without usage: the estimate, said to be one.
+    exchange(br#"{"id":"x","choices":[{"message":{"content":"High tide twice a day."}}]}"#);
+    let logs = rig.host.logs.borrow().clone();
+    assert_eq!(logs.len(), 4, "{logs:?}");
+    let settled: Value = serde_json::from_str(logs[3].split_once("distill-guard ").unwrap().1).unwrap();
+    assert_eq!((settled["settled"].as_str(), settled["exact"].as_bool()), (Some("estimated"), Some(false)));
+    assert!(settled["input_tokens"].as_u64().unwrap() > 0, "the request estimate");
+    assert!(!logs[3].contains("sk-acme") && !logs[3].contains("tides"), "no key, no prompt text");
+}

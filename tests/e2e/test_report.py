@@ -74,6 +74,34 @@ def test_report_lists_every_flagged_credential_with_its_worst_verdict(simulated)
     assert data["policy"] == {"mode": "Enforce", "revision": str(policy["revision"])}
 
 
+def test_token_totals_are_what_the_upstream_reported_for_the_flagged_requests(simulated):
+    log, policy, _keys, results, _d = simulated
+    data = json.loads(report(log, "--json", "--top", "100000"))
+    by_id = {c["credential"]: c for c in data["credentials"]}
+    secret = policy["credential"]["hash_secret"]
+    want = {}
+    for s in results.values():
+        for key, (inp, out) in s["flagged_tokens"].items():
+            w = want.setdefault(credential_id(secret, key), [0, 0])
+            w[0] += inp
+            w[1] += out
+    assert want and sum(i for i, _ in want.values()) > 0, "no flagged request reached the upstream"
+    for cid, (inp, out) in want.items():
+        c = by_id[cid]
+        assert (c["input_tokens"], c["output_tokens"]) == (inp, out), (cid, c)
+        # Every response in the simulation reports usage: nothing is an estimate.
+        assert c["estimated_requests"] == 0 and c["settled_requests"] >= 1, c
+    # Credentials flagged only by refusals settled nothing; the totals are the sums.
+    for cid, c in by_id.items():
+        if cid not in want:
+            assert (c["input_tokens"], c["output_tokens"]) == (0, 0), c
+    assert data["input_tokens"] == sum(i for i, _ in want.values())
+    assert data["output_tokens"] == sum(o for _, o in want.values())
+    with open(log) as f:
+        settled = [line for line in f if 'distill-guard {"settled"' in line]
+    assert settled and not any("sk-" in line for line in settled), "no key in the log"
+
+
 def test_a_time_range_splits_the_log_without_losing_a_line(simulated):
     log, *_ = simulated
     whole = json.loads(report(log, "--json"))

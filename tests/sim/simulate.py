@@ -370,6 +370,7 @@ def run(seed=1, scale=1.0, names=None, log=print, keep_log=None):
             before = recorder.count
             r = sender.send(e.path, e.body, headers)
             verdict = "allow"
+            usage = None
             if r.status == 429 and r.header("retry-after"):
                 verdict = "throttle"
             elif r.status == 403:
@@ -377,8 +378,15 @@ def run(seed=1, scale=1.0, names=None, log=print, keep_log=None):
             elif recorder.count > before:
                 seen = dict(recorder.items[-1]["headers"])
                 verdict = seen.get("x-distill-verdict", "allow")
+                usage = recorder.items[-1].get("usage")
             s = results.setdefault(e.scenario, {"kind": e.kind, "requests": 0, "first_tag": None,
-                                                "first_enforce": None, "credentials": {}, "verdicts": {}})
+                                                "first_enforce": None, "credentials": {}, "verdicts": {},
+                                                "flagged_tokens": {}})
+            if verdict != "allow" and usage:
+                # What the upstream reported for the flagged requests it answered, per key.
+                t = s["flagged_tokens"].setdefault(e.key, [0, 0])
+                t[0] += usage["input"]
+                t[1] += usage["output"]
             s["requests"] += 1
             s["verdicts"][verdict] = s["verdicts"].get(verdict, 0) + 1
             worst = s["credentials"].get(e.key, 0)
