@@ -7,17 +7,10 @@ The filter exports its filter state (`src/fleet/export.rs`: credential id, tenan
 remainder); without it the rate limit filter would find no descriptor values and each Envoy would admit
 the full budget. The Envoy + rate limit service + Redis path itself is proved by test_fleet_path.py.
 """
-import os
-import sys
-
 import pytest
 
 import harness
-from test_fleet_path import counter, service_configs, unique
-
-sys.path.insert(0, os.path.join(harness.ROOT, "envoy", "fleet"))
-import engine  # noqa: E402
-import render_fleet  # noqa: E402
+from test_fleet_path import counter, fleet_stack, unique
 
 # 100 tokens an exchange (the mock reports what it is told)
 TOKENS = {"x-mock-prompt-tokens": "50", "x-mock-reply-words": "50"}
@@ -35,21 +28,8 @@ def budgets_policy():
 
 @pytest.fixture(scope="module")
 def fleet():
-    policy = budgets_policy()
-    engine.wait_clear_of_window_edge(margin=60)
-    redis = engine.Redis()
-    rls = engine.RateLimit(redis.port, service_configs(policy))
-    envoys = []
-    try:
-        for _ in range(2):
-            envoys.append(harness.Envoy(policy=policy, edit_config=lambda c: render_fleet.add_fleet(
-                c, policy, rls.grpc_port, timeout_ms=2000)))
+    with fleet_stack(budgets_policy(), timeout_ms=2000) as (redis, _rls, envoys):
         yield redis, envoys
-    finally:
-        for e in envoys:
-            e.close()
-        rls.close()
-        redis.close()
 
 
 def test_request_budget_holds_across_two_envoys(fleet):

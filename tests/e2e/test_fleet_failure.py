@@ -7,18 +7,12 @@ decides on its own counts), the filter's local budgets still hold, and the filte
 clears with one log line, the detection counts sent during the outage reach the service (they were kept
 and sent again), and the fleet-wide budget holds again.
 """
-import os
-import sys
 import time
 
 import pytest
 
 import harness
-from test_fleet_path import service_configs, unique
-
-sys.path.insert(0, os.path.join(harness.ROOT, "envoy", "fleet"))
-import engine  # noqa: E402
-import render_fleet  # noqa: E402
+from test_fleet_path import fleet_stack, unique
 
 BUDGET = 6
 UNAVAILABLE = "wasmcustom.distill_guard.fleet.unavailable"
@@ -35,21 +29,8 @@ def failure_policy():
 
 @pytest.fixture
 def fleet():
-    policy = failure_policy()
-    engine.wait_clear_of_window_edge(margin=60)
-    redis = engine.Redis()
-    rls = engine.RateLimit(redis.port, service_configs(policy))
-    envoys = []
-    try:
-        for _ in range(2):
-            envoys.append(harness.Envoy(policy=policy, edit_config=lambda c: render_fleet.add_fleet(
-                c, policy, rls.grpc_port, timeout_ms=300)))
-        yield redis, rls, envoys
-    finally:
-        for e in envoys:
-            e.close()
-        rls.close()
-        redis.close()
+    with fleet_stack(failure_policy(), timeout_ms=300) as stack:
+        yield stack
 
 
 def wait_for(what, predicate, timeout=10):

@@ -9,6 +9,7 @@ configs agree and load, the filter-state descriptors reach the service, request 
 Envoys, token estimates charge at request time and the usage remainder set in the log phase charges at
 stream end, a missing tenant skips only tenant budgets, and an engine outage fails open.
 """
+import contextlib
 import copy
 import json
 import os
@@ -47,25 +48,32 @@ def service_configs(policy):
             f"{ratelimit_config.FLEET_DOMAIN}.yaml": ratelimit_config.fleet_service_config()}
 
 
-@pytest.fixture(scope="module")
-def fleet():
-    """Redis, the service and two Envoys; a generous service timeout so a loaded machine cannot turn a
-    slow answer into a fail-open admission."""
-    policy = fleet_policy()
+@contextlib.contextmanager
+def fleet_stack(policy, timeout_ms, wasm=None):
+    """Redis, the rate limit service configured from `policy` and two Envoys sending to it with the given
+    service timeout, clear of a window edge; yields (redis, rls, envoys) and stops them all."""
     engine.wait_clear_of_window_edge(margin=60)
     redis = engine.Redis()
     rls = engine.RateLimit(redis.port, service_configs(policy))
     envoys = []
     try:
         for _ in range(2):
-            envoys.append(harness.Envoy(policy=policy, wasm=PROBE, edit_config=lambda c: render_fleet.add_fleet(
-                c, policy, rls.grpc_port, timeout_ms=2000)))
+            envoys.append(harness.Envoy(policy=policy, wasm=wasm, edit_config=lambda c: render_fleet.add_fleet(
+                c, policy, rls.grpc_port, timeout_ms=timeout_ms)))
         yield redis, rls, envoys
     finally:
         for e in envoys:
             e.close()
         rls.close()
         redis.close()
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    """Redis, the service and two Envoys; a generous service timeout so a loaded machine cannot turn a
+    slow answer into a fail-open admission."""
+    with fleet_stack(fleet_policy(), timeout_ms=2000, wasm=PROBE) as stack:
+        yield stack
 
 
 def unique(prefix):
