@@ -37,6 +37,16 @@ def wait_clear_of_window_edge(window_seconds=86400, margin=30):
         time.sleep(left + 1)
 
 
+def stop_process(proc, grace=10):
+    """SIGTERM, then SIGKILL if `proc` has not exited after `grace` seconds; waits for it either way."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class _Process:
     """A child process with a log file, stopped by stop() or at interpreter exit."""
 
@@ -70,12 +80,7 @@ class _Process:
     def stop(self):
         """Stops the process (SIGTERM, then SIGKILL); keeps its directory so it can start again."""
         if self.running():
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc)
 
     def close(self):
         self.stop()

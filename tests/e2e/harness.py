@@ -24,6 +24,9 @@ sys.path.insert(0, os.path.join(ROOT, "envoy"))
 import mock_llm  # noqa: E402
 import render  # noqa: E402
 
+sys.path.insert(0, os.path.join(ROOT, "envoy", "fleet"))
+from engine import stop_process  # noqa: E402  (also used by the tests: one way to stop a child process)
+
 WASM = os.environ.get("DG_WASM") or os.path.join(ROOT, "target", "wasm32-wasip1", "release", "distill_guard.wasm")
 _VENV_ENVOY = os.path.join(ROOT, ".tools", "venv", "bin", "envoy")
 ENVOY = os.environ.get("ENVOY_BIN") or (_VENV_ENVOY if os.path.exists(_VENV_ENVOY) else shutil.which("envoy"))
@@ -166,12 +169,7 @@ class Envoy:
 
     def close(self):
         if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc)
         self.log_file.close()
         self.mock.shutdown()
         self.mock.server_close()

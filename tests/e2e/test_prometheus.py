@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from harness import ROOT, Envoy, default_policy, free_port
+from harness import ROOT, Envoy, default_policy, free_port, stop_process
 from test_failure_policy import trap_wasm  # noqa: F401  (the fixture)
 
 PROMETHEUS = os.path.join(ROOT, ".tools", "prometheus", "usr", "bin", "prometheus")
@@ -69,12 +69,7 @@ class Prometheus:
             return f.read()
 
     def close(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
