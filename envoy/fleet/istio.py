@@ -21,6 +21,8 @@ sys.path.insert(0, HERE)
 
 import ratelimit_config  # noqa: E402
 import render_fleet  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "istio"))
+from manifests import GATEWAY_FILTER_BEFORE_ROUTER  # noqa: E402
 
 OUT = os.path.join(HERE, "istio", "ratelimit.yaml")
 DEFAULT_SERVICE = "ratelimit.ratelimit.svc.cluster.local:8081"
@@ -54,19 +56,7 @@ spec:
       istio: ingressgateway
   priority: 10
   configPatches:
-  - applyTo: HTTP_FILTER
-    match:
-      context: GATEWAY
-      listener:
-        filterChain:
-          filter:
-            name: envoy.filters.network.http_connection_manager
-            subFilter:
-              name: envoy.filters.http.router
-    patch:
-      operation: INSERT_BEFORE
-      value:
-{_block(filt_value, 8)}
+{GATEWAY_FILTER_BEFORE_ROUTER}{_block(filt_value, 8)}
   - applyTo: CLUSTER
     match:
       context: GATEWAY

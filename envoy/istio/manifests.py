@@ -29,6 +29,21 @@ import package  # noqa: E402
 
 DEFAULT_IMAGE = "oci://registry.example.com/llm-platform/distill-guard:0.1.0"
 SECRET_ENV = "DISTILL_GUARD_HASH_SECRET"
+# An EnvoyFilter patch inserting an HTTP filter just before the ingress gateway's router; the filter's
+# `value` follows, indented 8 (shared with envoy/fleet/istio.py).
+GATEWAY_FILTER_BEFORE_ROUTER = """  - applyTo: HTTP_FILTER
+    match:
+      context: GATEWAY
+      listener:
+        filterChain:
+          filter:
+            name: envoy.filters.network.http_connection_manager
+            subFilter:
+              name: envoy.filters.http.router
+    patch:
+      operation: INSERT_BEFORE
+      value:
+"""
 
 
 def istio_policy(policy, hold_headers):
@@ -159,19 +174,7 @@ spec:
               "@type": type.googleapis.com/google.protobuf.StringValue
               value: |
 {value}
-  - applyTo: HTTP_FILTER
-    match:
-      context: GATEWAY
-      listener:
-        filterChain:
-          filter:
-            name: envoy.filters.network.http_connection_manager
-            subFilter:
-              name: envoy.filters.http.router
-    patch:
-      operation: INSERT_BEFORE
-      value:
-        name: distill-guard
+{GATEWAY_FILTER_BEFORE_ROUTER}        name: distill-guard
         config_discovery:
           config_source:
             ads: {{}}
