@@ -68,6 +68,15 @@ def render_ecds(policy_text, wasm=DEFAULT_WASM):
                                         "@POLICY@": policy_text})
 
 
+def write_out(text, path):
+    """Writes a rendered config to `path`, or to stdout if it is "-"."""
+    if path == "-":
+        sys.stdout.write(text)
+    else:
+        with open(path, "w") as f:
+            f.write(text)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--policy", default=os.path.join(HERE, "policy.json"))
@@ -85,11 +94,7 @@ def main():
         out = render_dynamic(a.dynamic, a.listen, a.admin, a.upstream, None, a.listen_address, a.upstream_host)
     else:
         out = render(_read(a.policy), a.listen, a.admin, a.upstream, a.wasm, a.template)
-    if a.out == "-":
-        sys.stdout.write(out)
-    else:
-        with open(a.out, "w") as f:
-            f.write(out)
+    write_out(out, a.out)
 
 
 if __name__ == "__main__":

@@ -128,11 +128,7 @@ def main():
         out = add_fleet(base, policy, a.ratelimit_port, a.ratelimit_host, a.timeout_ms)
     except ratelimit_config.ConfigError as e:
         sys.exit(f"{a.policy}: policy field `{e}`")
-    if a.out == "-":
-        sys.stdout.write(out)
-    else:
-        with open(a.out, "w") as f:
-            f.write(out)
+    render.write_out(out, a.out)
 
 
 if __name__ == "__main__":
