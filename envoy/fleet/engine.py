@@ -47,6 +47,15 @@ def stop_process(proc, grace=10):
         proc.wait()
 
 
+def read_log(path):
+    """A child's log file as text ("" if it cannot be read)."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 class _Process:
     """A child process with a log file, stopped by stop() or at interpreter exit."""
 
@@ -87,11 +96,7 @@ class _Process:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_log(self.log_path)
 
     def __enter__(self):
         return self

@@ -25,7 +25,7 @@ import mock_llm  # noqa: E402
 import render  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "envoy", "fleet"))
-from engine import stop_process  # noqa: E402  (also used by the tests: one way to stop a child process)
+from engine import read_log, stop_process  # noqa: E402  (stop_process is also used by the tests)
 
 WASM = os.environ.get("DG_WASM") or os.path.join(ROOT, "target", "wasm32-wasip1", "release", "distill_guard.wasm")
 _VENV_ENVOY = os.path.join(ROOT, ".tools", "venv", "bin", "envoy")
@@ -206,11 +206,7 @@ class Envoy:
         return r.returncode, r.stdout + r.stderr, outcome
 
     def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_log(self.log_path)
 
     # ---- traffic ---------------------------------------------------------------------------------
     def request(self, path, body=None, headers=None, method="POST", raw=None, port=None, timeout=30):
