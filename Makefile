@@ -13,7 +13,7 @@ CARGO   ?= cargo
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: intent-train intent-eval help tools tools-envoy build policy-check report-tool report credential-id prometheus-tools prometheus-check apply-policy bench bench-estimator bench-tools bench-proxy bench-latency bench-cost bench-smoke bench-core bench-instructions bench-wasm noop-filter trap-filter fleet-tools fleet-probe fleet-config run-fleet soak fuzz-tools fuzz-smoke fuzz-long detect-eval detect-eval-dump detect-sim fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
+.PHONY: intent-train intent-eval help tools tools-envoy build policy-check report-tool report credential-id prometheus-tools prometheus-check apply-policy bench bench-estimator bench-tools bench-proxy bench-latency bench-cost bench-smoke bench-core bench-instructions bench-regress valgrind-tool bench-wasm noop-filter trap-filter fleet-tools fleet-probe fleet-config run-fleet soak fuzz-tools fuzz-smoke fuzz-long detect-eval detect-eval-dump detect-sim fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-14s\033[0m %s\n",$$1,$$2}'
@@ -106,7 +106,7 @@ prometheus-check: prometheus-tools ## promtool check + unit tests of the alertin
 e2e: build policy-check report-tool trap-filter prometheus-tools fleet-tools fleet-probe ## End-to-end tests: real Envoy + the filter + the mock LLM upstream (+ Redis and the rate limit service)
 	cd tests/e2e && $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-test: tools lint test-unit test-wasm fuzz-smoke validate prometheus-check e2e bench-smoke ## The whole suite (installs pinned tools first): lint, unit, wasm, fuzz (10 s a target), validate, e2e, bench smoke
+test: tools lint test-unit test-wasm fuzz-smoke validate prometheus-check e2e bench-smoke bench-regress ## The whole suite (installs pinned tools first): lint, unit, wasm, fuzz (10 s a target), validate, e2e, bench smoke, instruction regression check
 
 run: tools-envoy build policy-check ## Main job: mock LLM upstream + Envoy with the filter and the default policy (Ctrl-C stops)
 	@bash envoy/run-demo.sh
@@ -219,9 +219,14 @@ intent-eval: ## Intent model precision/recall on held-out families (FOLDS="0 1")
 bench-core: ## Micro-benchmarks of the core, natively (ns/op, MB/s): estimator, masking, phrase scan, inspect, decide, SSE
 	$(CARGO) bench --bench core
 
-bench-instructions: ## Instruction counts (callgrind) of the per-request core path vs benches/instructions.json
-	@command -v valgrind >/dev/null || (apt-get update && apt-get install -y valgrind)
+valgrind-tool:
+	@command -v valgrind >/dev/null || (apt-get update && apt-get install -y --no-install-recommends valgrind)
+
+bench-instructions: valgrind-tool ## Instruction counts (callgrind) of the per-request core path vs benches/instructions.json
 	python3 benches/instructions.py
+
+bench-regress: valgrind-tool ## CI check: fails when instructions per 2 KB exchange or per SSE event grow > 10% over benches/instructions.json
+	python3 benches/instructions.py --targets --check
 
 bench-wasm: build noop-filter ## The module alone in V8 (node): µs and host calls per exchange, wasm heap after 1M exchanges
 	python3 benches/wasm_bench.py
