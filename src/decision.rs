@@ -16,6 +16,7 @@ use crate::ledger::{Delta, Ledger, LedgerError, Record, Subject, Update, Updated
 use crate::policy::{Action, Budget, Lists, Mode, Policy, Scope};
 use crate::request::{BodyStatus, RequestFacts};
 use crate::response::Metered;
+use crate::signals::ShapeSignal;
 
 /// Why a signal was raised. Its [`fmt::Display`] is the stable name shown in `x-distill-signals`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -399,13 +400,21 @@ fn campaign_evidence(
     let table =
         CampaignTable::new(ledger.store(), &policy.ledger.key_prefix, det.campaign.slots, det.campaign.window_s);
     let who = fnv1a64(credential.id.as_bytes());
+    // The prompt counts among its fingerprints' prompts with text intent (the cohort's share).
+    let flagged = [ShapeSignal::ChainOfThought, ShapeSignal::Rubric, ShapeSignal::SyntheticData, ShapeSignal::Probe]
+        .iter()
+        .any(|s| shape.signals.contains(*s));
     if campaign_template(policy, facts).is_some() {
-        let local = table.observe(FingerprintKind::Template, shape.template, who, shape.content, now_ms);
-        evidence.template = larger(local, fleet.template);
+        let local =
+            table.observe_cohort(FingerprintKind::Template, shape.template, who, shape.content, flagged, now_ms);
+        evidence.template_intent = local.map_or(0.0, |(_, share)| share);
+        evidence.template = larger(local.map(|(view, _)| view), fleet.template);
     }
     if campaign_system_prompt(policy, facts).is_some() {
-        let local = table.observe(FingerprintKind::SystemPrompt, shape.system, who, shape.content, now_ms);
-        evidence.system_prompt = larger(local, fleet.system_prompt);
+        let local =
+            table.observe_cohort(FingerprintKind::SystemPrompt, shape.system, who, shape.content, flagged, now_ms);
+        evidence.system_prompt_intent = local.map_or(0.0, |(_, share)| share);
+        evidence.system_prompt = larger(local.map(|(view, _)| view), fleet.system_prompt);
     }
     evidence
 }
