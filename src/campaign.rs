@@ -167,14 +167,11 @@ impl CampaignSlot {
         }
     }
 
-    /// The cohort's intent share over the current and previous window: distinct prompts with text
-    /// intent over distinct prompts (both estimated, so about ±25% of itself), as the lower end of its
-    /// 95% confidence interval (`detection::share_lower_bound`): the first flagged prompt of a new
-    /// template is one of one, not a share of 1.
-    pub fn flagged_share(&self) -> f32 {
+    /// Distinct prompts with text intent over the current and previous window (estimated, like
+    /// `contents`; never more than it).
+    pub fn flagged(&self) -> f32 {
         let contents = self.contents.union(&self.contents_prev).estimate();
-        let flagged = self.flagged.union(&self.flagged_prev).estimate().min(contents);
-        crate::detection::share_lower_bound(flagged, contents)
+        self.flagged.union(&self.flagged_prev).estimate().min(contents)
     }
 }
 
@@ -225,8 +222,8 @@ impl<'a> CampaignTable<'a> {
     }
 
     /// [`observe`](Self::observe), also counting the prompt among the fingerprint's prompts with
-    /// text intent when `flagged`; returns the view and the cohort's intent share
-    /// ([`CampaignSlot::flagged_share`]).
+    /// text intent when `flagged`; returns the view and the estimated distinct prompts with text
+    /// intent ([`CampaignSlot::flagged`]).
     pub fn observe_cohort(
         &self,
         kind: FingerprintKind,
@@ -269,10 +266,10 @@ impl<'a> CampaignTable<'a> {
                 changed |= slot.flagged.insert(content);
             }
             if !changed && cas.is_some() {
-                return Some((slot.view(), slot.flagged_share()));
+                return Some((slot.view(), slot.flagged()));
             }
             match self.store.set(&key, &slot.encode(), cas) {
-                Ok(()) => return Some((slot.view(), slot.flagged_share())),
+                Ok(()) => return Some((slot.view(), slot.flagged())),
                 Err(StoreError::CasMismatch) => continue,
                 Err(StoreError::Unavailable) => return None,
             }
