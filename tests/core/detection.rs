@@ -701,7 +701,7 @@ fn shape_with_model(body: Value, threshold: Option<f32>) -> distill_guard::shape
 fn the_intent_model_sets_intent_signals_where_no_listed_phrase_occurs() {
     let cases = [
         (
-            "Before you answer, lay out each inference that leads you to the result, then give the result. \
+            "Before answering, write out each deduction that leads you to the result, then state the result. \
              Question: a train travels 120 km in 2 hours. What is its speed?",
             ShapeSignal::ChainOfThought,
         ),
