@@ -243,9 +243,15 @@ impl UsageChunkFilter {
     /// removed, nothing held now or before). At `end_of_stream` nothing stays held.
     pub fn filter(&mut self, chunk: &[u8], end_of_stream: bool) -> Option<Vec<u8>> {
         let held_before = !self.held.is_empty();
-        let mut work = std::mem::take(&mut self.held);
-        let scanned = work.len();
-        work.extend_from_slice(chunk);
+        // The chunk as it is, or after the bytes held back.
+        let work: Cow<'_, [u8]> = if held_before {
+            let mut held = std::mem::take(&mut self.held);
+            held.extend_from_slice(chunk);
+            Cow::Owned(held)
+        } else {
+            Cow::Borrowed(chunk)
+        };
+        let scanned = work.len() - chunk.len();
         // Ranges of `work` to pass on, in order.
         let mut keep: Vec<(usize, usize)> = Vec::new();
         let mut changed = held_before;
@@ -270,7 +276,13 @@ impl UsageChunkFilter {
                 continue;
             }
             self.after_cr = false;
-            if b == b'\n' || b == b'\r' {
+            if b != b'\n' && b != b'\r' {
+                // The rest of the line, to its end at once.
+                self.line_start = false;
+                i = scan::line_end(&work, i).unwrap_or(work.len());
+                continue;
+            }
+            {
                 if self.line_start {
                     // A blank line: the event ends here.
                     let event = work.get(event_start..=i).unwrap_or(&[]);
@@ -290,8 +302,6 @@ impl UsageChunkFilter {
                     self.line_start = true;
                     self.after_cr = b == b'\r';
                 }
-            } else {
-                self.line_start = false;
             }
             i += 1;
         }

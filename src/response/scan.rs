@@ -49,7 +49,7 @@ fn is_line_end(b: Option<&u8>) -> bool {
 }
 
 /// The first `\n` or `\r` from `from`.
-fn line_end(ev: &[u8], from: usize) -> Option<usize> {
+pub(super) fn line_end(ev: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
     loop {
         let p = first(ev, i, controls, |b| b < 0x0e)?;

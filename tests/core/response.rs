@@ -203,3 +203,29 @@ fn the_usage_chunk_filter_holds_at_most_one_incomplete_event_and_passes_long_one
     assert_eq!((f.removed(), f.held()), (2, 0));
     assert_eq!(f.filter(b"data: x", true), None);
 }
+
+#[test]
+fn the_usage_only_chunk_is_recognised_in_any_spacing_and_nothing_else_is() {
+    use distill_guard::response::is_usage_only_event;
+    let yes: &[&[u8]] = &[
+        b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1}}\n\n",
+        b"data: {\"id\": \"c\", \"choices\" : [ ], \"usage\": {\"prompt_tokens\": 1}}\r\n\r\n",
+        b"data: {\"usage\":{\"prompt_tokens\":1},\"choices\":\t[\t]}",
+        b"event: x\ndata: {\"a\":[1],\"choices\":[],\"usage\":{}}\n\n",
+    ];
+    let no: &[&[u8]] = &[
+        b"data: {\"choices\":[{\"delta\":{\"content\":\"[]\"}}],\"usage\":null}\n\n",
+        b"data: {\"choices\":[],\"usage\":null}\n\n",
+        b"data: {\"other\":[],\"usage\":{}}\n\n",
+        b"data: {\"note\":\"\\\"choices\\\": []\",\"usage\":{}}\n\n",
+        b"data: {\"choices\":[]\n\n",
+        b"data: [DONE]\n\n",
+        b"",
+    ];
+    for e in yes {
+        assert!(is_usage_only_event(e), "{}", String::from_utf8_lossy(e));
+    }
+    for e in no {
+        assert!(!is_usage_only_event(e), "{}", String::from_utf8_lossy(e));
+    }
+}
