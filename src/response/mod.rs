@@ -42,8 +42,9 @@ fn estimate_bytes(text: &[u8], tokenizer: Tokenizer) -> u64 {
 }
 
 /// Streamed text kept before it is estimated: most streams report usage, and their text is never
-/// estimated; a longer text is estimated as it reaches this size.
-const TEXT_BATCH_BYTES: usize = 8 * 1024;
+/// estimated; a longer text is estimated as it reaches this size (about 8,000 tokens of English; the
+/// buffer grows only as the text does).
+const TEXT_BATCH_BYTES: usize = 32 * 1024;
 
 /// An SSE event that may carry usage: parsed, and read by the API's dialect into the tally.
 fn usage_event(api: ApiKind, tokenizer: Tokenizer, tally: &mut Tally, name: &[u8], data: &[u8]) {

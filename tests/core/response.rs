@@ -229,3 +229,21 @@ fn the_usage_only_chunk_is_recognised_in_any_spacing_and_nothing_else_is() {
         assert!(!is_usage_only_event(e), "{}", String::from_utf8_lossy(e));
     }
 }
+
+#[test]
+fn a_long_cut_stream_is_estimated_from_all_its_text_and_a_reported_one_is_not_estimated() {
+    use distill_guard::tokens::estimate_tokens;
+    // 48 KB of text: more than the meter keeps before estimating a batch.
+    let words: Vec<String> = (0..8000).map(|i| format!(" word{}", i % 7)).collect();
+    let mut s = String::new();
+    for w in &words {
+        s += &format!("data: {}\n\n", json!({"choices": [{"index": 0, "delta": {"content": w}}]}));
+    }
+    let text: String = words.concat();
+    let cut = meter(ApiKind::OpenAiChat, true, &s, 1000);
+    assert_eq!(cut.source, UsageSource::Estimated);
+    assert_eq!(cut.output, estimate_tokens(&text));
+    s += &format!("data: {}\n\n", json!({"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 16000}}));
+    let whole = meter(ApiKind::OpenAiChat, true, &s, 1000);
+    assert_eq!((whole.input, whole.output, whole.source), (Some(3), 16000, UsageSource::Reported));
+}
