@@ -3,7 +3,7 @@
 //! policy masks its phrase lists the same way) and the intent model reads ([`crate::intent`]). A leaf:
 //! it imports only [`crate::bytes`].
 
-use crate::bytes::{ascii_at_least, ascii_eq, ascii_in, byte_table, word_at, ByteTable, HIGH};
+use crate::bytes::{ascii_at_least, ascii_eq, ascii_in, byte_table, ByteTable, HIGH};
 
 /// Lower-cases and masks the variable parts of a prompt: digit runs become `#`, quoted spans `"…"`,
 /// whitespace collapses. The result is what templates are compared on and phrases matched against.
@@ -30,7 +30,8 @@ pub fn mask(text: &str) -> String {
             let mut n = 0;
             let mut last_space = false;
             // Eight bytes at a time while they are all plain or single spaces.
-            while let (Some(w), Some(d)) = (word_at(rest, n), dst.get_mut(n..n + 8)) {
+            for (src, d) in rest.chunks_exact(8).zip(dst.chunks_exact_mut(8)) {
+                let w = u64::from_le_bytes(<[u8; 8]>::try_from(src).unwrap_or([0; 8]));
                 let Some(lower) = plain_word(w, last_space) else { break };
                 d.copy_from_slice(&lower.to_le_bytes());
                 last_space = w >> 56 == u64::from(b' ');

@@ -2,7 +2,7 @@
 //! rubric, synthetic data, probe) have a phrase in it. The lists come from the policy
 //! (`detection.phrases`, defaults in [`crate::policy::default_phrases`]); `shape.rs` runs the scan.
 
-use crate::bytes::{alphanumerics, byte_table, word_at, ByteTable, HIGH};
+use crate::bytes::{alphanumerics, byte_table, ByteTable, HIGH};
 
 /// Phrase lists (lower case; `#` stands for any number), from the policy.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -81,13 +81,10 @@ impl PhraseIndex {
         self.filter.get(word % FILTER_WORDS).is_some_and(|w| w & mask != 0)
     }
 
-    /// The category bits of the (long) phrases that `rest` starts with and `found` lacks.
-    #[inline(always)]
-    fn match_at(&self, rest: &[u8], found: u8) -> u8 {
-        let Some(key) = prefix_key(rest) else { return 0 };
-        if !self.may_start(key) {
-            return 0;
-        }
+    /// The category bits of the (long) phrases that `rest` (whose first four bytes are `key`) starts
+    /// with and `found` lacks.
+    #[inline(never)]
+    fn match_key(&self, key: u32, rest: &[u8], found: u8) -> u8 {
         let from = self.long.partition_point(|(k, _, _)| *k < key);
         let mut hits = 0u8;
         for (_, bit, phrase) in self.long.get(from..).unwrap_or(&[]).iter().take_while(|(k, _, _)| *k == key) {
@@ -96,6 +93,17 @@ impl PhraseIndex {
             }
         }
         hits
+    }
+
+    /// The category bits of the phrases starting at `at` in `text` that `found` lacks.
+    #[inline(always)]
+    fn match_at(&self, text: &[u8], at: usize, found: u8) -> u8 {
+        let Some(rest) = text.get(at..) else { return 0 };
+        let Some(key) = prefix_key(rest) else { return 0 };
+        if !self.may_start(key) {
+            return 0;
+        }
+        self.match_key(key, rest, found)
     }
 
     /// The category bits of the phrases found in `text` (masked text: lower case, `#` for numbers).
@@ -108,49 +116,40 @@ impl PhraseIndex {
         }
         // Candidates: every position after a byte that is not an ASCII letter or digit, and every
         // non-ASCII byte (CJK text has no spaces). Found eight bytes at a time: flag the bytes that
-        // are not letters or digits, shift the flags one byte on, add the non-ASCII bytes.
-        let mut i = 0;
+        // are not letters or digits, shift the flags one byte on, add the non-ASCII bytes. Each
+        // candidate's first four bytes are loaded at once and looked up in the filter; most miss.
         let mut prev_alnum = false;
-        while let Some(w) = word_at(text, i) {
+        let mut base = 0usize;
+        let mut chunks = text.chunks_exact(8);
+        for chunk in &mut chunks {
+            let w = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or([b'a'; 8]));
             let others = !alphanumerics(w) & HIGH;
             let mut candidates = (others << 8) | (u64::from(!prev_alnum) << 7) | (w & HIGH);
-            // The next eight bytes, for candidates whose four bytes run past this word.
-            let next = word_at(text, i + 8);
             while candidates != 0 {
-                let lane = candidates.trailing_zeros() / 8;
-                // The candidate's first four bytes straight from the words; most miss the filter.
-                let key = match (lane, next) {
-                    (0..=4, _) => Some((w >> (8 * lane)) as u32),
-                    (_, Some(n)) => Some(((w >> (8 * lane)) | (n << (64 - 8 * lane))) as u32),
-                    _ => None,
-                };
-                if key.is_none_or(|k| self.may_start(k)) {
-                    found |= self.match_at(text.get(i + lane as usize..).unwrap_or(&[]), found);
-                    if found == 0b1111 {
-                        return found;
+                let at = base + (candidates.trailing_zeros() / 8) as usize;
+                if let Some(&[a, b, c, d]) = text.get(at..at + 4) {
+                    let key = u32::from_le_bytes([a, b, c, d]);
+                    if self.may_start(key) {
+                        found |= self.match_key(key, text.get(at..).unwrap_or(&[]), found);
+                        if found == 0b1111 {
+                            return found;
+                        }
                     }
                 }
                 candidates &= candidates - 1;
             }
             prev_alnum = others >> 63 == 0;
-            i += 8;
+            base += 8;
         }
-        // The last bytes one at a time; runs of letters and digits skipped whole.
-        while let Some(&b) = text.get(i) {
+        // The last bytes one at a time.
+        for (k, &b) in chunks.remainder().iter().enumerate() {
             if !prev_alnum || b >= 0x80 {
-                found |= self.match_at(text.get(i..).unwrap_or(&[]), found);
+                found |= self.match_at(text, base + k, found);
                 if found == 0b1111 {
                     break;
                 }
             }
-            if is_alnum(b) {
-                let rest = text.get(i..).unwrap_or(&[]);
-                i += rest.iter().position(|&x| !is_alnum(x)).unwrap_or(rest.len());
-                prev_alnum = true;
-            } else {
-                i += 1;
-                prev_alnum = false;
-            }
+            prev_alnum = is_alnum(b);
         }
         found
     }
