@@ -378,8 +378,9 @@ fn inspect_equals_the_definitions_on_varied_bodies() {
         let root = Json::parse(&bytes).unwrap();
         let expected = reference_shape(api, &root, cfg);
         signals |= expected.signals.0;
-        assert_eq!(r.facts.shape.as_ref(), Some(&expected), "round {round} {api:?}: {value}");
-        assert_eq!(Some(r.facts.estimated_input_tokens), reference_estimate(api, &bytes), "round {round}: {value}");
+        let shown: String = value.to_string().chars().take(600).collect();
+        assert_eq!(r.facts.shape.as_ref(), Some(&expected), "round {round} {api:?}: {shown}");
+        assert_eq!(Some(r.facts.estimated_input_tokens), reference_estimate(api, &bytes), "round {round}: {shown}");
         let off = inspect(api, &bytes, true, None);
         assert_eq!(off.facts.estimated_input_tokens, r.facts.estimated_input_tokens);
         assert_eq!(off.facts.shape, None);
@@ -414,6 +415,43 @@ fn malformed_bodies_never_panic_and_read_as_unparsed() {
                 assert_eq!(Some(r.facts.estimated_input_tokens), reference_estimate(api, &bytes));
             }
             _ => assert_eq!(r.facts.body, BodyStatus::Unparsed, "round {round}"),
+        }
+    }
+}
+
+/// Prose-like text: words of 1 to 20 letters (mixed case), mostly single spaces, sometimes a mark,
+/// two marks, two spaces, a tab, a digit, a line end or a non-ASCII character between them.
+fn prose(rng: &mut Rng, words: usize) -> String {
+    let seps = [" ", " ", " ", " ", ". ", ", ", "  ", "\t", "; ", "--", "!", "\n", " 42 ", "é", " 中 ", "'", "\" ", "\u{7f}"];
+    let mut s = String::new();
+    for _ in 0..words {
+        let longest = if rng.below(4) == 0 { 20 } else { 7 };
+        let n = 1 + rng.below(longest);
+        for _ in 0..n {
+            let c = (b'a' + rng.below(26) as u8) as char;
+            s.push(if rng.below(9) == 0 { c.to_ascii_uppercase() } else { c });
+        }
+        let kinds = if rng.below(3) == 0 { seps.len() } else { 4 };
+        s.push_str(seps[rng.below(kinds)]);
+    }
+    s
+}
+
+#[test]
+fn token_estimate_of_prose_equals_the_definition() {
+    let mut rng = Rng(0x0e_0004);
+    for round in 0..3000 {
+        let words = rng.below(120);
+        let mut text = prose(&mut rng, words);
+        // Cut anywhere (a char boundary) so every alignment of the eight-byte steps is met.
+        let cut = (0..=text.len()).filter(|&i| text.is_char_boundary(i)).nth(rng.below(text.len() + 1));
+        text.truncate(cut.unwrap_or(text.len()));
+        for tokenizer in [Tokenizer::Cl100k, Tokenizer::O200k] {
+            assert_eq!(
+                distill_guard::tokens::estimate_tokens_for(&text, tokenizer),
+                reference_tokens(&text, tokenizer),
+                "round {round}: {text:?}"
+            );
         }
     }
 }
