@@ -1,7 +1,7 @@
 //! Token counting: a fast estimate from text (no vocabulary, a few rules fitted to BPE tokenizers of
 //! the cl100k/o200k family) and the exact `Usage` an API reports.
 
-use crate::bytes::{ascii_at_least, ascii_eq, ascii_in, byte_table, letter_run, letters, ByteTable, HIGH};
+use crate::bytes::{byte_table, letter_run, ByteTable};
 use crate::json::Json;
 
 /// What an inline image is counted as (the low-detail image price).
@@ -113,36 +113,29 @@ pub fn estimate_tokens(text: &str) -> u64 {
 }
 
 /// Estimated tokens of a text for a tokenizer family. One pass over the bytes; only non-ASCII
-/// characters are decoded. Prose (ASCII letters, single spaces and single punctuation marks) goes
-/// eight bytes at a time ([`Runs::prose`]); everything else run by run.
+/// characters are decoded.
 pub fn estimate_tokens_for(text: &str, tokenizer: Tokenizer) -> u64 {
-    let mut runs = Runs { total: 0, cjk: 0, class: NO_RUN, run: 0 };
+    let mut total = 0u64;
+    let mut cjk = 0u64;
+    let mut class = NO_RUN;
+    let mut run = 0u64;
     let mut rest = text.as_bytes();
-    loop {
-        while let Some(chunk) = rest.first_chunk::<8>() {
-            if !runs.prose(u64::from_le_bytes(*chunk)) {
-                break;
-            }
-            rest = rest.get(8..).unwrap_or(&[]);
-        }
-        let Some(&b) = rest.first() else { break };
+    while let Some(&b) = rest.first() {
         let k = byte_class(b);
         if k == LETTER {
-            // Words separated by single spaces. A letter run is complete (letters are ASCII only),
-            // and a single space between two words is a run of its own that costs nothing.
-            // A word the eight-byte steps left open goes on here.
-            let open = if runs.class == LETTER { runs.run } else { 0 };
-            if open == 0 {
-                flush(runs.class, runs.run, &mut runs.total, &mut runs.cjk);
-            }
-            runs.class = NO_RUN;
-            runs.run = 0;
-            let n = letter_run(rest);
-            runs.total += run_tokens(LETTER, open + n as u64);
-            rest = rest.get(n..).unwrap_or(&[]);
-            if let [b' ', next, ..] = rest {
-                if byte_class(*next) == LETTER {
-                    rest = rest.get(1..).unwrap_or(&[]);
+            // Prose: words separated by single spaces. A letter run is complete (letters are ASCII
+            // only), and a single space between two words is a run of its own that costs nothing, so
+            // word after word is priced here without going round the general loop.
+            flush(class, run, &mut total, &mut cjk);
+            class = NO_RUN;
+            run = 0;
+            loop {
+                let n = letter_run(rest);
+                total += run_tokens(LETTER, n as u64);
+                rest = rest.get(n..).unwrap_or(&[]);
+                match rest {
+                    [b' ', next, ..] if byte_class(*next) == LETTER => rest = rest.get(1..).unwrap_or(&[]),
+                    _ => break,
                 }
             }
             continue;
@@ -158,93 +151,21 @@ pub fn estimate_tokens_for(text: &str, tokenizer: Tokenizer) -> u64 {
             (c.map_or(PUNCT, classify), 1, len)
         };
         rest = rest.get(advance.max(1)..).unwrap_or(&[]);
-        if k == runs.class {
-            runs.run += width;
+        if k == class {
+            run += width;
         } else {
-            flush(runs.class, runs.run, &mut runs.total, &mut runs.cjk);
-            runs.class = k;
-            runs.run = width;
+            flush(class, run, &mut total, &mut cjk);
+            class = k;
+            run = width;
         }
     }
-    flush(runs.class, runs.run, &mut runs.total, &mut runs.cjk);
-    let (total, cjk) = (runs.total, runs.cjk);
+    flush(class, run, &mut total, &mut cjk);
     // Measured on real Chinese text: ~1.2 cl100k tokens and ~0.85 o200k tokens per character.
     total
         + match tokenizer {
             Tokenizer::Cl100k => cjk + cjk / 4,
             Tokenizer::O200k => cjk - cjk / 8 - cjk / 32,
         }
-}
-
-/// The estimator's state: tokens of the runs already complete, CJK characters, and the open run (its
-/// class and length in characters), priced when it ends.
-struct Runs {
-    total: u64,
-    cjk: u64,
-    class: u8,
-    run: u64,
-}
-
-/// Flags in lanes 0 to 6 (a run there ends inside the eight bytes).
-const INNER: u64 = HIGH >> 8;
-
-impl Runs {
-    /// Takes eight bytes of prose at once: ASCII letters, spaces and punctuation with no digit, no
-    /// control or other whitespace, no two spaces or punctuation marks side by side (a single space
-    /// costs nothing, a single mark one token) and no space or mark continuing the open run. False
-    /// (nothing taken) for anything else.
-    #[inline(always)]
-    fn prose(&mut self, w: u64) -> bool {
-        if w & HIGH != 0 {
-            return false;
-        }
-        let spaces = ascii_eq(w, b' ');
-        // Bytes up to 0x20 other than the space (tabs, line ends, controls), and digits.
-        if (!ascii_at_least(w, 0x21) & HIGH) != spaces || ascii_in(w, b'0', b'9') != 0 {
-            return false;
-        }
-        let l = letters(w);
-        let marks = HIGH & !(l | spaces);
-        if (spaces & (spaces << 8)) | (marks & (marks << 8)) != 0 {
-            return false;
-        }
-        let first = if l & 0x80 != 0 {
-            LETTER
-        } else if spaces & 0x80 != 0 {
-            SPACE
-        } else {
-            PUNCT
-        };
-        // Letter runs that end in lanes 0 to 6 (the one at lane 7 stays open).
-        let mut ends = l & !(l >> 8) & INNER;
-        let mut total = self.total;
-        if self.class == first {
-            if first != LETTER {
-                return false;
-            }
-            // The open word goes on: all eight bytes, or up to its end here.
-            let lead = u64::from((!l & HIGH).trailing_zeros() / 8);
-            if lead == 8 {
-                self.run += 8;
-                return true;
-            }
-            total += run_tokens(LETTER, self.run + lead);
-            ends &= ends.wrapping_sub(1);
-        } else {
-            flush(self.class, self.run, &mut total, &mut self.cjk);
-        }
-        // Each other word ending here is at most seven letters (one token); each mark one token.
-        total += u64::from(ends.count_ones() + (marks & INNER).count_ones());
-        (self.class, self.run) = if l >> 63 != 0 {
-            (LETTER, u64::from((!l & HIGH).leading_zeros() / 8))
-        } else if spaces >> 63 != 0 {
-            (SPACE, 1)
-        } else {
-            (PUNCT, 1)
-        };
-        self.total = total;
-        true
-    }
 }
 
 /// The length of the UTF-8 sequence a leading byte starts (1 for a stray continuation byte).
