@@ -2,7 +2,7 @@
 //! rubric, synthetic data, probe) have a phrase in it. The lists come from the policy
 //! (`detection.phrases`, defaults in [`crate::policy::default_phrases`]); `shape.rs` runs the scan.
 
-use crate::bytes::{alphanumerics, byte_table, ByteTable, HIGH};
+use crate::bytes::{ascii_in, byte_table, ByteTable, HIGH, LOW7};
 
 /// Phrase lists (lower case; `#` stands for any number), from the policy.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -37,6 +37,15 @@ const ALNUM: ByteTable = byte_table!(|b| b.is_ascii_alphanumeric() as u8);
 #[inline(always)]
 fn is_alnum(b: u8) -> bool {
     ALNUM.get(b) != 0
+}
+
+/// True at a word start: the text's start, a non-ASCII byte, or after a byte that is not an ASCII
+/// letter or digit.
+#[inline(always)]
+fn word_start(text: &[u8], at: usize) -> bool {
+    at == 0
+        || text.get(at).is_some_and(|&b| b >= 0x80)
+        || text.get(at - 1).is_some_and(|&b| !is_alnum(b))
 }
 
 fn filter_slot(key: u32) -> (usize, u64) {
@@ -116,20 +125,22 @@ impl PhraseIndex {
         }
         // Candidates: every position after a byte that is not an ASCII letter or digit, and every
         // non-ASCII byte (CJK text has no spaces). Found eight bytes at a time: flag the bytes that
-        // are not letters or digits, shift the flags one byte on, add the non-ASCII bytes. Each
-        // candidate's first four bytes are loaded at once and looked up in the filter; most miss.
-        let mut prev_alnum = false;
+        // are not lower-case letters (masked text has no upper case and no digits, so these are the
+        // bytes that are not letters or digits; in other text a superset, checked exactly below),
+        // shift the flags one byte on, add the non-ASCII bytes. Each candidate's first four bytes
+        // are loaded at once and looked up in the filter; most miss.
+        let mut prev_lower = false;
         let mut base = 0usize;
         let mut chunks = text.chunks_exact(8);
         for chunk in &mut chunks {
             let w = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or([b'a'; 8]));
-            let others = !alphanumerics(w) & HIGH;
-            let mut candidates = (others << 8) | (u64::from(!prev_alnum) << 7) | (w & HIGH);
+            let others = !(ascii_in(w & LOW7, b'a', b'z') & !w) & HIGH;
+            let mut candidates = (others << 8) | (u64::from(!prev_lower) << 7) | (w & HIGH);
             while candidates != 0 {
                 let at = base + (candidates.trailing_zeros() / 8) as usize;
                 if let Some(&[a, b, c, d]) = text.get(at..at + 4) {
                     let key = u32::from_le_bytes([a, b, c, d]);
-                    if self.may_start(key) {
+                    if self.may_start(key) && word_start(text, at) {
                         found |= self.match_key(key, text.get(at..).unwrap_or(&[]), found);
                         if found == 0b1111 {
                             return found;
@@ -138,10 +149,11 @@ impl PhraseIndex {
                 }
                 candidates &= candidates - 1;
             }
-            prev_alnum = others >> 63 == 0;
+            prev_lower = others >> 63 == 0;
             base += 8;
         }
         // The last bytes one at a time.
+        let mut prev_alnum = base > 0 && text.get(base - 1).is_some_and(|&b| is_alnum(b));
         for (k, &b) in chunks.remainder().iter().enumerate() {
             if !prev_alnum || b >= 0x80 {
                 found |= self.match_at(text, base + k, found);

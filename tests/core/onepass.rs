@@ -455,3 +455,32 @@ fn token_estimate_of_prose_equals_the_definition() {
         }
     }
 }
+
+#[test]
+fn phrase_scan_is_exact_on_unmasked_text_too() {
+    // The scan finds word starts by lower-case letters (masked text has no upper case and no digits)
+    // and checks each filter hit exactly, so upper case and digits before a phrase must not start it.
+    let p = policy();
+    let cfg = &p.detection.shape;
+    let mut rng = Rng(0x0e_0005);
+    let glue = ["", "", " ", "X", "7", "é", "-", "Ab", "9z"];
+    let mut hits = 0;
+    for round in 0..3000 {
+        let mut t = String::new();
+        for _ in 0..1 + rng.below(6) {
+            t.push_str(glue[rng.below(glue.len())]);
+            t.push_str(&match rng.below(3) {
+                0 => reference_mask(PROMPTS[rng.below(PROMPTS.len())]),
+                1 => PROMPTS[rng.below(PROMPTS.len())].to_string(),
+                _ => random_text(&mut rng, 8),
+            });
+        }
+        let expected = reference_scan(&cfg.phrases, t.as_bytes());
+        hits += u32::from(expected != 0);
+        assert_eq!(cfg.index.scan(t.as_bytes()), expected, "round {round}: {t:?}");
+    }
+    assert!(hits > 300, "{hits}");
+    assert_eq!(cfg.index.scan(b"Xstep by step"), 0);
+    assert_eq!(cfg.index.scan(b"7step by step"), 0);
+    assert_eq!(cfg.index.scan(b"-step by step"), 1);
+}
