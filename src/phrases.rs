@@ -22,8 +22,11 @@ pub struct Phrases {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhraseIndex {
     filter: Box<[u64; FILTER_WORDS]>,
-    /// (first four bytes, category bit, phrase), sorted.
-    long: Vec<(u32, u8, Vec<u8>)>,
+    /// The first four bytes of each long phrase, sorted (searched on a filter hit).
+    keys: Vec<u32>,
+    /// The long phrases in the order of `keys`: category bit, first eight bytes (little-endian, zero
+    /// past the end) with the mask of the bytes they cover, and the phrase.
+    long: Vec<(u8, u64, u64, Vec<u8>)>,
     /// Phrases shorter than four bytes: searched for directly.
     short: Vec<(u8, Vec<u8>)>,
 }
@@ -43,9 +46,7 @@ fn is_alnum(b: u8) -> bool {
 /// letter or digit.
 #[inline(always)]
 fn word_start(text: &[u8], at: usize) -> bool {
-    at == 0
-        || text.get(at).is_some_and(|&b| b >= 0x80)
-        || text.get(at - 1).is_some_and(|&b| !is_alnum(b))
+    at == 0 || text.get(at).is_some_and(|&b| b >= 0x80) || text.get(at - 1).is_some_and(|&b| !is_alnum(b))
 }
 
 fn filter_slot(key: u32) -> (usize, u64) {
@@ -63,7 +64,9 @@ fn prefix_key(b: &[u8]) -> Option<u32> {
 impl PhraseIndex {
     /// Compiles the lists (bit 1 chain of thought, 2 rubric, 4 synthetic data, 8 probe).
     pub fn new(p: &Phrases) -> Self {
-        let mut index = PhraseIndex { filter: Box::new([0; FILTER_WORDS]), long: Vec::new(), short: Vec::new() };
+        let mut index =
+            PhraseIndex { filter: Box::new([0; FILTER_WORDS]), keys: Vec::new(), long: Vec::new(), short: Vec::new() };
+        let mut long: Vec<(u32, u8, Vec<u8>)> = Vec::new();
         for (bit, list) in [(1u8, &p.chain_of_thought), (2, &p.rubric), (4, &p.synthetic_data), (8, &p.probe)] {
             for phrase in list.iter().filter(|p| !p.is_empty()) {
                 let bytes = phrase.as_bytes().to_vec();
@@ -73,13 +76,21 @@ impl PhraseIndex {
                         if let Some(w) = index.filter.get_mut(word) {
                             *w |= mask;
                         }
-                        index.long.push((key, bit, bytes));
+                        long.push((key, bit, bytes));
                     }
                     None => index.short.push((bit, bytes)),
                 }
             }
         }
-        index.long.sort();
+        long.sort();
+        for (key, bit, phrase) in long {
+            let mut first = [0u8; 8];
+            let n = phrase.len().min(8);
+            first.iter_mut().zip(&phrase).for_each(|(d, s)| *d = *s);
+            let mask = if n == 8 { u64::MAX } else { (1u64 << (8 * n)) - 1 };
+            index.keys.push(key);
+            index.long.push((bit, u64::from_le_bytes(first), mask, phrase));
+        }
         index
     }
 
@@ -94,10 +105,22 @@ impl PhraseIndex {
     /// with and `found` lacks.
     #[inline(never)]
     fn match_key(&self, key: u32, rest: &[u8], found: u8) -> u8 {
-        let from = self.long.partition_point(|(k, _, _)| *k < key);
+        let from = self.keys.partition_point(|k| *k < key);
+        let same = self.keys.get(from..).unwrap_or(&[]).iter().take_while(|k| **k == key).count();
+        // The text's first eight bytes compared at once; the rest of a longer phrase byte by byte.
+        let head = rest.first_chunk::<8>().map(|b| u64::from_le_bytes(*b));
         let mut hits = 0u8;
-        for (_, bit, phrase) in self.long.get(from..).unwrap_or(&[]).iter().take_while(|(k, _, _)| *k == key) {
-            if (found | hits) & bit == 0 && rest.starts_with(phrase) {
+        for (bit, first, mask, phrase) in self.long.get(from..from + same).unwrap_or(&[]) {
+            if (found | hits) & bit != 0 {
+                continue;
+            }
+            let matched = match head {
+                Some(h) => {
+                    h & mask == *first && rest.get(8..).is_some_and(|r| r.starts_with(phrase.get(8..).unwrap_or(&[])))
+                }
+                None => rest.starts_with(phrase),
+            };
+            if matched {
                 hits |= bit;
             }
         }

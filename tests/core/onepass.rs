@@ -15,8 +15,8 @@ use distill_guard::api::ApiKind;
 use distill_guard::hash::{fnv1a64, words64};
 use distill_guard::intent::{self, Intent, IntentScores};
 use distill_guard::json::Json;
-use distill_guard::policy::Policy;
-use distill_guard::request::{inspect, BodyStatus};
+use distill_guard::policy::{DegradeConfig, Policy};
+use distill_guard::request::{degrade, inspect, BodyStatus};
 use distill_guard::shape::{skeleton, RequestShape, ShapeConfig, ShapeSignal, SignalSet};
 use distill_guard::tokens::Tokenizer;
 use serde_json::{json, Value};
@@ -196,8 +196,8 @@ fn reference_shape(api: ApiKind, root: &Json<'_>, cfg: &ShapeConfig) -> RequestS
     if !masked_system.is_empty() {
         let tail = if masked_system_tail.is_empty() { 0 } else { words64(masked_system_tail.as_bytes()) };
         shape.system = (words64(masked_system.as_bytes()) ^ tail.rotate_left(17)).max(1);
-        shape.system_words = (masked_system.split_whitespace().count() + masked_system_tail.split_whitespace().count())
-            as u32;
+        shape.system_words =
+            (masked_system.split_whitespace().count() + masked_system_tail.split_whitespace().count()) as u32;
     }
     shape.signals = s;
     shape
@@ -274,10 +274,14 @@ fn text(rng: &mut Rng) -> String {
 
 fn content(rng: &mut Rng) -> Value {
     match rng.below(6) {
-        0 => json!([{"type": "text", "text": text(rng)}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]),
+        0 => {
+            json!([{"type": "text", "text": text(rng)}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}])
+        }
         1 => json!([text(rng), {"type": "text", "text": text(rng)}]),
         2 => json!({"text": text(rng)}),
-        3 => json!([{"type": "image", "source": {"type": "base64", "data": "AAAA"}}, {"type": "text", "text": text(rng)}]),
+        3 => {
+            json!([{"type": "image", "source": {"type": "base64", "data": "AAAA"}}, {"type": "text", "text": text(rng)}])
+        }
         _ => Value::String(text(rng)),
     }
 }
@@ -350,7 +354,8 @@ const APIS: [ApiKind; 5] = [
 #[test]
 fn skeleton_equals_its_definition_on_masked_and_unmasked_texts() {
     let mut rng = Rng(0x0e_0001);
-    let extra = ["", " ", "  ", "a", " a", "a ", "a  b", "\u{1c}x y", "x\u{85}y", "a\tb", "一 二", "a b c d e f g h i j k l"];
+    let extra =
+        ["", " ", "  ", "a", " a", "a ", "a  b", "\u{1c}x y", "x\u{85}y", "a\tb", "一 二", "a b c d e f g h i j k l"];
     for round in 0..3000 {
         let raw = if round < extra.len() { extra[round].to_string() } else { random_text(&mut rng, 25) };
         for t in [raw.clone(), reference_mask(&raw)] {
@@ -422,7 +427,8 @@ fn malformed_bodies_never_panic_and_read_as_unparsed() {
 /// Prose-like text: words of 1 to 20 letters (mixed case), mostly single spaces, sometimes a mark,
 /// two marks, two spaces, a tab, a digit, a line end or a non-ASCII character between them.
 fn prose(rng: &mut Rng, words: usize) -> String {
-    let seps = [" ", " ", " ", " ", ". ", ", ", "  ", "\t", "; ", "--", "!", "\n", " 42 ", "é", " 中 ", "'", "\" ", "\u{7f}"];
+    let seps =
+        [" ", " ", " ", " ", ". ", ", ", "  ", "\t", "; ", "--", "!", "\n", " 42 ", "é", " 中 ", "'", "\" ", "\u{7f}"];
     let mut s = String::new();
     for _ in 0..words {
         let longest = if rng.below(4) == 0 { 20 } else { 7 };
@@ -483,4 +489,154 @@ fn phrase_scan_is_exact_on_unmasked_text_too() {
     assert_eq!(cfg.index.scan(b"Xstep by step"), 0);
     assert_eq!(cfg.index.scan(b"7step by step"), 0);
     assert_eq!(cfg.index.scan(b"-step by step"), 1);
+}
+
+// ---- degrade: spans against the parse-and-reserialise definition ---------------------------------
+
+/// `degrade` as it was: the body parsed into a `serde_json::Value` map, edited, written again.
+fn reference_degrade(api: ApiKind, body: &[u8], cfg: &DegradeConfig) -> Option<Value> {
+    let Ok(Value::Object(mut root)) = serde_json::from_slice::<Value>(body) else { return None };
+    let field = match api {
+        ApiKind::OpenAiResponses => "max_output_tokens",
+        ApiKind::Other if root.contains_key("input") && !root.contains_key("messages") => "max_output_tokens",
+        _ => "max_tokens",
+    };
+    let mut changed = false;
+    if cfg.strip_logprobs {
+        for k in ["logprobs", "top_logprobs"] {
+            changed |= root.remove(k).is_some();
+        }
+        if let Some(Value::Array(include)) = root.get_mut("include") {
+            let before = include.len();
+            include.retain(|v| !v.as_str().is_some_and(|s| s.contains("logprobs")));
+            changed |= include.len() != before;
+        }
+        if root.get("echo").and_then(Value::as_bool) == Some(true) {
+            root.insert("echo".into(), Value::Bool(false));
+            changed = true;
+        }
+    }
+    if cfg.strip_logit_bias {
+        changed |= root.remove("logit_bias").is_some();
+    }
+    if let Some(max_n) = cfg.max_n {
+        for k in ["n", "best_of"] {
+            if root.get(k).and_then(Value::as_u64).is_some_and(|n| n > max_n) {
+                root.insert(k.into(), Value::from(max_n));
+                changed = true;
+            }
+        }
+    }
+    if let Some(cap) = cfg.max_tokens {
+        let mut present = false;
+        for k in ["max_tokens", "max_completion_tokens", "max_output_tokens"] {
+            if let Some(v) = root.get(k).and_then(Value::as_u64) {
+                present = true;
+                if v > cap {
+                    root.insert(k.into(), Value::from(cap));
+                    changed = true;
+                }
+            }
+        }
+        if !present {
+            root.insert(field.into(), Value::from(cap));
+            changed = true;
+        }
+    }
+    changed.then_some(Value::Object(root))
+}
+
+/// A body with the fields `degrade` edits, written compactly or spaced out, sometimes with a
+/// repeated key or a key spelled with an escape.
+fn degrade_body(rng: &mut Rng, api: ApiKind) -> String {
+    let base = body(rng, api);
+    let mut members: Vec<(String, String)> =
+        base.as_object().unwrap().iter().map(|(k, v)| (serde_json::to_string(k).unwrap(), v.to_string())).collect();
+    let extra: &[(&str, &[&str])] = &[
+        ("logprobs", &["true", "false", "1", "null"]),
+        ("top_logprobs", &["5", "0"]),
+        (
+            "include",
+            &[
+                "[\"message.output_text.logprobs\",\"reasoning.encrypted_content\"]",
+                "[]",
+                "[1,\"logprobs\"]",
+                "\"logprobs\"",
+            ],
+        ),
+        ("echo", &["true", "false", "\"yes\""]),
+        ("logit_bias", &["{\"50256\":-100}", "{}", "null"]),
+        ("n", &["1", "8", "8.0", "-3", "18446744073709551615"]),
+        ("best_of", &["2", "20"]),
+        ("max_tokens", &["10", "100000", "1e3", "\"5\""]),
+        ("max_completion_tokens", &["50000", "7"]),
+        ("max_output_tokens", &["99999", "3"]),
+        ("input", &["\"x\""]),
+        ("messages", &["[]"]),
+    ];
+    for (k, values) in extra {
+        if rng.below(3) == 0 {
+            let key = if rng.below(8) == 0 && k.contains('_') {
+                format!("\"{}\"", k.replacen('_', "\\u005f", 1))
+            } else {
+                format!("\"{k}\"")
+            };
+            members.push((key, values[rng.below(values.len())].to_string()));
+        }
+    }
+    if rng.below(6) == 0 && !members.is_empty() {
+        // A repeated key: the last one holds.
+        let (k, _) = members[rng.below(members.len())].clone();
+        members.push((k, ["1", "true", "[1]", "\"v\"", "99999"][rng.below(5)].to_string()));
+    }
+    let spaced = rng.below(2) == 0;
+    let (sep, colon) = if spaced { (",\n  ", " : ") } else { (",", ":") };
+    let inner: Vec<String> = members.iter().map(|(k, v)| format!("{k}{colon}{v}")).collect();
+    if spaced {
+        format!(" {{\n  {}\n}}\n", inner.join(sep))
+    } else {
+        format!("{{{}}}", inner.join(sep))
+    }
+}
+
+#[test]
+fn degrade_by_spans_equals_the_parse_and_reserialise_definition() {
+    let mut rng = Rng(0x0e_0006);
+    let mut changed = 0;
+    for round in 0..3000 {
+        let api = APIS[round % APIS.len()];
+        let text = degrade_body(&mut rng, api);
+        let cfg = DegradeConfig {
+            strip_logprobs: rng.below(4) != 0,
+            strip_logit_bias: rng.below(4) != 0,
+            max_n: [None, Some(1), Some(4)][rng.below(3)],
+            max_tokens: [None, Some(1024), Some(50)][rng.below(3)],
+            route_header: None,
+        };
+        let expected = reference_degrade(api, text.as_bytes(), &cfg);
+        let got = degrade(api, text.as_bytes(), &cfg);
+        let got_value = got.as_ref().map(|b| serde_json::from_slice::<Value>(b).expect("degraded body is JSON"));
+        assert_eq!(got_value, expected, "round {round} {api:?}: {text}");
+        changed += usize::from(expected.is_some());
+    }
+    assert!(changed > 1000, "{changed}");
+    // Not an object, or nothing to change: untouched.
+    let cfg = DegradeConfig {
+        strip_logprobs: true,
+        strip_logit_bias: true,
+        max_n: Some(1),
+        max_tokens: None,
+        route_header: None,
+    };
+    for body in [&b"not json"[..], b"[1,2]", b"", b"{", b"{\"a\":1}}", b"{\"a\" 1}", b"{\"model\":\"m\"}"] {
+        assert_eq!(degrade(ApiKind::OpenAiChat, body, &cfg), None, "{body:?}");
+    }
+    // The rest of the client's bytes are kept as written (no re-serialisation of other members).
+    let body =
+        br#"{"model":"m","messages":[{"role":"user","content":"a\u00e9 1.50"}],"temperature":1.0,"logprobs":true}"#;
+    let out = degrade(ApiKind::OpenAiChat, body, &cfg).unwrap();
+    assert_eq!(
+        out,
+        br#"{"model":"m","messages":[{"role":"user","content":"a\u00e9 1.50"}],"temperature":1.0}"#.to_vec()
+    );
 }
