@@ -210,7 +210,7 @@ peer-tools: $(PEER_WASM) ## Build the benchmark's peer: a Go proxy-wasm token me
 bench-proxy: build noop-filter bench-tools fleet-tools peer-tools ## Side-by-side Envoy benchmark: no filter / no-op wasm / reads-only floor / host-call floor / the peer (Go wasm token meter) / distill-guard shadow / enforcing / enforcing with fleet-wide state (BASELINE=other.wasm adds another build)
 	$(PY) benches/bench.py --fleet --reps $(BENCH_REPS) --seconds $(BENCH_SECONDS) $(if $(BASELINE),--baseline-wasm $(BASELINE))
 
-bench-latency: build noop-filter bench-tools peer-tools ## Added p50 latency at a fixed low rate, split by feature (detection, budgets, bare filter)
+bench-latency: build noop-filter bench-tools peer-tools ## Added p50 latency at a fixed low rate (2 KB) vs no filter and the reads-only floor, next to the peer, split by feature (detection, budgets, bare filter)
 	$(PY) benches/latency_breakdown.py
 
 bench-cost: build noop-filter bench-tools ## Proxy CPU per request at saturation, built up step by step: host calls alone, then distill-guard's features

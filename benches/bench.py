@@ -62,7 +62,7 @@ HOSTCALLS_WASM = os.path.join(HERE, "hostcalls-filter", "target", "wasm32-wasip1
 PEER_WASM = os.path.join(ROOT, "target", "peer", "peer_meter.wasm")
 # distill-guard's variable host calls per 2 KB JSON exchange (enforcing, 10,000 credentials), as counted
 # by `make bench-wasm`, which fails when the host-calls filter no longer makes the same calls.
-HOSTCALLS_SPEC = "shared_get=3.604 shared_set=2.602 header_set=4 clock=1"
+HOSTCALLS_SPEC = "shared_get=3.604 shared_set=2.602 header_set=4 clock=1 property_set=3"
 CONFIGS = ["no_filter", "noop_wasm", "reads_only", "host_calls", "peer_go_wasm", "dg_shadow", "dg_enforce"]
 # The host-call floor's spec for the reads-only floor: none of the optional calls, only the four reads.
 READS_ONLY_SPEC = ""

@@ -483,27 +483,18 @@ impl Exchange {
             }
             None => (SyncOutcome::Unavailable("no fleet counters".into()), false),
         };
-        let flow = match &decided {
-            (SyncOutcome::Refuse(verdict), _) => {
-                self.refuse_fleet_budget(host, &w.credential, verdict, &mut actions);
-                Flow::Pause
-            }
-            (SyncOutcome::Unavailable(_), true) => {
-                self.refuse_fleet_unavailable(host, &w.credential, &mut actions);
-                Flow::Pause
-            }
-            (SyncOutcome::Admit, _) | (SyncOutcome::Unavailable(_), false) => {
+        match decided {
+            (SyncOutcome::Refuse(verdict), _) => self.refuse_fleet_budget(host, &w.credential, &verdict, &mut actions),
+            (SyncOutcome::Unavailable(_), true) => self.refuse_fleet_unavailable(host, &w.credential, &mut actions),
+            (admitted, _) => {
                 // Admitted by the service (charged there), or failing open (charged with the next batch).
-                self.fleet_uncharged = !matches!(decided.0, SyncOutcome::Admit);
+                self.fleet_uncharged = !matches!(admitted, SyncOutcome::Admit);
                 self.fleet_needs = w.needs;
-                let flow = self.decide_now(host, w.credential, w.facts, w.forwarded, now, &mut actions);
-                if flow == Flow::Continue {
+                if self.decide_now(host, w.credential, w.facts, w.forwarded, now, &mut actions) == Flow::Continue {
                     actions.push(HostAction::ResumeRequest);
                 }
-                flow
             }
-        };
-        let _ = flow;
+        }
         // The answer's own callback: the request is resumed (or answered) by the actions.
         Answer { flow: Flow::Continue, actions }
     }

@@ -99,33 +99,67 @@ struct Count {
     unsent: u64,
     /// Charged here, in the batch in flight.
     in_flight: u64,
+    /// The budget's limit (to keep the entries nearest their limits when room is needed).
+    limit: u64,
 }
 
-/// This VM's fleet-wide budget counters. Bounded by `max_entries` (past it, new subjects are decided
-/// by the service on every request: they count as at the limit).
+impl Count {
+    /// Share of the limit the service counted, in millionths.
+    fn share(&self) -> u128 {
+        u128::from(self.fleet) * 1_000_000 / u128::from(self.limit.max(1))
+    }
+}
+
+/// This VM's fleet-wide budget counters, bounded by `max_entries`. When full, entries of past windows
+/// go first, then settled entries (nothing unsent or in flight) farthest from their limits: such a
+/// subject's view restarts from this VM's own charges and is refreshed by the next answer about it.
+/// Only when every entry has charges waiting is a new subject not tracked: it is checked by the service
+/// on every request meanwhile.
 #[derive(Clone, Debug, Default)]
 pub struct BudgetCounts {
     counts: BTreeMap<BudgetKey, Count>,
+    /// Where the next batch starts taking unsent charges (so every subject's turn comes).
+    cursor: Option<BudgetKey>,
 }
 
 impl BudgetCounts {
-    fn current(&mut self, key: &BudgetKey, now_ms: u64, max_entries: usize) -> Option<&mut Count> {
+    /// Makes room for `key` if the counters are full (see [`BudgetCounts`]).
+    fn make_room(&mut self, key: &BudgetKey, now_ms: u64, max_entries: usize) {
+        if self.counts.contains_key(key) || self.counts.len() < max_entries {
+            return;
+        }
+        self.counts.retain(|k, c| c.window == k.window_index(now_ms) || c.in_flight > 0);
+        if self.counts.len() < max_entries {
+            return;
+        }
+        let mut settled: Vec<(u128, BudgetKey)> = self
+            .counts
+            .iter()
+            .filter(|(_, c)| c.unsent == 0 && c.in_flight == 0)
+            .map(|(k, c)| (c.share(), k.clone()))
+            .collect();
+        settled.sort_unstable_by_key(|(share, _)| *share);
+        // An eighth at a time, so the sort is paid once per many new subjects.
+        for (_, k) in settled.into_iter().take((max_entries / 8).max(1)) {
+            self.counts.remove(&k);
+        }
+    }
+
+    fn current(&mut self, key: &BudgetKey, limit: u64, now_ms: u64, max_entries: usize) -> Option<&mut Count> {
         let window = key.window_index(now_ms);
         if !self.counts.contains_key(key) {
-            if self.counts.len() >= max_entries {
-                // Make room from windows that are over.
-                self.counts.retain(|k, c| c.window == k.window_index(now_ms) || c.in_flight > 0);
-            }
+            self.make_room(key, now_ms, max_entries);
             if self.counts.len() >= max_entries {
                 return None;
             }
-            self.counts.insert(key.clone(), Count { window, ..Count::default() });
+            self.counts.insert(key.clone(), Count { window, limit, ..Count::default() });
         }
         let count = self.counts.get_mut(key)?;
         if count.window != window {
             // The service's window turned: what was counted (or not sent) belongs to the last one.
-            *count = Count { window, ..Count::default() };
+            *count = Count { window, limit, ..Count::default() };
         }
+        count.limit = limit;
         Some(count)
     }
 
@@ -138,14 +172,25 @@ impl BudgetCounts {
         }
     }
 
-    /// True when `key` is tracked (or can be).
-    fn has_room(&self, key: &BudgetKey, max_entries: usize) -> bool {
+    /// True when `key` is tracked (or can be, after making room).
+    fn has_room(&mut self, key: &BudgetKey, now_ms: u64, max_entries: usize) -> bool {
+        self.make_room(key, now_ms, max_entries);
         self.counts.contains_key(key) || self.counts.len() < max_entries
     }
 
-    /// Charges `hits` here, to be sent with the next batch. False when there was no room.
-    pub fn charge(&mut self, key: &BudgetKey, hits: u64, now_ms: u64, max_entries: usize) -> bool {
-        match self.current(key, now_ms, max_entries) {
+    /// Entries tracked.
+    pub fn len(&self) -> usize {
+        self.counts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+    }
+
+    /// Charges `hits` to `key` (a limit of `limit`) here, to be sent with the next batch. False when
+    /// there was no room.
+    pub fn charge(&mut self, key: &BudgetKey, hits: u64, limit: u64, now_ms: u64, max_entries: usize) -> bool {
+        match self.current(key, limit, now_ms, max_entries) {
             Some(c) => {
                 c.unsent += hits;
                 true
@@ -154,26 +199,43 @@ impl BudgetCounts {
         }
     }
 
-    /// Takes up to `room` unsent charges for the tick's batch (they are in flight until answered).
+    /// Takes up to `room` unsent charges for the tick's batch (they are in flight until answered),
+    /// starting after where the last batch stopped.
     pub fn take_for_batch(&mut self, room: usize, now_ms: u64) -> Vec<Sent> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
         let mut out = Vec::new();
-        for (key, c) in self.counts.iter_mut() {
-            if out.len() >= room {
-                break;
+        let (after, upto) = match self.cursor.take() {
+            Some(k) => ((Excluded(k.clone()), Unbounded), Some((Unbounded, Included(k)))),
+            None => ((Unbounded, Unbounded), None),
+        };
+        let mut take = |range: (std::ops::Bound<BudgetKey>, std::ops::Bound<BudgetKey>), out: &mut Vec<Sent>| {
+            for (key, c) in self.counts.range_mut(range) {
+                if out.len() >= room {
+                    return Some(key.clone());
+                }
+                if c.unsent == 0 || c.window != key.window_index(now_ms) {
+                    continue;
+                }
+                out.push(Sent { key: key.clone(), window: c.window, hits: c.unsent });
+                c.in_flight += c.unsent;
+                c.unsent = 0;
             }
-            if c.unsent == 0 || c.window != key.window_index(now_ms) {
-                continue;
+            None
+        };
+        let mut stop = take(after, &mut out);
+        if stop.is_none() {
+            if let Some(range) = upto {
+                stop = take(range, &mut out);
             }
-            out.push(Sent { key: key.clone(), window: c.window, hits: c.unsent });
-            c.in_flight += c.unsent;
-            c.unsent = 0;
         }
+        // Resume after the last key taken when the batch was full.
+        self.cursor = stop.and(out.last().map(|s| s.key.clone()));
         out
     }
 
     /// Takes this VM's unsent charges of `key` for a synchronous check.
-    fn take_unsent(&mut self, key: &BudgetKey, now_ms: u64, max_entries: usize) -> u64 {
-        self.current(key, now_ms, max_entries).map_or(0, |c| std::mem::take(&mut c.unsent))
+    fn take_unsent(&mut self, key: &BudgetKey, limit: u64, now_ms: u64, max_entries: usize) -> u64 {
+        self.current(key, limit, now_ms, max_entries).map_or(0, |c| std::mem::take(&mut c.unsent))
     }
 
     /// The service answered `count` for `sent` (its charge included).
@@ -230,16 +292,17 @@ pub fn sync_check(
     now_ms: u64,
     max_entries: usize,
 ) -> Option<SyncCheck> {
-    let near = needs.iter().any(|n| {
-        !counts.has_room(&n.key, max_entries)
-            || needs_sync_check(counts.view(&n.key, now_ms).saturating_add(n.hits), n.max, threshold_percent)
-    });
+    let mut near = false;
+    for n in needs {
+        near |= !counts.has_room(&n.key, now_ms, max_entries)
+            || needs_sync_check(counts.view(&n.key, now_ms).saturating_add(n.hits), n.max, threshold_percent);
+    }
     if !near {
         return None;
     }
     let mut sent = Vec::with_capacity(needs.len());
     for n in needs {
-        let unsent = counts.take_unsent(&n.key, now_ms, max_entries);
+        let unsent = counts.take_unsent(&n.key, n.max, now_ms, max_entries);
         sent.push(Sent { key: n.key.clone(), window: n.key.window_index(now_ms), hits: unsent + n.hits });
     }
     let descriptors = sent.iter().map(|s| s.key.descriptor(s.hits)).collect();
@@ -252,7 +315,7 @@ pub fn sync_check(
 pub fn charge_request(counts: &mut BudgetCounts, needs: &[Need], now_ms: u64, max_entries: usize) -> bool {
     let mut kept = true;
     for n in needs {
-        kept &= counts.charge(&n.key, n.hits, now_ms, max_entries);
+        kept &= counts.charge(&n.key, n.hits, n.max, now_ms, max_entries);
     }
     kept
 }

@@ -503,6 +503,13 @@ impl FleetCounters {
     /// `None` if there is nothing to send. Each template with marks or owed increments also gets its
     /// counts read, so the view stays fresh for the templates this replica sees.
     pub fn build_batch(&mut self, deltas: &mut Deltas, now_ms: u64) -> Option<Batch> {
+        self.build_batch_within(deltas, now_ms, self.max_descriptors)
+    }
+
+    /// [`FleetCounters::build_batch`] with at most `room` descriptors (the rest of a call carries
+    /// budget charges).
+    pub fn build_batch_within(&mut self, deltas: &mut Deltas, now_ms: u64, room: usize) -> Option<Batch> {
+        let max = room.min(self.max_descriptors);
         let window = self.window.index(now_ms);
         self.roll(window);
         let mut slots = Vec::new();
@@ -510,7 +517,7 @@ impl FleetCounters {
         // Owed increments first: they are what makes the counts exact.
         let owed = std::mem::take(&mut self.owed);
         for ((member, template), hits) in owed {
-            if slots.len() < self.max_descriptors {
+            if slots.len() < max {
                 counted.insert((member, template.clone()));
                 slots.push(Slot::Count { member, template, hits });
             } else {
@@ -522,7 +529,7 @@ impl FleetCounters {
         for (member, template, id) in members {
             let key = (member, template.clone());
             let need = if counted.contains(&key) { 1 } else { 2 };
-            if slots.len() + need > self.max_descriptors {
+            if slots.len() + need > max {
                 deltas.members.insert((member, template, id));
                 continue;
             }
@@ -534,7 +541,7 @@ impl FleetCounters {
         }
         let requests = std::mem::take(&mut deltas.requests);
         for (credential, hits) in requests {
-            if slots.len() < self.max_descriptors {
+            if slots.len() < max {
                 slots.push(Slot::Volume { credential, hits });
             } else {
                 deltas.requests.insert(credential, hits);

@@ -186,12 +186,19 @@ impl Replica {
         if now_ms.saturating_sub(self.last_flush_ms) < self.settings.tick_ms {
             return None;
         }
+        // Budget charges get at least half of a call when they have some waiting, so detection
+        // counters never starve them (nor they the counters); either takes what the other leaves.
+        let max = self.settings.max_descriptors;
+        let mut budget_slots = self.budgets.take_for_batch(max.div_ceil(2), now_ms);
+        let room = max.saturating_sub(budget_slots.len());
+        let window = self.settings.window.index(now_ms);
         let mut batch = self
             .counters
-            .build_batch(&mut self.deltas, now_ms)
-            .unwrap_or_else(|| Batch { window: self.settings.window.index(now_ms), slots: Vec::new() });
-        let room = self.settings.max_descriptors.saturating_sub(batch.slots.len());
-        batch.slots.extend(self.budgets.take_for_batch(room, now_ms).into_iter().map(Slot::Budget));
+            .build_batch_within(&mut self.deltas, now_ms, room)
+            .unwrap_or_else(|| Batch { window, slots: Vec::new() });
+        let room = max.saturating_sub(batch.slots.len() + budget_slots.len());
+        budget_slots.extend(self.budgets.take_for_batch(room, now_ms));
+        batch.slots.extend(budget_slots.into_iter().map(Slot::Budget));
         if batch.slots.is_empty() {
             return None;
         }

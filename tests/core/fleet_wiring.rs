@@ -12,11 +12,13 @@ use std::rc::Rc;
 use distill_guard::credential::identify;
 use distill_guard::detection::{strengths, CampaignEvidence, Detector};
 use distill_guard::exchange::{CallOutcome, Exchange, FakeHost, Flow, HostAction};
+use distill_guard::fleet::budgets::{BudgetKey, Need};
 use distill_guard::fleet::counters::{COUNTER_LIMIT, DOMAIN};
 use distill_guard::fleet::export::{CREDENTIAL, TENANT, TOKENS_ESTIMATE, TOKENS_REMAINDER};
 use distill_guard::fleet::replica::{Replica, TemplateCounts};
 use distill_guard::fleet::settings::FleetSettings;
 use distill_guard::fleet::wire::decode_request;
+use distill_guard::ledger::Quantity;
 use distill_guard::ledger::Record;
 use distill_guard::metrics::{Metrics, Pending};
 use distill_guard::policy::Policy;
@@ -684,4 +686,66 @@ fn envoys_429_loses_its_envoy_header_and_gains_retry_after() {
     host.finish(&mut ex);
     assert_eq!(property(&host, TOKENS_REMAINDER).as_deref(), Some("0"));
     let _ = HostAction::ResumeRequest;
+}
+
+fn request_need(id: &str) -> Need {
+    let key = BudgetKey { window_s: 3600, name: "req.requests".into(), scope: "credential", id: id.into() };
+    Need { key, budget: "req".into(), quantity: Quantity::Requests, hits: 1, max: 10 }
+}
+
+#[test]
+fn past_max_pending_subjects_far_from_their_limits_make_room_and_near_ones_are_kept() {
+    let service = FakeService::default();
+    let metrics = Metrics::new();
+    let mut r = Replica::new(settings(json!({"max_pending": 8, "sync_check_percent": 90})));
+    let hot = [request_need("hot")];
+    for _ in 0..8 {
+        assert!(r.budget_check(&hot, T0, &metrics).is_none());
+        r.charge_budgets(&hot, T0, &metrics);
+    }
+    tick(&mut r, &service, T0, &metrics);
+    assert_eq!(r.budget_view(&hot[0].key, T0), 8);
+    // 40 other subjects, one request each, flushed as they go: the counters hold 8 entries at most, yet
+    // none of them has to wait, and nothing is dropped
+    for i in 0..40u64 {
+        let now = T0 + 100 * (i + 1);
+        let need = [request_need(&format!("cold{i}"))];
+        assert!(r.budget_check(&need, now, &metrics).is_none(), "subject {i} waited");
+        r.charge_budgets(&need, now, &metrics);
+        tick(&mut r, &service, now, &metrics);
+    }
+    assert_eq!(metrics.pending(Metrics::fleet_dropped), Pending::None);
+    // the subject nearest its limit kept its view: its next request is checked
+    let now = T0 + 5000;
+    assert_eq!(r.budget_view(&hot[0].key, now), 8);
+    assert!(r.budget_check(&hot, now, &metrics).is_some());
+}
+
+#[test]
+fn budget_charges_get_half_of_a_full_call_and_every_subject_its_turn() {
+    let service = FakeService::default();
+    let metrics = Metrics::new();
+    let mut r = Replica::new(settings(json!({"max_descriptors": 4})));
+    for i in 0..10 {
+        r.record(&format!("volume{i}"), None, None);
+        r.charge_budgets(&[request_need(&format!("b{i}"))], T0, &metrics);
+    }
+    let mut budget_ids = Vec::new();
+    for t in 0..5u64 {
+        let (message, _) = r.flush(T0 + 100 * t, &metrics).unwrap();
+        let req = decode_request(&message).unwrap();
+        let budgets: Vec<String> = req
+            .descriptors
+            .iter()
+            .filter(|d| d.entries[0].key == "budget_hour")
+            .map(|d| d.entries[1].value.clone())
+            .collect();
+        assert_eq!((req.descriptors.len(), budgets.len()), (4, 2), "tick {t}: {req:?}");
+        budget_ids.extend(budgets);
+        r.answered(service.call(&message).as_deref().map_err(Clone::clone), T0 + 100 * t, &metrics);
+    }
+    budget_ids.sort();
+    let mut want: Vec<String> = (0..10).map(|i| format!("b{i}")).collect();
+    want.sort();
+    assert_eq!(budget_ids, want, "each subject sent once, in turn");
 }
