@@ -168,13 +168,11 @@ fn main() {
         let name = format!("identify + decide + settle {size} B, 10k keys");
         let mut start = warm;
         if b.iters.is_none() && b.filter.as_deref().is_none_or(|w| name.contains(w)) {
-            // Shared-data calls (gets and sets, the tick's merges included) per exchange, over 10,000.
+            // Shared-data calls (gets and sets, the tick's merges included) per exchange, over 30,000.
             let calls = memory.calls();
-
-            (warm..warm + 10_000).for_each(exchange);
-            start += 10_000;
-
-            println!("{:<44} {:>10.3} shared-data calls/op", name, (memory.calls() - calls) as f64 / 10_000.0);
+            (warm..warm + 30_000).for_each(exchange);
+            start += 30_000;
+            println!("{:<44} {:>10.3} shared-data calls/op", name, (memory.calls() - calls) as f64 / 30_000.0);
         }
         b.run(&name, 0, |i| exchange(start + i));
     }
