@@ -356,7 +356,8 @@ impl Record {
                 counts.previous.apply(delta);
             } else if bucket > counts.bucket_start {
                 // The record was never rolled to this time: it is its current bucket now.
-                counts.previous = if counts.bucket_start + len == bucket { counts.current } else { Counters::default() };
+                counts.previous =
+                    if counts.bucket_start + len == bucket { counts.current } else { Counters::default() };
                 counts.current = Counters::default();
                 counts.bucket_start = bucket;
                 counts.current.apply(delta);

@@ -144,7 +144,8 @@ impl RootExchange {
         m.add(Metrics::ledger_cas_retries, stats.cas_retries);
         m.add(Metrics::ledger_failures, stats.merge_failures);
         if failed > 0 {
-            let line = format!("distill-guard: {failed} credentials' ledger changes could not be merged into shared data");
+            let line =
+                format!("distill-guard: {failed} credentials' ledger changes could not be merged into shared data");
             return vec![RootAction::Log(Level::Warn, line)];
         }
         Vec::new()

@@ -107,7 +107,6 @@ impl RootContext for Root {
         self.perform(actions, now);
     }
 
-
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         let (exchange, actions) = self.core.on_new_exchange(context_id);
         actions.into_iter().for_each(|a| perform(a, &self.metric_ids, self.core.metrics()));

@@ -54,7 +54,8 @@ fn two_workers_sharing_one_store_lose_no_count_once_merged() {
         let ledger = Ledger::new(&cfg, &store).with_local(Some(w));
         charge(&ledger, &who, T0 + i * 10, 10);
         // The settlement corrects the estimate (10 -> 7) and adds 5 output tokens.
-        ledger.change(&who, T0 + i * 10, None, &mut |_| Update::Apply(Delta { input: -3, output: 5, ..Delta::default() }))
+        ledger
+            .change(&who, T0 + i * 10, None, &mut |_| Update::Apply(Delta { input: -3, output: 5, ..Delta::default() }))
             .unwrap();
     }
     // Each worker wrote the first charge of the subject through; the rest waits in its view.
@@ -193,7 +194,8 @@ fn a_settlement_near_a_token_budget_is_made_on_the_shared_record() {
     let w = RefCell::new(LocalLedger::new(LocalSettings::for_policy(&p)));
     let ledger = Ledger::new(&p.ledger, &store).with_local(Some(&w));
     let c = cred(&p, "sk-tokens");
-    let metered = |output| Metered { input: Some(10), output, cached_input: 0, reasoning: 0, source: UsageSource::Reported };
+    let metered =
+        |output| Metered { input: Some(10), output, cached_input: 0, reasoning: 0, source: UsageSource::Reported };
     let first = decide(&p, &ledger, &c, &facts(10), T0).charge.unwrap();
     let calls = store.calls();
     settle(&ledger, &first, &metered(100), T0 + 1);
@@ -215,7 +217,9 @@ fn the_view_is_capped_and_a_dropped_subject_is_merged_first() {
     for round in 0..3u64 {
         for s in &subjects {
             charge(&ledger, s, T0 + round, 1);
-            ledger.change(s, T0 + round, None, &mut |_| Update::Apply(Delta { output: 2, ..Delta::default() })).unwrap();
+            ledger
+                .change(s, T0 + round, None, &mut |_| Update::Apply(Delta { output: 2, ..Delta::default() }))
+                .unwrap();
             assert!(w.borrow().len() <= 4);
         }
     }
