@@ -149,7 +149,8 @@ impl Entry {
 #[derive(Debug, Default)]
 pub struct LocalLedger {
     settings: LocalSettings,
-    entries: HashMap<u64, Entry>,
+    /// Boxed: the table stays small when it grows (an entry is about 1.1 KB).
+    entries: HashMap<u64, Box<Entry>>,
     /// Subjects in the order they entered the view (eviction order; stale hashes are skipped).
     order: VecDeque<u64>,
     /// (dirty since, subject hash) in time order (stale items are skipped).
@@ -349,19 +350,19 @@ impl LocalLedger {
             exact,
         };
         if let Some(e) = self.entries.get_mut(&subject.hash) {
-            *e = entry;
+            **e = entry;
             return;
         }
         while self.entries.len() >= self.settings.capacity.max(1) {
             let Some(oldest) = self.order.pop_front() else { break };
-            if self.entries.get(&oldest).is_some_and(Entry::dirty) {
+            if self.entries.get(&oldest).is_some_and(|e| e.dirty()) {
                 self.merge(ledger, oldest, now_ms);
             }
             if self.entries.remove(&oldest).is_some() {
                 self.stats.evictions += 1;
             }
         }
-        self.entries.insert(subject.hash, entry);
+        self.entries.insert(subject.hash, Box::new(entry));
         self.order.push_back(subject.hash);
         // Hashes of subjects that left the view stay in `order` until they reach its front; keep it
         // from growing past a few times the view.
@@ -444,7 +445,7 @@ impl LocalLedger {
                 failed += 1;
             }
         }
-        self.due.retain(|(_, h)| self.entries.get(h).is_some_and(Entry::dirty));
+        self.due.retain(|(_, h)| self.entries.get(h).is_some_and(|e| e.dirty()));
         failed
     }
 }

@@ -125,7 +125,7 @@ impl LedgerConfig {
 }
 
 /// Default `ledger.merge_interval_ms`.
-pub const DEFAULT_MERGE_INTERVAL_MS: u64 = 1_000;
+pub const DEFAULT_MERGE_INTERVAL_MS: u64 = 5_000;
 /// Default `ledger.local_subjects`.
 pub const DEFAULT_LOCAL_SUBJECTS: u64 = 10_000;
 /// Default `ledger.exact_within` (0.2), in parts per million.
