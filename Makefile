@@ -13,7 +13,7 @@ CARGO   ?= cargo
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: intent-train intent-eval help tools tools-envoy build policy-check report-tool report credential-id prometheus-tools prometheus-check apply-policy bench bench-estimator bench-tools bench-proxy bench-latency bench-cost bench-smoke bench-core bench-instructions bench-wasm noop-filter trap-filter fleet-tools fleet-probe fleet-config run-fleet soak fuzz-tools fuzz-smoke fuzz-long detect-eval detect-eval-dump detect-sim fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
+.PHONY: intent-train intent-eval help tools tools-envoy build policy-check report-tool report credential-id prometheus-tools prometheus-check apply-policy bench bench-estimator bench-tools bench-proxy bench-latency bench-cost bench-smoke bench-core bench-instructions bench-regress valgrind-tool bench-wasm noop-filter peer-tools trap-filter fleet-tools fleet-probe fleet-config run-fleet soak fuzz-tools fuzz-smoke fuzz-long detect-eval detect-eval-dump detect-sim fuzz flood oci istio compose-config compose-up compose-policy test test-unit test-wasm lint validate e2e run envoy-config clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-14s\033[0m %s\n",$$1,$$2}'
@@ -106,7 +106,7 @@ prometheus-check: prometheus-tools ## promtool check + unit tests of the alertin
 e2e: build policy-check report-tool trap-filter prometheus-tools fleet-tools fleet-probe ## End-to-end tests: real Envoy + the filter + the mock LLM upstream (+ Redis and the rate limit service)
 	cd tests/e2e && $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-test: tools lint test-unit test-wasm fuzz-smoke validate prometheus-check e2e bench-smoke ## The whole suite (installs pinned tools first): lint, unit, wasm, fuzz (10 s a target), validate, e2e, bench smoke
+test: tools lint test-unit test-wasm fuzz-smoke validate prometheus-check e2e bench-smoke bench-regress ## The whole suite (installs pinned tools first): lint, unit, wasm, fuzz (10 s a target), validate, e2e, bench smoke, instruction regression check
 
 run: tools-envoy build policy-check ## Main job: mock LLM upstream + Envoy with the filter and the default policy (Ctrl-C stops)
 	@bash envoy/run-demo.sh
@@ -195,16 +195,28 @@ bench-tools: ## Load generators for the Envoy benchmarks: wrk (apt) and oha 1.16
 	@test -x $(TOOLS)/bin/oha || command -v oha >/dev/null || (echo "installing oha (open-loop load, a few minutes)"; \
 	  $(CARGO) install oha --version 1.16.0 --locked --root $(TOOLS))
 
-bench-proxy: build noop-filter bench-tools fleet-tools ## Side-by-side Envoy benchmark: no filter / no-op wasm / host-call floor / distill-guard shadow / enforcing / enforcing with fleet-wide state (BASELINE=other.wasm adds another build)
+# The peer of `make bench-proxy` (BENCHMARKS.md, "The peer"): token usage metering as a Go proxy-wasm plugin on
+# Higress's Go SDK, built with the machine's Go (1.26) for wasip1 from benches/peer-meter (go.mod/go.sum pin
+# the SDK and gjson). Rebuilt only when its sources change.
+PEER_WASM := target/peer/peer_meter.wasm
+$(PEER_WASM): benches/peer-meter/main.go benches/peer-meter/go.mod benches/peer-meter/go.sum
+	@command -v go >/dev/null || { echo "peer-tools: Go 1.24+ is needed (GOOS=wasip1 build of benches/peer-meter)"; exit 1; }
+	@mkdir -p $(dir $@)
+	cd benches/peer-meter && GOOS=wasip1 GOARCH=wasm go build -mod=readonly -buildmode=c-shared -o $(CURDIR)/$@ .
+	@ls -l $@ | awk '{print "peer module: " $$5 " bytes"}'
+
+peer-tools: $(PEER_WASM) ## Build the benchmark's peer: a Go proxy-wasm token meter on Higress's Go SDK (GOOS=wasip1, pinned in benches/peer-meter/go.mod)
+
+bench-proxy: build noop-filter bench-tools fleet-tools peer-tools ## Side-by-side Envoy benchmark: no filter / no-op wasm / reads-only floor / host-call floor / the peer (Go wasm token meter) / distill-guard shadow / enforcing / enforcing with fleet-wide state (BASELINE=other.wasm adds another build)
 	$(PY) benches/bench.py --fleet --reps $(BENCH_REPS) --seconds $(BENCH_SECONDS) $(if $(BASELINE),--baseline-wasm $(BASELINE))
 
-bench-latency: build noop-filter bench-tools ## Added p50 latency at a fixed low rate, split by feature (detection, budgets, bare filter)
+bench-latency: build noop-filter bench-tools peer-tools ## Added p50 latency at a fixed low rate (2 KB) vs no filter and the reads-only floor, next to the peer, split by feature (detection, budgets, bare filter)
 	$(PY) benches/latency_breakdown.py
 
 bench-cost: build noop-filter bench-tools ## Proxy CPU per request at saturation, built up step by step: host calls alone, then distill-guard's features
 	$(PY) benches/cost_breakdown.py
 
-bench-smoke: build noop-filter ## A few seconds of bench-proxy (one short rep), to keep the benchmark working
+bench-smoke: build noop-filter peer-tools ## A few seconds of bench-proxy (one short rep), to keep the benchmark working
 	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 	$(PY) benches/bench.py --smoke --out target/bench-smoke.json
 
@@ -219,9 +231,14 @@ intent-eval: ## Intent model precision/recall on held-out families (FOLDS="0 1")
 bench-core: ## Micro-benchmarks of the core, natively (ns/op, MB/s): estimator, masking, phrase scan, inspect, decide, SSE
 	$(CARGO) bench --bench core
 
-bench-instructions: ## Instruction counts (callgrind) of the per-request core path vs benches/instructions.json
-	@command -v valgrind >/dev/null || (apt-get update && apt-get install -y valgrind)
+valgrind-tool:
+	@command -v valgrind >/dev/null || (apt-get update && apt-get install -y --no-install-recommends valgrind)
+
+bench-instructions: valgrind-tool ## Instruction counts (callgrind) of the per-request core path vs benches/instructions.json
 	python3 benches/instructions.py
+
+bench-regress: valgrind-tool ## CI check: fails when instructions per 2 KB exchange or per SSE event grow > 10% over benches/instructions.json
+	python3 benches/instructions.py --targets --check
 
 bench-wasm: build noop-filter ## The module alone in V8 (node): µs and host calls per exchange, wasm heap after 1M exchanges
 	python3 benches/wasm_bench.py

@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""Side-by-side benchmark of the same Envoy build in five configurations, interleaved in one run
+"""Side-by-side benchmark of the same Envoy build in seven configurations, interleaved in one run
 (all the proxies up at once; each request mix measured A B C D E, then E D C B A, ...), with the same
 upstream and request mix:
 
   1. no wasm filter          2. the no-op proxy-wasm filter (benches/noop-filter: pauses for the body)
-  3. the host-call floor (benches/hostcalls-filter: distill-guard's host calls per exchange, no work)
-  4. distill-guard, default policy in shadow mode      5. distill-guard enforcing
-  (4 and 5 rotate through 10,000 distinct credentials)
-  6. with --fleet: distill-guard enforcing with fleet-wide state (README "More than one replica"): Envoy's
+  3. the reads-only floor (benches/hostcalls-filter with no optional calls: reads the request headers
+     and body and the response headers and body, nothing else)
+  4. the host-call floor (benches/hostcalls-filter: distill-guard's host calls per exchange, no work)
+  5. the peer: token usage metering of the same answers (JSON and SSE) by a Go proxy-wasm plugin built
+     on Higress's Go SDK with Go's wasip1 target (benches/peer-meter, `make peer-tools`)
+  6. distill-guard, default policy in shadow mode      7. distill-guard enforcing
+  (6 and 7 rotate through 10,000 distinct credentials)
+  8. with --fleet: distill-guard enforcing with fleet-wide state (README "More than one replica"): Envoy's
      rate limit filter checking and charging the policy's budgets in envoyproxy/ratelimit on Redis, and
      the policy's `fleet` section on (detection counters sent from the root context every second). Redis
      and the service run on CPU 1 with the upstream and the load generator; only Envoy's CPU is counted.
@@ -55,10 +59,13 @@ ENVOY = os.path.join(ROOT, ".tools", "venv", "bin", "envoy")
 DG_WASM = os.path.join(ROOT, "target", "wasm32-wasip1", "release", "distill_guard.wasm")
 NOOP_WASM = os.path.join(HERE, "noop-filter", "target", "wasm32-wasip1", "release", "noop_filter.wasm")
 HOSTCALLS_WASM = os.path.join(HERE, "hostcalls-filter", "target", "wasm32-wasip1", "release", "hostcalls_filter.wasm")
+PEER_WASM = os.path.join(ROOT, "target", "peer", "peer_meter.wasm")
 # distill-guard's variable host calls per 2 KB JSON exchange (enforcing, 10,000 credentials), as counted
 # by `make bench-wasm`, which fails when the host-calls filter no longer makes the same calls.
-HOSTCALLS_SPEC = "shared_get=3.604 shared_set=2.602 header_set=4 clock=1"
-CONFIGS = ["no_filter", "noop_wasm", "host_calls", "dg_shadow", "dg_enforce"]
+HOSTCALLS_SPEC = "shared_get=3.604 shared_set=2.602 header_set=4 clock=1 property_set=3"
+CONFIGS = ["no_filter", "noop_wasm", "reads_only", "host_calls", "peer_go_wasm", "dg_shadow", "dg_enforce"]
+# The host-call floor's spec for the reads-only floor: none of the optional calls, only the four reads.
+READS_ONLY_SPEC = ""
 
 LUA = """
 local f = io.open(os.getenv("DG_BODY"), "rb")
@@ -143,9 +150,12 @@ def proxy_config(kind, listen, admin, upstream, policy_text, baseline_wasm=None,
     if kind == "dg_baseline":
         return render.render(policy_text, listen, admin, upstream, baseline_wasm)
     wasm = ""
-    if kind in ("noop_wasm", "host_calls"):
-        path, vm_id = (NOOP_WASM, "noop") if kind == "noop_wasm" else (HOSTCALLS_WASM, "hostcalls")
-        configuration = ("" if kind == "noop_wasm" else
+    if kind in ("noop_wasm", "host_calls", "reads_only", "peer_go_wasm"):
+        path, vm_id = {"noop_wasm": (NOOP_WASM, "noop"), "host_calls": (HOSTCALLS_WASM, "hostcalls"),
+                       "reads_only": (HOSTCALLS_WASM, "reads"), "peer_go_wasm": (PEER_WASM, "peer")}[kind]
+        if kind == "reads_only":
+            hostcalls_spec = READS_ONLY_SPEC
+        configuration = ("" if kind in ("noop_wasm", "peer_go_wasm") else
                          '\n                configuration: { "@type": type.googleapis.com/google.protobuf.StringValue, '
                          f'value: "{hostcalls_spec}" }}')
         wasm = f"""
@@ -259,6 +269,32 @@ def completed(admin):
     with urllib.request.urlopen(f"http://127.0.0.1:{admin}/stats?filter=downstream_rq_completed", timeout=5) as r:
         text = r.read().decode()
     return sum(int(line.rsplit(":", 1)[1]) for line in text.splitlines() if line.startswith("http.llm_api."))
+
+
+def peer_metered(admin):
+    """The peer's token counters in Envoy's stats: (prompt tokens, completion tokens) over all models."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin}/stats?filter=peer_meter", timeout=5) as r:
+        text = r.read().decode()
+    totals = [0, 0]
+    for line in text.splitlines():
+        name, _, value = line.rpartition(": ")
+        if "peer_meter" in name:
+            totals[0 if name.endswith("input_token") else 1] += int(value)
+    return tuple(totals)
+
+
+def check_peer(proxies):
+    """The peer must have metered every answer it passed (500 prompt tokens each, JSON or SSE): a
+    configuration that did not do the job would make the comparison meaningless."""
+    if "peer_go_wasm" not in proxies:
+        return None
+    _, _, _, admin = proxies["peer_go_wasm"]
+    prompt, completion = peer_metered(admin)
+    done = completed(admin)
+    print(f"peer_go_wasm metered {prompt} prompt and {completion} completion tokens over {done} requests", flush=True)
+    if done == 0 or prompt < 500 * done * 0.99:
+        return f"the peer metered {prompt} prompt tokens over {done} requests (expected 500 a request)"
+    return None
 
 
 def bench_policy():
@@ -418,6 +454,9 @@ def run(a, configs, policies, bodies, lua, work, results, ratelimit_port):
             for kind in configs:
                 results[kind].append(rows[kind])
                 print(kind, rep, json.dumps(rows[kind]), flush=True)
+        failed = check_peer(proxies)
+        if failed:
+            raise SystemExit(failed)
 
 
 def report(results, a):
@@ -456,6 +495,21 @@ def report(results, a):
         for kind, cpu in lo.items():
             lines.append(f"| {mix.replace('_sse', ' SSE').replace('2048', '2 KB').replace('16384', '16 KB')} | {kind} | "
                          f"{cpu:.0f} | {lo['no_filter'] / cpu:.2f} | {lo['noop_wasm'] / cpu:.2f} |")
+    floors = [ref for ref in ("reads_only", "peer_go_wasm") if results.get(ref)]
+    if floors:
+        names = {"reads_only": "the reads-only floor", "peer_go_wasm": "the peer"}
+        lines += ["", "Against the reads-only floor and the peer (paired within each repetition, medians):", "",
+                  "| mix | config | " + " | ".join(f"capacity vs {names[r]}" for r in floors) + " | " +
+                  " | ".join(f"p50 added vs {names[r]}" for r in floors) + " |",
+                  "|---|---|" + "---|" * (2 * len(floors))]
+        for mix in measured:
+            for kind in [c for c in CONFIGS + ["dg_baseline", "dg_fleet"]
+                         if results.get(c) and c not in ("no_filter", "noop_wasm")]:
+                cap = [paired(kind, ref, mix, lambda r, q: q["cpu_us"] / r["cpu_us"]) for ref in floors]
+                add = [paired(kind, ref, mix, lambda r, q: r["p50_us"] - q["p50_us"]) for ref in floors]
+                lines.append(f"| {mix.replace('_sse', ' SSE').replace('2048', '2 KB').replace('16384', '16 KB')} | "
+                             f"{kind} | " + " | ".join(f"{c:.2f}" for c in cap) + " | " +
+                             " | ".join(f"{x:+.0f}" for x in add) + " |")
     return "\n".join(lines)
 
 

@@ -10,17 +10,26 @@
 //! A dependency-free harness on purpose (the dependency set is fixed): each measurement warms up, then
 //! times enough iterations for ~50 ms, five times, and reports the median. Wall-clock figures on a shared
 //! machine are noisy; `make bench-instructions` counts instructions of the same code with callgrind.
+//!
+//! The `exchange …` measurements run whole exchanges through the core as the adapter drives it (root
+//! context, one exchange per request, every phase, the root's tick every 100 ms of the fake clock)
+//! against [`BenchHost`], a host that only hands over the request and response: these are issue 16's
+//! "instructions per 2 KB exchange" and, from two stream lengths, "instructions per SSE event".
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::hint::black_box;
+use std::rc::Rc;
 use std::time::Instant;
 
 use distill_guard::api::ApiKind;
 use distill_guard::credential::identify;
 use distill_guard::decision::{decide, settle};
-use distill_guard::host::{CachingStore, MemoryStore, RecentReads};
+use distill_guard::exchange::root::RootExchange;
+use distill_guard::exchange::{ExchangeHost, HeaderMap};
+use distill_guard::host::{CachingStore, MemoryStore, RecentReads, SharedStore};
 use distill_guard::ledger::{Ledger, LocalLedger, LocalSettings};
+use distill_guard::metrics::Metrics;
 use distill_guard::policy::Policy;
 use distill_guard::request::inspect;
 use distill_guard::response::ResponseMeter;
@@ -47,6 +56,127 @@ pub fn sse(chunks: usize) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// The JSON answer of `benches/bench.py`'s upstream: a chat completion with usage (~450 bytes).
+pub fn completion() -> Vec<u8> {
+    let content = "ok ".repeat(100);
+    format!(
+        r#"{{"id":"chatcmpl-bench","object":"chat.completion","model":"gpt-4o","choices":[{{"index":0,"message":{{"role":"assistant","content":"{content}"}},"finish_reason":"stop"}}],"usage":{{"prompt_tokens":500,"completion_tokens":100,"total_tokens":600}}}}"#
+    )
+    .into_bytes()
+}
+
+/// The shipped policy with its budgets raised out of the way (like `bench.bench_policy()`): the
+/// benchmarks measure the filter's cost, not its throttling.
+fn bench_policy(text: &str) -> Vec<u8> {
+    let mut policy: serde_json::Value = serde_json::from_str(text).unwrap();
+    for budget in policy["budgets"].as_array_mut().unwrap() {
+        for (key, value) in budget.as_object_mut().unwrap() {
+            if key.starts_with("max_") {
+                *value = serde_json::json!(value.as_u64().unwrap() * 1000);
+            }
+        }
+    }
+    serde_json::to_vec(&policy).unwrap()
+}
+
+/// A host that only hands the exchange its request and response (copies, as the proxy-wasm host
+/// copies into the module's memory) and keeps shared data in memory. Actions are not performed.
+struct BenchHost {
+    now_ms: Cell<u64>,
+    store: MemoryStore,
+    request_headers: RefCell<HeaderMap>,
+    request_body: Vec<u8>,
+    response_headers: HeaderMap,
+    chunk: RefCell<Vec<u8>>,
+}
+
+impl ExchangeHost for BenchHost {
+    fn now_ms(&self) -> u64 {
+        self.now_ms.get()
+    }
+    fn client_address(&self) -> Option<String> {
+        Some("10.0.0.1:40000".to_string())
+    }
+    fn request_headers(&self) -> HeaderMap {
+        self.request_headers.borrow().clone()
+    }
+    fn request_body(&self, size: usize) -> Vec<u8> {
+        self.request_body[..size.min(self.request_body.len())].to_vec()
+    }
+    fn response_headers(&self) -> HeaderMap {
+        self.response_headers.clone()
+    }
+    fn response_body(&self, size: usize) -> Option<Vec<u8>> {
+        let chunk = self.chunk.borrow();
+        Some(chunk[..size.min(chunk.len())].to_vec())
+    }
+    fn store(&self) -> &dyn SharedStore {
+        &self.store
+    }
+}
+
+/// Whole exchanges through the core, one request of `body` answered by `response` in 1 KB chunks,
+/// rotating `keys` credentials, the root's tick every 100 ms of the fake clock (one request per ms).
+struct Exchanges {
+    root: RootExchange,
+    host: BenchHost,
+    response: Vec<u8>,
+    keys: u64,
+    n: u64,
+}
+
+impl Exchanges {
+    fn new(policy: &[u8], body: Vec<u8>, response: Vec<u8>, content_type: &str, keys: u64) -> Self {
+        let mut root = RootExchange::new(Rc::new(Metrics::new()));
+        let (accepted, _) = root.on_configure(policy, &|_| None);
+        assert!(accepted, "the benchmark policy is accepted");
+        let host = BenchHost {
+            now_ms: Cell::new(1_800_000_000_000),
+            store: MemoryStore::new(),
+            request_headers: RefCell::new(Vec::new()),
+            request_body: body,
+            response_headers: vec![
+                (":status".to_string(), b"200".to_vec()),
+                ("content-type".to_string(), content_type.as_bytes().to_vec()),
+            ],
+            chunk: RefCell::new(Vec::new()),
+        };
+        Exchanges { root, host, response, keys, n: 0 }
+    }
+
+    /// One exchange: request headers, request body, response headers, response body, log.
+    fn one(&mut self) {
+        let n = self.n;
+        self.n += 1;
+        let now = self.host.now_ms.get() + 1;
+        self.host.now_ms.set(now);
+        if now % Metrics::FLUSH_PERIOD_MS == 0 {
+            // As the adapter's tick: merge what is due from the VM's ledger view, then the root's tick.
+            black_box(self.root.flush_ledger(&self.host.store, now, false));
+            black_box(self.root.on_tick(now));
+        }
+        *self.host.request_headers.borrow_mut() = vec![
+            (":method".to_string(), b"POST".to_vec()),
+            (":path".to_string(), b"/v1/chat/completions".to_vec()),
+            (":authority".to_string(), b"api.example.com".to_vec()),
+            ("content-type".to_string(), b"application/json".to_vec()),
+            ("authorization".to_string(), format!("Bearer sk-bench-{}", n % self.keys).into_bytes()),
+        ];
+        let (ex, _) = self.root.on_new_exchange(n as u32 + 2);
+        let mut ex = ex.unwrap();
+        let host = &self.host;
+        black_box(ex.on_request_headers(host, false));
+        black_box(ex.on_request_body(host, host.request_body.len(), true));
+        black_box(ex.on_response_headers(host));
+        let last = self.response.len().div_ceil(1024) - 1;
+        for (i, chunk) in self.response.chunks(1024).enumerate() {
+            *host.chunk.borrow_mut() = chunk.to_vec();
+            black_box(ex.on_response_body(host, chunk.len(), i == last));
+        }
+        black_box(ex.on_log(host));
+    }
+}
+
 struct Bench {
     filter: Option<String>,
     /// Exactly this many untimed operations (instruction counting).
@@ -54,9 +184,14 @@ struct Bench {
 }
 
 impl Bench {
+    /// Whether the measurement `name` runs (to skip a costly setup otherwise).
+    fn wants(&self, name: &str) -> bool {
+        self.filter.as_deref().is_none_or(|w| name.contains(w))
+    }
+
     /// Runs `f` (one operation over `bytes` input bytes; 0 = no throughput figure).
     fn run<F: FnMut(u64)>(&self, name: &str, bytes: usize, mut f: F) {
-        if self.filter.as_deref().is_some_and(|w| !name.contains(w)) {
+        if !self.wants(name) {
             return;
         }
         if let Some(n) = self.iters {
@@ -186,5 +321,29 @@ fn main() {
             }
             black_box(m.finish());
         });
+    }
+
+    // Whole exchanges (issue 16's measures). The 2 KB exchange is measured in steady state: 1,000
+    // credentials are seen once before (that warm-up runs with zero operations too, so the
+    // instruction count's difference leaves it out). The per-event cost of a stream is the
+    // difference between a 300-event and a 100-event answer to the same request, over 200.
+    let policy_bytes = bench_policy(policy_text);
+    let name = "exchange 2 KB JSON";
+    if b.wants(name) {
+        let mut ex = Exchanges::new(&policy_bytes, body(2048), completion(), "application/json", 1000);
+        for _ in 0..1000 {
+            ex.one();
+        }
+        b.run(name, 2048, |_| ex.one());
+    }
+    for events in [100usize, 300] {
+        let name = format!("exchange 2 KB SSE {events} events");
+        if b.wants(&name) {
+            let mut ex = Exchanges::new(&policy_bytes, body(2048), sse(events), "text/event-stream", 1000);
+            for _ in 0..1000 {
+                ex.one();
+            }
+            b.run(&name, 0, |_| ex.one());
+        }
     }
 }

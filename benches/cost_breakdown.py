@@ -7,7 +7,8 @@ that each add one thing to the one before, all up at once and measured interleav
                     map, the request body, the response header map, each response body chunk
   + shared_data     + distill-guard's shared-data reads and CAS writes (ledger-sized records)
   + header_writes   + its four x-distill-* upstream headers
-  host_calls        + its clock read: all of distill-guard's host calls, none of its work
+  host_calls        + its clock read and filter-state exports: all of distill-guard's host calls, none of
+                    its work
   dg_bare           distill-guard without budgets or detection (identify, parse, estimate, tag, meter)
   dg_no_detection   distill-guard with the budgets, without detection
   dg                distill-guard enforcing the default policy (budgets raised out of the way)

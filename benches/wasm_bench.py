@@ -2,7 +2,7 @@
 """The filter module on its own, in V8 without Envoy (benches/wasm_host.mjs: a minimal proxy-wasm host
 in Node.js, TurboFan only like Envoy's V8 runtime): time per exchange next to the no-op module and the
 host-call floor (benches/hostcalls-filter; the run fails if it no longer makes distill-guard's host calls),
-host calls per exchange by name, and the wasm heap (linear memory) after many exchanges over many
+host calls per exchange by name, shared-data calls per request in steady state, and the wasm heap (linear memory) after many exchanges over many
 credentials. The proxy figures that count come from benches/bench.py; this isolates the module's own
 compute and its host-call count, which Envoy's noise hides.
 
@@ -24,9 +24,11 @@ HOST = os.path.join(HERE, "wasm_host.mjs")
 STANDARD_REQUESTS = 20000
 
 
-def run(wasm, policy, body, response, requests, keys, sse=False):
+def run(wasm, policy, body, response, requests, keys, sse=False, warmup=None):
     cmd = ["node", "--no-liftoff", HOST, "--wasm", wasm, "--body", body, "--response", response,
            "--requests", str(requests), "--keys", str(keys), "--json"]
+    if warmup is not None:
+        cmd += ["--warmup", str(warmup)]
     if policy:
         cmd += ["--policy", policy]
     if sse:
@@ -88,6 +90,16 @@ def main():
         print("\nThe host-call floor (benches/hostcalls-filter, bench.HOSTCALLS_SPEC) no longer makes distill-guard's "
               "calls; update HOSTCALLS_SPEC:", *mismatched, sep="\n")
         return 1
+    # Issue 16's shared-data measure, in steady state: every one of the 10,000 credentials seen in the
+    # warm-up, so no exchange claims a new ledger slot; the root's tick runs by real time as in Envoy.
+    print("\nShared-data calls per request in steady state (10,000 credentials all seen in the warm-up, "
+          f"{a.requests} exchanges; issue 16 target: <= 1 on average):\n")
+    print("| mix | proxy_get_shared_data | proxy_set_shared_data | shared-data calls / request |\n|---|---|---|---|")
+    for size, sse in ((2048, False), (2048, True)):
+        steady = run(bench.DG_WASM, policy_file, files[size], sse_resp if sse else json_resp, a.requests, 10000,
+                     sse, warmup=10000)
+        get, put = (steady["host_calls"].get(f"proxy_{n}_shared_data", 0) for n in ("get", "set"))
+        print(f"| {size // 1024} KB{' SSE' if sse else ''} | {get:.3f} | {put:.3f} | {get + put:.3f} |", flush=True)
     print("\nHost calls per 2 KB JSON exchange, by call:\n")
     print("| call | per exchange |\n|---|---|")
     for name, n in sorted(calls.items()):

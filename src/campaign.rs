@@ -6,6 +6,11 @@
 //! *and* many distinct prompts. A common prompt typed by unrelated users ("hello", or a default system
 //! prompt) does not: identical prompts have one content, short prompts and short system prompts are
 //! not eligible, and known templates can be allow-listed in the policy.
+//!
+//! Each slot also sketches the distinct prompts of the fingerprint that carried text intent (a listed
+//! phrase or the intent model): the *cohort's* intent share. One key of a farm sends a handful of
+//! requests, too few for its own share to say much; the farm's template over all its keys is seen
+//! hundreds of times.
 
 use crate::hash::fnv1a64;
 use crate::host::{SharedStore, StoreError};
@@ -13,9 +18,9 @@ use crate::ledger::numbered_key;
 
 /// Registers per sketch (standard error about 18%: enough to tell 3 from 30).
 pub const REGISTERS: usize = 32;
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 /// Encoded size of a campaign slot.
-pub const SLOT_BYTES: usize = 1 + 8 + 8 + 4 * REGISTERS;
+pub const SLOT_BYTES: usize = 1 + 8 + 8 + 6 * REGISTERS;
 const MAX_ATTEMPTS: u32 = 4;
 /// How old a VM's copy of a campaign slot may be when nothing needs writing.
 pub const RECENT_READ_MS: u64 = 1000;
@@ -92,6 +97,10 @@ pub struct CampaignSlot {
     pub contents: Sketch,
     /// Distinct prompts in the previous window.
     pub contents_prev: Sketch,
+    /// Distinct prompts with text intent in the current window.
+    pub flagged: Sketch,
+    /// Distinct prompts with text intent in the previous window.
+    pub flagged_prev: Sketch,
 }
 
 impl CampaignSlot {
@@ -100,7 +109,14 @@ impl CampaignSlot {
         out.push(VERSION);
         out.extend_from_slice(&self.fingerprint.to_le_bytes());
         out.extend_from_slice(&self.bucket.to_le_bytes());
-        for s in [&self.credentials, &self.credentials_prev, &self.contents, &self.contents_prev] {
+        for s in [
+            &self.credentials,
+            &self.credentials_prev,
+            &self.contents,
+            &self.contents_prev,
+            &self.flagged,
+            &self.flagged_prev,
+        ] {
             out.extend_from_slice(&s.0);
         }
         out
@@ -119,6 +135,8 @@ impl CampaignSlot {
             credentials_prev: sketch(17 + REGISTERS)?,
             contents: sketch(17 + 2 * REGISTERS)?,
             contents_prev: sketch(17 + 3 * REGISTERS)?,
+            flagged: sketch(17 + 4 * REGISTERS)?,
+            flagged_prev: sketch(17 + 5 * REGISTERS)?,
         })
     }
 
@@ -129,12 +147,15 @@ impl CampaignSlot {
         if self.bucket + window_s == bucket {
             self.credentials_prev = self.credentials;
             self.contents_prev = self.contents;
+            self.flagged_prev = self.flagged;
         } else {
             self.credentials_prev = Sketch::default();
             self.contents_prev = Sketch::default();
+            self.flagged_prev = Sketch::default();
         }
         self.credentials = Sketch::default();
         self.contents = Sketch::default();
+        self.flagged = Sketch::default();
         self.bucket = bucket;
     }
 
@@ -144,6 +165,13 @@ impl CampaignSlot {
             credentials: self.credentials.union(&self.credentials_prev).estimate(),
             contents: self.contents.union(&self.contents_prev).estimate(),
         }
+    }
+
+    /// Distinct prompts with text intent over the current and previous window (estimated, like
+    /// `contents`; never more than it).
+    pub fn flagged(&self) -> f32 {
+        let contents = self.contents.union(&self.contents_prev).estimate();
+        self.flagged.union(&self.flagged_prev).estimate().min(contents)
     }
 }
 
@@ -190,6 +218,21 @@ impl<'a> CampaignTable<'a> {
         content: u64,
         now_ms: u64,
     ) -> Option<CampaignView> {
+        self.observe_cohort(kind, fingerprint, credential, content, false, now_ms).map(|(view, _)| view)
+    }
+
+    /// [`observe`](Self::observe), also counting the prompt among the fingerprint's prompts with
+    /// text intent when `flagged`; returns the view and the estimated distinct prompts with text
+    /// intent ([`CampaignSlot::flagged`]).
+    pub fn observe_cohort(
+        &self,
+        kind: FingerprintKind,
+        fingerprint: u64,
+        credential: u64,
+        content: u64,
+        flagged: bool,
+        now_ms: u64,
+    ) -> Option<(CampaignView, f32)> {
         let tag: &[u8] = match kind {
             FingerprintKind::Template => b"t",
             FingerprintKind::SystemPrompt => b"s",
@@ -218,12 +261,15 @@ impl<'a> CampaignTable<'a> {
                 }
                 slot = CampaignSlot { fingerprint: fp, bucket, ..CampaignSlot::default() };
             }
-            let changed = slot.credentials.insert(credential) | slot.contents.insert(content);
+            let mut changed = slot.credentials.insert(credential) | slot.contents.insert(content);
+            if flagged {
+                changed |= slot.flagged.insert(content);
+            }
             if !changed && cas.is_some() {
-                return Some(slot.view());
+                return Some((slot.view(), slot.flagged()));
             }
             match self.store.set(&key, &slot.encode(), cas) {
-                Ok(()) => return Some(slot.view()),
+                Ok(()) => return Some((slot.view(), slot.flagged())),
                 Err(StoreError::CasMismatch) => continue,
                 Err(StoreError::Unavailable) => return None,
             }

@@ -10,12 +10,13 @@ pub use crate::budget::LimitInfo;
 use crate::budget::{fired, near_limit, over_allowance, within_margin, Fired};
 use crate::campaign::{CampaignTable, CampaignView, FingerprintKind};
 use crate::credential::Credential;
-use crate::detection::{assess, Assessment, CampaignEvidence, Tier};
+use crate::detection::{assess, share_lower_bound, Assessment, CampaignEvidence, Tier};
 use crate::hash::fnv1a64;
 use crate::ledger::{Delta, Ledger, LedgerError, Quantity, Record, Subject, Update, Updated};
 use crate::policy::{Action, Budget, Lists, Mode, Policy, Scope, Window};
 use crate::request::{BodyStatus, RequestFacts};
 use crate::response::Metered;
+use crate::signals::ShapeSignal;
 
 /// Why a signal was raised. Its [`fmt::Display`] is the stable name shown in `x-distill-signals`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -387,6 +388,13 @@ fn larger(local: Option<CampaignView>, fleet: Option<CampaignView>) -> Option<Ca
     }
 }
 
+/// The cohort's intent share of a local campaign observation: distinct prompts with text intent over
+/// distinct prompts, as the lower end of its 95% confidence interval (the first flagged prompt of a new
+/// template is one of one, not a share of 1).
+fn cohort_share(local: Option<(CampaignView, f32)>) -> f32 {
+    local.map_or(0.0, |(view, flagged)| share_lower_bound(flagged, view.contents))
+}
+
 /// What the other replicas saw, from the fleet counters (the policy's `fleet` section).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct FleetEvidence {
@@ -417,13 +425,21 @@ fn campaign_evidence(
     let table =
         CampaignTable::new(ledger.store(), &policy.ledger.key_prefix, det.campaign.slots, det.campaign.window_s);
     let who = fnv1a64(credential.id.as_bytes());
+    // The prompt counts among its fingerprints' prompts with text intent (the cohort's share).
+    let flagged = [ShapeSignal::ChainOfThought, ShapeSignal::Rubric, ShapeSignal::SyntheticData, ShapeSignal::Probe]
+        .iter()
+        .any(|s| shape.signals.contains(*s));
     if campaign_template(policy, facts).is_some() {
-        let local = table.observe(FingerprintKind::Template, shape.template, who, shape.content, now_ms);
-        evidence.template = larger(local, fleet.template);
+        let local =
+            table.observe_cohort(FingerprintKind::Template, shape.template, who, shape.content, flagged, now_ms);
+        evidence.template_intent = cohort_share(local);
+        evidence.template = larger(local.map(|(view, _)| view), fleet.template);
     }
     if campaign_system_prompt(policy, facts).is_some() {
-        let local = table.observe(FingerprintKind::SystemPrompt, shape.system, who, shape.content, now_ms);
-        evidence.system_prompt = larger(local, fleet.system_prompt);
+        let local =
+            table.observe_cohort(FingerprintKind::SystemPrompt, shape.system, who, shape.content, flagged, now_ms);
+        evidence.system_prompt_intent = cohort_share(local);
+        evidence.system_prompt = larger(local.map(|(view, _)| view), fleet.system_prompt);
     }
     evidence
 }

@@ -74,6 +74,11 @@ pub struct CampaignEvidence {
     /// The credential's requests fleet-wide in the current clock hour (the policy's `fleet` section),
     /// when known: the volume detector takes the larger of it and this replica's own count.
     pub fleet_requests_hour: Option<u64>,
+    /// The template's cohort intent share (this replica's campaign sketch): of the distinct prompts
+    /// filled into it by every credential, the share with text intent.
+    pub template_intent: f32,
+    /// The same for the system prompt.
+    pub system_prompt_intent: f32,
 }
 
 /// The detection outcome for one request.
@@ -182,6 +187,33 @@ pub fn strengths(
     s
 }
 
+/// The cohort's intent share below which it is no evidence (an intent model reading one ordinary
+/// prompt in a hundred as an attack leaves a shared product template at about 0.01), and the share at
+/// which it counts fully.
+pub const COHORT_INTENT_FROM: f32 = 0.15;
+/// See [`COHORT_INTENT_FROM`].
+pub const COHORT_INTENT_FULL: f32 = 0.6;
+/// The reason name of cohort intent in `x-distill-signals` and the log.
+pub const COHORT_INTENT: &str = "campaign_intent";
+
+/// Text intent a credential inherits from its cohort: when a template (or system prompt) is filled
+/// by many credentials with many distinct prompts (a campaign, [`campaign_strength`]), and a clear
+/// share of those prompts carried text intent (the share's lower confidence bound), each credential
+/// of the campaign carries that intent however few requests it sent itself (a farm of fresh keys
+/// sends a handful each). It stands in for the credential's own text intent where that is weaker; it
+/// does not add to it. Strength in
+/// [0, 1]: `ramp(share, FROM, FULL) × campaign strength × min(1, n / min_requests)`, the larger of
+/// template and system prompt. A campaign without intent (a product's template) gives nothing.
+pub fn cohort_intent(cfg: &DetectionConfig, profile: &Profile, campaign: &CampaignEvidence) -> f32 {
+    let evidence = (profile.requests / cfg.min_requests).clamp(0.0, 1.0);
+    let m = cfg.campaign.min_credentials;
+    let one = |view: Option<CampaignView>, share: f32| {
+        ramp(share, COHORT_INTENT_FROM, COHORT_INTENT_FULL) * campaign_strength(view, m)
+    };
+    one(campaign.template, campaign.template_intent).max(one(campaign.system_prompt, campaign.system_prompt_intent))
+        * evidence
+}
+
 /// The intent strength (`1 - (1 - S)(1 - W)`) from which automation multiplies it fully.
 pub const INTENT_CLEAR: f32 = 0.35;
 
@@ -252,6 +284,19 @@ pub fn assess(
         }
         if c >= 0.05 {
             reasons.push((d.name(), c));
+        }
+    }
+    // Cohort intent stands in for the credential's own text intent when that is weaker (a fresh key
+    // has sent too little to show it): text intent is the larger of the two, not their sum.
+    let text_weight = [Detector::ChainOfThought, Detector::Rubric, Detector::SyntheticData, Detector::Probe]
+        .into_iter()
+        .map(|d| cfg.weight(d))
+        .fold(0.0f32, f32::max);
+    let cohort = text_weight * cohort_intent(cfg, profile, campaign);
+    if cohort > 1.0 - keep_text {
+        keep_text = 1.0 - cohort;
+        if cohort >= 0.05 {
+            reasons.push((COHORT_INTENT, cohort));
         }
     }
     let score = gated_text(1.0 - keep_strong, 1.0 - keep_text, 1.0 - keep_weak, 1.0 - keep_auto, 1.0 - keep_cross);

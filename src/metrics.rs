@@ -98,6 +98,7 @@ metrics! {
     fleet_unavailable: Gauge = "distill_guard.fleet.unavailable",
     fleet_dropped: Counter = "distill_guard.fleet.dropped",
     fleet_refused: Counter = "distill_guard.fleet.refused",
+    fleet_sync_checks: Counter = "distill_guard.fleet.sync_checks",
 }
 
 impl Default for Metrics {

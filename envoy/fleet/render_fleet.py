@@ -59,6 +59,59 @@ CLUSTER_YAML = """\
 """
 
 
+# Envoy's rate limit filter answers a refused request itself (429, empty body). These local reply mappers
+# (on the HTTP connection manager) give that reply the API's own error body, like the filter's refusals
+# (src/api: OpenAI-style for /v1/chat/completions and the rest, Anthropic-style for .../messages or with
+# an `anthropic-version` header), matched by Envoy's RL response flag so no other local reply changes.
+# The message is as generic as the filter's; the wait comes from the rate limit filter's
+# `x-ratelimit-reset`. The filter (src/exchange) then removes `x-envoy-ratelimited` from the response and
+# adds `retry-after`, so nothing tells the client which path caught the request.
+RETRY_MESSAGE = "Rate limit reached. Please try again in %RESP(x-ratelimit-reset)%s."
+ANTHROPIC_PATH = r"^[^?#]*/messages/?([?#].*)?$"
+LOCAL_REPLY = """\
+local_reply_config:
+  mappers:
+  - filter:
+      and_filter:
+        filters:
+        - response_flag_filter: {{ flags: [RL] }}
+        - or_filter:
+            filters:
+            - header_filter: {{ header: {{ name: ":path", string_match: {{ safe_regex: {{ regex: '{anthropic_path}' }} }} }} }}
+            - header_filter: {{ header: {{ name: anthropic-version, present_match: true }} }}
+    body_format_override:
+      json_format:
+        type: error
+        error:
+          type: rate_limit_error
+          message: "{message}"
+  - filter:
+      response_flag_filter: {{ flags: [RL] }}
+    body_format_override:
+      json_format:
+        error:
+          message: "{message}"
+          type: requests
+          param: null
+          code: rate_limit_exceeded
+"""
+
+
+def local_reply_yaml():
+    """The HTTP connection manager's `local_reply_config` giving Envoy's rate limit 429 the API's error body."""
+    return LOCAL_REPLY.format(message=RETRY_MESSAGE, anthropic_path=ANTHROPIC_PATH)
+
+
+def insert_local_reply(config, block=None):
+    """Adds `local_reply_config` (`block`, YAML; by default `local_reply_yaml()`) to the HTTP connection
+    manager, next to its `stat_prefix`."""
+    m = re.search(r"^([ \t]*)stat_prefix: .*$", config, flags=re.M)
+    if not m:
+        raise ValueError("not a distill-guard Envoy config: the HTTP connection manager's stat_prefix not found")
+    block = block or local_reply_yaml()
+    return config[:m.end() + 1] + _indent(block, len(m.group(1))) + "\n" + config[m.end() + 1:]
+
+
 def _indent(text, n):
     return "\n".join((" " * n + line) if line else line for line in text.splitlines())
 
@@ -95,13 +148,28 @@ def insert_blocks(config, filter_item, vhost_fields, cluster_item):
     return config
 
 
+def envoy_enforces_budgets(policy):
+    """Whether Envoy's rate limit filter enforces the budgets (the default), or the filter itself does
+    (`fleet.budgets: "filter"`: batched charges and near-limit checks over its own gRPC calls, so the
+    config only needs the service's cluster)."""
+    return (policy.get("fleet") or {}).get("budgets", "envoy") != "filter"
+
+
 def add_fleet(config, policy, ratelimit_port, ratelimit_host="127.0.0.1", timeout_ms=50, failure_mode_deny=False,
               rate_limits_yaml=None, domain=ratelimit_config.BUDGET_DOMAIN):
-    """Returns `config` (a rendered distill-guard Envoy config) with fleet-wide budgets added.
+    """Returns `config` (a rendered distill-guard Envoy config) with fleet-wide budgets added: Envoy's rate
+    limit filter, its rate limits and the service's cluster, or only the cluster when the policy has the
+    filter enforce them (`fleet.budgets: "filter"`).
     `rate_limits_yaml(indent) -> str` replaces the virtual host's generated rate limit block (tests only)."""
+    cluster = cluster_yaml(ratelimit_host, ratelimit_port)
+    if not envoy_enforces_budgets(policy):
+        clusters = re.search(r"^([ \t]*)clusters:$", config, flags=re.M)
+        if not clusters:
+            raise ValueError("not a distill-guard Envoy config: clusters not found")
+        return config + ("" if config.endswith("\n") else "\n") + _indent(cluster, len(clusters.group(1))) + "\n"
     vhost = (rate_limits_yaml or (lambda n: ratelimit_config.envoy_rate_limits_yaml(policy, n)))(0)
-    return insert_blocks(config, filter_yaml(timeout_ms, failure_mode_deny, domain), vhost,
-                         cluster_yaml(ratelimit_host, ratelimit_port))
+    config = insert_local_reply(config)
+    return insert_blocks(config, filter_yaml(timeout_ms, failure_mode_deny, domain), vhost, cluster)
 
 
 def main():

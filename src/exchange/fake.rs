@@ -140,6 +140,11 @@ impl FakeHost {
                 HostAction::RemoveResponseHeader(name) => {
                     self.response_headers.borrow_mut().retain(|(k, _)| !k.eq_ignore_ascii_case(name))
                 }
+                HostAction::SetResponseHeader(name, value) => {
+                    let mut headers = self.response_headers.borrow_mut();
+                    headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+                    headers.push((name.clone(), value.as_bytes().to_vec()));
+                }
                 HostAction::ReplaceResponseBody { current_len, body } => {
                     let mut chunk = self.response_chunk.borrow_mut();
                     if *current_len > chunk.len() {

@@ -26,10 +26,13 @@ use crate::decision::{
     campaign_system_prompt, campaign_template, decide_with_fleet, precheck, settle, Charge, FleetEvidence, LedgerStats,
     Verdict,
 };
+use crate::fleet::budgets::{request_needs, Need, SyncCheck, SyncOutcome};
 use crate::fleet::export::{request_exports, settle_export};
 use crate::fleet::replica::{Replica, TemplateCounts};
+use crate::fleet::settings::FailMode;
+use crate::fleet::wire;
 use crate::host::SharedStore;
-use crate::ledger::{Ledger, LocalLedger};
+use crate::ledger::{Ledger, LocalLedger, Quantity};
 use crate::metrics::Metrics;
 use crate::policy::{Action, MissingCredential, OversizeBody, Policy};
 use crate::request::{degrade, inspect, BodyStatus, RequestFacts};
@@ -125,6 +128,8 @@ pub enum HostAction {
     ResumeRequest,
     /// Removes every value of a response header.
     RemoveResponseHeader(String),
+    /// Sets a response header (replacing any value).
+    SetResponseHeader(String, String),
     /// Replaces the response body chunk just received, `current_len` bytes long, with new bytes.
     ReplaceResponseBody {
         /// Length of the chunk held by the host now.
@@ -210,7 +215,27 @@ pub struct Exchange {
     flagged: bool,
     /// This VM's view of the ledger (decisions far from a limit stay off shared data).
     local_ledger: Option<Rc<RefCell<LocalLedger>>>,
+    /// The request held for a synchronous fleet budget check (`fleet.budgets: "filter"`).
+    waiting: Option<Waiting>,
+    /// The fleet-wide budget limits the forwarded request was charged to (its token remainder is
+    /// charged when it settles).
+    fleet_needs: Vec<Need>,
+    /// `fleet_needs` are not charged yet (no synchronous check did): charge them if forwarded.
+    fleet_uncharged: bool,
 }
+
+/// A request held while its synchronous fleet budget check is answered.
+#[derive(Debug)]
+struct Waiting {
+    credential: Credential,
+    facts: RequestFacts,
+    forwarded: Option<Forwarded>,
+    check: SyncCheck,
+    needs: Vec<Need>,
+}
+
+/// The tag of the synchronous fleet budget check (one per exchange at most).
+const SYNC_CHECK_TAG: u32 = 1;
 
 /// A header's value from a map read in one call (names compared without case).
 fn find_header<'a>(headers: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
@@ -242,6 +267,9 @@ impl Exchange {
             ratelimited: false,
             flagged: false,
             local_ledger: None,
+            waiting: None,
+            fleet_needs: Vec::new(),
+            fleet_uncharged: false,
         }
     }
 
@@ -450,11 +478,68 @@ impl Exchange {
         Answer { flow, actions }
     }
 
-    /// The answer to a call-out started by this exchange. No phase starts one yet; the phase is here so
-    /// asynchronous checks fit the same action list.
+    /// The answer to a call-out started by this exchange: the synchronous fleet budget check. The
+    /// request is decided on it (refused when the fleet count passes a budget; on no answer, as
+    /// `fleet.fail` says) and resumed when it goes on.
     pub fn on_call_out_answer(&mut self, host: &dyn ExchangeHost, tag: u32, outcome: CallOutcome) -> Answer {
-        let _ = (host, tag, outcome);
-        Answer::go_on()
+        let Some(w) = self.waiting.take().filter(|_| tag == SYNC_CHECK_TAG) else { return Answer::go_on() };
+        let now = self.now(host);
+        let mut actions = Vec::new();
+        let decided = match self.fleet.as_ref().and_then(|f| f.try_borrow_mut().ok()) {
+            Some(mut replica) => {
+                let outcome = match &outcome {
+                    CallOutcome::Answered(bytes) => Ok(bytes.as_slice()),
+                    CallOutcome::Failed(status) => Err(format!("gRPC status {status}")),
+                };
+                let decided = replica.budget_answered(w.check, outcome, now, &self.metrics);
+                (decided, replica.settings().fail == FailMode::Closed)
+            }
+            None => (SyncOutcome::Unavailable("no fleet counters".into()), false),
+        };
+        match decided {
+            (SyncOutcome::Refuse(verdict), _) => self.refuse_fleet_budget(host, &w.credential, &verdict, &mut actions),
+            (SyncOutcome::Unavailable(_), true) => self.refuse_fleet_unavailable(host, &w.credential, &mut actions),
+            (admitted, _) => {
+                // Admitted by the service (charged there), or failing open (charged with the next batch).
+                self.fleet_uncharged = !matches!(admitted, SyncOutcome::Admit);
+                self.fleet_needs = w.needs;
+                if self.decide_now(host, w.credential, w.facts, w.forwarded, now, &mut actions) == Flow::Continue {
+                    actions.push(HostAction::ResumeRequest);
+                }
+            }
+        }
+        // The answer's own callback: the request is resumed (or answered) by the actions.
+        Answer { flow: Flow::Continue, actions }
+    }
+
+    /// The fleet count passed a budget: `429` like the filter's own budget refusals.
+    fn refuse_fleet_budget(
+        &mut self,
+        host: &dyn ExchangeHost,
+        credential: &Credential,
+        verdict: &Verdict,
+        actions: &mut Vec<HostAction>,
+    ) {
+        self.metrics.add(Metrics::verdict(verdict.action), 1);
+        self.flagged = true;
+        actions.push(self.verdict_line(verdict, credential, "fleet"));
+        actions.push(self.reply(host, Rejection::Throttled, Some(verdict)));
+    }
+
+    /// The service is unreachable and the policy fails closed: `429`, counted in `fleet.refused`.
+    fn refuse_fleet_unavailable(
+        &mut self,
+        host: &dyn ExchangeHost,
+        credential: &Credential,
+        actions: &mut Vec<HostAction>,
+    ) {
+        self.metrics.add(Metrics::fleet_refused, 1);
+        self.metrics.add(Metrics::requests_throttle, 1);
+        actions.push(HostAction::Log(format!(
+            "#{} distill-guard {{\"verdict\":\"throttle\",\"reason\":\"fleet_unavailable\",\"credential\":\"{}\"}}",
+            self.id, credential.id
+        )));
+        actions.push(self.reply(host, Rejection::Throttled, None));
     }
 
     /// Response headers: the status (for the refund rule) and a meter for the body, JSON or SSE by the
@@ -469,13 +554,23 @@ impl Exchange {
         let headers = host.response_headers();
         let get = |name: &str| find_header(&headers, name);
         self.ratelimited = get("x-envoy-ratelimited").is_some();
+        let mut answer = Answer::go_on();
+        if self.ratelimited {
+            // Envoy's rate limit filter refused it (fleet-wide budgets; the body is the API's error,
+            // from the fleet configs' local reply mappers): say so no more than the filter's own 429
+            // does, and give the wait as `retry-after` like it.
+            answer.actions.push(HostAction::RemoveResponseHeader("x-envoy-ratelimited".to_string()));
+            let reset = get("x-ratelimit-reset").and_then(|v| std::str::from_utf8(v).ok()).map(str::trim);
+            if let (None, Some(reset)) = (get("retry-after"), reset.filter(|r| r.parse::<u64>().is_ok())) {
+                answer.actions.push(HostAction::SetResponseHeader("retry-after".to_string(), reset.to_string()));
+            }
+        }
         self.status =
             get(":status").and_then(|s| std::str::from_utf8(s).ok()).and_then(|s| s.parse().ok()).unwrap_or(0);
         let streaming = get("content-type")
             .is_some_and(|c| c.windows(EVENT_STREAM.len()).any(|w| w.eq_ignore_ascii_case(EVENT_STREAM)));
         let cap = usize::try_from(self.policy.inspection.max_response_bytes).unwrap_or(usize::MAX);
         self.meter = Some(ResponseMeter::with_tokenizer(self.api, streaming, cap, self.tokenizer));
-        let mut answer = Answer::go_on();
         if self.usage_injected && streaming {
             self.usage_filter = Some(UsageChunkFilter::new(self.api));
             if get("content-length").is_some() {
@@ -541,6 +636,7 @@ impl Exchange {
             let settled = metered.input.unwrap_or(estimated_input).saturating_add(metered.output);
             let (name, value) = settle_export(estimate, settled, !self.ratelimited);
             actions.push(HostAction::SetProperty(name.to_string(), value.into_bytes()));
+            self.settle_fleet_budgets(settled.saturating_sub(estimate), host);
         }
         let Some(charge) = self.charge.take() else { return actions };
         let now = self.now(host);
@@ -564,6 +660,27 @@ impl Exchange {
         actions
     }
 
+    /// Charges the fleet-wide token limits the usage beyond the estimate (sent with the next batch), as
+    /// Envoy's path charges it at stream end: a request counts max(estimate, usage).
+    fn settle_fleet_budgets(&mut self, remainder: u64, host: &dyn ExchangeHost) {
+        let needs = std::mem::take(&mut self.fleet_needs);
+        if remainder == 0 || self.ratelimited {
+            return;
+        }
+        let extra: Vec<Need> = needs
+            .into_iter()
+            .filter(|n| n.quantity == Quantity::Tokens)
+            .map(|n| Need { hits: remainder, ..n })
+            .collect();
+        if extra.is_empty() {
+            return;
+        }
+        let now = self.now(host);
+        if let Some(mut replica) = self.fleet.as_ref().and_then(|f| f.try_borrow_mut().ok()) {
+            replica.charge_budgets(&extra, now, &self.metrics);
+        }
+    }
+
     /// Decides with what is known and acts on it. `forwarded` is the request body as it will be
     /// forwarded (for the degrade rewrite).
     fn decide_and_act(
@@ -578,14 +695,46 @@ impl Exchange {
         facts.path = std::mem::take(&mut self.path);
         let Some(credential) = self.credential.clone() else { return Flow::Continue };
         let now = self.now(host);
+        // Fleet-wide budgets enforced by the filter: near a limit, wait on the service's answer.
+        let needs = request_needs(&self.policy, &credential, facts.estimated_input_tokens);
+        if !needs.is_empty() {
+            let check = self.fleet.as_ref().and_then(|f| f.try_borrow_mut().ok()).and_then(|mut replica| {
+                let check = replica.budget_check(&needs, now, &self.metrics)?;
+                let s = replica.settings();
+                Some((check, s.cluster.clone(), s.timeout_ms))
+            });
+            if let Some((check, cluster, timeout_ms)) = check {
+                actions.push(HostAction::CallOut(CallOut {
+                    tag: SYNC_CHECK_TAG,
+                    cluster,
+                    service: wire::SERVICE.to_string(),
+                    method: wire::METHOD.to_string(),
+                    message: check.message.clone(),
+                    timeout_ms,
+                }));
+                self.waiting = Some(Waiting { credential, facts, forwarded, check, needs });
+                return Flow::Pause;
+            }
+        }
+        self.fleet_needs = needs;
+        self.fleet_uncharged = true;
+        self.decide_now(host, credential, facts, forwarded, now, actions)
+    }
+
+    /// [`Exchange::decide_and_act`] once the fleet-wide budgets let the request on (below the sync
+    /// threshold, or the service's answer).
+    fn decide_now(
+        &mut self,
+        host: &dyn ExchangeHost,
+        credential: Credential,
+        facts: RequestFacts,
+        forwarded: Option<Forwarded>,
+        now: u64,
+        actions: &mut Vec<HostAction>,
+    ) -> Flow {
         let Ok(fleet) = self.fleet_view(&credential, &facts, now) else {
-            self.metrics.add(Metrics::fleet_refused, 1);
-            self.metrics.add(Metrics::requests_throttle, 1);
-            actions.push(HostAction::Log(format!(
-                "#{} distill-guard {{\"verdict\":\"throttle\",\"reason\":\"fleet_unavailable\",\"credential\":\"{}\"}}",
-                self.id, credential.id
-            )));
-            actions.push(self.reply(host, Rejection::Throttled, None));
+            self.fleet_needs.clear();
+            self.refuse_fleet_unavailable(host, &credential, actions);
             return Flow::Pause;
         };
         let ledger = self.ledger(host);
@@ -615,8 +764,14 @@ impl Exchange {
         }
         self.charge = decision.charge;
         if let Some(rejection) = verdict.rejection() {
+            self.fleet_needs.clear();
             actions.push(self.reply(host, rejection, Some(&verdict)));
             return Flow::Pause;
+        }
+        if std::mem::take(&mut self.fleet_uncharged) {
+            if let Some(mut replica) = self.fleet.as_ref().and_then(|f| f.try_borrow_mut().ok()) {
+                replica.charge_budgets(&self.fleet_needs, now, &self.metrics);
+            }
         }
         let mut forwarded = forwarded;
         let mut route_header = None;
@@ -677,6 +832,7 @@ impl Exchange {
 }
 
 /// The request body the host holds and what will be forwarded in its place.
+#[derive(Debug)]
 struct Forwarded {
     /// Length of the body the host holds.
     original_len: usize,

@@ -66,6 +66,9 @@ impl Http {
                 HostAction::RemoveResponseHeader(name) => {
                     hostcalls::remove_map_value(MapType::HttpResponseHeaders, &name)
                 }
+                HostAction::SetResponseHeader(name, value) => {
+                    hostcalls::set_map_value(MapType::HttpResponseHeaders, &name, Some(&value))
+                }
                 // Envoy drains `current_len` bytes of the chunk and puts `body` in their place.
                 HostAction::ReplaceResponseBody { current_len, body } => {
                     hostcalls::set_buffer(BufferType::HttpResponseBody, 0, current_len, &body)

@@ -317,6 +317,9 @@ pub enum Slot {
     Mark { member: Member, template: String, id: String },
     /// `(template_credentials|template_prompts, t@w)` charged with `hits` (0 = read).
     Count { member: Member, template: String, hits: u64 },
+    /// A fleet-wide budget counter charged with a VM's charges since its last flush
+    /// ([`super::budgets`]).
+    Budget(Sent),
 }
 
 /// One flush: the descriptors to send and what each stands for, in the same order.
@@ -341,6 +344,7 @@ impl Batch {
                 Slot::Count { member, template, hits } => {
                     Descriptor::new(&[(member.count_key(), &template_value(template, self.window))], *hits)
                 }
+                Slot::Budget(sent) => sent.key.descriptor(sent.hits),
             })
             .collect();
         RateLimitRequest { domain: DOMAIN.to_string(), descriptors }
@@ -361,14 +365,24 @@ pub struct Reading {
     pub counts: Vec<(Member, String, u64)>,
     /// Members this replica was first in the fleet to report: one increment owed to each template.
     pub first: Vec<(Member, String)>,
+    /// Fleet-wide budget counts, with the charge each carried.
+    pub budgets: Vec<(Sent, u64)>,
 }
 
-fn counted(limit: u32, status: &super::wire::DescriptorStatus) -> u64 {
-    match status.code {
-        // over a limit no one reaches: report the limit, the most it can tell
-        Code::OverLimit => u64::from(limit),
-        _ => u64::from(limit.saturating_sub(status.limit_remaining)),
+/// What one status of the scheme says: the count (`limit - limit_remaining`; over a limit no one
+/// reaches, the limit, the most it can tell). The status must carry the scheme's limit `want`: a
+/// service without the fleet domain's config answers `OK` with no limit.
+pub fn status_count(index: usize, status: &super::wire::DescriptorStatus, want: u32) -> Result<u64, FleetError> {
+    if !matches!(status.code, Code::Ok | Code::OverLimit) {
+        return Err(FleetError::Status { index });
     }
+    if status.current_limit.as_ref().map(|l| l.requests_per_unit) != Some(want) {
+        return Err(FleetError::NotConfigured { index });
+    }
+    Ok(match status.code {
+        Code::OverLimit => u64::from(want),
+        _ => u64::from(want.saturating_sub(status.limit_remaining)),
+    })
 }
 
 /// Reads the service's answer to `batch` (statuses come in the order the descriptors were sent). Every
@@ -381,24 +395,17 @@ pub fn read_answer(batch: &Batch, response: &RateLimitResponse) -> Result<Readin
     }
     let mut reading = Reading::default();
     for (index, (slot, status)) in batch.slots.iter().zip(&response.statuses).enumerate() {
-        if !matches!(status.code, Code::Ok | Code::OverLimit) {
-            return Err(FleetError::Status { index });
-        }
         let want = if matches!(slot, Slot::Mark { .. }) { 1 } else { COUNTER_LIMIT };
-        let limit = status.current_limit.as_ref().map(|l| l.requests_per_unit);
-        if limit != Some(want) {
-            return Err(FleetError::NotConfigured { index });
-        }
+        let count = status_count(index, status, want)?;
         match slot {
-            Slot::Volume { credential, .. } => reading.volumes.push((credential.clone(), counted(want, status))),
+            Slot::Volume { credential, .. } => reading.volumes.push((credential.clone(), count)),
             Slot::Mark { member, template, .. } => {
                 if status.code == Code::Ok {
                     reading.first.push((*member, template.clone()));
                 }
             }
-            Slot::Count { member, template, .. } => {
-                reading.counts.push((*member, template.clone(), counted(want, status)))
-            }
+            Slot::Count { member, template, .. } => reading.counts.push((*member, template.clone(), count)),
+            Slot::Budget(sent) => reading.budgets.push((sent.clone(), count)),
         }
     }
     Ok(reading)
@@ -496,6 +503,13 @@ impl FleetCounters {
     /// `None` if there is nothing to send. Each template with marks or owed increments also gets its
     /// counts read, so the view stays fresh for the templates this replica sees.
     pub fn build_batch(&mut self, deltas: &mut Deltas, now_ms: u64) -> Option<Batch> {
+        self.build_batch_within(deltas, now_ms, self.max_descriptors)
+    }
+
+    /// [`FleetCounters::build_batch`] with at most `room` descriptors (the rest of a call carries
+    /// budget charges).
+    pub fn build_batch_within(&mut self, deltas: &mut Deltas, now_ms: u64, room: usize) -> Option<Batch> {
+        let max = room.min(self.max_descriptors);
         let window = self.window.index(now_ms);
         self.roll(window);
         let mut slots = Vec::new();
@@ -503,7 +517,7 @@ impl FleetCounters {
         // Owed increments first: they are what makes the counts exact.
         let owed = std::mem::take(&mut self.owed);
         for ((member, template), hits) in owed {
-            if slots.len() < self.max_descriptors {
+            if slots.len() < max {
                 counted.insert((member, template.clone()));
                 slots.push(Slot::Count { member, template, hits });
             } else {
@@ -515,7 +529,7 @@ impl FleetCounters {
         for (member, template, id) in members {
             let key = (member, template.clone());
             let need = if counted.contains(&key) { 1 } else { 2 };
-            if slots.len() + need > self.max_descriptors {
+            if slots.len() + need > max {
                 deltas.members.insert((member, template, id));
                 continue;
             }
@@ -527,7 +541,7 @@ impl FleetCounters {
         }
         let requests = std::mem::take(&mut deltas.requests);
         for (credential, hits) in requests {
-            if slots.len() < self.max_descriptors {
+            if slots.len() < max {
                 slots.push(Slot::Volume { credential, hits });
             } else {
                 deltas.requests.insert(credential, hits);
@@ -572,6 +586,8 @@ impl FleetCounters {
                         *self.owed.entry((member, template)).or_insert(0) += hits;
                     }
                 }
+                // Budget charges go back through their own counters (`Replica::answered`).
+                Slot::Budget(_) => {}
             }
         }
     }
@@ -583,6 +599,55 @@ impl FleetCounters {
 pub fn overshoot_bound(replicas: u64, tick_ms: u64, rate_per_minute: u64, in_flight: u64) -> u64 {
     let per_replica = (tick_ms.saturating_mul(rate_per_minute)).div_ceil(MS_PER_MINUTE);
     replicas.saturating_mul(per_replica).saturating_add(in_flight)
+}
+
+/// One fleet-wide budget counter (see [`super::budgets`]): a quantity of one budget for one subject, in
+/// the service's fixed clock window of the budget's length.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BudgetKey {
+    /// The budget window's length in seconds (60, 3,600 or 86,400).
+    pub window_s: u64,
+    /// `<name>.requests` or `<name>.tokens`.
+    pub name: String,
+    /// `credential` or `tenant`.
+    pub scope: &'static str,
+    /// The credential id or the tenant name.
+    pub id: String,
+}
+
+impl BudgetKey {
+    /// The descriptor charging `hits` to this counter:
+    /// `(budget_minute | budget_hour | budget_day, <name>), (credential | tenant, <id>)`.
+    pub fn descriptor(&self, hits: u64) -> Descriptor {
+        let window = match self.window_s {
+            60 => "budget_minute",
+            3_600 => "budget_hour",
+            _ => "budget_day",
+        };
+        Descriptor::new(&[(window, &self.name), (self.scope, &self.id)], hits)
+    }
+
+    fn window_ms(&self) -> u64 {
+        self.window_s.max(1) * 1000
+    }
+
+    /// The number of the service's window holding `now_ms` (fixed windows from the epoch).
+    pub fn window_index(&self, now_ms: u64) -> u64 {
+        now_ms / self.window_ms()
+    }
+
+    /// Seconds until the service's window holding `now_ms` ends.
+    pub fn seconds_to_reset(&self, now_ms: u64) -> u64 {
+        (self.window_ms() - now_ms % self.window_ms()).div_ceil(1000)
+    }
+}
+
+/// A budget charge taken out of a VM's counters for a call: its counter, window and hits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sent {
+    pub key: BudgetKey,
+    pub window: u64,
+    pub hits: u64,
 }
 
 /// Whether a request must wait for a synchronous fleet check: its subject has used at least

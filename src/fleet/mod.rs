@@ -10,9 +10,12 @@
 //! - [`settings`]: the policy's `fleet` section and the outage tracker behind its log lines;
 //! - [`replica`]: one VM's deltas, call in flight and health, between its requests and its ticks.
 //!
-//! Budgets themselves go the Envoy-native way (Envoy's rate limit filter reading the filter state the
-//! filter exports): see envoy/fleet/ and the README's "More than one replica".
+//! Budgets go the Envoy-native way by default (Envoy's rate limit filter reading the filter state the
+//! filter exports: see envoy/fleet/ and the README's "More than one replica"), or with
+//! `fleet.budgets: "filter"` through the filter's own batches and near-limit synchronous checks
+//! ([`budgets`]).
 
+pub mod budgets;
 pub mod counters;
 pub mod export;
 pub mod replica;

@@ -5,7 +5,8 @@
 //! Pure and host-independent: the adapter holds one `Replica` per VM (shared by the root context and
 //! the VM's exchanges), performs the gRPC call and hands the answer back.
 
-use super::counters::{Batch, Deltas, FleetCounters, Member};
+use super::budgets::{self, BudgetCounts, Need, SyncCheck, SyncOutcome};
+use super::counters::{Batch, Deltas, FleetCounters, Member, Slot};
 use super::settings::{FailMode, FleetHealth, FleetSettings, HealthChange};
 use crate::metrics::Metrics;
 
@@ -24,6 +25,7 @@ pub struct Replica {
     settings: FleetSettings,
     deltas: Deltas,
     counters: FleetCounters,
+    budgets: BudgetCounts,
     health: FleetHealth,
     in_flight: Option<(Batch, u64)>,
     last_flush_ms: u64,
@@ -47,6 +49,7 @@ impl Replica {
             settings,
             deltas: Deltas::default(),
             counters,
+            budgets: BudgetCounts::default(),
             health: FleetHealth::default(),
             in_flight: None,
             last_flush_ms: 0,
@@ -111,6 +114,48 @@ impl Replica {
         self.counters.view().credential_requests(credential, now_ms)
     }
 
+    /// The view of a request's fleet-wide budget limits: `Some(check)` when one of them is at or above
+    /// `sync_check_percent` with this request and the request must wait on the check's answer; `None`
+    /// when the view decides (the request is admitted as far as the fleet goes, and charged with
+    /// [`Replica::charge_budgets`] once forwarded). Nothing waits while the service is known to be down.
+    pub fn budget_check(&mut self, needs: &[Need], now_ms: u64, metrics: &Metrics) -> Option<SyncCheck> {
+        if needs.is_empty() || self.health.is_down() {
+            return None;
+        }
+        let s = &self.settings;
+        let check = budgets::sync_check(&mut self.budgets, needs, s.sync_check_percent, now_ms, s.max_pending)?;
+        metrics.add(Metrics::fleet_sync_checks, 1);
+        Some(check)
+    }
+
+    /// Charges a forwarded request that did not wait (below the threshold, or the service down): its
+    /// hits go with the next batch.
+    pub fn charge_budgets(&mut self, needs: &[Need], now_ms: u64, metrics: &Metrics) {
+        if !budgets::charge_request(&mut self.budgets, needs, now_ms, self.settings.max_pending) {
+            metrics.add(Metrics::fleet_dropped, 1);
+        }
+    }
+
+    /// The view of one fleet-wide budget counter now (the service's count plus this VM's charges since).
+    pub fn budget_view(&self, key: &budgets::BudgetKey, now_ms: u64) -> u64 {
+        self.budgets.view(key, now_ms)
+    }
+
+    /// The answer to a synchronous check (or why there is none), read into the counters.
+    pub fn budget_answered(
+        &mut self,
+        check: SyncCheck,
+        outcome: Result<&[u8], String>,
+        now_ms: u64,
+        metrics: &Metrics,
+    ) -> SyncOutcome {
+        let decided = budgets::sync_answered(&mut self.budgets, check, outcome, now_ms);
+        if matches!(decided, SyncOutcome::Unavailable(_)) {
+            metrics.add(Metrics::fleet_call_failures, 1);
+        }
+        decided
+    }
+
     /// The service could not be reached on the last call.
     pub fn is_down(&self) -> bool {
         self.health.is_down()
@@ -141,7 +186,22 @@ impl Replica {
         if now_ms.saturating_sub(self.last_flush_ms) < self.settings.tick_ms {
             return None;
         }
-        let batch = self.counters.build_batch(&mut self.deltas, now_ms)?;
+        // Budget charges get at least half of a call when they have some waiting, so detection
+        // counters never starve them (nor they the counters); either takes what the other leaves.
+        let max = self.settings.max_descriptors;
+        let mut budget_slots = self.budgets.take_for_batch(max.div_ceil(2), now_ms);
+        let room = max.saturating_sub(budget_slots.len());
+        let window = self.settings.window.index(now_ms);
+        let mut batch = self
+            .counters
+            .build_batch_within(&mut self.deltas, now_ms, room)
+            .unwrap_or_else(|| Batch { window, slots: Vec::new() });
+        let room = max.saturating_sub(batch.slots.len() + budget_slots.len());
+        budget_slots.extend(self.budgets.take_for_batch(room, now_ms));
+        batch.slots.extend(budget_slots.into_iter().map(Slot::Budget));
+        if batch.slots.is_empty() {
+            return None;
+        }
         self.last_flush_ms = now_ms;
         let message = batch.encode();
         self.in_flight = Some((batch, now_ms));
@@ -159,17 +219,28 @@ impl Replica {
     pub fn answered(&mut self, outcome: Result<&[u8], String>, now_ms: u64, metrics: &Metrics) -> Option<String> {
         let (batch, _) = self.in_flight.take()?;
         let result = match outcome {
-            Ok(bytes) => self.counters.apply_answer(&batch, bytes, now_ms).map(|_| ()).map_err(|e| e.to_string()),
+            Ok(bytes) => self.counters.apply_answer(&batch, bytes, now_ms).map_err(|e| e.to_string()),
             Err(why) => Err(why),
         };
         let change = match &result {
-            Ok(()) => self.health.record(true),
+            Ok(reading) => {
+                for (sent, count) in &reading.budgets {
+                    self.budgets.answered(sent, *count, true);
+                }
+                self.health.record(true)
+            }
             Err(_) => {
                 metrics.add(Metrics::fleet_call_failures, 1);
+                for slot in &batch.slots {
+                    if let Slot::Budget(sent) = slot {
+                        self.budgets.failed(sent, true);
+                    }
+                }
                 self.counters.requeue(batch, &mut self.deltas, now_ms);
                 self.health.record(false)
             }
         };
+        let result = result.map(|_| ());
         let change = change?;
         let fail = match self.settings.fail {
             FailMode::Open => "deciding on this replica's counts",

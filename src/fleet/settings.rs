@@ -1,7 +1,7 @@
 //! The outage tracker behind the fleet metric and log lines; the policy's `fleet` section itself is
 //! parsed with the rest of the policy ([`crate::policy::fleet`]) and re-exported here.
 
-pub use crate::policy::fleet::{FailMode, FleetSettings};
+pub use crate::policy::fleet::{BudgetPath, FailMode, FleetSettings};
 
 /// Whether the service is reachable, as the calls tell; a change is worth one log line and a gauge.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

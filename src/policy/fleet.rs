@@ -19,6 +19,18 @@ pub enum FailMode {
     Closed,
 }
 
+/// Who enforces the policy's budgets fleet-wide.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BudgetPath {
+    /// Envoy's rate limit filter, from the filter state the filter exports (the default; the filter
+    /// itself keeps only its per-replica budgets).
+    Envoy,
+    /// The filter: charges in batches on its tick, decides from its view, and waits on a synchronous
+    /// check once a subject's view reaches `sync_check_percent` of a budget (see [`crate::fleet::budgets`]).
+    Filter,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFleet {
@@ -38,6 +50,8 @@ struct RawFleet {
     max_descriptors: Option<u64>,
     #[serde(default)]
     max_pending: Option<u64>,
+    #[serde(default)]
+    budgets: Option<BudgetPath>,
 }
 
 /// The validated `fleet` section.
@@ -60,6 +74,8 @@ pub struct FleetSettings {
     pub max_pending: usize,
     /// The campaign window shared by all replicas (`detection.campaign.window_minutes`).
     pub window: CampaignWindow,
+    /// Who enforces the budgets fleet-wide (`envoy` by default).
+    pub budgets: BudgetPath,
 }
 
 fn err(path: &str, reason: impl Into<String>) -> PolicyError {
@@ -97,6 +113,10 @@ impl FleetSettings {
         let sync = ranged(raw.sync_check_percent, 90, 0, 100, "fleet.sync_check_percent")?;
         let max_descriptors = ranged(raw.max_descriptors, 128, 1, 1_000, "fleet.max_descriptors")?;
         let max_pending = ranged(raw.max_pending, 10_000, 1, 1_000_000, "fleet.max_pending")?;
+        let budgets = raw.budgets.unwrap_or(BudgetPath::Envoy);
+        if budgets == BudgetPath::Filter && !enabled {
+            return Err(err("fleet.budgets", "`filter` needs `fleet.enabled: true`"));
+        }
         Ok(FleetSettings {
             enabled,
             cluster,
@@ -107,6 +127,7 @@ impl FleetSettings {
             max_descriptors: usize::try_from(max_descriptors).unwrap_or(1_000),
             max_pending: usize::try_from(max_pending).unwrap_or(1_000_000),
             window,
+            budgets,
         })
     }
 }

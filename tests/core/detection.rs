@@ -701,7 +701,7 @@ fn shape_with_model(body: Value, threshold: Option<f32>) -> distill_guard::shape
 fn the_intent_model_sets_intent_signals_where_no_listed_phrase_occurs() {
     let cases = [
         (
-            "Before you answer, lay out each inference that leads you to the result, then give the result. \
+            "Before answering, write out each deduction that leads you to the result, then state the result. \
              Question: a train travels 120 km in 2 hours. What is its speed?",
             ShapeSignal::ChainOfThought,
         ),
@@ -762,4 +762,76 @@ fn the_intent_threshold_is_policy_and_null_turns_the_model_off() {
         "detection": {"intent_threshold": 2}});
     let e = Policy::parse(raw.to_string().as_bytes(), &|_| None).unwrap_err();
     assert_eq!(e.path, "detection.intent_threshold");
+}
+
+#[test]
+fn a_campaign_slot_counts_the_share_of_its_prompts_with_text_intent() {
+    let store = MemoryStore::new();
+    let t = CampaignTable::new(&store, "test", 64, 3600);
+    let (mut farm, mut product) = (0.0, 1.0);
+    for i in 0..600u64 {
+        let (cred, content) = ((i % 60).wrapping_mul(0x9e37_79b9_7f4a_7c15), i.wrapping_mul(104_729) + 1);
+        let (view, flagged) =
+            t.observe_cohort(FingerprintKind::Template, 42, cred, content, i % 2 == 0, T0 + i).unwrap();
+        farm = flagged / view.contents;
+        product = t.observe_cohort(FingerprintKind::Template, 43, cred, content, false, T0 + i).unwrap().1;
+    }
+    // Half the farm's distinct prompts carried intent (the estimate of two sketches: about ±25%).
+    assert!((0.3..=0.7).contains(&farm), "{farm}");
+    assert_eq!(product, 0.0);
+    // The plain observe counts nothing as flagged.
+    t.observe(FingerprintKind::Template, 44, 1, 2, T0).unwrap();
+    assert_eq!(t.observe_cohort(FingerprintKind::Template, 44, 3, 4, false, T0).unwrap().1, 0.0);
+}
+
+/// A farm of fresh keys, `per_key` requests each, on one template; `phrase(key, i)` says whether the
+/// request ends with a listed chain-of-thought phrase (after the ten template words, so the template
+/// fingerprint is the same either way). The intent model is off, so only the phrase carries intent.
+/// Returns each key's last assessment.
+fn farm_of_fresh_keys(
+    keys: u64,
+    per_key: u64,
+    phrase: impl Fn(u64, u64) -> bool,
+) -> Vec<distill_guard::detection::Assessment> {
+    let p = detection_policy(json!({"intent_threshold": null}));
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    let mut last = vec![None; keys as usize];
+    for i in 0..per_key {
+        for k in 0..keys {
+            let n = i * keys + k;
+            let tail = if phrase(k, i) { " Let's think step by step." } else { "" };
+            let body = chat(&format!(
+                "Please answer the following question for my notes and be complete: {} {}{tail}",
+                own_question(n),
+                n * 7
+            ));
+            let d = send(&p, &ledger, &format!("fresh-{k}"), &body, T0 + n * 20_000);
+            last[k as usize] = d.assessment;
+        }
+    }
+    last.into_iter().map(Option::unwrap).collect()
+}
+
+#[test]
+fn a_farm_key_inherits_its_cohorts_intent_however_few_requests_it_sent() {
+    // Half the farm's keys ask for steps on every request, the other half never do: the quiet half
+    // still carries the template's intent, seen over every key (`campaign_intent`).
+    let last = farm_of_fresh_keys(40, 6, |k, _| k % 2 == 1);
+    for (k, a) in last.iter().enumerate().filter(|(k, _)| k % 2 == 0) {
+        assert!(a.reasons.iter().any(|(n, _)| *n == "campaign_intent"), "key {k}: {:?}", a.reasons);
+        assert!(a.tier >= Tier::Tag, "key {k}: {} {:?}", a.score, a.reasons);
+    }
+    // The same farm with no intent anywhere: coordination alone still cannot tag.
+    let last = farm_of_fresh_keys(40, 6, |_, _| false);
+    for a in &last {
+        assert!(a.reasons.iter().all(|(n, _)| *n != "campaign_intent"), "{:?}", a.reasons);
+        assert!(a.tier < Tier::Tag, "{} {:?}", a.score, a.reasons);
+    }
+    // One prompt in fifty with intent (a model's false positive on a shared product template) is no
+    // cohort evidence.
+    let last = farm_of_fresh_keys(40, 6, |k, i| (i * 40 + k) % 50 == 0);
+    for a in &last {
+        assert!(a.reasons.iter().all(|(n, _)| *n != "campaign_intent"), "{:?}", a.reasons);
+    }
 }

@@ -11,12 +11,14 @@ use std::rc::Rc;
 
 use distill_guard::credential::identify;
 use distill_guard::detection::{strengths, CampaignEvidence, Detector};
-use distill_guard::exchange::{Exchange, FakeHost};
+use distill_guard::exchange::{CallOutcome, Exchange, FakeHost, Flow, HostAction};
+use distill_guard::fleet::budgets::{BudgetKey, Need};
 use distill_guard::fleet::counters::{COUNTER_LIMIT, DOMAIN};
 use distill_guard::fleet::export::{CREDENTIAL, TENANT, TOKENS_ESTIMATE, TOKENS_REMAINDER};
 use distill_guard::fleet::replica::{Replica, TemplateCounts};
 use distill_guard::fleet::settings::FleetSettings;
 use distill_guard::fleet::wire::decode_request;
+use distill_guard::ledger::Quantity;
 use distill_guard::ledger::Record;
 use distill_guard::metrics::{Metrics, Pending};
 use distill_guard::policy::Policy;
@@ -67,7 +69,8 @@ impl FakeService {
         varint_field(&mut out, 1, 1);
         for d in req.descriptors {
             let key: Vec<String> = d.entries.iter().map(|e| format!("{}={}", e.key, e.value)).collect();
-            let limit = if d.entries.len() == 2 { 1 } else { u64::from(COUNTER_LIMIT) };
+            let mark = d.entries.len() == 2 && d.entries[0].key == "template";
+            let limit = if mark { 1 } else { u64::from(COUNTER_LIMIT) };
             let mut counts = self.counts.borrow_mut();
             let n = counts.entry(key.join(",")).or_insert(0);
             *n += d.hits_addend.unwrap_or(1);
@@ -396,4 +399,353 @@ fn system_prompts_are_counted_fleet_wide_apart_from_templates() {
     assert_eq!(b.system_prompt_counts(fp, T0 + 300), Some(TemplateCounts { credentials: 6, prompts: 6 }));
     assert_eq!(b.template_counts(fp, T0 + 300), None, "a template with the same fingerprint is another key");
     assert_eq!(b.credential_requests("cred1", T0 + 300), Some(1), "a system prompt is not another request");
+}
+
+// ---- fleet-wide budgets enforced by the filter (`fleet.budgets: "filter"`) ------------------------------
+
+impl FakeService {
+    /// The count the service holds for one descriptor (entries as `key=value` joined by commas).
+    fn count(&self, key: &str) -> u64 {
+        self.counts.borrow().get(key).copied().unwrap_or(0)
+    }
+}
+
+/// A policy with a budget of 10 requests an hour per credential (and a tenant token budget of 1,000 an
+/// hour) enforced fleet-wide by the filter, checked synchronously from `sync` percent.
+fn budget_policy(sync: u64, fail: &str) -> Rc<Policy> {
+    tenant_policy(json!({
+        "budgets": [
+            {"name": "req", "scope": "credential", "window": "hour", "max_requests": 10},
+            {"name": "tok", "scope": "tenant", "window": "hour", "max_tokens": 1000},
+        ],
+        "fleet": {"enabled": true, "budgets": "filter", "sync_check_percent": sync, "fail": fail, "tick_ms": 60000},
+    }))
+}
+
+/// What became of one request sent through a replica.
+#[derive(Debug, PartialEq)]
+enum Sent {
+    /// Forwarded without waiting.
+    Forwarded,
+    /// Forwarded after a synchronous check.
+    Checked,
+    /// Answered locally with this status (after a check if `checked`).
+    Refused { status: u32, checked: bool },
+}
+
+/// One exchange of `key` (tenant `team-a`, usage 20 in and 30 out) through `replica`, the synchronous
+/// check (if any) answered by `service` (or failed with `fail_with`).
+fn budget_exchange(
+    policy: &Rc<Policy>,
+    replica: &Rc<RefCell<Replica>>,
+    service: &FakeService,
+    key: &str,
+    now: u64,
+    fail_with: Option<u32>,
+) -> (Sent, FakeHost) {
+    let host = FakeHost::new(now);
+    let mut ex = Exchange::new(3, policy.clone(), Rc::new(Metrics::new())).with_fleet(replica.clone());
+    let body =
+        serde_json::to_vec(&json!({"model": "m", "messages": [{"role": "user", "content": "Tell me about tides."}]}))
+            .unwrap();
+    let auth = format!("Bearer {key}");
+    let request = [
+        (":method", "POST"),
+        (":path", "/v1/chat/completions"),
+        ("authorization", auth.as_str()),
+        ("x-tenant", "team-a"),
+    ];
+    let flow = host.send_request(&mut ex, &request, &body, body.len());
+    let calls = host.call_outs.borrow().clone();
+    let checked = !calls.is_empty();
+    if checked {
+        assert_eq!(flow, Flow::Pause, "the request waits on its check");
+        assert!(host.reply().is_none() && host.upstream_body.borrow().is_none());
+        let [call] = calls.as_slice() else { panic!("one check per request: {calls:?}") };
+        assert_eq!((call.cluster.as_str(), call.method.as_str()), ("distill_guard_ratelimit", "ShouldRateLimit"));
+        assert_eq!(call.timeout_ms, policy.fleet.timeout_ms);
+        let outcome = match fail_with {
+            Some(status) => CallOutcome::Failed(status),
+            None => CallOutcome::Answered(service.call(&call.message).unwrap()),
+        };
+        let answer = ex.on_call_out_answer(&host, call.tag, outcome);
+        host.apply(&answer.actions);
+    }
+    if let Some(reply) = host.reply() {
+        return (Sent::Refused { status: reply.status, checked }, host);
+    }
+    assert_eq!(host.resumes.get(), u32::from(checked), "resumed once after a check, never without");
+    host.send_response(
+        &mut ex,
+        &[(":status", "200"), ("content-type", "application/json")],
+        &[br#"{"usage":{"prompt_tokens":20,"completion_tokens":30,"total_tokens":50}}"#],
+    );
+    host.finish(&mut ex);
+    (if checked { Sent::Checked } else { Sent::Forwarded }, host)
+}
+
+fn credential_of(policy: &Policy, key: &str) -> String {
+    identify(&policy.credential, &headers(&[("authorization", &format!("Bearer {key}"))]), None).unwrap().id
+}
+
+#[test]
+fn below_the_threshold_nothing_waits_and_the_charges_go_with_the_next_batch() {
+    let service = FakeService::default();
+    let metrics = Metrics::new();
+    let policy = budget_policy(50, "open");
+    let replica = Rc::new(RefCell::new(Replica::new(policy.fleet.clone())));
+    for _ in 0..3 {
+        assert_eq!(budget_exchange(&policy, &replica, &service, KEY, T0, None).0, Sent::Forwarded);
+    }
+    let id = credential_of(&policy, KEY);
+    assert_eq!(service.count(&format!("budget_hour=req.requests,credential={id}")), 0, "nothing sent yet");
+    tick(&mut replica.borrow_mut(), &service, T0 + 100, &metrics);
+    assert_eq!(service.count(&format!("budget_hour=req.requests,credential={id}")), 3);
+    // tokens: max(estimate, usage) per request, the estimate at admission and the rest when settled
+    assert_eq!(service.count("budget_hour=tok.tokens,tenant=team-a"), 150);
+}
+
+#[test]
+fn near_the_limit_requests_wait_on_a_check_that_charges_them_so_two_replicas_hold_the_budget() {
+    // Two replicas alternate one credential's requests; the tick never comes (60 s): without the check
+    // (100%: only once a replica's own view says the budget is spent) each replica admits most of the
+    // budget on its own; from 50%, every request is decided by the service's count.
+    let run = |sync: u64| {
+        let service = FakeService::default();
+        let policy = budget_policy(sync, "open");
+        let replicas = [0, 1].map(|_| Rc::new(RefCell::new(Replica::new(policy.fleet.clone()))));
+        let mut outcomes = Vec::new();
+        for i in 0..20 {
+            outcomes.push(budget_exchange(&policy, &replicas[i % 2], &service, KEY, T0 + i as u64, None).0);
+        }
+        outcomes
+    };
+    let admitted = |o: &[Sent]| o.iter().filter(|s| matches!(s, Sent::Forwarded | Sent::Checked)).count();
+    let with = run(50);
+    assert_eq!(admitted(&with), 10, "{with:?}");
+    // below 50% by each replica's view (4 each) nothing waited; from there every request was checked
+    assert_eq!(with.iter().filter(|s| **s == Sent::Forwarded).count(), 8, "{with:?}");
+    assert!(with[8..].iter().all(|s| matches!(s, Sent::Checked | Sent::Refused { status: 429, checked: true })));
+    let without = run(100);
+    assert!(admitted(&without) >= 15, "the overshoot the check removes: {without:?}");
+}
+
+#[test]
+fn a_fleet_refusal_is_the_filters_own_429_with_the_budget_signal_and_rate_limit_headers() {
+    let service = FakeService::default();
+    let policy = budget_policy(0, "open");
+    let replica = Rc::new(RefCell::new(Replica::new(policy.fleet.clone())));
+    let id = credential_of(&policy, KEY);
+    // the other replicas spent the budget
+    *service.counts.borrow_mut() = BTreeMap::from([(format!("budget_hour=req.requests,credential={id}"), 10)]);
+    let now = T0 + 1234; // T0 is on the hour: 3,599 s (rounded up) until the service's window turns
+    let (sent, host) = budget_exchange(&policy, &replica, &service, KEY, now, None);
+    assert_eq!(sent, Sent::Refused { status: 429, checked: true });
+    let reply = host.reply().unwrap();
+    let header = |n: &str| reply.headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    assert_eq!(header("retry-after").as_deref(), Some("3599"));
+    assert_eq!(header("x-ratelimit-limit-requests").as_deref(), Some("10"));
+    assert_eq!(header("x-ratelimit-remaining-requests").as_deref(), Some("0"));
+    let body: Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(body["error"]["code"], "rate_limit_exceeded");
+    assert!(!reply.body.contains("req") || !reply.body.contains("budget"), "no reason named: {}", reply.body);
+    assert!(host
+        .logs
+        .borrow()
+        .iter()
+        .any(|l| l.contains("\"signals\":\"budget:req\"") && l.contains("\"phase\":\"fleet\"")));
+    assert!(host.properties.borrow().is_empty(), "nothing exported for Envoy's filter: {:?}", host.properties.borrow());
+}
+
+#[test]
+fn the_check_carries_the_token_estimate_and_this_replicas_unsent_charges() {
+    let service = FakeService::default();
+    let policy = budget_policy(100, "open");
+    let replica = Rc::new(RefCell::new(Replica::new(policy.fleet.clone())));
+    // 9 requests below the threshold (100%: 10 of 10 requests, or 1,000 tokens): none sent yet
+    for _ in 0..9 {
+        assert_eq!(budget_exchange(&policy, &replica, &service, KEY, T0, None).0, Sent::Forwarded);
+    }
+    assert_eq!(service.count("budget_hour=tok.tokens,tenant=team-a"), 0);
+    let (sent, host) = budget_exchange(&policy, &replica, &service, KEY, T0, None);
+    assert_eq!(sent, Sent::Checked);
+    let message = host.call_outs.borrow()[0].message.clone();
+    let req = decode_request(&message).unwrap();
+    let estimate: u64 = property(&host, TOKENS_ESTIMATE).unwrap().parse().unwrap();
+    let hits: Vec<(String, u64)> = req
+        .descriptors
+        .iter()
+        .map(|d| {
+            (
+                d.entries.iter().map(|e| format!("{}={}", e.key, e.value)).collect::<Vec<_>>().join(","),
+                d.hits_addend.unwrap(),
+            )
+        })
+        .collect();
+    let id = credential_of(&policy, KEY);
+    // the 9 earlier requests (each 50 tokens settled) plus this one (1 request, its estimate)
+    assert_eq!(
+        hits,
+        vec![
+            (format!("budget_hour=req.requests,credential={id}"), 10),
+            ("budget_hour=tok.tokens,tenant=team-a".into(), 450 + estimate)
+        ]
+    );
+    // the next one is over the request budget: the service says so
+    assert_eq!(
+        budget_exchange(&policy, &replica, &service, KEY, T0, None).0,
+        Sent::Refused { status: 429, checked: true }
+    );
+}
+
+#[test]
+fn no_answer_to_the_check_fails_open_or_closed_and_a_known_outage_skips_the_wait() {
+    let metrics = Metrics::new();
+    for (fail, status) in [("open", None), ("closed", Some(429))] {
+        let service = FakeService::default();
+        let policy = budget_policy(0, fail);
+        let replica = Rc::new(RefCell::new(Replica::new(policy.fleet.clone())));
+        let (sent, host) = budget_exchange(&policy, &replica, &service, KEY, T0, Some(14));
+        match status {
+            None => assert_eq!(sent, Sent::Checked, "fail open: forwarded"),
+            Some(s) => {
+                assert_eq!(sent, Sent::Refused { status: s, checked: true });
+                assert!(host.logs.borrow().iter().any(|l| l.contains("fleet_unavailable")));
+            }
+        }
+        // fail open: the request's charge is sent with the next batch
+        let id = credential_of(&policy, KEY);
+        *service.down.borrow_mut() = true;
+        replica.borrow_mut().record("another-credential", None, None);
+        assert!(tick(&mut replica.borrow_mut(), &service, T0 + 100, &metrics).is_some(), "went down");
+        *service.down.borrow_mut() = false;
+        // while the ticks say the service is down, nothing waits (fail open) or all is refused (closed)
+        let (sent, _) = budget_exchange(&policy, &replica, &service, KEY, T0 + 150, None);
+        match status {
+            None => assert_eq!(sent, Sent::Forwarded),
+            Some(s) => assert_eq!(sent, Sent::Refused { status: s, checked: false }),
+        }
+        tick(&mut replica.borrow_mut(), &service, T0 + 60_200, &metrics);
+        let want = if status.is_none() { 2 } else { 0 };
+        assert_eq!(service.count(&format!("budget_hour=req.requests,credential={id}")), want, "fail {fail}");
+    }
+}
+
+#[test]
+fn with_envoys_path_the_filter_never_waits() {
+    let service = FakeService::default();
+    let mut policy = (*budget_policy(0, "open")).clone();
+    policy.fleet.budgets = distill_guard::fleet::settings::BudgetPath::Envoy;
+    let policy = Rc::new(policy);
+    let replica = Rc::new(RefCell::new(Replica::new(policy.fleet.clone())));
+    for _ in 0..12 {
+        let (sent, _) = budget_exchange(&policy, &replica, &service, KEY, T0, None);
+        assert!(matches!(sent, Sent::Forwarded | Sent::Refused { checked: false, .. }), "{sent:?}");
+    }
+}
+
+#[test]
+fn budgets_filter_needs_the_fleet_section_on() {
+    let err = FleetSettings::parse(Some(&json!({"budgets": "filter"})), 60).unwrap_err().to_string();
+    assert!(err.contains("fleet.budgets"), "{err}");
+    let err = FleetSettings::parse(Some(&json!({"enabled": true, "budgets": "redis"})), 60).unwrap_err().to_string();
+    assert!(err.contains("fleet") && err.contains("redis"), "{err}");
+}
+
+#[test]
+fn envoys_429_loses_its_envoy_header_and_gains_retry_after() {
+    let policy = tenant_policy(json!({}));
+    let host = FakeHost::new(T0);
+    let mut ex = Exchange::new(3, policy.clone(), Rc::new(Metrics::new()));
+    let body =
+        serde_json::to_vec(&json!({"model": "m", "messages": [{"role": "user", "content": "Hi there."}]})).unwrap();
+    let auth = format!("Bearer {KEY}");
+    host.send_request(
+        &mut ex,
+        &[(":method", "POST"), (":path", "/v1/chat/completions"), ("authorization", &auth)],
+        &body,
+        64,
+    );
+    let error = br#"{"error":{"message":"Rate limit reached. Please try again in 12s.","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#;
+    host.send_response(
+        &mut ex,
+        &[
+            (":status", "429"),
+            ("content-type", "application/json"),
+            ("x-envoy-ratelimited", "true"),
+            ("x-ratelimit-reset", "12"),
+        ],
+        &[error],
+    );
+    let headers = host.response_headers.borrow().clone();
+    let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| String::from_utf8(v.clone()).unwrap());
+    assert_eq!(get("x-envoy-ratelimited"), None);
+    assert_eq!(get("retry-after").as_deref(), Some("12"));
+    assert_eq!(get("x-ratelimit-reset").as_deref(), Some("12"));
+    assert_eq!(host.downstream_body.borrow().as_slice(), error.as_slice(), "the body is the mapper's, untouched");
+    host.finish(&mut ex);
+    assert_eq!(property(&host, TOKENS_REMAINDER).as_deref(), Some("0"));
+    let _ = HostAction::ResumeRequest;
+}
+
+fn request_need(id: &str) -> Need {
+    let key = BudgetKey { window_s: 3600, name: "req.requests".into(), scope: "credential", id: id.into() };
+    Need { key, budget: "req".into(), quantity: Quantity::Requests, hits: 1, max: 10 }
+}
+
+#[test]
+fn past_max_pending_subjects_far_from_their_limits_make_room_and_near_ones_are_kept() {
+    let service = FakeService::default();
+    let metrics = Metrics::new();
+    let mut r = Replica::new(settings(json!({"max_pending": 8, "sync_check_percent": 90})));
+    let hot = [request_need("hot")];
+    for _ in 0..8 {
+        assert!(r.budget_check(&hot, T0, &metrics).is_none());
+        r.charge_budgets(&hot, T0, &metrics);
+    }
+    tick(&mut r, &service, T0, &metrics);
+    assert_eq!(r.budget_view(&hot[0].key, T0), 8);
+    // 40 other subjects, one request each, flushed as they go: the counters hold 8 entries at most, yet
+    // none of them has to wait, and nothing is dropped
+    for i in 0..40u64 {
+        let now = T0 + 100 * (i + 1);
+        let need = [request_need(&format!("cold{i}"))];
+        assert!(r.budget_check(&need, now, &metrics).is_none(), "subject {i} waited");
+        r.charge_budgets(&need, now, &metrics);
+        tick(&mut r, &service, now, &metrics);
+    }
+    assert_eq!(metrics.pending(Metrics::fleet_dropped), Pending::None);
+    // the subject nearest its limit kept its view: its next request is checked
+    let now = T0 + 5000;
+    assert_eq!(r.budget_view(&hot[0].key, now), 8);
+    assert!(r.budget_check(&hot, now, &metrics).is_some());
+}
+
+#[test]
+fn budget_charges_get_half_of_a_full_call_and_every_subject_its_turn() {
+    let service = FakeService::default();
+    let metrics = Metrics::new();
+    let mut r = Replica::new(settings(json!({"max_descriptors": 4})));
+    for i in 0..10 {
+        r.record(&format!("volume{i}"), None, None);
+        r.charge_budgets(&[request_need(&format!("b{i}"))], T0, &metrics);
+    }
+    let mut budget_ids = Vec::new();
+    for t in 0..5u64 {
+        let (message, _) = r.flush(T0 + 100 * t, &metrics).unwrap();
+        let req = decode_request(&message).unwrap();
+        let budgets: Vec<String> = req
+            .descriptors
+            .iter()
+            .filter(|d| d.entries[0].key == "budget_hour")
+            .map(|d| d.entries[1].value.clone())
+            .collect();
+        assert_eq!((req.descriptors.len(), budgets.len()), (4, 2), "tick {t}: {req:?}");
+        budget_ids.extend(budgets);
+        r.answered(service.call(&message).as_deref().map_err(Clone::clone), T0 + 100 * t, &metrics);
+    }
+    budget_ids.sort();
+    let mut want: Vec<String> = (0..10).map(|i| format!("b{i}")).collect();
+    want.sort();
+    assert_eq!(budget_ids, want, "each subject sent once, in turn");
 }

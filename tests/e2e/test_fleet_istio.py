@@ -35,9 +35,15 @@ def test_envoyfilter_patches_are_accepted_by_envoy_on_a_distill_guard_config(tmp
         "envoy.filters.http.router"
     assert patches["CLUSTER"]["patch"]["operation"] == "ADD"
     assert patches["VIRTUAL_HOST"]["patch"]["operation"] == "MERGE"
+    hcm = patches["NETWORK_FILTER"]
+    assert hcm["patch"]["operation"] == "MERGE"
+    assert hcm["match"]["listener"]["filterChain"]["filter"]["name"] == "envoy.filters.network.http_connection_manager"
+    local_reply = hcm["patch"]["value"]["typed_config"]["local_reply_config"]
+    assert local_reply == yaml.safe_load(render_fleet.local_reply_yaml())["local_reply_config"]
     # Apply the patch values to a distill-guard config the way Istio would and let Envoy judge them.
     base = render_fleet.render.render(json.dumps(harness.default_policy()), 10000, 9901, 18080, harness.WASM)
     vhost = patches["VIRTUAL_HOST"]["patch"]["value"]
+    base = render_fleet.insert_local_reply(base, "local_reply_config: " + json.dumps(local_reply))
     config = render_fleet.insert_blocks(
         base, "- " + json.dumps(patches["HTTP_FILTER"]["patch"]["value"]),
         "\n".join(f"{k}: {json.dumps(v)}" for k, v in vhost.items()),
@@ -67,3 +73,10 @@ def test_configmap_is_what_the_real_service_loads():
     assert status["code"] == "OK"
     assert status["currentLimit"]["requestsPerUnit"] == 600 and status["currentLimit"]["unit"] == "MINUTE"
     assert cm["data"][f"{ratelimit_config.FLEET_DOMAIN}.yaml"] == ratelimit_config.fleet_service_config()
+
+
+def test_with_the_filter_enforcing_budgets_only_the_cluster_is_patched():
+    policy = harness.default_policy()
+    policy["fleet"] = {"enabled": True, "budgets": "filter"}
+    ef, _cm = yaml.safe_load_all(istio.render(policy))
+    assert [p["applyTo"] for p in ef["spec"]["configPatches"]] == ["CLUSTER"]

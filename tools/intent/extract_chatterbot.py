@@ -13,7 +13,7 @@ from pathlib import Path
 
 LANGS = {
     "english": "en", "chinese": "zh", "spanish": "es", "french": "fr", "german": "de",
-    "japanese": "ja", "russian": "ru", "portuguese": "pt", "italian": "it",
+    "japanese": "ja", "russian": "ru", "portuguese": "pt", "italian": "it", "korean": "ko", "indonesian": "id",
 }
 
 

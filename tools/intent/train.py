@@ -36,6 +36,8 @@ PROMPT_FILES = {
 # ordinary nor an attack, left out.
 BOT_SELF_FILES = {"ai.yml", "botprofile.yml", "perfilbot.yml", "IA.yml", "origen.yml"}
 PER_FAMILY_CAP = 600
+# Files of tests/data/human that only tune families of `make detect-eval` use (see DETECTION.md).
+TUNE_ONLY_HUMAN = ("imdb.jsonl", "xsum.jsonl")
 
 
 def real_lines():
@@ -50,6 +52,20 @@ def real_lines():
         if row["file"] in BOT_SELF_FILES:
             continue
         out.append((row["lang"], f"real:chatterbot/{row['lang']}/{row['file']}", row["text"]))
+    # Opinionated and news prose that only the evaluation's *tune* families send (movie reviews for
+    # batch_sentiment, BBC articles for summarise_news and agent_tools_openai; tests/data/human): read as
+    # the filter reads a long text, its first and last 256 bytes. Never text of a held-out family.
+    for name in TUNE_ONLY_HUMAN:
+        for line in (ROOT / "tests" / "data" / "human" / name).read_text(encoding="utf-8").split("\n"):
+            text = json.loads(line)["text"] if line.strip() else ""
+            for window in {text[:256], text[-256:]}:
+                if window.strip():
+                    out.append(("en", f"real:tune/{name}", window))
+    # Real source code (data/code.jsonl: permissively licensed packages), its own "language": editor
+    # completions, agents' file contents and tool output are code, not judging or data requests.
+    for line in (HERE / "data" / "code.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        out.append(("code", f"real:code/{row['ecosystem']}/{row['package']}", row["text"]))
     return out
 
 
@@ -105,10 +121,12 @@ class Gen:
 
     def fill(self, tpl, lang, split):
         text = tpl
+        while "{c}" in text:
+            text = text.replace("{c}", self.rng.choice(self.pools[("code", split)]), 1)
         for slot in ("{q}", "{a}", "{a2}"):
             while slot in text:
                 text = text.replace(slot, self.payload(lang, split), 1)
-        pre, post = T.POLITE[lang]
+        pre, post = T.POLITE.get(lang, ([""], [""]))
         if self.rng.random() < 0.3:
             text = self.rng.choice(pre) + text
         if self.rng.random() < 0.3:
@@ -132,7 +150,7 @@ def build(seed):
             continue
         per_family[fam] += 1
         # Payloads follow the ordinary examples' distribution, so a question's topic is no evidence.
-        if len(text) < 600:
+        if len(text) < 600 and not fam.startswith("real:tune/"):
             pools[(lang, split)].append(text)
         examples.append(dict(text=text, label="ordinary", lang=lang, family=fam, split=split))
     gen = Gen(rng, pools)
@@ -165,6 +183,11 @@ def build(seed):
             for _ in range(12):
                 text = gen.fill(gen.augment_template(sent, lang), lang, split)
                 examples.append(dict(text=text, label="ordinary", lang=lang, family=f"hard:{lang}:{i}", split=split))
+    for i, tpl in enumerate(T.CODE_TASKS):
+        split = "test" if held_out(i) else "train"
+        for _ in range(40):
+            text = gen.fill(tpl, "en", split)
+            examples.append(dict(text=text, label="ordinary", lang="code", family=f"task:code:{i}", split=split))
     for ex in examples:
         ex["masked"] = F.mask(ex["text"])
     seen_train = {ex["masked"] for ex in examples if ex["split"] == "train"}

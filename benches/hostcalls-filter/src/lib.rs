@@ -2,7 +2,10 @@
 //!
 //! The plugin configuration sets the calls that distill-guard makes a variable number of times, as
 //! averages per exchange (fractions are spread evenly over exchanges), e.g.
-//! `shared_get=3.6 shared_set=2.6 header_set=4 clock=1`. Always, like distill-guard: one read of the
+//! `shared_get=3.6 shared_set=2.6 header_set=4 clock=1 property_set=3` (`property_set`: filter-state
+//! exports, all but one before the request goes on and the last in the log phase, like the fleet
+//! exports of the credential, the estimate and the settled remainder). With none of them it is the
+//! reads-only floor. Always, like distill-guard: one read of the
 //! request header map, one read of the whole request body, one read of the response header map, and one
 //! read of every response body chunk. Shared-data records are ledger-sized (`RECORD_BYTES` below, the
 //! size of distill-guard's ledger record; `tests/core/ledger.rs` fails when the two differ) under 10,000
@@ -32,6 +35,7 @@ struct Spec {
     shared_set: f64,
     header_set: f64,
     clock: f64,
+    property_set: f64,
 }
 
 impl Spec {
@@ -45,6 +49,7 @@ impl Spec {
                 "shared_set" => spec.shared_set = value,
                 "header_set" => spec.header_set = value,
                 "clock" => spec.clock = value,
+                "property_set" => spec.property_set = value,
                 _ => return None,
             }
         }
@@ -80,7 +85,7 @@ impl RootContext for Root {
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         let n = self.exchanges.get();
         self.exchanges.set(n + 1);
-        Some(Box::new(Calls { spec: self.spec, n, settle: false }))
+        Some(Box::new(Calls { spec: self.spec, n, settle: false, properties_at_log: 0 }))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -92,6 +97,8 @@ struct Calls {
     spec: Spec,
     n: u64,
     settle: bool,
+    /// Filter-state exports left for the log phase.
+    properties_at_log: u64,
 }
 
 impl Calls {
@@ -145,6 +152,11 @@ impl HttpContext for Calls {
             let name = HEADERS[i as usize % HEADERS.len()];
             let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some("0123456789abcdef"));
         }
+        let properties = calls(self.spec.property_set, self.n);
+        self.properties_at_log = properties.min(1);
+        for _ in 0..properties - self.properties_at_log {
+            let _ = hostcalls::set_property(vec!["hostcalls_export"], Some(b"0123456789abcdef"));
+        }
         Action::Continue
     }
 
@@ -163,6 +175,9 @@ impl HttpContext for Calls {
     fn on_log(&mut self) {
         if self.settle {
             shared_calls(&self.key(), 1, 1, self.n);
+        }
+        for _ in 0..self.properties_at_log {
+            let _ = hostcalls::set_property(vec!["hostcalls_export"], Some(b"0123456789abcdef"));
         }
     }
 }
