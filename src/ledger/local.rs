@@ -18,7 +18,8 @@
 //!
 //! The shared record is used instead of the view (the *exact path*: a read-modify-write under
 //! compare-and-swap, this worker's pending changes merged in the same write) when:
-//! - the view is older than `merge_interval_ms` or the subject is not in the view;
+//! - the view is older than `merge_interval_ms` or the subject is not in the view, or this worker made
+//!   [`LocalSettings::decisions_per_read`] decisions on it since it was read;
 //! - the decision answers [`Update::Exact`]: in [`crate::decision`], a budget within
 //!   `ledger.exact_within` of its limit (or within `ledger.exact_within_requests` requests of it), a
 //!   budget crossed, or detection at the throttle or block tier;
@@ -26,10 +27,11 @@
 //!   a subject whose last decision took the exact path.
 //!
 //! Accuracy bound: a decision on the view misses what other workers changed since the view was read
-//! (at most `merge_interval_ms` ago) and what they have not merged yet (at most `merge_interval_ms`
-//! plus one tick old). A budget can therefore be overshot only when the other workers together charge
-//! more than the exact margin in about two merge intervals: at most
-//! `workers × credential rate per worker × (2 × merge_interval_ms + tick)`, plus the requests in
+//! (at most `merge_interval_ms` ago, and at most `decisions_per_read` decisions of this worker ago)
+//! and what they have not merged yet (at most `decisions_per_read` decisions each). A budget can
+//! therefore be overshot only when the other workers together charge more than the exact margin
+//! while this worker makes `decisions_per_read` decisions, and never by more than
+//! `workers × credential rate per worker × (2 × merge_interval_ms + tick)`; plus the requests in
 //! flight (charged at their estimate, settled at the response), as before. Detection profiles and
 //! window counts of other workers reach a worker's view within the same delay.
 //!
@@ -55,6 +57,15 @@ pub struct LocalSettings {
     pub capacity: usize,
     /// The detection profile's half-life (ms), to merge decayed counts.
     pub half_life_ms: u64,
+    /// Most decisions on one subject's view between two reads of its shared record.
+    pub decisions_per_read: u32,
+}
+
+/// Decisions a worker makes on its view of a subject between two reads of the shared record: a quarter
+/// of `ledger.exact_within_requests` (8 by default), at least 1. What the other workers decide on
+/// their views and have not merged is then at most this much each, well inside the exact margin.
+pub fn decisions_per_read(exact_within_requests: u64) -> u32 {
+    u32::try_from(exact_within_requests / 4).unwrap_or(u32::MAX).max(1)
 }
 
 impl LocalSettings {
@@ -65,13 +76,14 @@ impl LocalSettings {
             merge_interval_ms: policy.ledger.merge_interval_ms,
             capacity: usize::try_from(policy.ledger.local_subjects).unwrap_or(usize::MAX),
             half_life_ms: policy.detection.half_life_ms,
+            decisions_per_read: decisions_per_read(policy.ledger.exact_within_requests),
         }
     }
 }
 
 impl Default for LocalSettings {
     fn default() -> Self {
-        Self { merge_interval_ms: 0, capacity: 1, half_life_ms: 0 }
+        Self { merge_interval_ms: 0, capacity: 1, half_life_ms: 0, decisions_per_read: 1 }
     }
 }
 
@@ -116,6 +128,8 @@ struct Entry {
     dirty_since: Option<u64>,
     /// The last decision took the exact path: corrections do too.
     exact: bool,
+    /// Decisions made on the view since it was read.
+    decisions: u32,
 }
 
 impl Entry {
@@ -231,7 +245,12 @@ impl LocalLedger {
             return ledger.update_shared(subject, now_ms, hint, decide);
         }
         let fresh = self.entries.get(&subject.hash).is_some_and(|e| self.fresh(e, now_ms));
-        if let Some(e) = self.entries.get_mut(&subject.hash).filter(|e| fresh && (kind == Kind::Decision || !e.exact)) {
+        let per_read = self.settings.decisions_per_read;
+        let usable = |e: &Entry| match kind {
+            Kind::Decision => e.decisions < per_read,
+            Kind::Correction => !e.exact,
+        };
+        if let Some(e) = self.entries.get_mut(&subject.hash).filter(|e| fresh && usable(e)) {
             let mut record = e.view;
             record.roll(now_ms);
             let before = record;
@@ -253,6 +272,7 @@ impl LocalLedger {
             if let Some(applied) = applied {
                 if kind == Kind::Decision {
                     e.exact = false;
+                    e.decisions += 1;
                 }
                 let change = record.change_since(&before);
                 let profile_changed = record.profile != before.profile;
@@ -348,6 +368,7 @@ impl LocalLedger {
             refreshed_ms: now_ms,
             dirty_since: None,
             exact,
+            decisions: 0,
         };
         if let Some(e) = self.entries.get_mut(&subject.hash) {
             **e = entry;
