@@ -13,7 +13,7 @@ decide, settle, meter, in steady state over 1,000 credentials) and "instructions
 difference between the same exchange answered by a 300-event and by a 100-event stream, over 200).
 `--targets` measures only those two (what CI checks: `make bench-regress`).
 
-    python3 benches/instructions.py [--check] [--record] [--tolerance 0.10] [--targets]
+    python3 benches/instructions.py [--check] [--record] [--tolerance 0.10] [--targets] [--json FILE]
 """
 import argparse
 import json
@@ -69,6 +69,7 @@ def main():
     ap.add_argument("--check", action="store_true", help="exit 1 on a regression beyond the tolerance")
     ap.add_argument("--record", action="store_true", help="write the counts as the new reference")
     ap.add_argument("--tolerance", type=float, default=0.10)
+    ap.add_argument("--json", metavar="FILE", help="also write the counts to FILE (the reference stays as it is)")
     ap.add_argument("--targets", action="store_true",
                     help="only issue 16's two measures (instructions per 2 KB exchange and per SSE event)")
     a = ap.parse_args()
@@ -99,6 +100,9 @@ def main():
             worse.append(name)
         change = f"{(value - ref) / ref:+.1%}" if ref else "new"
         print(f"| {name} | {value:,.0f} | ≤ {target:,} | {f'{ref:,}' if ref else ''} | {change} |", flush=True)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(results, f, indent=2)
     if a.record:
         # Keep the rows not measured this time (--targets) as they were.
         with open(REFERENCE, "w") as f:

@@ -12,7 +12,7 @@ import re
 import pytest
 
 import harness
-from test_fleet_path import counter, fleet_stack, unique
+from test_fleet_path import counter, fleet_stack, unique, wait_counter
 
 # 100 tokens an exchange (the mock reports what it is told)
 TOKENS = {"x-mock-prompt-tokens": "50", "x-mock-reply-words": "50"}
@@ -43,13 +43,20 @@ def test_request_budget_holds_across_two_envoys(fleet):
 
 
 def test_tenant_token_budget_holds_across_two_envoys(fleet):
-    _redis, (a, b) = fleet
+    redis, (a, b) = fleet
     tenant = unique("team-")
     # a new key each time (far from the request budget), one tenant
-    statuses = [(a, b)[i % 2].chat(key=unique("sk-member-"), extra_headers=dict(TOKENS, **{"x-tenant": tenant})).status
-                for i in range(20)]
+    statuses = []
+    for i in range(20):
+        statuses.append((a, b)[i % 2].chat(key=unique("sk-member-"),
+                                           extra_headers=dict(TOKENS, **{"x-tenant": tenant})).status)
+        # the usage is charged at stream end, after the client has its answer: let that charge land before
+        # the next request is checked (otherwise it is one request in flight, which the bound allows)
+        charged = wait_counter(redis, "fleet_tok.tokens", "tenant", tenant, 100 * statuses.count(200))
+        if statuses[-1] == 200:
+            assert charged == 100 * statuses.count(200), (statuses, charged)
     admitted = statuses.count(200)
-    # 1000 tokens at 100 an exchange: 10 fleet-wide (sequential requests: nothing in flight to overshoot);
+    # 1000 tokens at 100 an exchange: 10 fleet-wide (sequential requests, nothing in flight to overshoot);
     # each Envoy alone would admit 10 (20 in all)
     assert admitted <= 10 and statuses[:admitted] == [200] * admitted and admitted >= 9
 

@@ -1,13 +1,18 @@
 //! Response metering: exact `usage` from JSON bodies and SSE streams of each API, and an estimate
 //! from the streamed text when a stream ends without usage.
 
-use crate::api::{ApiKind, Dialect, Tally, STREAM_TEXT_KEYS, USAGE_EVENTS};
-use crate::bytes::find_either;
+use std::borrow::Cow;
+
+use crate::api::{ApiKind, Dialect, Tally};
 use crate::json::Json;
-use crate::sse::SseParser;
+use crate::sse::MAX_EVENT_BYTES;
 use crate::tokens::{estimate_tokens_for, Tokenizer};
+use scan::{scan_data, DataScan};
+
+mod scan;
 
 pub use crate::api::{anthropic_usage, is_usage_only_event, openai_usage, responses_usage};
+pub use scan::StreamScanner;
 
 /// What a quick pass over an SSE event's JSON finds without building it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -15,77 +20,36 @@ pub struct EventScan {
     /// The event may carry usage (a `"usage"` object, or an event type that reports it): parse it.
     pub carries_usage: bool,
     /// Estimated tokens of its text fields (the string values of every dialect's stream text keys,
-    /// [`STREAM_TEXT_KEYS`]).
+    /// [`crate::api::STREAM_TEXT_KEYS`]).
     pub text_tokens: u64,
 }
 
-/// One pass over the event's bytes: every JSON string is read once; a string followed by `:` is a
-/// key, the next value is its value.
+/// The scan the stream meter makes of one event's data (see [`StreamScanner`]): where the keys are,
+/// found from the colons, without decoding the JSON.
 pub fn scan_event(data: &[u8], tokenizer: Tokenizer) -> EventScan {
-    let mut out = EventScan::default();
-    let mut key: Option<(usize, usize)> = None;
-    let mut i = 0;
-    while let Some(&b) = data.get(i) {
-        match b {
-            b'"' => {
-                let start = i + 1;
-                // To the closing quote, jumping from one quote or backslash to the next.
-                let mut end = start;
-                loop {
-                    let rest = data.get(end..).unwrap_or(&[]);
-                    match find_either(rest, b'"', b'\\') {
-                        Some(p) if rest.get(p) == Some(&b'\\') => end += p + 2,
-                        Some(p) => {
-                            end += p;
-                            break;
-                        }
-                        None => {
-                            end = data.len();
-                            break;
-                        }
-                    }
-                }
-                let mut next = end + 1;
-                while data.get(next).is_some_and(|c| c.is_ascii_whitespace()) {
-                    next += 1;
-                }
-                let text = data.get(start..end).unwrap_or(&[]);
-                if data.get(next) == Some(&b':') {
-                    key = Some((start, end));
-                    // A "usage" key whose value is an object.
-                    if text == b"usage" {
-                        let mut v = next + 1;
-                        while data.get(v).is_some_and(|c| c.is_ascii_whitespace()) {
-                            v += 1;
-                        }
-                        if data.get(v) == Some(&b'{') {
-                            out.carries_usage = true;
-                        }
-                    }
-                    i = next + 1;
-                    continue;
-                }
-                if let Some((ks, ke)) = key.take() {
-                    let k = data.get(ks..ke).unwrap_or(&[]);
-                    if STREAM_TEXT_KEYS.contains(&k) {
-                        out.text_tokens += match std::str::from_utf8(text) {
-                            Ok(t) => estimate_tokens_for(t, tokenizer),
-                            Err(_) => estimate_tokens_for(&String::from_utf8_lossy(text), tokenizer),
-                        };
-                    } else if k == b"type" && USAGE_EVENTS.contains(&text) {
-                        out.carries_usage = true;
-                    }
-                }
-                i = end + 1;
-            }
-            b'{' | b'[' | b',' => {
-                key = None;
-                i += 1;
-            }
-            _ => i += 1,
-        }
+    let mut found = DataScan::default();
+    scan_data(data, 0, None, true, &mut found);
+    let text_tokens = found.text.iter().map(|&(a, b)| estimate_bytes(data.get(a..b).unwrap_or(&[]), tokenizer)).sum();
+    EventScan { carries_usage: found.usage, text_tokens }
+}
+
+/// Estimated tokens of text bytes (invalid UTF-8 read lossily).
+fn estimate_bytes(text: &[u8], tokenizer: Tokenizer) -> u64 {
+    match std::str::from_utf8(text) {
+        Ok(t) => estimate_tokens_for(t, tokenizer),
+        Err(_) => estimate_tokens_for(&String::from_utf8_lossy(text), tokenizer),
     }
-    out
+}
+
+/// Streamed text kept before it is estimated: most streams report usage, and their text is never
+/// estimated; a longer text is estimated as it reaches this size.
+const TEXT_BATCH_BYTES: usize = 8 * 1024;
+
+/// An SSE event that may carry usage: parsed, and read by the API's dialect into the tally.
+fn usage_event(api: ApiKind, tokenizer: Tokenizer, tally: &mut Tally, name: &[u8], data: &[u8]) {
+    let Some(v) = Json::parse(data) else { return };
+    let name = if name.is_empty() { Cow::Borrowed("message") } else { String::from_utf8_lossy(name) };
+    api.dialect().stream_event(&name, &v, tally, tokenizer);
 }
 
 /// Where the settled numbers came from.
@@ -119,7 +83,7 @@ pub struct Metered {
 pub struct ResponseMeter {
     api: ApiKind,
     streaming: bool,
-    sse: SseParser,
+    sse: StreamScanner,
     body: Vec<u8>,
     body_cap: usize,
     body_overflow: bool,
@@ -140,7 +104,7 @@ impl ResponseMeter {
             tokenizer,
             api,
             streaming,
-            sse: SseParser::new(),
+            sse: StreamScanner::with_cap(MAX_EVENT_BYTES),
             body: Vec::new(),
             body_cap,
             body_overflow: false,
@@ -156,9 +120,11 @@ impl ResponseMeter {
     /// Feeds the next chunk of the response body.
     pub fn feed(&mut self, chunk: &[u8]) {
         if self.streaming {
-            let mut sse = std::mem::take(&mut self.sse);
-            sse.feed(chunk, &mut |name, data| self.on_event(name, data));
-            self.sse = sse;
+            let (api, tokenizer, tally) = (self.api, self.tokenizer, &mut self.tally);
+            self.sse.feed(chunk, &mut |name, data| usage_event(api, tokenizer, tally, name, data));
+            if self.sse.text_len() > TEXT_BATCH_BYTES {
+                self.tally.streamed_output += estimate_bytes(&self.sse.take_text(), self.tokenizer);
+            }
         } else if !self.body_overflow {
             if self.body.len() + chunk.len() <= self.body_cap {
                 self.body.extend_from_slice(chunk);
@@ -169,27 +135,16 @@ impl ResponseMeter {
         }
     }
 
-    fn on_event(&mut self, name: &str, data: &[u8]) {
-        if data == b"[DONE]" {
-            return;
-        }
-        // Most events are text deltas: estimate their text without a full JSON parse, and parse only
-        // the few that carry usage.
-        let scan = scan_event(data, self.tokenizer);
-        if !scan.carries_usage && !USAGE_EVENTS.iter().any(|t| t == &name.as_bytes()) {
-            self.tally.streamed_output += scan.text_tokens;
-            return;
-        }
-        let Some(v) = Json::parse(data) else { return };
-        self.api.dialect().stream_event(name, &v, &mut self.tally, self.tokenizer);
-    }
-
     /// Ends the response and returns what it used.
     pub fn finish(&mut self) -> Metered {
         if self.streaming {
-            let mut sse = std::mem::take(&mut self.sse);
-            sse.finish(&mut |name, data| self.on_event(name, data));
-            self.sse = sse;
+            let (api, tokenizer, tally) = (self.api, self.tokenizer, &mut self.tally);
+            self.sse.finish(&mut |name, data| usage_event(api, tokenizer, tally, name, data));
+            // The text is estimated only when the output was not reported.
+            let text = self.sse.take_text();
+            if self.tally.output.is_none() {
+                self.tally.streamed_output += estimate_bytes(&text, self.tokenizer);
+            }
         } else if !self.body_overflow && !self.body.is_empty() {
             if let Some(v) = Json::parse(&self.body) {
                 if let Some(u) = self.api.dialect().response_usage(&v) {
