@@ -61,3 +61,6 @@ mod intent;
 
 #[path = "core/api.rs"]
 mod api;
+
+#[path = "core/onepass.rs"]
+mod onepass;

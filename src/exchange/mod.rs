@@ -765,7 +765,8 @@ impl Exchange {
         if verdict.enforced == Action::Degrade {
             m.add(Metrics::requests_degraded, 1);
             let cfg = &self.policy.detection.degrade;
-            if let Some(f) = forwarded.as_mut() {
+            // Only a body that parsed is rewritten (by its top-level spans, not parsed again).
+            if let Some(f) = forwarded.as_mut().filter(|_| facts.body == BodyStatus::Parsed) {
                 if let Some(new_body) = degrade(self.api, &f.body, cfg) {
                     f.body = new_body;
                     f.rewritten = true;
