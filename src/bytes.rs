@@ -69,12 +69,6 @@ pub(crate) const fn letters(w: u64) -> u64 {
     ascii_in((w & LOW7) | (0x20 * ONES), b'a', b'z') & !w
 }
 
-/// Flags the ASCII letters and digits of any word.
-#[inline(always)]
-pub(crate) const fn alphanumerics(w: u64) -> u64 {
-    letters(w) | (ascii_in(w & LOW7, b'0', b'9') & !w)
-}
-
 /// The eight bytes at `at` as a little-endian word (byte `at` in the low bits), if there are eight.
 #[inline(always)]
 pub(crate) fn word_at(bytes: &[u8], at: usize) -> Option<u64> {
@@ -143,7 +137,6 @@ mod tests {
                         assert_eq!(flag(bytes_equal(w, t), lane), v == t, "{v:#x} == {t:#x} in lane {lane}");
                     }
                     assert_eq!(flag(letters(w), lane), v.is_ascii_alphabetic(), "letter {v:#x}");
-                    assert_eq!(flag(alphanumerics(w), lane), v.is_ascii_alphanumeric(), "alnum {v:#x}");
                     if w & HIGH == 0 {
                         assert_eq!(flag(ascii_at_least(w, 0x20), lane), v >= 0x20);
                         assert_eq!(flag(ascii_in(w, b'0', b'9'), lane), v.is_ascii_digit());

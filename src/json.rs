@@ -11,6 +11,8 @@ use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use crate::bytes::find_either;
+
 /// A parsed JSON value borrowing from its input.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Json<'a> {
@@ -225,5 +227,188 @@ impl<'de> Visitor<'de> for KeyVisitor {
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_str(KeyVisitor)
+    }
+}
+
+/// The top-level members of a JSON object as spans of its bytes, for rewriting a request body in
+/// place (the `degrade` action): members are removed, replaced or added and the rest of the client's
+/// bytes are kept as they were, with no parse into a tree and no re-serialisation. Read with the
+/// object semantics of [`Json`]: a repeated key keeps its last value (the earlier ones are dropped
+/// when the object is written again).
+#[derive(Debug)]
+pub struct Members<'a> {
+    body: &'a [u8],
+    items: Vec<Member<'a>>,
+}
+
+#[derive(Debug)]
+struct Member<'a> {
+    /// The key's text (decoded when it had escapes).
+    name: Cow<'a, str>,
+    /// The key as written, quotes included.
+    key: Cow<'a, [u8]>,
+    /// The value's bytes; `None` once removed.
+    value: Option<Cow<'a, [u8]>>,
+}
+
+impl<'a> Members<'a> {
+    /// The members of `body`, which must be a JSON object (`None` when its structure is not one; the
+    /// body is expected to have been parsed already, so strings and numbers are not validated here).
+    pub fn of(body: &'a [u8]) -> Option<Members<'a>> {
+        let mut items: Vec<Member<'a>> = Vec::new();
+        let mut i = skip_ws(body, 0);
+        if body.get(i) != Some(&b'{') {
+            return None;
+        }
+        i = skip_ws(body, i + 1);
+        if body.get(i) == Some(&b'}') {
+            i += 1;
+        } else {
+            loop {
+                if body.get(i) != Some(&b'"') {
+                    return None;
+                }
+                let key_end = string_end(body, i)?;
+                let key = body.get(i..key_end)?;
+                let raw = body.get(i + 1..key_end - 1)?;
+                let name = if raw.contains(&b'\\') {
+                    Cow::Owned(serde_json::from_slice::<String>(key).ok()?)
+                } else {
+                    Cow::Borrowed(std::str::from_utf8(raw).ok()?)
+                };
+                i = skip_ws(body, key_end);
+                if body.get(i) != Some(&b':') {
+                    return None;
+                }
+                let start = skip_ws(body, i + 1);
+                let end = value_end(body, start)?;
+                // A repeated key: the last one holds.
+                for earlier in items.iter_mut().filter(|m| m.name == name) {
+                    earlier.value = None;
+                }
+                items.push(Member { name, key: Cow::Borrowed(key), value: Some(Cow::Borrowed(body.get(start..end)?)) });
+                i = skip_ws(body, end);
+                match body.get(i) {
+                    Some(b',') => i = skip_ws(body, i + 1),
+                    Some(b'}') => {
+                        i += 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        (skip_ws(body, i) == body.len()).then_some(Members { body, items })
+    }
+
+    fn live(&self, name: &str) -> Option<&Member<'a>> {
+        self.items.iter().find(|m| m.value.is_some() && m.name == name)
+    }
+
+    /// True when the object has the key.
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.live(name).is_some()
+    }
+
+    /// The value of a key, read (`None` when absent or not JSON).
+    pub fn get(&self, name: &str) -> Option<Json<'_>> {
+        self.live(name).and_then(|m| m.value.as_deref()).and_then(Json::parse)
+    }
+
+    /// Removes a key; true when it was there.
+    pub fn remove(&mut self, name: &str) -> bool {
+        match self.items.iter_mut().find(|m| m.value.is_some() && m.name == name) {
+            Some(m) => {
+                m.value = None;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sets a key to a value given as JSON text (replaced where it was, else added at the end).
+    pub fn insert(&mut self, name: &str, value: Vec<u8>) {
+        match self.items.iter_mut().find(|m| m.value.is_some() && m.name == name) {
+            Some(m) => m.value = Some(Cow::Owned(value)),
+            None => {
+                let key = serde_json::to_vec(name).unwrap_or_else(|_| format!("\"{name}\"").into_bytes());
+                self.items.push(Member {
+                    name: Cow::Owned(name.to_string()),
+                    key: Cow::Owned(key),
+                    value: Some(Cow::Owned(value)),
+                });
+            }
+        }
+    }
+
+    /// The object written out: its members in order, each key and kept value as the client wrote
+    /// them.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.body.len() + 32);
+        out.push(b'{');
+        for (key, value) in self.items.iter().filter_map(|m| m.value.as_deref().map(|v| (&m.key, v))) {
+            if out.len() > 1 {
+                out.push(b',');
+            }
+            out.extend_from_slice(key);
+            out.push(b':');
+            out.extend_from_slice(value);
+        }
+        out.push(b'}');
+        out
+    }
+}
+
+/// The index of the first byte at or after `i` that is not JSON whitespace.
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// The index just past the string whose opening quote is at `i`.
+fn string_end(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    loop {
+        j += find_either(b.get(j..)?, b'"', b'\\')?;
+        if b.get(j) == Some(&b'"') {
+            return Some(j + 1);
+        }
+        j += 2;
+    }
+}
+
+/// The index just past the value starting at `i`.
+fn value_end(b: &[u8], i: usize) -> Option<usize> {
+    match b.get(i)? {
+        b'"' => string_end(b, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            loop {
+                match b.get(j)? {
+                    b'"' => {
+                        j = string_end(b, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.checked_sub(1)?;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        _ => {
+            let rest = b.get(i..)?;
+            let n = rest.iter().position(|c| matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'));
+            let n = n.unwrap_or(rest.len());
+            (n > 0).then_some(i + n)
+        }
     }
 }

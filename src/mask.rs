@@ -3,50 +3,44 @@
 //! policy masks its phrase lists the same way) and the intent model reads ([`crate::intent`]). A leaf:
 //! it imports only [`crate::bytes`].
 
-use crate::bytes::{ascii_at_least, ascii_eq, ascii_in, byte_table, word_at, ByteTable, HIGH};
+use crate::bytes::{ascii_at_least, ascii_eq, ascii_in, byte_table, ByteTable, HIGH};
 
 /// Lower-cases and masks the variable parts of a prompt: digit runs become `#`, quoted spans `"…"`,
 /// whitespace collapses. The result is what templates are compared on and phrases matched against.
 pub fn mask(text: &str) -> String {
     let bytes = text.as_bytes();
-    let mut out = vec![0u8; text.len() + 16];
-    let mut len = 0usize;
+    // Written by appending (no zeroed buffer); only quotes and non-ASCII lower-casing can write more
+    // than they read.
+    let mut out: Vec<u8> = Vec::with_capacity(text.len() + 16);
     // The kind of the previous output: runs of digits and of whitespace collapse to one `#` / space.
     let mut prev = MASK_SPACE;
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
-        // Room for at least one output byte per input byte left (only quotes and non-ASCII
-        // lower-casing can write more than they read).
-        if out.len() < len + (bytes.len() - i) + 8 {
-            out.resize((len + (bytes.len() - i)) * 2 + 8, 0);
-        }
         let kind = mask_kind(b);
         if kind == MASK_PLAIN {
             // A run of plain ASCII: copied lower-cased in one tight loop.
             // A single space between words is copied here too (it maps to itself), so prose runs on
             // from word to word; a second whitespace byte, a digit, a quote or non-ASCII ends the run.
             let rest = bytes.get(i..).unwrap_or(&[]);
-            let dst = out.get_mut(len..).unwrap_or(&mut []);
             let mut n = 0;
             let mut last_space = false;
             // Eight bytes at a time while they are all plain or single spaces.
-            while let (Some(w), Some(d)) = (word_at(rest, n), dst.get_mut(n..n + 8)) {
+            for src in rest.chunks_exact(8) {
+                let w = u64::from_le_bytes(<[u8; 8]>::try_from(src).unwrap_or([0; 8]));
                 let Some(lower) = plain_word(w, last_space) else { break };
-                d.copy_from_slice(&lower.to_le_bytes());
+                out.extend_from_slice(&lower.to_le_bytes());
                 last_space = w >> 56 == u64::from(b' ');
                 n += 8;
             }
-            let (dst, rest) = (dst.get_mut(n..).unwrap_or(&mut []), rest.get(n..).unwrap_or(&[]));
-            for (d, &x) in dst.iter_mut().zip(rest) {
+            for &x in rest.get(n..).unwrap_or(&[]) {
                 let space = x == b' ';
                 if (last_space || !space) && mask_kind(x) != MASK_PLAIN {
                     break;
                 }
-                *d = x.to_ascii_lowercase();
+                out.push(x.to_ascii_lowercase());
                 last_space = space;
                 n += 1;
             }
-            len += n;
             i += n.max(1);
             prev = if last_space { MASK_SPACE } else { MASK_PLAIN };
             continue;
@@ -56,10 +50,7 @@ pub fn mask(text: &str) -> String {
             let rest = bytes.get(i..).unwrap_or(&[]);
             let n = rest.iter().position(|&x| mask_kind(x) != kind).unwrap_or(rest.len());
             if prev != kind {
-                if let Some(d) = out.get_mut(len) {
-                    *d = if kind == MASK_DIGIT { b'#' } else { b' ' };
-                    len += 1;
-                }
+                out.push(if kind == MASK_DIGIT { b'#' } else { b' ' });
             }
             i += n.max(1);
             prev = kind;
@@ -67,7 +58,7 @@ pub fn mask(text: &str) -> String {
         }
         if b < 0x80 {
             // `"` or a backquote: the quoted span becomes `"…"`.
-            put(&mut out, &mut len, "\"…\"".as_bytes());
+            out.extend_from_slice("\"…\"".as_bytes());
             let rest = bytes.get(i + 1..).unwrap_or(&[]);
             i = rest.iter().position(|&x| x == b).map_or(bytes.len(), |p| i + 1 + p + 1);
             prev = MASK_PLAIN;
@@ -82,23 +73,22 @@ pub fn mask(text: &str) -> String {
             _ => None,
         };
         if let Some(q) = closing {
-            put(&mut out, &mut len, "\"…\"".as_bytes());
+            out.extend_from_slice("\"…\"".as_bytes());
             i = text.get(i..).and_then(|rest| rest.find(q)).map_or(bytes.len(), |p| i + p + q.len_utf8());
             prev = MASK_PLAIN;
         } else if c.is_whitespace() {
             if prev != MASK_SPACE {
-                put(&mut out, &mut len, b" ");
+                out.push(b' ');
             }
             prev = MASK_SPACE;
         } else {
             let mut buf = [0u8; 4];
             for l in c.to_lowercase() {
-                put(&mut out, &mut len, l.encode_utf8(&mut buf).as_bytes());
+                out.extend_from_slice(l.encode_utf8(&mut buf).as_bytes());
             }
             prev = MASK_PLAIN;
         }
     }
-    out.truncate(len);
     while out.last() == Some(&b' ') {
         out.pop();
     }
@@ -121,18 +111,6 @@ fn plain_word(w: u64, last_space: bool) -> Option<u64> {
         return None;
     }
     Some(w | (ascii_in(w, b'A', b'Z') >> 2))
-}
-
-/// Appends `data` at `*len`, growing `out` when needed.
-fn put(out: &mut Vec<u8>, len: &mut usize, data: &[u8]) {
-    let end = *len + data.len();
-    if end > out.len() {
-        out.resize(end.max(out.len() * 2), 0);
-    }
-    if let Some(dst) = out.get_mut(*len..end) {
-        dst.copy_from_slice(data);
-    }
-    *len = end;
 }
 
 const MASK_PLAIN: u8 = 0;

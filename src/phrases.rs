@@ -2,7 +2,7 @@
 //! rubric, synthetic data, probe) have a phrase in it. The lists come from the policy
 //! (`detection.phrases`, defaults in [`crate::policy::default_phrases`]); `shape.rs` runs the scan.
 
-use crate::bytes::{alphanumerics, byte_table, word_at, ByteTable, HIGH};
+use crate::bytes::{ascii_in, byte_table, ByteTable, HIGH, LOW7};
 
 /// Phrase lists (lower case; `#` stands for any number), from the policy.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -22,8 +22,11 @@ pub struct Phrases {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhraseIndex {
     filter: Box<[u64; FILTER_WORDS]>,
-    /// (first four bytes, category bit, phrase), sorted.
-    long: Vec<(u32, u8, Vec<u8>)>,
+    /// The first four bytes of each long phrase, sorted (searched on a filter hit).
+    keys: Vec<u32>,
+    /// The long phrases in the order of `keys`: category bit, first eight bytes (little-endian, zero
+    /// past the end) with the mask of the bytes they cover, and the phrase.
+    long: Vec<(u8, u64, u64, Vec<u8>)>,
     /// Phrases shorter than four bytes: searched for directly.
     short: Vec<(u8, Vec<u8>)>,
 }
@@ -37,6 +40,13 @@ const ALNUM: ByteTable = byte_table!(|b| b.is_ascii_alphanumeric() as u8);
 #[inline(always)]
 fn is_alnum(b: u8) -> bool {
     ALNUM.get(b) != 0
+}
+
+/// True at a word start: the text's start, a non-ASCII byte, or after a byte that is not an ASCII
+/// letter or digit.
+#[inline(always)]
+fn word_start(text: &[u8], at: usize) -> bool {
+    at == 0 || text.get(at).is_some_and(|&b| b >= 0x80) || text.get(at - 1).is_some_and(|&b| !is_alnum(b))
 }
 
 fn filter_slot(key: u32) -> (usize, u64) {
@@ -54,7 +64,9 @@ fn prefix_key(b: &[u8]) -> Option<u32> {
 impl PhraseIndex {
     /// Compiles the lists (bit 1 chain of thought, 2 rubric, 4 synthetic data, 8 probe).
     pub fn new(p: &Phrases) -> Self {
-        let mut index = PhraseIndex { filter: Box::new([0; FILTER_WORDS]), long: Vec::new(), short: Vec::new() };
+        let mut index =
+            PhraseIndex { filter: Box::new([0; FILTER_WORDS]), keys: Vec::new(), long: Vec::new(), short: Vec::new() };
+        let mut long: Vec<(u32, u8, Vec<u8>)> = Vec::new();
         for (bit, list) in [(1u8, &p.chain_of_thought), (2, &p.rubric), (4, &p.synthetic_data), (8, &p.probe)] {
             for phrase in list.iter().filter(|p| !p.is_empty()) {
                 let bytes = phrase.as_bytes().to_vec();
@@ -64,13 +76,21 @@ impl PhraseIndex {
                         if let Some(w) = index.filter.get_mut(word) {
                             *w |= mask;
                         }
-                        index.long.push((key, bit, bytes));
+                        long.push((key, bit, bytes));
                     }
                     None => index.short.push((bit, bytes)),
                 }
             }
         }
-        index.long.sort();
+        long.sort();
+        for (key, bit, phrase) in long {
+            let mut first = [0u8; 8];
+            let n = phrase.len().min(8);
+            first.iter_mut().zip(&phrase).for_each(|(d, s)| *d = *s);
+            let mask = if n == 8 { u64::MAX } else { (1u64 << (8 * n)) - 1 };
+            index.keys.push(key);
+            index.long.push((bit, u64::from_le_bytes(first), mask, phrase));
+        }
         index
     }
 
@@ -81,21 +101,41 @@ impl PhraseIndex {
         self.filter.get(word % FILTER_WORDS).is_some_and(|w| w & mask != 0)
     }
 
-    /// The category bits of the (long) phrases that `rest` starts with and `found` lacks.
-    #[inline(always)]
-    fn match_at(&self, rest: &[u8], found: u8) -> u8 {
-        let Some(key) = prefix_key(rest) else { return 0 };
-        if !self.may_start(key) {
-            return 0;
-        }
-        let from = self.long.partition_point(|(k, _, _)| *k < key);
+    /// The category bits of the (long) phrases that `rest` (whose first four bytes are `key`) starts
+    /// with and `found` lacks.
+    #[inline(never)]
+    fn match_key(&self, key: u32, rest: &[u8], found: u8) -> u8 {
+        let from = self.keys.partition_point(|k| *k < key);
+        let same = self.keys.get(from..).unwrap_or(&[]).iter().take_while(|k| **k == key).count();
+        // The text's first eight bytes compared at once; the rest of a longer phrase byte by byte.
+        let head = rest.first_chunk::<8>().map(|b| u64::from_le_bytes(*b));
         let mut hits = 0u8;
-        for (_, bit, phrase) in self.long.get(from..).unwrap_or(&[]).iter().take_while(|(k, _, _)| *k == key) {
-            if (found | hits) & bit == 0 && rest.starts_with(phrase) {
+        for (bit, first, mask, phrase) in self.long.get(from..from + same).unwrap_or(&[]) {
+            if (found | hits) & bit != 0 {
+                continue;
+            }
+            let matched = match head {
+                Some(h) => {
+                    h & mask == *first && rest.get(8..).is_some_and(|r| r.starts_with(phrase.get(8..).unwrap_or(&[])))
+                }
+                None => rest.starts_with(phrase),
+            };
+            if matched {
                 hits |= bit;
             }
         }
         hits
+    }
+
+    /// The category bits of the phrases starting at `at` in `text` that `found` lacks.
+    #[inline(always)]
+    fn match_at(&self, text: &[u8], at: usize, found: u8) -> u8 {
+        let Some(rest) = text.get(at..) else { return 0 };
+        let Some(key) = prefix_key(rest) else { return 0 };
+        if !self.may_start(key) {
+            return 0;
+        }
+        self.match_key(key, rest, found)
     }
 
     /// The category bits of the phrases found in `text` (masked text: lower case, `#` for numbers).
@@ -108,49 +148,43 @@ impl PhraseIndex {
         }
         // Candidates: every position after a byte that is not an ASCII letter or digit, and every
         // non-ASCII byte (CJK text has no spaces). Found eight bytes at a time: flag the bytes that
-        // are not letters or digits, shift the flags one byte on, add the non-ASCII bytes.
-        let mut i = 0;
-        let mut prev_alnum = false;
-        while let Some(w) = word_at(text, i) {
-            let others = !alphanumerics(w) & HIGH;
-            let mut candidates = (others << 8) | (u64::from(!prev_alnum) << 7) | (w & HIGH);
-            // The next eight bytes, for candidates whose four bytes run past this word.
-            let next = word_at(text, i + 8);
+        // are not lower-case letters (masked text has no upper case and no digits, so these are the
+        // bytes that are not letters or digits; in other text a superset, checked exactly below),
+        // shift the flags one byte on, add the non-ASCII bytes. Each candidate's first four bytes
+        // are loaded at once and looked up in the filter; most miss.
+        let mut prev_lower = false;
+        let mut base = 0usize;
+        let mut chunks = text.chunks_exact(8);
+        for chunk in &mut chunks {
+            let w = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or([b'a'; 8]));
+            let others = !(ascii_in(w & LOW7, b'a', b'z') & !w) & HIGH;
+            let mut candidates = (others << 8) | (u64::from(!prev_lower) << 7) | (w & HIGH);
             while candidates != 0 {
-                let lane = candidates.trailing_zeros() / 8;
-                // The candidate's first four bytes straight from the words; most miss the filter.
-                let key = match (lane, next) {
-                    (0..=4, _) => Some((w >> (8 * lane)) as u32),
-                    (_, Some(n)) => Some(((w >> (8 * lane)) | (n << (64 - 8 * lane))) as u32),
-                    _ => None,
-                };
-                if key.is_none_or(|k| self.may_start(k)) {
-                    found |= self.match_at(text.get(i + lane as usize..).unwrap_or(&[]), found);
-                    if found == 0b1111 {
-                        return found;
+                let at = base + (candidates.trailing_zeros() / 8) as usize;
+                if let Some(&[a, b, c, d]) = text.get(at..at + 4) {
+                    let key = u32::from_le_bytes([a, b, c, d]);
+                    if self.may_start(key) && word_start(text, at) {
+                        found |= self.match_key(key, text.get(at..).unwrap_or(&[]), found);
+                        if found == 0b1111 {
+                            return found;
+                        }
                     }
                 }
                 candidates &= candidates - 1;
             }
-            prev_alnum = others >> 63 == 0;
-            i += 8;
+            prev_lower = others >> 63 == 0;
+            base += 8;
         }
-        // The last bytes one at a time; runs of letters and digits skipped whole.
-        while let Some(&b) = text.get(i) {
+        // The last bytes one at a time.
+        let mut prev_alnum = base > 0 && text.get(base - 1).is_some_and(|&b| is_alnum(b));
+        for (k, &b) in chunks.remainder().iter().enumerate() {
             if !prev_alnum || b >= 0x80 {
-                found |= self.match_at(text.get(i..).unwrap_or(&[]), found);
+                found |= self.match_at(text, base + k, found);
                 if found == 0b1111 {
                     break;
                 }
             }
-            if is_alnum(b) {
-                let rest = text.get(i..).unwrap_or(&[]);
-                i += rest.iter().position(|&x| !is_alnum(x)).unwrap_or(rest.len());
-                prev_alnum = true;
-            } else {
-                i += 1;
-                prev_alnum = false;
-            }
+            prev_alnum = is_alnum(b);
         }
         found
     }

@@ -2,9 +2,7 @@
 //! need, and (for streaming requests of an API that reports usage only when asked) asks for usage so
 //! it cannot be dodged. What each field is called is the API's [`crate::api::Dialect`].
 
-use serde_json::Value;
-
-use crate::json::Json;
+use crate::json::{Json, Members};
 
 use crate::api::ApiKind;
 use crate::policy::DegradeConfig;
@@ -157,12 +155,15 @@ fn estimate_input(api: ApiKind, root: &Json<'_>, tokenizer: Tokenizer) -> (u64, 
 }
 
 /// Rewrites a request body for the `degrade` action, the way its API spells the fields: strips
-/// logprob and logit-bias requests, clamps the number of samples and caps the output length. `None`
-/// when the body is not a JSON object or nothing needed to change.
+/// logprob and logit-bias requests, clamps the number of samples and caps the output length. Only the
+/// top-level members that change are rewritten (found by their spans; no parse into a tree, no
+/// re-serialisation of the rest). `None` when the body is not a JSON object or nothing needed to
+/// change. The body is expected to be one [`inspect`] parsed (its strings and numbers are not checked
+/// again here).
 pub fn degrade(api: ApiKind, body: &[u8], cfg: &DegradeConfig) -> Option<Vec<u8>> {
-    let Ok(Value::Object(mut root)) = serde_json::from_slice::<Value>(body) else { return None };
+    let mut root = Members::of(body)?;
     if !api.dialect().degrade(&mut root, cfg) {
         return None;
     }
-    serde_json::to_vec(&root).ok()
+    Some(root.to_vec())
 }

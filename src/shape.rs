@@ -2,6 +2,8 @@
 //! phrase matches (chain-of-thought coercion, grading rubrics, synthetic-data framing, identity
 //! probes) and the prompt template fingerprint. Computed once from the parsed body.
 
+use std::borrow::Cow;
+
 use crate::api::ApiKind;
 use crate::hash::{fnv1a64, words64};
 use crate::json::Json;
@@ -68,15 +70,21 @@ pub struct RequestShape {
 /// [`MAX_SCANNED_BYTES`], else its first and last [`PHRASE_WINDOW`] bytes (cut at character
 /// boundaries), where instructions sit. The cost per request is then bounded whatever the body size.
 #[derive(Debug, Default)]
-struct Windows {
-    head: String,
+struct Windows<'a> {
+    head: Cow<'a, str>,
     tail: Option<String>,
     len: usize,
 }
 
-impl Windows {
-    fn of(parts: &[&str]) -> Windows {
+impl<'a> Windows<'a> {
+    fn of(parts: &[&'a str]) -> Windows<'a> {
         let len = parts.iter().map(|p| p.len()).sum::<usize>() + parts.len().saturating_sub(1);
+        if let [one] = parts {
+            if len <= MAX_SCANNED_BYTES {
+                // One part (the common case): read in place.
+                return Windows { head: Cow::Borrowed(one), tail: None, len };
+            }
+        }
         let limit = if len <= MAX_SCANNED_BYTES { MAX_SCANNED_BYTES } else { PHRASE_WINDOW };
         let mut head = String::with_capacity(len.min(limit));
         for (i, p) in parts.iter().enumerate() {
@@ -91,7 +99,7 @@ impl Windows {
             head.push_str(p);
         }
         if len <= MAX_SCANNED_BYTES {
-            return Windows { head, tail: None, len };
+            return Windows { head: Cow::Owned(head), tail: None, len };
         }
         // The last PHRASE_WINDOW bytes, gathered from the end.
         let mut pieces: Vec<&str> = Vec::new();
@@ -106,7 +114,7 @@ impl Windows {
             taken += p.len() + 1;
         }
         let tail = pieces.iter().rev().copied().collect::<Vec<_>>().join("\n");
-        Windows { head, tail: Some(tail), len }
+        Windows { head: Cow::Owned(head), tail: Some(tail), len }
     }
 
     fn is_empty(&self) -> bool {
@@ -141,6 +149,42 @@ fn floor_boundary(s: &str, at: usize) -> usize {
 
 /// The template fingerprint of a masked prompt and the number of words it covers.
 pub fn skeleton(masked: &str) -> (u64, u32) {
+    // Masked text separates its words by single spaces (none leading or trailing): when its first
+    // words are ASCII, their joined form is the text's own prefix, hashed in place. Anything else
+    // (non-ASCII, other whitespace, doubled or edge spaces) goes by the definition.
+    let bytes = masked.as_bytes();
+    let mut words = 0usize;
+    let mut end = bytes.len();
+    let mut prev_space = true;
+    for (at, &b) in bytes.iter().enumerate() {
+        let space = b == b' ';
+        if b >= 0x80 || matches!(b, b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) || (space && prev_space) {
+            return skeleton_words(masked);
+        }
+        if space {
+            words += 1;
+            if words == SKELETON_WORDS {
+                end = at;
+                break;
+            }
+        }
+        prev_space = space;
+    }
+    if end == bytes.len() {
+        if prev_space && !bytes.is_empty() {
+            return skeleton_words(masked);
+        }
+        words += usize::from(!bytes.is_empty());
+    }
+    match bytes.get(..end) {
+        Some(prefix) if words > 0 => (fnv1a64(prefix).max(1), words as u32),
+        _ => skeleton_words(masked),
+    }
+}
+
+/// [`skeleton`] by its definition: the first words (a CJK character is a word of its own) joined by
+/// single spaces.
+fn skeleton_words(masked: &str) -> (u64, u32) {
     // CJK text has no spaces: count each character as a word.
     let mut words: Vec<&str> = Vec::with_capacity(SKELETON_WORDS);
     let mut rest = masked;
@@ -165,6 +209,15 @@ pub fn skeleton(masked: &str) -> (u64, u32) {
 
 fn is_cjk(c: char) -> bool {
     matches!(c, '\u{3040}'..='\u{30ff}' | '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' | '\u{ac00}'..='\u{d7af}')
+}
+
+/// The number of words of a masked text (`split_whitespace().count()`): masked text separates its
+/// words by single spaces, none leading or trailing, so counting spaces is enough.
+fn masked_words(masked: &str) -> usize {
+    if masked.is_empty() {
+        return 0;
+    }
+    masked.bytes().filter(|&b| b == b' ').count() + 1
 }
 
 /// The phrase-index bit of each intent signal.
@@ -277,9 +330,8 @@ pub fn analyse(api: ApiKind, root: &Json<'_>, cfg: &ShapeConfig) -> RequestShape
     if !masked_system.is_empty() {
         let tail = if masked_system_tail.is_empty() { 0 } else { words64(masked_system_tail.as_bytes()) };
         shape.system = (words64(masked_system.as_bytes()) ^ tail.rotate_left(17)).max(1);
-        shape.system_words = (masked_system.split_whitespace().count() + masked_system_tail.split_whitespace().count())
-            .try_into()
-            .unwrap_or(u32::MAX);
+        shape.system_words =
+            (masked_words(&masked_system) + masked_words(&masked_system_tail)).try_into().unwrap_or(u32::MAX);
     }
     shape.signals = s;
     shape

@@ -2,10 +2,10 @@
 //! `message_delta` (cumulative), cache reads and writes outside `input_tokens`, the error shape and the
 //! `anthropic-ratelimit-*` headers (resets as RFC 3339 times).
 
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
 use super::{num, ApiKind, Dialect, ErrorStyle, Rejection, Tally};
-use crate::json::Json;
+use crate::json::{Json, Members};
 use crate::tokens::{estimate_tokens_for, Tokenizer, Usage};
 
 /// Keys of a stream event whose string values are streamed text.
@@ -44,7 +44,7 @@ impl Dialect for Messages {
     fn usage(&self, u: &Json<'_>) -> Option<Usage> {
         anthropic_usage(u)
     }
-    fn max_tokens_field(&self, _root: &Map<String, Value>) -> &'static str {
+    fn max_tokens_field(&self, _root: &Members<'_>) -> &'static str {
         "max_tokens"
     }
     fn stream_event(&self, name: &str, v: &Json<'_>, tally: &mut Tally, tokenizer: Tokenizer) {

@@ -20,9 +20,7 @@ pub use anthropic::{anthropic_usage, rfc3339};
 pub use openai::{is_usage_only_event, openai_usage};
 pub use responses::responses_usage;
 
-use serde_json::{Map, Value};
-
-use crate::json::Json;
+use crate::json::{Json, Members};
 use crate::policy::DegradeConfig;
 use crate::tokens::{Tokenizer, Usage};
 
@@ -81,12 +79,13 @@ pub trait Dialect: Sync {
         openai::max_output_tokens(root)
     }
     /// The field that limits output length, to impose a cap on a request that named none.
-    fn max_tokens_field(&self, root: &Map<String, Value>) -> &'static str {
+    fn max_tokens_field(&self, root: &Members<'_>) -> &'static str {
         openai::max_tokens_field_by_keys(root)
     }
-    /// Rewrites a body for the `degrade` action; true when something changed.
-    fn degrade(&self, root: &mut Map<String, Value>, cfg: &DegradeConfig) -> bool {
-        openai::degrade(root, cfg, self.max_tokens_field(root))
+    /// Rewrites a body's top-level members for the `degrade` action; true when something changed.
+    fn degrade(&self, root: &mut Members<'_>, cfg: &DegradeConfig) -> bool {
+        let field = self.max_tokens_field(root);
+        openai::degrade(root, cfg, field)
     }
     /// Usage from a JSON response's `usage` object.
     fn usage(&self, u: &Json<'_>) -> Option<Usage>;

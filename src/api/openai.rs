@@ -8,7 +8,8 @@
 use serde_json::{json, Map, Value};
 
 use super::{num, ApiKind, Conversation, Dialect, Rejection, Sampling, Tally};
-use crate::json::{Json, NULL};
+use crate::bytes::find_either;
+use crate::json::{Json, Members, NULL};
 use crate::policy::DegradeConfig;
 use crate::sse::SseParser;
 use crate::tokens::{estimate_tokens_for, text_tokens, Tokenizer, Usage};
@@ -138,7 +139,7 @@ pub(super) fn max_output_tokens(root: &Json<'_>) -> Option<u64> {
 
 /// For a path whose API is not known: `max_output_tokens` when the body has `input` and no
 /// `messages` (Responses-shaped), else `max_tokens`.
-pub(super) fn max_tokens_field_by_keys(root: &Map<String, Value>) -> &'static str {
+pub(super) fn max_tokens_field_by_keys(root: &Members<'_>) -> &'static str {
     if root.contains_key("input") && !root.contains_key("messages") {
         "max_output_tokens"
     } else {
@@ -147,30 +148,40 @@ pub(super) fn max_tokens_field_by_keys(root: &Map<String, Value>) -> &'static st
 }
 
 /// Strips logprob and logit-bias requests, clamps the number of samples and caps the output length
-/// (imposing `max_tokens_field` when the request named no limit). True when something changed.
-pub(super) fn degrade(root: &mut Map<String, Value>, cfg: &DegradeConfig, max_tokens_field: &str) -> bool {
+/// (imposing `max_tokens_field` when the request named no limit). True when something changed. Only
+/// the members it changes are rewritten; the rest of the body stays as the client wrote it.
+pub(super) fn degrade(root: &mut Members<'_>, cfg: &DegradeConfig, max_tokens_field: &str) -> bool {
     let mut changed = false;
+    let number = |n: u64| n.to_string().into_bytes();
     if cfg.strip_logprobs {
         for k in ["logprobs", "top_logprobs"] {
-            changed |= root.remove(k).is_some();
+            changed |= root.remove(k);
         }
-        if let Some(Value::Array(include)) = root.get_mut("include") {
-            let before = include.len();
-            include.retain(|v| !v.as_str().is_some_and(|s| s.contains("logprobs")));
-            changed |= include.len() != before;
+        let kept = root.get("include").and_then(|v| {
+            let items = v.as_array()?;
+            let kept: Vec<Value> = items
+                .iter()
+                .filter(|i| !i.as_str().is_some_and(|s| s.contains("logprobs")))
+                .map(Json::to_value)
+                .collect();
+            (kept.len() != items.len()).then_some(kept)
+        });
+        if let Some(kept) = kept {
+            root.insert("include", serde_json::to_vec(&kept).unwrap_or_else(|_| b"[]".to_vec()));
+            changed = true;
         }
-        if root.get("echo").and_then(Value::as_bool) == Some(true) {
-            root.insert("echo".into(), Value::Bool(false));
+        if root.get("echo").and_then(|v| v.as_bool()) == Some(true) {
+            root.insert("echo", b"false".to_vec());
             changed = true;
         }
     }
     if cfg.strip_logit_bias {
-        changed |= root.remove("logit_bias").is_some();
+        changed |= root.remove("logit_bias");
     }
     if let Some(max_n) = cfg.max_n {
         for k in ["n", "best_of"] {
-            if root.get(k).and_then(Value::as_u64).is_some_and(|n| n > max_n) {
-                root.insert(k.into(), Value::from(max_n));
+            if root.get(k).and_then(|v| v.as_u64()).is_some_and(|n| n > max_n) {
+                root.insert(k, number(max_n));
                 changed = true;
             }
         }
@@ -178,17 +189,17 @@ pub(super) fn degrade(root: &mut Map<String, Value>, cfg: &DegradeConfig, max_to
     if let Some(cap) = cfg.max_tokens {
         let mut present = false;
         for k in MAX_TOKENS_KEYS {
-            if let Some(v) = root.get(k).and_then(Value::as_u64) {
+            if let Some(v) = root.get(k).and_then(|v| v.as_u64()) {
                 present = true;
                 if v > cap {
-                    root.insert(k.into(), Value::from(cap));
+                    root.insert(k, number(cap));
                     changed = true;
                 }
             }
         }
         if !present {
             // No limit asked for: impose the cap with the field the API reads.
-            root.insert(max_tokens_field.into(), Value::from(cap));
+            root.insert(max_tokens_field, number(cap));
             changed = true;
         }
     }
@@ -239,32 +250,36 @@ pub fn is_usage_only_event(raw: &[u8]) -> bool {
     found
 }
 
-/// `"choices"` followed by `:` and an empty array, whitespace allowed between.
+/// `"choices"` followed by `:` and an empty array, whitespace allowed between. Found from the `[`s
+/// (one or two an event), eight bytes at a time.
 fn has_empty_choices(raw: &[u8]) -> bool {
-    const KEY: &[u8] = b"\"choices\"";
     let mut from = 0;
-    while let Some(at) = raw.get(from..).and_then(|r| r.windows(KEY.len()).position(|w| w == KEY)) {
-        let mut rest = raw.get(from + at + KEY.len()..).unwrap_or(&[]);
-        let skip_ws = |r: &mut &[u8]| {
-            while r.first().is_some_and(|c| c.is_ascii_whitespace()) {
-                *r = r.get(1..).unwrap_or(&[]);
-            }
-        };
-        skip_ws(&mut rest);
-        if rest.first() == Some(&b':') {
-            rest = rest.get(1..).unwrap_or(&[]);
-            skip_ws(&mut rest);
-            if rest.first() == Some(&b'[') {
-                rest = rest.get(1..).unwrap_or(&[]);
-                skip_ws(&mut rest);
-                if rest.first() == Some(&b']') {
-                    return true;
-                }
+    while let Some(at) = raw.get(from..).and_then(|r| find_either(r, b'[', b'[')) {
+        let open = from + at;
+        from = open + 1;
+        let after = raw.get(from..).unwrap_or(&[]);
+        if after.iter().find(|c| !c.is_ascii_whitespace()) != Some(&b']') {
+            continue;
+        }
+        let before = trim_end(raw.get(..open).unwrap_or(&[]));
+        if let Some(key) = before.strip_suffix(b":") {
+            if trim_end(key).ends_with(b"\"choices\"") {
+                return true;
             }
         }
-        from += at + KEY.len();
     }
     false
+}
+
+/// `r` without its trailing whitespace.
+fn trim_end(mut r: &[u8]) -> &[u8] {
+    while let [rest @ .., last] = r {
+        if !last.is_ascii_whitespace() {
+            break;
+        }
+        r = rest;
+    }
+    r
 }
 
 /// Usage from an OpenAI chat/completions `usage` object.
@@ -367,7 +382,7 @@ impl Dialect for OpenAi {
     fn is_injected_usage_event(&self, raw: &[u8]) -> bool {
         self.usage_on_request && is_usage_only_event(raw)
     }
-    fn max_tokens_field(&self, root: &Map<String, Value>) -> &'static str {
+    fn max_tokens_field(&self, root: &Members<'_>) -> &'static str {
         self.max_tokens_field.unwrap_or_else(|| max_tokens_field_by_keys(root))
     }
     fn usage(&self, u: &Json<'_>) -> Option<Usage> {

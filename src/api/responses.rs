@@ -2,10 +2,8 @@
 //! usage always reported in its stream (`response.completed` and its siblings), text in `*.delta`
 //! events.
 
-use serde_json::{Map, Value};
-
 use super::{num, ApiKind, Dialect, Tally};
-use crate::json::Json;
+use crate::json::{Json, Members};
 use crate::tokens::{estimate_tokens_for, Tokenizer, Usage};
 
 /// Keys of a stream event whose string values are streamed text.
@@ -39,7 +37,7 @@ impl Dialect for Responses {
     fn usage(&self, u: &Json<'_>) -> Option<Usage> {
         responses_usage(u)
     }
-    fn max_tokens_field(&self, _root: &Map<String, Value>) -> &'static str {
+    fn max_tokens_field(&self, _root: &Members<'_>) -> &'static str {
         "max_output_tokens"
     }
     fn stream_event(&self, name: &str, v: &Json<'_>, tally: &mut Tally, tokenizer: Tokenizer) {

@@ -76,7 +76,7 @@ const PIECES: &[&str] = &[
     "a b c d e f g h i j",
 ];
 
-fn random_text(rng: &mut Rng, max_pieces: usize) -> String {
+pub(crate) fn random_text(rng: &mut Rng, max_pieces: usize) -> String {
     let n = rng.below(max_pieces + 1);
     let mut s = String::new();
     for _ in 0..n {
@@ -137,7 +137,7 @@ fn run_tokens(class: Class, len: u64) -> u64 {
     }
 }
 
-fn reference_tokens(text: &str, tokenizer: Tokenizer) -> u64 {
+pub(crate) fn reference_tokens(text: &str, tokenizer: Tokenizer) -> u64 {
     let mut total = 0;
     let mut cjk = 0;
     let mut current: Option<(Class, u64)> = None;
@@ -165,7 +165,7 @@ fn reference_tokens(text: &str, tokenizer: Tokenizer) -> u64 {
         }
 }
 
-fn reference_mask(text: &str) -> String {
+pub(crate) fn reference_mask(text: &str) -> String {
     let mut out = String::new();
     let mut quote: Option<char> = None;
     let mut last_space = true;
@@ -216,7 +216,7 @@ fn reference_mask(text: &str) -> String {
 
 /// Category bits of the phrases that occur in `text` at a word start (the start, after a byte that is
 /// not an ASCII letter or digit, or at a non-ASCII byte).
-fn reference_scan(phrases: &Phrases, text: &[u8]) -> u8 {
+pub(crate) fn reference_scan(phrases: &Phrases, text: &[u8]) -> u8 {
     let mut found = 0;
     for (bit, list) in
         [(1u8, &phrases.chain_of_thought), (2, &phrases.rubric), (4, &phrases.synthetic_data), (8, &phrases.probe)]

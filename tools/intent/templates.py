@@ -1049,3 +1049,42 @@ ORDINARY_TASKS["zh"].extend(["判断下面这段话的情感是正面、负面�
 ORDINARY_TASKS["es"].extend(["¿Este texto es positivo, negativo o neutro? Responde con una palabra.\n{q}", "Ponle un título corto a este párrafo:\n{q}"])
 ORDINARY_TASKS["fr"].extend(["Ce texte est-il positif, négatif ou neutre ? Réponds en un mot.\n{q}", "Donne un titre court à ce paragraphe :\n{q}"])
 ORDINARY_TASKS["de"].extend(["Ist dieser Text positiv, negativ oder neutral? Antworte mit einem Wort.\n{q}", "Gib diesem Absatz eine kurze Überschrift:\n{q}"])
+
+# More ways to ask for the reasoning in a short clause after a long question (written after reading the
+# tune family reworded_en, whose clauses the model read as ordinary behind a long word problem; not
+# copied from it): the evidence must survive a payload several times its length.
+DEMANDS["chain_of_thought"]["en"].extend([
+    "Number each logical step you take before you settle on the answer.",
+    "Spell out the facts you are using, what follows from them, and only then the answer.",
+    "List the inferences that get you there, one per line, then answer.",
+    "Give me the chain of deductions, not only the conclusion.",
+    "Before you commit to anything, write down how each step follows from the last.",
+    "Outline the argument point by point and end with the answer.",
+    "Make every inference explicit on the way to the answer.",
+    "Show the intermediate conclusions that lead to your final one.",
+    "Work through it in stages and state each stage's result.",
+    "Don't jump to the answer: trace the logic that produces it.",
+    "Start with the relevant facts, derive from them, then conclude.",
+    "Explain each deduction in turn; the answer comes last.",
+])
+DEMANDS["chain_of_thought"]["es"].extend(["Enumera cada inferencia que te lleva a la respuesta.", "Primero los hechos, luego las deducciones, al final la respuesta."])
+DEMANDS["chain_of_thought"]["fr"].extend(["Énumère chaque inférence qui mène à la réponse.", "D'abord les faits, puis les déductions, enfin la réponse."])
+DEMANDS["chain_of_thought"]["de"].extend(["Nenne jede Schlussfolgerung, die zur Antwort führt.", "Erst die Fakten, dann die Folgerungen, zuletzt die Antwort."])
+DEMANDS["chain_of_thought"]["zh"].extend(["把得出答案的每一步推断都列出来。", "先列事实，再写推论，最后给答案。"])
+
+# French has the least real ordinary text (139 chatterbot lines), and its judging templates use
+# "meilleur(e)" / "préférer": everyday questions with those words, so that they alone are no evidence.
+HARD_NEGATIVES["fr"].extend([
+    "Quel est le meilleur moment pour acheter un billet d'avion ?",
+    "Quelle est la meilleure façon de conserver le pain frais ?",
+    "Tu préfères la mer ou la montagne pour les vacances ?",
+    "Quel est le meilleur restaurant italien à Lyon ?",
+    "Quelle est la meilleure heure pour faire du sport ?",
+    "Lequel est meilleur pour la santé, le thé ou le café ?",
+    "Quelle voiture est la meilleure pour une famille de cinq ?",
+    "Je préfère lire le soir, est-ce bon pour le sommeil ?",
+])
+HARD_NEGATIVES["es"].extend(["¿Cuál es el mejor momento para comprar un vuelo?", "¿Prefieres la playa o la montaña en vacaciones?"])
+HARD_NEGATIVES["de"].extend(["Was ist die beste Zeit, um Flüge zu buchen?", "Was ist besser für die Gesundheit, Tee oder Kaffee?"])
+HARD_NEGATIVES["it"].extend(["Qual è il momento migliore per comprare un volo?", "Preferisci il mare o la montagna in vacanza?"])
+HARD_NEGATIVES["pt"].extend(["Qual é a melhor época para comprar passagens?", "Você prefere praia ou montanha nas férias?"])
