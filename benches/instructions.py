@@ -48,7 +48,11 @@ TARGET_INPUTS = ["exchange 2 KB JSON", "exchange 2 KB SSE 100 events", "exchange
 
 
 def bench_binary():
-    out = subprocess.run(["cargo", "bench", "--bench", "core", "--no-run"], cwd=ROOT, capture_output=True, text=True)
+    # Function names kept (the release profile strips them; code and counts are the same) so that
+    # callgrind can count only inside `Bench::run`.
+    env = dict(os.environ, CARGO_PROFILE_BENCH_STRIP="false")
+    out = subprocess.run(["cargo", "bench", "--bench", "core", "--no-run"], cwd=ROOT, capture_output=True, text=True,
+                         env=env)
     m = re.search(r"Executable .*?\((.+?)\)", out.stderr + out.stdout)
     if not m:
         sys.exit("could not build benches/core.rs:\n" + out.stderr)
@@ -56,8 +60,9 @@ def bench_binary():
 
 
 def count(binary, name, iters):
-    out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", binary, "--iters",
-                          str(iters), name], capture_output=True, text=True)
+    out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                          "--toggle-collect=*Bench*run*", binary, "--iters", str(iters), name],
+                         capture_output=True, text=True)
     m = re.search(r"Collected : (\d+)", out.stderr)
     if not m:
         sys.exit(f"callgrind failed for {name!r}:\n{out.stderr[-2000:]}")
