@@ -18,8 +18,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::hint::black_box;
 use std::rc::Rc;
 use std::time::Instant;
@@ -29,7 +27,7 @@ use distill_guard::credential::identify;
 use distill_guard::decision::{decide, settle};
 use distill_guard::exchange::root::RootExchange;
 use distill_guard::exchange::{ExchangeHost, HeaderMap};
-use distill_guard::host::{CachingStore, MemoryStore, RecentReads, SharedStore, StoreError};
+use distill_guard::host::{CachingStore, MemoryStore, RecentReads, SharedStore};
 use distill_guard::ledger::{Ledger, LocalLedger, LocalSettings};
 use distill_guard::metrics::Metrics;
 use distill_guard::policy::Policy;
@@ -81,39 +79,11 @@ fn bench_policy(text: &str) -> Vec<u8> {
     serde_json::to_vec(&policy).unwrap()
 }
 
-/// Shared data with Envoy's compare-and-swap semantics, hashed with fixed keys so that instruction
-/// counts repeat exactly from run to run (`MemoryStore` hashes with a random seed, which moved the
-/// exchange rows by 1-2%: too much for a per-event figure taken as a difference of two of them).
-#[derive(Default)]
-struct BenchStore {
-    map: RefCell<HashMap<String, (Vec<u8>, u32), BuildHasherDefault<DefaultHasher>>>,
-    next_cas: Cell<u32>,
-}
-
-impl SharedStore for BenchStore {
-    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
-        self.map.borrow().get(key).cloned()
-    }
-    fn set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), StoreError> {
-        let mut map = self.map.borrow_mut();
-        if let (Some(expected), Some((_, current))) = (cas, map.get(key)) {
-            if expected != *current {
-                return Err(StoreError::CasMismatch);
-            }
-        }
-        let next = self.next_cas.get().wrapping_add(1).max(1);
-        self.next_cas.set(next);
-        map.insert(key.to_string(), (value.to_vec(), next));
-        Ok(())
-    }
-}
-
 /// A host that only hands the exchange its request and response (copies, as the proxy-wasm host
-/// copies into the module's memory) and keeps shared data in memory ([`BenchStore`]). Actions are not
-/// performed.
+/// copies into the module's memory) and keeps shared data in memory. Actions are not performed.
 struct BenchHost {
     now_ms: Cell<u64>,
-    store: BenchStore,
+    store: MemoryStore,
     request_headers: RefCell<HeaderMap>,
     request_body: Vec<u8>,
     response_headers: HeaderMap,
@@ -162,7 +132,7 @@ impl Exchanges {
         assert!(accepted, "the benchmark policy is accepted");
         let host = BenchHost {
             now_ms: Cell::new(1_800_000_000_000),
-            store: BenchStore::default(),
+            store: MemoryStore::new(),
             request_headers: RefCell::new(Vec::new()),
             request_body: body,
             response_headers: vec![
