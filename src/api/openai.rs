@@ -8,6 +8,7 @@
 use serde_json::{json, Map, Value};
 
 use super::{num, ApiKind, Conversation, Dialect, Rejection, Sampling, Tally};
+use crate::bytes::find_either;
 use crate::json::{Json, Members, NULL};
 use crate::policy::DegradeConfig;
 use crate::sse::SseParser;
@@ -249,32 +250,36 @@ pub fn is_usage_only_event(raw: &[u8]) -> bool {
     found
 }
 
-/// `"choices"` followed by `:` and an empty array, whitespace allowed between.
+/// `"choices"` followed by `:` and an empty array, whitespace allowed between. Found from the `[`s
+/// (one or two an event), eight bytes at a time.
 fn has_empty_choices(raw: &[u8]) -> bool {
-    const KEY: &[u8] = b"\"choices\"";
     let mut from = 0;
-    while let Some(at) = raw.get(from..).and_then(|r| r.windows(KEY.len()).position(|w| w == KEY)) {
-        let mut rest = raw.get(from + at + KEY.len()..).unwrap_or(&[]);
-        let skip_ws = |r: &mut &[u8]| {
-            while r.first().is_some_and(|c| c.is_ascii_whitespace()) {
-                *r = r.get(1..).unwrap_or(&[]);
-            }
-        };
-        skip_ws(&mut rest);
-        if rest.first() == Some(&b':') {
-            rest = rest.get(1..).unwrap_or(&[]);
-            skip_ws(&mut rest);
-            if rest.first() == Some(&b'[') {
-                rest = rest.get(1..).unwrap_or(&[]);
-                skip_ws(&mut rest);
-                if rest.first() == Some(&b']') {
-                    return true;
-                }
+    while let Some(at) = raw.get(from..).and_then(|r| find_either(r, b'[', b'[')) {
+        let open = from + at;
+        from = open + 1;
+        let after = raw.get(from..).unwrap_or(&[]);
+        if after.iter().find(|c| !c.is_ascii_whitespace()) != Some(&b']') {
+            continue;
+        }
+        let before = trim_end(raw.get(..open).unwrap_or(&[]));
+        if let Some(key) = before.strip_suffix(b":") {
+            if trim_end(key).ends_with(b"\"choices\"") {
+                return true;
             }
         }
-        from += at + KEY.len();
     }
     false
+}
+
+/// `r` without its trailing whitespace.
+fn trim_end(mut r: &[u8]) -> &[u8] {
+    while let [rest @ .., last] = r {
+        if !last.is_ascii_whitespace() {
+            break;
+        }
+        r = rest;
+    }
+    r
 }
 
 /// Usage from an OpenAI chat/completions `usage` object.

@@ -42,8 +42,9 @@ fn estimate_bytes(text: &[u8], tokenizer: Tokenizer) -> u64 {
 }
 
 /// Streamed text kept before it is estimated: most streams report usage, and their text is never
-/// estimated; a longer text is estimated as it reaches this size.
-const TEXT_BATCH_BYTES: usize = 8 * 1024;
+/// estimated; a longer text is estimated as it reaches this size (about 8,000 tokens of English; the
+/// buffer grows only as the text does).
+const TEXT_BATCH_BYTES: usize = 32 * 1024;
 
 /// An SSE event that may carry usage: parsed, and read by the API's dialect into the tally.
 fn usage_event(api: ApiKind, tokenizer: Tokenizer, tally: &mut Tally, name: &[u8], data: &[u8]) {
@@ -243,9 +244,15 @@ impl UsageChunkFilter {
     /// removed, nothing held now or before). At `end_of_stream` nothing stays held.
     pub fn filter(&mut self, chunk: &[u8], end_of_stream: bool) -> Option<Vec<u8>> {
         let held_before = !self.held.is_empty();
-        let mut work = std::mem::take(&mut self.held);
-        let scanned = work.len();
-        work.extend_from_slice(chunk);
+        // The chunk as it is, or after the bytes held back.
+        let work: Cow<'_, [u8]> = if held_before {
+            let mut held = std::mem::take(&mut self.held);
+            held.extend_from_slice(chunk);
+            Cow::Owned(held)
+        } else {
+            Cow::Borrowed(chunk)
+        };
+        let scanned = work.len() - chunk.len();
         // Ranges of `work` to pass on, in order.
         let mut keep: Vec<(usize, usize)> = Vec::new();
         let mut changed = held_before;
@@ -270,7 +277,13 @@ impl UsageChunkFilter {
                 continue;
             }
             self.after_cr = false;
-            if b == b'\n' || b == b'\r' {
+            if b != b'\n' && b != b'\r' {
+                // The rest of the line, to its end at once.
+                self.line_start = false;
+                i = scan::line_end(&work, i).unwrap_or(work.len());
+                continue;
+            }
+            {
                 if self.line_start {
                     // A blank line: the event ends here.
                     let event = work.get(event_start..=i).unwrap_or(&[]);
@@ -290,8 +303,6 @@ impl UsageChunkFilter {
                     self.line_start = true;
                     self.after_cr = b == b'\r';
                 }
-            } else {
-                self.line_start = false;
             }
             i += 1;
         }

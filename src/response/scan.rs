@@ -49,7 +49,7 @@ fn is_line_end(b: Option<&u8>) -> bool {
 }
 
 /// The first `\n` or `\r` from `from`.
-fn line_end(ev: &[u8], from: usize) -> Option<usize> {
+pub(super) fn line_end(ev: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
     loop {
         let p = first(ev, i, controls, |b| b < 0x0e)?;
@@ -438,31 +438,19 @@ impl StreamScanner {
     /// (its data lines joined as [`SseParser`] joins them; the name is empty when the event has none).
     pub fn feed(&mut self, chunk: &[u8], on_usage: &mut dyn FnMut(&[u8], &[u8])) {
         let mut rest = chunk;
-        if self.skipping {
-            match self.skip(rest) {
-                Some(at) => rest = rest.get(at..).unwrap_or(&[]),
-                None => return,
+        loop {
+            if self.skipping {
+                match self.skip(rest) {
+                    Some(at) => rest = rest.get(at..).unwrap_or(&[]),
+                    None => return,
+                }
             }
-        }
-        if !self.held.is_empty() {
-            let before = self.held.len();
-            let mut held = std::mem::take(&mut self.held);
-            held.extend_from_slice(rest);
-            let fast = if self.at.begun { None } else { self.fast_event(&held) };
-            match fast.or_else(|| self.run(&held)) {
-                Some(end) => {
-                    if fast.is_none() {
-                        self.event(&held, end, on_usage);
-                    }
-                    rest = rest.get(end.saturating_sub(before)..).unwrap_or(&[]);
-                    held.clear();
-                    self.held = held;
-                }
-                None => {
-                    self.held = held;
-                    self.check_cap();
-                    return;
-                }
+            if self.held.is_empty() {
+                break;
+            }
+            match self.complete_held(rest, on_usage) {
+                Some(after) => rest = after,
+                None => return,
             }
         }
         while !rest.is_empty() {
@@ -485,6 +473,39 @@ impl StreamScanner {
                     return;
                 }
             }
+        }
+    }
+
+    /// Goes on with the held event over the bytes of `rest`, added a piece at a time (its end is usually
+    /// near; the scan resumes where it stopped, so no byte is scanned twice). `Some(the bytes after
+    /// it)` when it ended or outgrew the cap; `None` when `rest` was all taken and it is still held.
+    fn complete_held<'c>(&mut self, rest: &'c [u8], on_usage: &mut dyn FnMut(&[u8], &[u8])) -> Option<&'c [u8]> {
+        let before = self.held.len();
+        let mut held = std::mem::take(&mut self.held);
+        let (mut taken, mut step) = (0, 256);
+        loop {
+            let upto = (taken + step).min(rest.len());
+            held.extend_from_slice(rest.get(taken..upto).unwrap_or(&[]));
+            taken = upto;
+            let fast = if self.at.begun { None } else { self.fast_event(&held) };
+            if let Some(end) = fast.or_else(|| self.run(&held)) {
+                if fast.is_none() {
+                    self.event(&held, end, on_usage);
+                }
+                held.clear();
+                self.held = held;
+                return Some(rest.get(end.saturating_sub(before)..).unwrap_or(&[]));
+            }
+            if held.len() > self.cap {
+                self.held = held;
+                self.check_cap();
+                return Some(rest.get(taken..).unwrap_or(&[]));
+            }
+            if taken == rest.len() {
+                self.held = held;
+                return None;
+            }
+            step *= 2;
         }
     }
 

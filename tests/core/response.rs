@@ -203,3 +203,47 @@ fn the_usage_chunk_filter_holds_at_most_one_incomplete_event_and_passes_long_one
     assert_eq!((f.removed(), f.held()), (2, 0));
     assert_eq!(f.filter(b"data: x", true), None);
 }
+
+#[test]
+fn the_usage_only_chunk_is_recognised_in_any_spacing_and_nothing_else_is() {
+    use distill_guard::response::is_usage_only_event;
+    let yes: &[&[u8]] = &[
+        b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1}}\n\n",
+        b"data: {\"id\": \"c\", \"choices\" : [ ], \"usage\": {\"prompt_tokens\": 1}}\r\n\r\n",
+        b"data: {\"usage\":{\"prompt_tokens\":1},\"choices\":\t[\t]}",
+        b"event: x\ndata: {\"a\":[1],\"choices\":[],\"usage\":{}}\n\n",
+    ];
+    let no: &[&[u8]] = &[
+        b"data: {\"choices\":[{\"delta\":{\"content\":\"[]\"}}],\"usage\":null}\n\n",
+        b"data: {\"choices\":[],\"usage\":null}\n\n",
+        b"data: {\"other\":[],\"usage\":{}}\n\n",
+        b"data: {\"note\":\"\\\"choices\\\": []\",\"usage\":{}}\n\n",
+        b"data: {\"choices\":[]\n\n",
+        b"data: [DONE]\n\n",
+        b"",
+    ];
+    for e in yes {
+        assert!(is_usage_only_event(e), "{}", String::from_utf8_lossy(e));
+    }
+    for e in no {
+        assert!(!is_usage_only_event(e), "{}", String::from_utf8_lossy(e));
+    }
+}
+
+#[test]
+fn a_long_cut_stream_is_estimated_from_all_its_text_and_a_reported_one_is_not_estimated() {
+    use distill_guard::tokens::estimate_tokens;
+    // 48 KB of text: more than the meter keeps before estimating a batch.
+    let words: Vec<String> = (0..8000).map(|i| format!(" word{}", i % 7)).collect();
+    let mut s = String::new();
+    for w in &words {
+        s += &format!("data: {}\n\n", json!({"choices": [{"index": 0, "delta": {"content": w}}]}));
+    }
+    let text: String = words.concat();
+    let cut = meter(ApiKind::OpenAiChat, true, &s, 1000);
+    assert_eq!(cut.source, UsageSource::Estimated);
+    assert_eq!(cut.output, estimate_tokens(&text));
+    s += &format!("data: {}\n\n", json!({"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 16000}}));
+    let whole = meter(ApiKind::OpenAiChat, true, &s, 1000);
+    assert_eq!((whole.input, whole.output, whole.source), (Some(3), 16000, UsageSource::Reported));
+}
