@@ -3,7 +3,7 @@
 //! ledger [`Record`]; the atomic check-and-charge around them is in [`crate::decision`].
 
 use crate::ledger::{Quantity, Record};
-use crate::policy::{Action, Budget, Window};
+use crate::policy::{Action, Budget, LedgerConfig, Window};
 
 /// Rate-limit figures of the budget that throttled, for the response headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,4 +87,29 @@ pub fn fired<'p>(
 pub fn over_allowance(record: &Record, max: u64, now_ms: u64) -> Option<(LimitInfo, u64)> {
     let (figures, over) = limit(record, Window::Minute, Quantity::Requests, now_ms, 1, max);
     over.then_some((LimitInfo { window_seconds: 60, requests: Some((max, 0, figures.2)), tokens: None }, figures.2))
+}
+
+/// True when a request needing `need_tokens` would leave less than the exact margin under any of
+/// these budgets (see [`within_margin`]). Such a request is decided on the shared record, not on a
+/// worker's view (see [`crate::ledger::local`]).
+pub fn near_limit<'p>(
+    budgets: impl Iterator<Item = &'p Budget>,
+    record: &Record,
+    need_tokens: u64,
+    cfg: &LedgerConfig,
+) -> bool {
+    budgets.into_iter().any(|b| {
+        let count = |q: Quantity| record.budget_count(b.window, q);
+        b.max_requests.is_some_and(|max| within_margin(count(Quantity::Requests), 1, max, cfg))
+            || b.max_tokens.is_some_and(|max| within_margin(count(Quantity::Tokens), need_tokens, max, cfg))
+    })
+}
+
+/// True when adding `need` to `count` would cross `max` or leave less room than the exact margin:
+/// `ledger.exact_within` of `max`, or room for `ledger.exact_within_requests` more of `need`.
+pub fn within_margin(count: u64, need: u64, max: u64, cfg: &LedgerConfig) -> bool {
+    let after = count.saturating_add(need);
+    let share = u64::try_from(u128::from(max) * u128::from(cfg.exact_within_ppm) / 1_000_000).unwrap_or(max);
+    let margin = share.max(need.saturating_mul(cfg.exact_within_requests));
+    after > max || max - after < margin
 }

@@ -7,13 +7,13 @@ use std::fmt;
 
 use crate::api::Rejection;
 pub use crate::budget::LimitInfo;
-use crate::budget::{fired, over_allowance, Fired};
+use crate::budget::{fired, near_limit, over_allowance, within_margin, Fired};
 use crate::campaign::{CampaignTable, CampaignView, FingerprintKind};
 use crate::credential::Credential;
 use crate::detection::{assess, share_lower_bound, Assessment, CampaignEvidence, Tier};
 use crate::hash::fnv1a64;
-use crate::ledger::{Delta, Ledger, LedgerError, Record, Subject, Update, Updated};
-use crate::policy::{Action, Budget, Lists, Mode, Policy, Scope};
+use crate::ledger::{Delta, Ledger, LedgerError, Quantity, Record, Subject, Update, Updated};
+use crate::policy::{Action, Budget, Lists, Mode, Policy, Scope, Window};
 use crate::request::{BodyStatus, RequestFacts};
 use crate::response::Metered;
 use crate::signals::ShapeSignal;
@@ -175,6 +175,9 @@ pub struct Charge {
     pub tenant: Option<(Subject, u64)>,
     /// Input tokens pre-charged.
     pub estimated_input: u64,
+    /// The token budgets that apply (scope, window, `max_tokens`): a settlement that comes near one
+    /// is made on the shared record, not on this worker's view.
+    pub token_limits: Vec<(Scope, Window, u64)>,
 }
 
 /// Counters of what the ledger did, for metrics.
@@ -285,6 +288,16 @@ fn check_credential<'p>(
             out.assessment = Some(a);
         }
         out.fired = fired(budgets.iter().copied(), record, now_ms, need);
+        // On this worker's view: near a limit, or at an enforced tier that counts or refuses requests,
+        // decide on the shared record instead (see `ledger::local`).
+        let enforced_tier = !global_shadow && !det.shadow;
+        if ledger.is_probing()
+            && (!out.fired.is_empty()
+                || (enforced_tier && out.assessment.as_ref().is_some_and(|a| a.effective >= Tier::Throttle))
+                || near_limit(budgets.iter().copied(), record, need, ledger.config()))
+        {
+            return Update::Exact;
+        }
         let budget_rejects = out.fired.iter().any(|f| f.rejects(global_shadow));
         let detection_rejects = !global_shadow
             && !det.shadow
@@ -325,6 +338,11 @@ fn check_tenant<'p>(
     let need = facts.estimated_input_tokens;
     let result = ledger.update(subject, now_ms, None, &mut |record| {
         crossed = fired(budgets.iter().copied(), record, now_ms, need);
+        if ledger.is_probing()
+            && (!crossed.is_empty() || near_limit(budgets.iter().copied(), record, need, ledger.config()))
+        {
+            return Update::Exact;
+        }
         if crossed.iter().any(|f| f.rejects(global_shadow)) {
             Update::Skip
         } else {
@@ -520,7 +538,7 @@ pub fn decide_with_fleet(
             if slot.is_none() {
                 // The tenant refused: take back the credential's pre-charge.
                 let refund = Delta { requests: -1, input: -(facts.estimated_input_tokens as i64), ..Delta::default() };
-                let r = ledger.update(&cred_subject, now_ms, cred_slot, &mut |_| Update::Apply(refund));
+                let r = ledger.change(&cred_subject, now_ms, cred_slot, &mut |_| Update::Apply(refund));
                 stats.note(&r);
             }
         }
@@ -530,6 +548,12 @@ pub fn decide_with_fleet(
                 credential: cred_slot.map(|s| (cred_subject, s)),
                 tenant: tenant_subject.zip(tenant_slot),
                 estimated_input: facts.estimated_input_tokens,
+                token_limits: policy
+                    .budgets
+                    .iter()
+                    .filter(|_| !allowlisted)
+                    .filter_map(|b| Some((b.scope, b.window, b.max_tokens?)))
+                    .collect(),
             });
         }
         for f in &fired {
@@ -625,11 +649,18 @@ pub fn settle(ledger: &Ledger<'_>, charge: &Charge, metered: &Metered, now_ms: u
     if delta.is_zero() {
         return stats;
     }
-    for (subject, slot) in charge.credential.iter().chain(charge.tenant.iter()) {
-        let r = ledger.update(subject, now_ms, Some(*slot), &mut |record: &mut Record| {
+    let tokens = u64::try_from(delta.input.saturating_add(delta.output).max(0)).unwrap_or(0);
+    let subjects = charge.credential.iter().map(|c| (Scope::Credential, c));
+    for (scope, (subject, slot)) in subjects.chain(charge.tenant.iter().map(|t| (Scope::Tenant, t))) {
+        let r = ledger.change(subject, now_ms, Some(*slot), &mut |record: &mut Record| {
+            let near = |(s, w, max): &(Scope, Window, u64)| {
+                *s == scope && within_margin(record.budget_count(*w, Quantity::Tokens), tokens, *max, ledger.config())
+            };
             // Evicted since the request: the history is gone, so nothing to correct.
             if record.last_seen_ms == 0 {
                 Update::Skip
+            } else if ledger.is_probing() && charge.token_limits.iter().any(near) {
+                Update::Exact
             } else {
                 Update::Apply(delta)
             }

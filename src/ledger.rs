@@ -15,10 +15,16 @@
 //! leave is an exact `Retry-After`. Detection and eviction read the coarser fixed buckets: each
 //! window's current bucket plus the previous one weighted by how much of it still overlaps.
 
+use std::cell::{Cell, RefCell};
+
 use crate::hash::fnv1a64;
 use crate::host::{SharedStore, StoreError};
 use crate::policy::{LedgerConfig, Window};
 use crate::profile::{Profile, PROFILE_BYTES};
+
+pub mod local;
+
+pub use local::{LocalLedger, LocalSettings, LocalStats};
 
 /// Attempts of a read-modify-write before giving up (each is one or two reads and one write).
 pub const MAX_CAS_ATTEMPTS: u32 = 8;
@@ -212,6 +218,18 @@ impl Counters {
         Self { requests, input, output, reasoning, cached }
     }
 
+    /// The signed change from `earlier` to `self`.
+    fn minus(&self, earlier: &Counters) -> Delta {
+        let d = |a: u64, b: u64| (a as i64).wrapping_sub(b as i64);
+        Delta {
+            requests: d(self.requests, earlier.requests),
+            input: d(self.input, earlier.input),
+            output: d(self.output, earlier.output),
+            reasoning: d(self.reasoning, earlier.reasoning),
+            cached: d(self.cached, earlier.cached),
+        }
+    }
+
     fn apply(&mut self, d: &Delta) {
         let add = |v: u64, d: i64| {
             if d >= 0 {
@@ -247,6 +265,15 @@ impl Delta {
     /// True when it changes nothing.
     pub fn is_zero(&self) -> bool {
         *self == Delta::default()
+    }
+
+    /// Adds another change to this one.
+    pub fn add(&mut self, o: &Delta) {
+        self.requests = self.requests.saturating_add(o.requests);
+        self.input = self.input.saturating_add(o.input);
+        self.output = self.output.saturating_add(o.output);
+        self.reasoning = self.reasoning.saturating_add(o.reasoning);
+        self.cached = self.cached.saturating_add(o.cached);
     }
 }
 
@@ -313,6 +340,40 @@ impl Record {
         }
         self.budget.add(delta, now_ms / 1000);
         self.last_seen_ms = self.last_seen_ms.max(now_ms);
+    }
+
+    /// Adds a change made at `at_ms` to the bucket of every window that held that time (the current
+    /// or the previous one; an older change is out of every window), and to the budget slice of that
+    /// time. Merging a worker's aggregated changes later than they were made uses this.
+    pub fn apply_at(&mut self, delta: &Delta, at_ms: u64) {
+        let at_s = at_ms / 1000;
+        for (w, counts) in Window::ALL.iter().zip(self.windows.iter_mut()) {
+            let len = w.seconds();
+            let bucket = at_s - at_s % len;
+            if bucket == counts.bucket_start {
+                counts.current.apply(delta);
+            } else if bucket + len == counts.bucket_start {
+                counts.previous.apply(delta);
+            } else if bucket > counts.bucket_start {
+                // The record was never rolled to this time: it is its current bucket now.
+                counts.previous =
+                    if counts.bucket_start + len == bucket { counts.current } else { Counters::default() };
+                counts.current = Counters::default();
+                counts.bucket_start = bucket;
+                counts.current.apply(delta);
+            }
+        }
+        self.budget.add(delta, at_s);
+        self.last_seen_ms = self.last_seen_ms.max(at_ms);
+    }
+
+    /// The counters' change from `earlier` to this record, both rolled to the same time (what a
+    /// decision charged: every window's current bucket moves alike).
+    pub fn change_since(&self, earlier: &Record) -> Delta {
+        match (self.windows.first(), earlier.windows.first()) {
+            (Some(now), Some(then)) if now.bucket_start == then.bucket_start => now.current.minus(&then.current),
+            _ => Delta::default(),
+        }
     }
 
     /// What a budget on window `w` counts now (after [`Record::roll`]).
@@ -461,6 +522,10 @@ pub enum Update {
     Write,
     /// Change nothing.
     Skip,
+    /// Only while [`Ledger::is_probing`]: the record is too close to a limit to decide on this
+    /// worker's view; decide again on the shared record, under compare-and-swap. (Otherwise the same
+    /// as `Write`.)
+    Exact,
 }
 
 /// The outcome of an update.
@@ -468,6 +533,8 @@ pub enum Update {
 pub struct Updated {
     /// The record as seen by the decision (rolled to now, before the delta).
     pub before: Record,
+    /// The record as written (as `before` when nothing was).
+    pub after: Record,
     /// Whether the delta was written.
     pub applied: bool,
     /// The slot the subject lives in (a hint for the next update).
@@ -482,16 +549,37 @@ pub struct Updated {
     pub retries: u32,
 }
 
-/// The ledger over a shared store.
+/// The ledger over a shared store, optionally through this worker's [`LocalLedger`].
 pub struct Ledger<'a> {
     cfg: &'a LedgerConfig,
     store: &'a dyn SharedStore,
+    local: Option<&'a RefCell<LocalLedger>>,
+    probing: Cell<bool>,
 }
 
 impl<'a> Ledger<'a> {
-    /// A ledger with the policy's settings over a store.
+    /// A ledger with the policy's settings over a store: every update is a compare-and-swap of the
+    /// shared record.
     pub fn new(cfg: &'a LedgerConfig, store: &'a dyn SharedStore) -> Self {
-        Self { cfg, store }
+        Self { cfg, store, local: None, probing: Cell::new(false) }
+    }
+
+    /// The same ledger deciding on this worker's view of each subject while it is far from every
+    /// limit, its changes merged into shared data later (see [`local`]).
+    pub fn with_local(mut self, local: Option<&'a RefCell<LocalLedger>>) -> Self {
+        self.local = local;
+        self
+    }
+
+    /// The policy's ledger settings.
+    pub fn config(&self) -> &'a LedgerConfig {
+        self.cfg
+    }
+
+    /// True while an [`Ledger::update`] closure runs on this worker's view of the record (not the
+    /// shared one): it answers [`Update::Exact`] when the decision needs the shared record.
+    pub fn is_probing(&self) -> bool {
+        self.probing.get()
     }
 
     /// The store under the ledger (other shared tables live beside it).
@@ -535,8 +623,18 @@ impl<'a> Ledger<'a> {
         None
     }
 
-    /// Reads a subject's record (rolled to `now_ms`) without changing anything.
+    /// Reads a subject's record (rolled to `now_ms`) without changing anything: this worker's view
+    /// when it holds a fresh one, else the shared record.
     pub fn read(&self, subject: &Subject, now_ms: u64) -> Record {
+        if let Some(mut view) = self.local.and_then(|l| l.try_borrow().ok()).and_then(|l| l.view(subject, now_ms)) {
+            view.roll(now_ms);
+            return view;
+        }
+        self.read_shared(subject, now_ms)
+    }
+
+    /// Reads a subject's shared record (rolled to `now_ms`).
+    pub fn read_shared(&self, subject: &Subject, now_ms: u64) -> Record {
         let mut record = subject
             .candidates(self.cfg.max_credentials)
             .iter()
@@ -548,10 +646,44 @@ impl<'a> Ledger<'a> {
         record
     }
 
-    /// Read-modify-write of a subject's record with bounded CAS retries. `decide` sees the current
-    /// record (rolled to now) and may be called again after a lost race. `hint` is the slot the
-    /// subject was in last time (saves a read).
+    /// A decision's update of a subject's record. With a [`LocalLedger`], `decide` first runs on this
+    /// worker's view ([`Ledger::is_probing`] true); its change is kept there and merged later, unless
+    /// it answers [`Update::Exact`] (near a limit), the view is stale or missing: then, as without
+    /// one, a read-modify-write of the shared record under compare-and-swap (this worker's pending
+    /// changes merged in the same write). `hint` is the slot the subject was in last time.
     pub fn update(
+        &self,
+        subject: &Subject,
+        now_ms: u64,
+        hint: Option<u64>,
+        decide: &mut dyn FnMut(&mut Record) -> Update,
+    ) -> Result<Updated, LedgerError> {
+        match self.local.and_then(|l| l.try_borrow_mut().ok()) {
+            Some(mut local) => local.update(self, subject, now_ms, hint, decide, local::Kind::Decision),
+            None => self.update_shared(subject, now_ms, hint, decide),
+        }
+    }
+
+    /// A correction of a subject's counters (settlement, refund): on this worker's view while the
+    /// subject's last decision was far from every limit, else on the shared record like
+    /// [`Ledger::update`].
+    pub fn change(
+        &self,
+        subject: &Subject,
+        now_ms: u64,
+        hint: Option<u64>,
+        decide: &mut dyn FnMut(&mut Record) -> Update,
+    ) -> Result<Updated, LedgerError> {
+        match self.local.and_then(|l| l.try_borrow_mut().ok()) {
+            Some(mut local) => local.update(self, subject, now_ms, hint, decide, local::Kind::Correction),
+            None => self.update_shared(subject, now_ms, hint, decide),
+        }
+    }
+
+    /// Read-modify-write of a subject's shared record with bounded CAS retries. `decide` sees the
+    /// current record (rolled to now) and may be called again after a lost race. `hint` is the slot
+    /// the subject was in last time (saves a read).
+    pub fn update_shared(
         &self,
         subject: &Subject,
         now_ms: u64,
@@ -590,6 +722,7 @@ impl<'a> Ledger<'a> {
                 Update::Skip => {
                     return Ok(Updated {
                         before,
+                        after: before,
                         applied: false,
                         slot: placement.slot,
                         filled_empty_slot: false,
@@ -599,13 +732,14 @@ impl<'a> Ledger<'a> {
                     })
                 }
                 Update::Apply(d) => record.apply(&d, now_ms),
-                Update::Write => record.last_seen_ms = record.last_seen_ms.max(now_ms),
+                Update::Write | Update::Exact => record.last_seen_ms = record.last_seen_ms.max(now_ms),
             }
             match self.store.set(&self.slot_key(placement.slot), &record.encode(), placement.cas) {
                 Ok(()) => {
                     let tracked = if placement.empty { self.bump_tracked() } else { None };
                     return Ok(Updated {
                         before,
+                        after: record,
                         applied: true,
                         slot: placement.slot,
                         filled_empty_slot: placement.empty,

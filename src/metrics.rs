@@ -86,6 +86,8 @@ metrics! {
     ledger_evictions: Counter = "distill_guard.ledger.evictions",
     ledger_cas_retries: Counter = "distill_guard.ledger.cas_retries",
     ledger_failures: Counter = "distill_guard.ledger.failures",
+    ledger_local_updates: Counter = "distill_guard.ledger.local_updates",
+    ledger_merges: Counter = "distill_guard.ledger.merges",
     policy_reloads: Counter = "distill_guard.policy.reloads",
     policy_rejections: Counter = "distill_guard.policy.rejections",
     tracked_credentials: Gauge = "distill_guard.tracked_credentials",

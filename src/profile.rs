@@ -141,14 +141,91 @@ impl Profile {
         self.hours_today |= 1 << hour;
     }
 
-    fn note_template(&mut self, fp: u32) {
+    /// Merges what one worker observed into this (shared) profile: `local` is the worker's copy, which
+    /// was `base` when it last read the shared one. Decayed counts are linear, so after decaying all
+    /// three to one time, `local - base` is exactly what the worker added, and it is added here;
+    /// templates add by fingerprint, new prompt hashes join the ring, the hours are joined, and the
+    /// cadence, the sticky verdict and the last score come from the worker when it changed them.
+    pub fn merge(&mut self, base: &Profile, local: &Profile, half_life_ms: u64) {
+        let at = self.decayed_at_ms.max(base.decayed_at_ms).max(local.decayed_at_ms);
+        let (mut base, mut local) = (*base, *local);
+        for p in [&mut *self, &mut base, &mut local] {
+            if p.decayed_at_ms != 0 {
+                p.decay(at, half_life_ms);
+            }
+        }
+        let gain = |l: f32, b: f32| (l - b).max(0.0);
+        self.requests += gain(local.requests, base.requests);
+        for ((s, l), b) in self.signals.iter_mut().zip(local.signals.iter()).zip(base.signals.iter()) {
+            *s += gain(*l, *b);
+        }
+        self.templated += gain(local.templated, base.templated);
+        self.repeats += gain(local.repeats, base.repeats);
+        for (fp, count) in local.templates {
+            let before = base.templates.iter().find(|t| t.0 == fp).map_or(0.0, |t| t.1);
+            let added = gain(count, before);
+            if added > 0.0 {
+                self.note_template_weighted(fp, added);
+            }
+        }
+        for h in local.recent.iter().rev().filter(|h| **h != 0 && !base.recent.contains(h)) {
+            self.recent.rotate_right(1);
+            if let Some(first) = self.recent.first_mut() {
+                *first = *h;
+            }
+        }
+        if local.gaps > base.gaps {
+            self.gap_mean = local.gap_mean;
+            self.gap_sq = local.gap_sq;
+            self.gaps = self.gaps.max(local.gaps);
+        }
+        self.join_hours(&local);
+        let escalated = (local.sticky_tier, local.sticky_until_ms) != (base.sticky_tier, base.sticky_until_ms);
+        if escalated && (local.sticky_until_ms > self.sticky_until_ms || local.sticky_tier > self.sticky_tier) {
+            self.sticky_tier = local.sticky_tier;
+            self.sticky_until_ms = local.sticky_until_ms;
+        }
+        if local.last_score.to_bits() != base.last_score.to_bits() {
+            self.last_score = local.last_score;
+        }
+        if self.history_at_pivot == 0.0 {
+            self.history_at_pivot = local.history_at_pivot;
+        }
+        if self.decayed_at_ms == 0 {
+            self.decayed_at_ms = at;
+        }
+    }
+
+    /// Joins another copy's active hours into this one's (aligned on the later day).
+    fn join_hours(&mut self, other: &Profile) {
+        if other.day == self.day {
+            self.hours_today |= other.hours_today;
+            self.hours_yesterday |= other.hours_yesterday;
+        } else if other.day == self.day + 1 {
+            self.hours_yesterday = self.hours_today | other.hours_yesterday;
+            self.hours_today = other.hours_today;
+            self.day = other.day;
+        } else if other.day > self.day {
+            self.hours_today = other.hours_today;
+            self.hours_yesterday = other.hours_yesterday;
+            self.day = other.day;
+        } else if other.day + 1 == self.day {
+            self.hours_yesterday |= other.hours_today;
+        }
+    }
+
+    fn note_template_weighted(&mut self, fp: u32, weight: f32) {
         if let Some(t) = self.templates.iter_mut().find(|t| t.0 == fp && t.1 > 0.0) {
-            t.1 += 1.0;
+            t.1 += weight;
         } else if let Some(t) = self.templates.iter_mut().min_by(|a, b| a.1.total_cmp(&b.1)) {
             // Space-saving: the newcomer takes the weakest entry and inherits its count.
-            *t = (fp, t.1 + 1.0);
+            *t = (fp, t.1 + weight);
         }
         self.templates.sort_by(|a, b| b.1.total_cmp(&a.1));
+    }
+
+    fn note_template(&mut self, fp: u32) {
+        self.note_template_weighted(fp, 1.0);
     }
 
     /// Share of recent requests with a signal.

@@ -29,6 +29,9 @@ mod response;
 #[path = "core/ledger.rs"]
 mod ledger;
 
+#[path = "core/ledger_local.rs"]
+mod ledger_local;
+
 #[path = "core/decision.rs"]
 mod decision;
 

@@ -32,8 +32,7 @@ use crate::fleet::replica::{Replica, TemplateCounts};
 use crate::fleet::settings::FailMode;
 use crate::fleet::wire;
 use crate::host::SharedStore;
-use crate::ledger::Ledger;
-use crate::ledger::Quantity;
+use crate::ledger::{Ledger, LocalLedger, Quantity};
 use crate::metrics::Metrics;
 use crate::policy::{Action, MissingCredential, OversizeBody, Policy};
 use crate::request::{degrade, inspect, BodyStatus, RequestFacts};
@@ -214,6 +213,8 @@ pub struct Exchange {
     ratelimited: bool,
     /// A verdict line was logged (the verdict was not `allow`): the log phase logs the settled usage.
     flagged: bool,
+    /// This VM's view of the ledger (decisions far from a limit stay off shared data).
+    local_ledger: Option<Rc<RefCell<LocalLedger>>>,
     /// The request held for a synchronous fleet budget check (`fleet.budgets: "filter"`).
     waiting: Option<Waiting>,
     /// The fleet-wide budget limits the forwarded request was charged to (its token remainder is
@@ -265,10 +266,22 @@ impl Exchange {
             exported_estimate: None,
             ratelimited: false,
             flagged: false,
+            local_ledger: None,
             waiting: None,
             fleet_needs: Vec::new(),
             fleet_uncharged: false,
         }
+    }
+
+    /// Shares this VM's view of the ledger with the exchange.
+    pub fn with_local_ledger(mut self, local: Rc<RefCell<LocalLedger>>) -> Self {
+        self.local_ledger = Some(local);
+        self
+    }
+
+    /// The ledger over the host's shared data, through this VM's view when there is one.
+    fn ledger<'a>(&'a self, host: &'a dyn ExchangeHost) -> Ledger<'a> {
+        Ledger::new(&self.policy.ledger, host.store()).with_local(self.local_ledger.as_deref())
     }
 
     /// Shares this VM's fleet counters with the exchange (the policy's `fleet` section is on).
@@ -627,7 +640,7 @@ impl Exchange {
         }
         let Some(charge) = self.charge.take() else { return actions };
         let now = self.now(host);
-        let ledger = Ledger::new(&self.policy.ledger, host.store());
+        let ledger = self.ledger(host);
         let stats = settle(&ledger, &charge, &metered, now);
         self.note_ledger(&stats);
         let input = metered.input.unwrap_or(charge.estimated_input);
@@ -724,7 +737,7 @@ impl Exchange {
             self.refuse_fleet_unavailable(host, &credential, actions);
             return Flow::Pause;
         };
-        let ledger = Ledger::new(&self.policy.ledger, host.store());
+        let ledger = self.ledger(host);
         let decision = decide_with_fleet(&self.policy, &ledger, &credential, &facts, fleet, now);
         self.note_ledger(&decision.stats);
         let m = &self.metrics;
@@ -797,7 +810,7 @@ impl Exchange {
     fn headers_first(&mut self, host: &dyn ExchangeHost, actions: &mut Vec<HostAction>) -> Flow {
         let Some(credential) = self.credential.clone() else { return Flow::Continue };
         let now = self.now(host);
-        let ledger = Ledger::new(&self.policy.ledger, host.store());
+        let ledger = self.ledger(host);
         let verdict = precheck(&self.policy, &ledger, &credential, now);
         if let Some(rejection) = verdict.rejection() {
             self.decided = true;

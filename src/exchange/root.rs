@@ -9,6 +9,8 @@ use std::rc::Rc;
 use super::{configure, CallOut, CallOutcome, Configured, Exchange};
 use crate::fleet::replica::Replica;
 use crate::fleet::wire;
+use crate::host::SharedStore;
+use crate::ledger::{Ledger, LocalLedger, LocalSettings};
 use crate::metrics::Metrics;
 use crate::policy::Policy;
 
@@ -45,12 +47,14 @@ pub struct RootExchange {
     fleet: Option<Rc<RefCell<Replica>>>,
     /// The host's token of the fleet call in flight.
     fleet_call: Option<u32>,
+    /// This VM's view of the ledger, shared with its exchanges.
+    local_ledger: Rc<RefCell<LocalLedger>>,
 }
 
 impl RootExchange {
     /// A root context with no policy yet.
     pub fn new(metrics: Rc<Metrics>) -> Self {
-        Self { policy: None, metrics, fleet: None, fleet_call: None }
+        Self { policy: None, metrics, fleet: None, fleet_call: None, local_ledger: Rc::default() }
     }
 
     /// The metrics every exchange of this VM counts into.
@@ -77,6 +81,7 @@ impl RootExchange {
                 actions.push(RootAction::Log(Level::Info, line));
                 actions.push(RootAction::RecordMemory);
                 self.configure_fleet(&policy);
+                self.configure_local_ledger(&policy);
                 self.policy = Some(Rc::from(policy));
                 true
             }
@@ -91,6 +96,71 @@ impl RootExchange {
         let period = fleet_tick.map_or(Metrics::FLUSH_PERIOD_MS, |t| t.min(Metrics::FLUSH_PERIOD_MS));
         actions.push(RootAction::SetTickPeriod(period));
         (accepted, actions)
+    }
+
+    /// [`RootExchange::on_configure`] after merging this VM's pending ledger changes into `store`
+    /// under the running policy (a hot reload loses no counts; what cannot be merged is logged).
+    pub fn on_configure_with_store(
+        &mut self,
+        bytes: &[u8],
+        env: &dyn Fn(&str) -> Option<String>,
+        store: &dyn SharedStore,
+        now_ms: u64,
+    ) -> (bool, Vec<RootAction>) {
+        let mut actions = self.flush_ledger(store, now_ms, true);
+        let (accepted, more) = self.on_configure(bytes, env);
+        actions.extend(more);
+        (accepted, actions)
+    }
+
+    /// New settings for the ledger view; views are kept unless the shared table changed.
+    fn configure_local_ledger(&mut self, policy: &Policy) {
+        let settings = LocalSettings::for_policy(policy);
+        let same_table = self.policy.as_ref().is_some_and(|p| {
+            p.ledger.key_prefix == policy.ledger.key_prefix && p.ledger.max_credentials == policy.ledger.max_credentials
+        });
+        if let Ok(mut local) = self.local_ledger.try_borrow_mut() {
+            local.reconfigure(settings, same_table);
+        }
+    }
+
+    /// Merges this VM's pending ledger changes into shared data: those due (on the tick), or all of
+    /// them (`all`: before a new policy, when the VM stops). Counts what it did in the metrics.
+    pub fn flush_ledger(&mut self, store: &dyn SharedStore, now_ms: u64, all: bool) -> Vec<RootAction> {
+        let Some(policy) = self.policy.clone() else { return Vec::new() };
+        let Ok(mut local) = self.local_ledger.try_borrow_mut() else { return Vec::new() };
+        let ledger = Ledger::new(&policy.ledger, store);
+        // A merge that fails on the tick stays pending for the next one; only a final flush reports.
+        let failed = if all {
+            local.flush_all(&ledger, now_ms)
+        } else {
+            local.flush_due(&ledger, now_ms);
+            0
+        };
+        let stats = local.take_stats();
+        let m = &self.metrics;
+        m.add(Metrics::ledger_local_updates, stats.local);
+        m.add(Metrics::ledger_merges, stats.merges);
+        m.add(Metrics::ledger_cas_retries, stats.cas_retries);
+        m.add(Metrics::ledger_failures, stats.merge_failures);
+        if failed > 0 {
+            let line =
+                format!("distill-guard: {failed} credentials' ledger changes could not be merged into shared data");
+            return vec![RootAction::Log(Level::Warn, line)];
+        }
+        Vec::new()
+    }
+
+    /// The VM is stopping: merges every pending ledger change.
+    pub fn on_done(&mut self, store: &dyn SharedStore, now_ms: u64) -> Vec<RootAction> {
+        let mut actions = self.flush_ledger(store, now_ms, true);
+        actions.push(RootAction::PublishMetrics);
+        actions
+    }
+
+    /// This VM's view of the ledger.
+    pub fn local_ledger(&self) -> &Rc<RefCell<LocalLedger>> {
+        &self.local_ledger
     }
 
     /// Starts, keeps or stops the fleet counters for a new policy.
@@ -183,7 +253,8 @@ impl RootExchange {
         if context_id % Metrics::MEMORY_REPORT_EVERY == 0 {
             actions.push(RootAction::RecordMemory);
         }
-        let mut exchange = Exchange::new(context_id, policy, self.metrics.clone());
+        let mut exchange =
+            Exchange::new(context_id, policy, self.metrics.clone()).with_local_ledger(self.local_ledger.clone());
         if let Some(replica) = &self.fleet {
             exchange = exchange.with_fleet(replica.clone());
         }

@@ -15,7 +15,7 @@ use proxy_wasm::types::{BufferType, ContextType, LogLevel, MetricType};
 use crate::exchange::root::{Level, RootAction, RootExchange};
 use crate::host::RecentReads;
 use crate::metrics::{MetricKind, Metrics, Pending};
-use host::{dispatch, grpc_answer, now_ms};
+use host::{dispatch, grpc_answer, now_ms, EnvoySharedData};
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
@@ -80,19 +80,30 @@ impl Context for Root {
         let actions = self.core.on_call_answer(token_id, status_code, || grpc_answer(response_size), now);
         self.perform(actions, now);
     }
+
+    // The VM is stopping: this VM's pending ledger changes go to shared data first.
+    fn on_done(&mut self) -> bool {
+        let now = now_ms();
+        let actions = self.core.on_done(&EnvoySharedData, now);
+        self.perform(actions, now);
+        true
+    }
 }
 
 impl RootContext for Root {
     fn on_configure(&mut self, size: usize) -> bool {
         let bytes = hostcalls::get_buffer(BufferType::PluginConfiguration, 0, size).ok().flatten().unwrap_or_default();
-        let (accepted, actions) = self.core.on_configure(&bytes, &|name| std::env::var(name).ok());
-        self.perform(actions, 0);
+        let now = now_ms();
+        let env = |name: &str| std::env::var(name).ok();
+        let (accepted, actions) = self.core.on_configure_with_store(&bytes, &env, &EnvoySharedData, now);
+        self.perform(actions, now);
         accepted
     }
 
     fn on_tick(&mut self) {
         let now = now_ms();
-        let actions = self.core.on_tick(now);
+        let mut actions = self.core.flush_ledger(&EnvoySharedData, now, false);
+        actions.extend(self.core.on_tick(now));
         self.perform(actions, now);
     }
 

@@ -37,6 +37,14 @@ struct RawLedger {
     max_credentials: Option<u64>,
     #[serde(default)]
     key_prefix: Option<String>,
+    #[serde(default)]
+    merge_interval_ms: Option<u64>,
+    #[serde(default)]
+    local_subjects: Option<u64>,
+    #[serde(default)]
+    exact_within: Option<f64>,
+    #[serde(default)]
+    exact_within_requests: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -90,7 +98,40 @@ pub struct LedgerConfig {
     pub max_credentials: u64,
     /// Prefix of every shared-data key.
     pub key_prefix: String,
+    /// Longest a worker decides on its own view of a subject, and keeps changes before merging them
+    /// into shared data (ms); 0: every update is a compare-and-swap of the shared record.
+    pub merge_interval_ms: u64,
+    /// Most subjects in one worker's view.
+    pub local_subjects: u64,
+    /// A budget is decided on the shared record once a request would leave less than this share of
+    /// it (parts per million)...
+    pub exact_within_ppm: u64,
+    /// ...or room for fewer than this many requests like it.
+    pub exact_within_requests: u64,
 }
+
+impl LedgerConfig {
+    /// Defaults with these slots and key prefix (tests and tools).
+    pub fn with_slots(max_credentials: u64, key_prefix: &str) -> Self {
+        Self {
+            max_credentials,
+            key_prefix: key_prefix.to_string(),
+            merge_interval_ms: DEFAULT_MERGE_INTERVAL_MS,
+            local_subjects: DEFAULT_LOCAL_SUBJECTS,
+            exact_within_ppm: DEFAULT_EXACT_WITHIN_PPM,
+            exact_within_requests: DEFAULT_EXACT_WITHIN_REQUESTS,
+        }
+    }
+}
+
+/// Default `ledger.merge_interval_ms`.
+pub const DEFAULT_MERGE_INTERVAL_MS: u64 = 5_000;
+/// Default `ledger.local_subjects`.
+pub const DEFAULT_LOCAL_SUBJECTS: u64 = 10_000;
+/// Default `ledger.exact_within` (0.2), in parts per million.
+pub const DEFAULT_EXACT_WITHIN_PPM: u64 = 200_000;
+/// Default `ledger.exact_within_requests`.
+pub const DEFAULT_EXACT_WITHIN_REQUESTS: u64 = 32;
 
 /// Body inspection settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,7 +206,33 @@ pub(super) fn ledger(obj: &Map<String, Value>) -> Result<LedgerConfig, PolicyErr
             "must be 1-64 characters of letters, digits, `_`, `-` or `.`",
         ));
     }
-    Ok(LedgerConfig { max_credentials, key_prefix })
+    let merge_interval_ms = raw.merge_interval_ms.unwrap_or(DEFAULT_MERGE_INTERVAL_MS);
+    if merge_interval_ms > 60_000 {
+        return Err(PolicyError::new("ledger.merge_interval_ms", "must be between 0 and 60000"));
+    }
+    let local_subjects = raw.local_subjects.unwrap_or(DEFAULT_LOCAL_SUBJECTS);
+    if local_subjects == 0 || local_subjects > MAX_TRACKED_CREDENTIALS {
+        return Err(PolicyError::new(
+            "ledger.local_subjects",
+            format!("must be between 1 and {MAX_TRACKED_CREDENTIALS}"),
+        ));
+    }
+    let exact_within = raw.exact_within.unwrap_or(DEFAULT_EXACT_WITHIN_PPM as f64 / 1e6);
+    if !(0.0..=1.0).contains(&exact_within) {
+        return Err(PolicyError::new("ledger.exact_within", "must be a share between 0 and 1"));
+    }
+    let exact_within_requests = raw.exact_within_requests.unwrap_or(DEFAULT_EXACT_WITHIN_REQUESTS);
+    if exact_within_requests > 1_000_000 {
+        return Err(PolicyError::new("ledger.exact_within_requests", "must be between 0 and 1000000"));
+    }
+    Ok(LedgerConfig {
+        max_credentials,
+        key_prefix,
+        merge_interval_ms,
+        local_subjects,
+        exact_within_ppm: (exact_within * 1e6).round() as u64,
+        exact_within_requests,
+    })
 }
 
 pub(super) fn inspection(obj: &Map<String, Value>) -> Result<Inspection, PolicyError> {

@@ -171,3 +171,39 @@ fn intent_names_match_the_shape_signals() {
         assert_eq!(i.index(), k);
     }
 }
+
+#[test]
+fn source_code_it_never_saw_is_not_read_as_an_attack() {
+    // This crate's own sources (Rust and Python; never in the model's training data, which holds other
+    // packages' code), cut into 400-byte windows every 200 bytes as an editor plugin or a coding agent
+    // would send them. Before real code was in training, 5 of these ~400 windows read as judging or data
+    // requests at the default threshold; a code key sending the same file over and over then carried
+    // the signal on most of its requests.
+    let files = [
+        include_str!("../../src/ledger.rs"),
+        include_str!("../../src/budget.rs"),
+        include_str!("../../src/json.rs"),
+        include_str!("../../src/sse.rs"),
+        include_str!("../../src/profile.rs"),
+        include_str!("../../src/campaign.rs"),
+        include_str!("../../tests/sim/detect_eval/stats.py"),
+        include_str!("../../envoy/istio/manifests.py"),
+    ];
+    let (mut windows, mut flagged) = (0usize, Vec::new());
+    for text in files {
+        let starts: Vec<usize> = (0..text.len()).step_by(200).filter(|i| text.is_char_boundary(*i)).collect();
+        for &from in &starts {
+            let mut to = (from + 400).min(text.len());
+            while !text.is_char_boundary(to) {
+                to -= 1;
+            }
+            let (_, p) = score(&text[from..to]).top_attack();
+            windows += 1;
+            if p >= 0.6 {
+                flagged.push(&text[from..to]);
+            }
+        }
+    }
+    assert!(windows >= 300, "{windows}");
+    assert!(flagged.len() * 100 <= windows, "{} of {windows} windows read as an attack: {flagged:?}", flagged.len());
+}

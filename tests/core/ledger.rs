@@ -10,7 +10,7 @@ use distill_guard::policy::{LedgerConfig, Window};
 const T0: u64 = 1_800_000_000_000; // a minute boundary, in ms
 
 fn cfg(max: u64) -> LedgerConfig {
-    LedgerConfig { max_credentials: max, key_prefix: "test".into() }
+    LedgerConfig::with_slots(max, "test")
 }
 
 fn charge(ledger: &Ledger<'_>, who: &Subject, now: u64, requests: i64, input: i64) {

@@ -199,7 +199,7 @@ fn fingerprints_and_shapes_never_panic_on_odd_text() {
 #[test]
 fn garbage_in_shared_data_is_never_trusted_or_fatal() {
     let mut rng = Rng(0x5555_aaaa_5555_aaaa);
-    let cfg = LedgerConfig { max_credentials: 8, key_prefix: "fz".into() };
+    let cfg = LedgerConfig::with_slots(8, "fz");
     let store = MemoryStore::new();
     let ledger = Ledger::new(&cfg, &store);
     for i in 0..iterations() {

@@ -1,0 +1,472 @@
+//! This worker's view of the ledger: shared data off the hot path.
+//!
+//! Every Envoy worker runs its own VM; shared data is common to all of them and every access is a host
+//! call that copies the record. A [`LocalLedger`] (one per VM) keeps, for each subject it has seen, a
+//! copy of its shared record (the *view*) and the changes this worker made since it read it (the
+//! *pending* changes: counter deltas stamped with their time, and the profile as the worker changed
+//! it). A decision far from every limit runs on the view and changes only the view; the pending
+//! changes are merged into the shared record by one compare-and-swap per subject:
+//!
+//! - on the root tick, once the oldest pending change is `ledger.merge_interval_ms` old;
+//! - at once, when a decision needs the shared record (below), or when a subject collects
+//!   [`MAX_PENDING`] distinct seconds of changes, or when it is evicted from the view;
+//! - before a new policy is installed and when the VM stops (nothing is lost on a hot reload).
+//!
+//! A merge adds the deltas to the windows and budget slices of the time they were made (so a merge
+//! after a window edge still counts in the right slice) and merges the profile
+//! ([`crate::profile::Profile::merge`]); it then refreshes the view with the record it wrote.
+//!
+//! The shared record is used instead of the view (the *exact path*: a read-modify-write under
+//! compare-and-swap, this worker's pending changes merged in the same write) when:
+//! - the view is older than `merge_interval_ms` or the subject is not in the view, or this worker made
+//!   [`LocalSettings::decisions_per_read`] decisions on it since it was read;
+//! - the decision answers [`Update::Exact`]: in [`crate::decision`], a budget within
+//!   `ledger.exact_within` of its limit (or within `ledger.exact_within_requests` requests of it), a
+//!   budget crossed, or detection at the throttle or block tier;
+//! - a correction (settlement, refund) that would bring a token budget within the same margin, or of
+//!   a subject whose last decision took the exact path.
+//!
+//! Accuracy bound: a decision on the view misses what other workers changed since the view was read
+//! (at most `merge_interval_ms` ago, and at most `decisions_per_read` decisions of this worker ago)
+//! and what they have not merged yet (at most `decisions_per_read` decisions each). A budget can
+//! therefore be overshot only when the other workers together charge more than the exact margin
+//! while this worker makes `decisions_per_read` decisions, and never by more than
+//! `workers × credential rate per worker × (2 × merge_interval_ms + tick)`; plus the requests in
+//! flight (charged at their estimate, settled at the response), as before. Detection profiles and
+//! window counts of other workers reach a worker's view within the same delay.
+//!
+//! Memory: at most `ledger.local_subjects` subjects a VM (the oldest one is merged and dropped to make
+//! room), each about 1.2 KB.
+
+use std::collections::{HashMap, VecDeque};
+
+use super::{Delta, Ledger, LedgerError, Record, Subject, Update, Updated};
+use crate::policy::Policy;
+use crate::profile::Profile;
+
+/// Distinct seconds of pending changes a subject may hold before they are merged at once.
+pub const MAX_PENDING: usize = 16;
+
+/// How the local ledger is run (from the policy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalSettings {
+    /// Longest a view is used, and a pending change waits, before the shared record (ms); 0 turns
+    /// the local ledger off (every update is a compare-and-swap of the shared record).
+    pub merge_interval_ms: u64,
+    /// Most subjects in the view.
+    pub capacity: usize,
+    /// The detection profile's half-life (ms), to merge decayed counts.
+    pub half_life_ms: u64,
+    /// Most decisions on one subject's view between two reads of its shared record.
+    pub decisions_per_read: u32,
+}
+
+/// Decisions a worker makes on its view of a subject between two reads of the shared record: a quarter
+/// of `ledger.exact_within_requests` (8 by default), at least 1. What the other workers decide on
+/// their views and have not merged is then at most this much each, well inside the exact margin.
+pub fn decisions_per_read(exact_within_requests: u64) -> u32 {
+    u32::try_from(exact_within_requests / 4).unwrap_or(u32::MAX).max(1)
+}
+
+impl LocalSettings {
+    /// The settings a policy asks for (`ledger.merge_interval_ms`, `ledger.local_subjects`, the
+    /// detection half-life).
+    pub fn for_policy(policy: &Policy) -> Self {
+        Self {
+            merge_interval_ms: policy.ledger.merge_interval_ms,
+            capacity: usize::try_from(policy.ledger.local_subjects).unwrap_or(usize::MAX),
+            half_life_ms: policy.detection.half_life_ms,
+            decisions_per_read: decisions_per_read(policy.ledger.exact_within_requests),
+        }
+    }
+}
+
+impl Default for LocalSettings {
+    fn default() -> Self {
+        Self { merge_interval_ms: 0, capacity: 1, half_life_ms: 0, decisions_per_read: 1 }
+    }
+}
+
+/// What the local ledger did, for metrics (taken with [`LocalLedger::take_stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LocalStats {
+    /// Updates decided on the view (no shared-data call).
+    pub local: u64,
+    /// Updates that took the exact path.
+    pub exact: u64,
+    /// Merges of pending changes into shared data (on their own or with an exact update).
+    pub merges: u64,
+    /// Merges that failed (kept pending for the next tick).
+    pub merge_failures: u64,
+    /// Subjects dropped from the view to make room.
+    pub evictions: u64,
+    /// CAS retries of merges.
+    pub cas_retries: u64,
+}
+
+/// Which kind of update: a decision (its closure may answer [`Update::Exact`]) or a correction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Decision,
+    Correction,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    subject: Subject,
+    /// The shared record as read, plus this worker's changes since.
+    view: Record,
+    /// The profile as read (what the worker's profile changes are measured against).
+    base: Profile,
+    /// Counter changes not merged yet: (time in ms, change), one per second at most.
+    pending: Vec<(u64, Delta)>,
+    /// The profile changed since it was read.
+    profile_changed: bool,
+    slot: u64,
+    refreshed_ms: u64,
+    /// When the oldest pending change was made.
+    dirty_since: Option<u64>,
+    /// The last decision took the exact path: corrections do too.
+    exact: bool,
+    /// Decisions made on the view since it was read.
+    decisions: u32,
+}
+
+impl Entry {
+    fn dirty(&self) -> bool {
+        self.dirty_since.is_some()
+    }
+
+    /// Applies the pending changes to a shared record.
+    fn merge_into(&self, record: &mut Record, half_life_ms: u64) {
+        for (at, d) in &self.pending {
+            record.apply_at(d, *at);
+        }
+        if self.profile_changed {
+            record.profile.merge(&self.base, &self.view.profile, half_life_ms);
+        }
+        record.last_seen_ms = record.last_seen_ms.max(self.view.last_seen_ms);
+    }
+
+    fn push(&mut self, at_ms: u64, d: Delta) {
+        match self.pending.last_mut() {
+            Some((t, last)) if *t / 1000 == at_ms / 1000 => {
+                last.add(&d);
+                *t = (*t).max(at_ms);
+            }
+            _ => self.pending.push((at_ms, d)),
+        }
+    }
+}
+
+/// One VM's view of the ledger (see the module docs).
+#[derive(Debug, Default)]
+pub struct LocalLedger {
+    settings: LocalSettings,
+    /// Boxed: the table stays small when it grows (an entry is about 1.1 KB).
+    entries: HashMap<u64, Box<Entry>>,
+    /// Subjects in the order they entered the view (eviction order; stale hashes are skipped).
+    order: VecDeque<u64>,
+    /// (dirty since, subject hash) in time order (stale items are skipped).
+    due: VecDeque<(u64, u64)>,
+    stats: LocalStats,
+}
+
+impl LocalLedger {
+    /// An empty view with these settings.
+    pub fn new(settings: LocalSettings) -> Self {
+        Self { settings, ..Self::default() }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> LocalSettings {
+        self.settings
+    }
+
+    /// Subjects in the view.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when the view holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Subjects with changes not merged yet.
+    pub fn pending(&self) -> usize {
+        self.entries.values().filter(|e| e.dirty()).count()
+    }
+
+    /// What was done since the last call.
+    pub fn take_stats(&mut self) -> LocalStats {
+        std::mem::take(&mut self.stats)
+    }
+
+    /// New settings (a new policy). Call [`LocalLedger::flush_all`] with the old ledger first; a
+    /// view is dropped when `keep_views` is false (the shared table changed).
+    pub fn reconfigure(&mut self, settings: LocalSettings, keep_views: bool) {
+        self.settings = settings;
+        if !keep_views || settings.merge_interval_ms == 0 {
+            self.entries.clear();
+            self.order.clear();
+            self.due.clear();
+        }
+        while self.entries.len() > settings.capacity.max(1) {
+            match self.order.pop_front() {
+                Some(h) => {
+                    self.entries.remove(&h);
+                }
+                None => break,
+            }
+        }
+    }
+
+    /// A fresh view of a subject (`None` when missing or older than the merge interval).
+    pub fn view(&self, subject: &Subject, now_ms: u64) -> Option<Record> {
+        let e = self.entries.get(&subject.hash)?;
+        self.fresh(e, now_ms).then_some(e.view)
+    }
+
+    fn fresh(&self, e: &Entry, now_ms: u64) -> bool {
+        now_ms.saturating_sub(e.refreshed_ms) < self.settings.merge_interval_ms
+    }
+
+    pub(super) fn update(
+        &mut self,
+        ledger: &Ledger<'_>,
+        subject: &Subject,
+        now_ms: u64,
+        hint: Option<u64>,
+        decide: &mut dyn FnMut(&mut Record) -> Update,
+        kind: Kind,
+    ) -> Result<Updated, LedgerError> {
+        if self.settings.merge_interval_ms == 0 {
+            return ledger.update_shared(subject, now_ms, hint, decide);
+        }
+        let fresh = self.entries.get(&subject.hash).is_some_and(|e| self.fresh(e, now_ms));
+        let per_read = self.settings.decisions_per_read;
+        let usable = |e: &Entry| match kind {
+            Kind::Decision => e.decisions < per_read,
+            Kind::Correction => !e.exact,
+        };
+        if let Some(e) = self.entries.get_mut(&subject.hash).filter(|e| fresh && usable(e)) {
+            let mut record = e.view;
+            record.roll(now_ms);
+            let before = record;
+            ledger.probing.set(true);
+            let answer = decide(&mut record);
+            ledger.probing.set(false);
+            let applied = match answer {
+                Update::Exact => None,
+                Update::Skip => Some(false),
+                Update::Apply(d) => {
+                    record.apply(&d, now_ms);
+                    Some(true)
+                }
+                Update::Write => {
+                    record.last_seen_ms = record.last_seen_ms.max(now_ms);
+                    Some(true)
+                }
+            };
+            if let Some(applied) = applied {
+                if kind == Kind::Decision {
+                    e.exact = false;
+                    e.decisions += 1;
+                }
+                let change = record.change_since(&before);
+                let profile_changed = record.profile != before.profile;
+                if applied && (!change.is_zero() || profile_changed || record.last_seen_ms != before.last_seen_ms) {
+                    if !change.is_zero() {
+                        e.push(now_ms, change);
+                    }
+                    e.profile_changed |= profile_changed;
+                    e.view = record;
+                    if e.dirty_since.is_none() {
+                        e.dirty_since = Some(now_ms);
+                        self.due.push_back((now_ms, subject.hash));
+                    }
+                }
+                let slot = e.slot;
+                let full = e.pending.len() >= MAX_PENDING;
+                self.stats.local += 1;
+                if full {
+                    self.merge(ledger, subject.hash, now_ms);
+                }
+                let after = if applied { record } else { before };
+                return Ok(Updated {
+                    before,
+                    after,
+                    applied,
+                    slot,
+                    filled_empty_slot: false,
+                    tracked: None,
+                    evicted: false,
+                    retries: 0,
+                });
+            }
+            e.exact = true;
+        }
+        self.exact(ledger, subject, now_ms, hint, decide)
+    }
+
+    /// The exact path: `decide` on the shared record, this worker's pending changes merged in the same
+    /// write; the view is refreshed with what was written.
+    fn exact(
+        &mut self,
+        ledger: &Ledger<'_>,
+        subject: &Subject,
+        now_ms: u64,
+        hint: Option<u64>,
+        decide: &mut dyn FnMut(&mut Record) -> Update,
+    ) -> Result<Updated, LedgerError> {
+        self.stats.exact += 1;
+        let half_life = self.settings.half_life_ms;
+        let entry = self.entries.get(&subject.hash).filter(|e| e.dirty());
+        let hint = self.entries.get(&subject.hash).map(|e| e.slot).or(hint);
+        let mut intended = Update::Skip;
+        let result = ledger.update_shared(subject, now_ms, hint, &mut |record| {
+            if let Some(e) = entry {
+                e.merge_into(record, half_life);
+            }
+            intended = decide(record);
+            match intended {
+                // The merged changes are written even when the decision changes nothing.
+                Update::Skip if entry.is_some() => Update::Write,
+                other => other,
+            }
+        });
+        let merged = entry.is_some();
+        match result {
+            Ok(mut u) => {
+                if merged {
+                    self.stats.merges += 1;
+                }
+                u.applied = u.applied && intended != Update::Skip;
+                let exact = self.entries.get(&subject.hash).is_some_and(|e| e.exact);
+                self.refresh(ledger, subject, &u, now_ms, exact);
+                Ok(u)
+            }
+            Err(e) => {
+                if merged {
+                    self.stats.merge_failures += 1;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Puts what was written (or read) as the subject's view, with nothing pending.
+    fn refresh(&mut self, ledger: &Ledger<'_>, subject: &Subject, u: &Updated, now_ms: u64, exact: bool) {
+        let entry = Entry {
+            subject: subject.clone(),
+            view: u.after,
+            base: u.after.profile,
+            pending: Vec::new(),
+            profile_changed: false,
+            slot: u.slot,
+            refreshed_ms: now_ms,
+            dirty_since: None,
+            exact,
+            decisions: 0,
+        };
+        if let Some(e) = self.entries.get_mut(&subject.hash) {
+            **e = entry;
+            return;
+        }
+        while self.entries.len() >= self.settings.capacity.max(1) {
+            let Some(oldest) = self.order.pop_front() else { break };
+            if self.entries.get(&oldest).is_some_and(|e| e.dirty()) {
+                self.merge(ledger, oldest, now_ms);
+            }
+            if self.entries.remove(&oldest).is_some() {
+                self.stats.evictions += 1;
+            }
+        }
+        self.entries.insert(subject.hash, Box::new(entry));
+        self.order.push_back(subject.hash);
+        // Hashes of subjects that left the view stay in `order` until they reach its front; keep it
+        // from growing past a few times the view.
+        if self.order.len() > 4 * self.settings.capacity.max(1) {
+            let entries = &self.entries;
+            self.order.retain(|h| entries.contains_key(h));
+        }
+    }
+
+    /// Merges one subject's pending changes into shared data (kept pending when that fails).
+    fn merge(&mut self, ledger: &Ledger<'_>, hash: u64, now_ms: u64) -> bool {
+        let half_life = self.settings.half_life_ms;
+        let Some(e) = self.entries.get(&hash).filter(|e| e.dirty()) else { return true };
+        let at = e.view.last_seen_ms.max(e.pending.iter().map(|p| p.0).max().unwrap_or(0)).max(1);
+        let result = ledger.update_shared(&e.subject, at, Some(e.slot), &mut |record| {
+            e.merge_into(record, half_life);
+            Update::Write
+        });
+        match result {
+            Ok(u) => {
+                self.stats.merges += 1;
+                self.stats.cas_retries += u64::from(u.retries);
+                let subject = e.subject.clone();
+                let exact = e.exact;
+                self.refresh(ledger, &subject, &u, now_ms.max(at), exact);
+                true
+            }
+            Err(_) => {
+                self.stats.merge_failures += 1;
+                if let Some(e) = self.entries.get_mut(&hash) {
+                    // Kept for the next tick; folded into one change so it cannot grow.
+                    if e.pending.len() > MAX_PENDING {
+                        let last = e.pending.iter().map(|p| p.0).max().unwrap_or(now_ms);
+                        let mut sum = Delta::default();
+                        e.pending.iter().for_each(|(_, d)| sum.add(d));
+                        e.pending = vec![(last, sum)];
+                    }
+                    e.dirty_since = Some(now_ms);
+                }
+                self.due.push_back((now_ms, hash));
+                false
+            }
+        }
+    }
+
+    /// The root tick: merges every subject whose oldest pending change is at least the merge interval
+    /// old. Returns the number of merges attempted.
+    pub fn flush_due(&mut self, ledger: &Ledger<'_>, now_ms: u64) -> u64 {
+        let interval = self.settings.merge_interval_ms;
+        let mut attempted = 0;
+        let mut retry = Vec::new();
+        while let Some(&(since, hash)) = self.due.front() {
+            if now_ms.saturating_sub(since) < interval {
+                break;
+            }
+            self.due.pop_front();
+            let current = self.entries.get(&hash).and_then(|e| e.dirty_since);
+            if current != Some(since) {
+                continue;
+            }
+            attempted += 1;
+            if !self.merge(ledger, hash, now_ms) {
+                // Retried on the next tick, not in this loop.
+                if let Some(item) = self.due.pop_back() {
+                    retry.push(item);
+                }
+            }
+        }
+        self.due.extend(retry);
+        attempted
+    }
+
+    /// Merges every pending change (before a new policy is installed, when the VM stops). Returns
+    /// the number of subjects whose changes could not be merged.
+    pub fn flush_all(&mut self, ledger: &Ledger<'_>, now_ms: u64) -> u64 {
+        let dirty: Vec<u64> = self.entries.iter().filter(|(_, e)| e.dirty()).map(|(h, _)| *h).collect();
+        let mut failed = 0;
+        for hash in dirty {
+            if !self.merge(ledger, hash, now_ms) {
+                failed += 1;
+            }
+        }
+        self.due.retain(|(_, h)| self.entries.get(h).is_some_and(|e| e.dirty()));
+        failed
+    }
+}

@@ -1,0 +1,344 @@
+//! A worker's view of the ledger (`ledger::local`): decisions far from a limit stay off shared data,
+//! their changes merge into it on the tick, near a limit the shared record decides; simulated workers
+//! are [`LocalLedger`]s over one [`MemoryStore`].
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use distill_guard::api::ApiKind;
+use distill_guard::credential::{identify, Credential};
+use distill_guard::decision::{decide, settle};
+use distill_guard::exchange::root::RootExchange;
+use distill_guard::exchange::FakeHost;
+use distill_guard::host::MemoryStore;
+use distill_guard::ledger::{Delta, Ledger, LocalLedger, LocalSettings, Quantity, Record, Subject, Update};
+use distill_guard::metrics::Metrics;
+use distill_guard::policy::{Action, LedgerConfig, Policy, Window};
+use distill_guard::profile::Profile;
+use distill_guard::request::{BodyStatus, RequestFacts};
+use distill_guard::response::{Metered, UsageSource};
+use distill_guard::shape::{RequestShape, ShapeSignal};
+use serde_json::json;
+
+use crate::support::{headers, no_env, policy_with};
+
+const T0: u64 = 1_800_000_000_000; // a minute boundary, in ms
+
+fn settings(interval: u64, capacity: usize) -> LocalSettings {
+    LocalSettings { merge_interval_ms: interval, capacity, half_life_ms: 30 * 60_000, decisions_per_read: 1000 }
+}
+
+fn worker(interval: u64, capacity: usize) -> RefCell<LocalLedger> {
+    RefCell::new(LocalLedger::new(settings(interval, capacity)))
+}
+
+fn charge(ledger: &Ledger<'_>, who: &Subject, now: u64, input: i64) {
+    ledger.update(who, now, None, &mut |_| Update::Apply(Delta { requests: 1, input, ..Delta::default() })).unwrap();
+}
+
+fn shared(cfg: &LedgerConfig, store: &MemoryStore, who: &Subject, now: u64) -> Record {
+    Ledger::new(cfg, store).read_shared(who, now)
+}
+
+#[test]
+fn two_workers_sharing_one_store_lose_no_count_once_merged() {
+    let cfg = LedgerConfig::with_slots(100, "t");
+    let store = MemoryStore::new();
+    let (a, b) = (worker(1_000, 100), worker(1_000, 100));
+    let who = Subject::credential("00112233aabbccdd");
+    for i in 0..40u64 {
+        let w = if i % 2 == 0 { &a } else { &b };
+        let ledger = Ledger::new(&cfg, &store).with_local(Some(w));
+        charge(&ledger, &who, T0 + i * 10, 10);
+        // The settlement corrects the estimate (10 -> 7) and adds 5 output tokens.
+        ledger
+            .change(&who, T0 + i * 10, None, &mut |_| Update::Apply(Delta { input: -3, output: 5, ..Delta::default() }))
+            .unwrap();
+    }
+    // Each worker wrote the first charge of the subject through; the rest waits in its view.
+    let before_merge = shared(&cfg, &store, &who, T0 + 500);
+    assert!(before_merge.window(Window::Minute).current.requests <= 2);
+    let calls = store.calls();
+    for w in [&a, &b] {
+        let ledger = Ledger::new(&cfg, &store);
+        assert_eq!(w.borrow_mut().flush_due(&ledger, T0 + 900), 0, "nothing is due before the interval");
+        assert!(w.borrow_mut().flush_due(&ledger, T0 + 2_000) >= 1);
+    }
+    assert!(store.calls() - calls <= 2 * 3, "one merge a worker: a read or two and a write");
+    let merged = shared(&cfg, &store, &who, T0 + 2_000);
+    let minute = merged.window(Window::Minute).current;
+    assert_eq!((minute.requests, minute.input, minute.output), (40, 40 * 7, 40 * 5));
+    assert_eq!(merged.budget_count(Window::Minute, Quantity::Requests), 40);
+    assert_eq!(merged.budget_count(Window::Hour, Quantity::Tokens), 40 * 12);
+    assert_eq!((a.borrow().pending(), b.borrow().pending()), (0, 0));
+}
+
+#[test]
+fn decisions_far_from_a_limit_make_no_shared_data_call() {
+    let cfg = LedgerConfig::with_slots(100, "t");
+    let store = MemoryStore::new();
+    let w = worker(1_000, 100);
+    let ledger = Ledger::new(&cfg, &store).with_local(Some(&w));
+    let who = Subject::credential("aa");
+    charge(&ledger, &who, T0, 1);
+    let calls = store.calls();
+    for i in 1..50 {
+        charge(&ledger, &who, T0 + i, 1);
+    }
+    assert_eq!(store.calls(), calls);
+    assert_eq!(ledger.read(&who, T0 + 50).window(Window::Minute).current.requests, 50, "the view counts them");
+    // A view older than the interval is read again (and the pending changes merged with that write).
+    charge(&ledger, &who, T0 + 1_000, 1);
+    assert!(store.calls() > calls);
+    assert_eq!(shared(&cfg, &store, &who, T0 + 1_000).window(Window::Minute).current.requests, 51);
+}
+
+#[test]
+fn a_change_merged_after_a_window_edge_counts_in_the_bucket_and_slice_it_was_made_in() {
+    let mut r = Record::default();
+    r.roll(T0 + 61_000);
+    r.apply_at(&Delta { requests: 2, input: 30, ..Delta::default() }, T0 + 59_000);
+    let minute = r.window(Window::Minute);
+    assert_eq!((minute.current.requests, minute.previous.requests), (0, 2));
+    assert_eq!(r.window(Window::Hour).current.requests, 2);
+    // The budget slices keep it until the slice of T0 + 59 s leaves the minute window.
+    assert_eq!(r.budget_count(Window::Minute, Quantity::Requests), 2);
+    r.roll(T0 + 59_000 + 65_000);
+    assert_eq!(r.budget_count(Window::Minute, Quantity::Requests), 0);
+    assert_eq!(r.last_seen_ms, T0 + 59_000);
+}
+
+fn facts(tokens: u64) -> RequestFacts {
+    let mut f = RequestFacts::uninspected(ApiKind::OpenAiChat, BodyStatus::Parsed, 0);
+    f.estimated_input_tokens = tokens;
+    f
+}
+
+fn cred(p: &Policy, key: &str) -> Credential {
+    identify(&p.credential, &headers(&[("x-api-key", key)]), None).unwrap()
+}
+
+fn budget_policy(max_requests: u64) -> Policy {
+    policy_with(json!({
+        "budgets": [{"name": "rpm", "scope": "credential", "window": "minute", "max_requests": max_requests}]
+    }))
+}
+
+#[test]
+fn near_a_limit_every_decision_takes_the_shared_record_and_the_limit_holds_exactly() {
+    // 100 a minute: the margin is max(20 % of 100, 32 requests) = 32, so decisions are made on the
+    // view while a request leaves at least 32 requests of room (the first 68), exact from then on.
+    let p = budget_policy(100);
+    let store = MemoryStore::new();
+    let w = RefCell::new(LocalLedger::new(LocalSettings::for_policy(&p)));
+    let ledger = Ledger::new(&p.ledger, &store).with_local(Some(&w));
+    let c = cred(&p, "sk-near");
+    let mut calls_at = Vec::new();
+    let mut allowed = 0;
+    for i in 0..120 {
+        let before = store.calls();
+        let d = decide(&p, &ledger, &c, &facts(10), T0 + i);
+        if d.verdict.enforced == Action::Allow {
+            allowed += 1;
+        }
+        calls_at.push(store.calls() - before);
+    }
+    assert_eq!(allowed, 100);
+    // Far from the limit, one decision in nine reads the shared record again (8 a read by default).
+    let reads = calls_at[1..68].iter().filter(|n| **n > 0).count();
+    assert!((6..=8).contains(&reads), "{calls_at:?}");
+    assert!(calls_at[68..100].iter().all(|n| *n >= 2), "read and write from the 69th on: {calls_at:?}");
+    assert!(calls_at[100..].iter().all(|n| *n >= 1), "a refusal is read from the shared record: {calls_at:?}");
+    let record = shared(&p.ledger, &store, &Subject::credential(&c.id), T0 + 200);
+    assert_eq!(record.budget_count(Window::Minute, Quantity::Requests), 100);
+}
+
+#[test]
+fn a_second_worker_can_overshoot_only_by_what_the_first_has_not_merged() {
+    // The documented bound: a decision on a view misses what other workers have not merged, at most
+    // `decisions_per_read` (8) decisions each. Worker A takes 40 requests and holds its last ones; B
+    // then runs to the limit on the shared record without them.
+    let p = budget_policy(100);
+    let store = MemoryStore::new();
+    let (a, b) = (
+        RefCell::new(LocalLedger::new(LocalSettings::for_policy(&p))),
+        RefCell::new(LocalLedger::new(LocalSettings::for_policy(&p))),
+    );
+    let per_read = u64::from(LocalSettings::for_policy(&p).decisions_per_read);
+    assert_eq!(per_read, 8);
+    let c = cred(&p, "sk-bound");
+    let subject = Subject::credential(&c.id);
+    let run = |w: &RefCell<LocalLedger>, n: u64, at: u64| {
+        let ledger = Ledger::new(&p.ledger, &store).with_local(Some(w));
+        (0..n).filter(|i| decide(&p, &ledger, &c, &facts(10), at + i).verdict.enforced == Action::Allow).count() as u64
+    };
+    let held_by_a = run(&a, 40, T0);
+    assert_eq!(held_by_a, 40);
+    let seen_by_b = shared(&p.ledger, &store, &subject, T0 + 50).budget_count(Window::Minute, Quantity::Requests);
+    let unmerged = held_by_a - seen_by_b;
+    assert!(unmerged > 0 && unmerged <= per_read, "{unmerged}");
+    let by_b = run(&b, 150, T0 + 100);
+    assert_eq!(by_b, 100 - seen_by_b);
+    a.borrow_mut().flush_due(&Ledger::new(&p.ledger, &store), T0 + 5_100);
+    let total = shared(&p.ledger, &store, &subject, T0 + 5_100).budget_count(Window::Minute, Quantity::Requests);
+    assert_eq!(total, held_by_a + by_b);
+    assert_eq!(total - 100, unmerged, "the overshoot is A's unmerged decisions, at most {per_read}");
+    // Once merged, no worker allows more.
+    assert_eq!(run(&a, 5, T0 + 5_200) + run(&b, 5, T0 + 5_200), 0);
+}
+
+#[test]
+fn a_settlement_near_a_token_budget_is_made_on_the_shared_record() {
+    let p = policy_with(json!({
+        "budgets": [{"name": "tph", "scope": "credential", "window": "hour", "max_tokens": 10_000}]
+    }));
+    let store = MemoryStore::new();
+    let w = RefCell::new(LocalLedger::new(LocalSettings::for_policy(&p)));
+    let ledger = Ledger::new(&p.ledger, &store).with_local(Some(&w));
+    let c = cred(&p, "sk-tokens");
+    let metered =
+        |output| Metered { input: Some(10), output, cached_input: 0, reasoning: 0, source: UsageSource::Reported };
+    let first = decide(&p, &ledger, &c, &facts(10), T0).charge.unwrap();
+    let calls = store.calls();
+    settle(&ledger, &first, &metered(100), T0 + 1);
+    assert_eq!(store.calls(), calls, "far from the budget: settled in the view");
+    let second = decide(&p, &ledger, &c, &facts(10), T0 + 2).charge.unwrap();
+    settle(&ledger, &second, &metered(9_000), T0 + 3);
+    assert!(store.calls() > calls, "within 20 % of the budget: written through");
+    let record = shared(&p.ledger, &store, &Subject::credential(&c.id), T0 + 4);
+    assert_eq!(record.budget_count(Window::Hour, Quantity::Tokens), 10 + 100 + 10 + 9_000);
+}
+
+#[test]
+fn the_view_is_capped_and_a_dropped_subject_is_merged_first() {
+    let cfg = LedgerConfig::with_slots(1_000, "t");
+    let store = MemoryStore::new();
+    let w = worker(60_000, 4);
+    let ledger = Ledger::new(&cfg, &store).with_local(Some(&w));
+    let subjects: Vec<Subject> = (0..50).map(|i| Subject::credential(&format!("key{i}"))).collect();
+    for round in 0..3u64 {
+        for s in &subjects {
+            charge(&ledger, s, T0 + round, 1);
+            ledger
+                .change(s, T0 + round, None, &mut |_| Update::Apply(Delta { output: 2, ..Delta::default() }))
+                .unwrap();
+            assert!(w.borrow().len() <= 4);
+        }
+    }
+    w.borrow_mut().flush_all(&Ledger::new(&cfg, &store), T0 + 10);
+    for s in &subjects {
+        let r = shared(&cfg, &store, s, T0 + 10).window(Window::Minute).current;
+        assert_eq!((r.requests, r.output), (3, 6));
+    }
+}
+
+#[test]
+fn a_zero_merge_interval_writes_every_update_through() {
+    let cfg = LedgerConfig::with_slots(100, "t");
+    let store = MemoryStore::new();
+    let w = worker(0, 100);
+    let ledger = Ledger::new(&cfg, &store).with_local(Some(&w));
+    let who = Subject::credential("bb");
+    for i in 0..5 {
+        charge(&ledger, &who, T0 + i, 1);
+    }
+    assert!(w.borrow().is_empty());
+    assert_eq!(shared(&cfg, &store, &who, T0 + 5).window(Window::Minute).current.requests, 5);
+}
+
+fn shape(template: u64, content: u64) -> RequestShape {
+    let mut s = RequestShape { template, template_words: 40, content, ..RequestShape::default() };
+    s.signals.insert(ShapeSignal::WatchedModel);
+    s
+}
+
+#[test]
+fn profiles_observed_by_two_workers_merge_into_the_sum_of_their_observations() {
+    let half_life = 30 * 60_000;
+    let mut shared = Profile::default();
+    shared.observe(&shape(7, 1), T0, 0, half_life, 10);
+    let (mut a, mut b) = (shared, shared);
+    for i in 0..6u64 {
+        a.observe(&shape(7, 100 + i), T0 + 1_000 * i, T0, half_life, 10);
+        b.observe(&shape(9, 200 + i), T0 + 1_000 * i + 500, T0, half_life, 10);
+    }
+    let mut merged = shared;
+    merged.merge(&shared, &a, half_life);
+    assert_eq!(merged.recent, [105, 104, 103, 102]);
+    merged.merge(&shared, &b, half_life);
+    // One observation before and twelve by the workers (decayed a little over ~6 s).
+    assert!((merged.requests - 13.0).abs() < 0.05, "{}", merged.requests);
+    assert!((merged.share(ShapeSignal::WatchedModel) - 1.0).abs() < 1e-3);
+    let templates: Vec<u32> = merged.templates.iter().filter(|t| t.1 > 0.5).map(|t| t.0).collect();
+    assert!(templates.contains(&7) && templates.contains(&9), "{templates:?}");
+    assert_eq!(merged.top_template().0, 7);
+    // The ring of recent prompts (4) holds the newest merged.
+    assert_eq!(merged.recent, [205, 204, 203, 202]);
+}
+
+fn root_policy(interval: u64) -> Vec<u8> {
+    json!({
+        "version": 1,
+        "credential": {"sources": [{"kind": "bearer"}], "hash_secret": "0123456789abcdef-test-secret"},
+        "ledger": {"merge_interval_ms": interval}
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn serve(root: &RootExchange, host: &FakeHost, id: u32, key: &str) {
+    host.reset();
+    let (ex, _) = root.on_new_exchange(id);
+    let mut ex = ex.unwrap();
+    let bearer = format!("Bearer {key}");
+    let body = br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
+    host.send_request(&mut ex, &[(":path", "/v1/chat/completions"), ("authorization", &bearer)], body, 1 << 20);
+    let usage: &[u8] = br#"{"usage":{"prompt_tokens":3,"completion_tokens":4}}"#;
+    host.send_response(&mut ex, &[(":status", "200"), ("content-type", "application/json")], &[usage]);
+    host.finish(&mut ex);
+}
+
+#[test]
+fn a_policy_reload_merges_every_pending_change_first() {
+    let mut root = RootExchange::new(Rc::new(Metrics::new()));
+    let host = FakeHost::new(T0);
+    assert!(root.on_configure_with_store(&root_policy(60_000), &no_env, &host.store, T0).0);
+    for i in 0..6 {
+        serve(&root, &host, 2 + i, "sk-reload");
+    }
+    let p = policy_with(json!({}));
+    let subject = Subject::credential(&cred(&p, "sk-reload").id);
+    let cfg = LedgerConfig::with_slots(10_000, "distill_guard");
+    let before = shared(&cfg, &host.store, &subject, T0).window(Window::Minute).current;
+    assert!(before.requests < 6, "pending in the view: {before:?}");
+    assert!(root.local_ledger().borrow().pending() > 0);
+    // A config-only change (same table): the view is kept, the counts reach shared data.
+    assert!(root.on_configure_with_store(&root_policy(30_000), &no_env, &host.store, T0 + 5).0);
+    let after = shared(&cfg, &host.store, &subject, T0 + 5).window(Window::Minute).current;
+    assert_eq!((after.requests, after.input, after.output), (6, 18, 24));
+    assert_eq!(root.local_ledger().borrow().pending(), 0);
+    assert_eq!(root.local_ledger().borrow().len(), 1);
+    assert_eq!(root.local_ledger().borrow().settings().merge_interval_ms, 30_000);
+}
+
+#[test]
+fn the_tick_merges_what_is_due_and_counts_it() {
+    let mut root = RootExchange::new(Rc::new(Metrics::new()));
+    let host = FakeHost::new(T0);
+    assert!(root.on_configure_with_store(&root_policy(1_000), &no_env, &host.store, T0).0);
+    for i in 0..5 {
+        serve(&root, &host, 2 + i, "sk-tick");
+    }
+    assert!(root.flush_ledger(&host.store, T0 + 10, false).is_empty());
+    assert!(root.local_ledger().borrow().pending() > 0, "not due yet");
+    root.flush_ledger(&host.store, T0 + 1_000, false);
+    assert_eq!(root.local_ledger().borrow().pending(), 0);
+    let merges = root.metrics().drain().into_iter().any(|(i, u)| {
+        Metrics::TABLE.get(i).is_some_and(|(_, n)| *n == "distill_guard.ledger.merges")
+            && u != distill_guard::metrics::Pending::None
+    });
+    assert!(merges);
+}
