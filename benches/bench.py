@@ -34,6 +34,7 @@ Per configuration and request mix it measures:
     python3 benches/bench.py [--reps 5] [--seconds 4] [--rate 300] [--smoke] [--out target/bench.json]
                              [--baseline-wasm other.wasm]   # another build, enforcing
                              [--fleet]                      # distill-guard with fleet-wide state
+                             [--fleet-budgets filter]       # ... its budgets enforced by the filter
 """
 import argparse
 import json
@@ -360,6 +361,10 @@ def main():
     ap.add_argument("--fleet", action="store_true",
                     help="also run distill-guard with fleet-wide state (config dg_fleet): Redis and "
                          "envoyproxy/ratelimit from `make fleet-tools`")
+    ap.add_argument("--fleet-budgets", choices=("envoy", "filter"), default="envoy",
+                    help="with --fleet: budgets enforced by Envoy's rate limit filter (a call per request, the "
+                         "default) or by the filter itself (`fleet.budgets: filter`: batched charges, a call only "
+                         "near a limit)")
     ap.add_argument("--mixes", default="2048,2048_sse,16384,16384_sse",
                     help="comma list of request mixes to measure (default: all four)")
     a = ap.parse_args()
@@ -389,6 +394,8 @@ def main():
     policies["dg_shadow"] = json.dumps(policy)
     policy["mode"] = "enforce"
     policy["fleet"] = {"enabled": True, "tick_ms": 1000}
+    if a.fleet_budgets == "filter":
+        policy["fleet"].update({"tick_ms": 250, "max_descriptors": 1000, "budgets": "filter"})
     for b in policy["budgets"]:  # the rate limit service's limits are 32-bit
         b.update({k: min(v, 4_000_000_000) for k, v in b.items() if k.startswith("max_")})
     policies["dg_fleet"] = json.dumps(policy)
