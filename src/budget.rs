@@ -62,6 +62,13 @@ pub fn fired<'p>(
 ) -> Vec<Fired<'p>> {
     let mut fired = Vec::new();
     for b in budgets {
+        // The figures (remaining, time until room) are worked out only for a budget that is crossed.
+        let crosses = |q: Quantity, need: u64, max: Option<u64>| {
+            max.is_some_and(|max| over(record.budget_count(b.window, q), need, max))
+        };
+        if !crosses(Quantity::Requests, 1, b.max_requests) && !crosses(Quantity::Tokens, need_tokens, b.max_tokens) {
+            continue;
+        }
         let mut retry = 0u64;
         let mut crossed = false;
         let mut check = |q: Quantity, need: u64, max: u64| {

@@ -22,8 +22,10 @@ pub struct Phrases {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhraseIndex {
     filter: Box<[u64; FILTER_WORDS]>,
-    /// The first four bytes of each long phrase, sorted (searched on a filter hit).
+    /// The first four bytes of each long phrase, grouped by [`bucket`] (looked up on a filter hit).
     keys: Vec<u32>,
+    /// Where each bucket's phrases start in `keys` (and where the last one ends).
+    starts: Vec<u32>,
     /// The long phrases in the order of `keys`: category bit, first eight bytes (little-endian, zero
     /// past the end) with the mask of the bytes they cover, and the phrase.
     long: Vec<(u8, u64, u64, Vec<u8>)>,
@@ -49,6 +51,15 @@ fn word_start(text: &[u8], at: usize) -> bool {
     at == 0 || text.get(at).is_some_and(|&b| b >= 0x80) || text.get(at - 1).is_some_and(|&b| !is_alnum(b))
 }
 
+/// Buckets of the phrase table: a filter hit looks only at its bucket's phrases.
+const BUCKETS: usize = 1024;
+
+/// The bucket of a phrase's first four bytes.
+#[inline(always)]
+fn bucket(key: u32) -> usize {
+    (key.wrapping_mul(0x9e37_79b1) >> 22) as usize
+}
+
 fn filter_slot(key: u32) -> (usize, u64) {
     let h = key.wrapping_mul(0x9e37_79b1) >> (32 - FILTER_BITS);
     ((h / 64) as usize, 1u64 << (h % 64))
@@ -64,9 +75,14 @@ fn prefix_key(b: &[u8]) -> Option<u32> {
 impl PhraseIndex {
     /// Compiles the lists (bit 1 chain of thought, 2 rubric, 4 synthetic data, 8 probe).
     pub fn new(p: &Phrases) -> Self {
-        let mut index =
-            PhraseIndex { filter: Box::new([0; FILTER_WORDS]), keys: Vec::new(), long: Vec::new(), short: Vec::new() };
-        let mut long: Vec<(u32, u8, Vec<u8>)> = Vec::new();
+        let mut index = PhraseIndex {
+            filter: Box::new([0; FILTER_WORDS]),
+            keys: Vec::new(),
+            starts: Vec::new(),
+            long: Vec::new(),
+            short: Vec::new(),
+        };
+        let mut long: Vec<(usize, u32, u8, Vec<u8>)> = Vec::new();
         for (bit, list) in [(1u8, &p.chain_of_thought), (2, &p.rubric), (4, &p.synthetic_data), (8, &p.probe)] {
             for phrase in list.iter().filter(|p| !p.is_empty()) {
                 let bytes = phrase.as_bytes().to_vec();
@@ -76,14 +92,15 @@ impl PhraseIndex {
                         if let Some(w) = index.filter.get_mut(word) {
                             *w |= mask;
                         }
-                        long.push((key, bit, bytes));
+                        long.push((bucket(key), key, bit, bytes));
                     }
                     None => index.short.push((bit, bytes)),
                 }
             }
         }
         long.sort();
-        for (key, bit, phrase) in long {
+        index.starts = (0..=BUCKETS).map(|b| long.partition_point(|p| p.0 < b) as u32).collect();
+        for (_, key, bit, phrase) in long {
             let mut first = [0u8; 8];
             let n = phrase.len().min(8);
             first.iter_mut().zip(&phrase).for_each(|(d, s)| *d = *s);
@@ -105,13 +122,17 @@ impl PhraseIndex {
     /// with and `found` lacks.
     #[inline(never)]
     fn match_key(&self, key: u32, rest: &[u8], found: u8) -> u8 {
-        let from = self.keys.partition_point(|k| *k < key);
-        let same = self.keys.get(from..).unwrap_or(&[]).iter().take_while(|k| **k == key).count();
+        let b = bucket(key);
+        let (from, to) = match self.starts.get(b..b + 2) {
+            Some(&[from, to]) => (from as usize, to as usize),
+            _ => (0, 0),
+        };
         // The text's first eight bytes compared at once; the rest of a longer phrase byte by byte.
         let head = rest.first_chunk::<8>().map(|b| u64::from_le_bytes(*b));
         let mut hits = 0u8;
-        for (bit, first, mask, phrase) in self.long.get(from..from + same).unwrap_or(&[]) {
-            if (found | hits) & bit != 0 {
+        let keys = self.keys.get(from..to).unwrap_or(&[]);
+        for (k, (bit, first, mask, phrase)) in keys.iter().zip(self.long.get(from..to).unwrap_or(&[])) {
+            if *k != key || (found | hits) & bit != 0 {
                 continue;
             }
             let matched = match head {

@@ -71,9 +71,10 @@ pub enum Tokenizer {
 impl Tokenizer {
     /// The family of a model name (unknown models use cl100k, the more conservative for CJK).
     pub fn for_model(model: &str) -> Tokenizer {
-        let m = model.to_ascii_lowercase();
         let o200k = ["gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "chatgpt-4o", "o1", "o3", "o4", "gpt-oss"];
-        if o200k.iter().any(|p| m.starts_with(p)) {
+        // A case-insensitive prefix test, with no lower-cased copy of the name.
+        let starts = |p: &str| model.as_bytes().get(..p.len()).is_some_and(|m| m.eq_ignore_ascii_case(p.as_bytes()));
+        if o200k.iter().any(|p| starts(p)) {
             Tokenizer::O200k
         } else {
             Tokenizer::Cl100k

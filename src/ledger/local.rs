@@ -70,10 +70,12 @@ pub fn decisions_per_read(exact_within_requests: u64) -> u32 {
 
 impl LocalSettings {
     /// The settings a policy asks for (`ledger.merge_interval_ms`, `ledger.local_subjects`, the
-    /// detection half-life).
+    /// detection half-life). Off (write-through) under a simulation clock (`detection.clock_header`):
+    /// requests then carry their own time, which the tick's host clock cannot be compared with.
     pub fn for_policy(policy: &Policy) -> Self {
+        let simulated = policy.detection.clock_header.is_some();
         Self {
-            merge_interval_ms: policy.ledger.merge_interval_ms,
+            merge_interval_ms: if simulated { 0 } else { policy.ledger.merge_interval_ms },
             capacity: usize::try_from(policy.ledger.local_subjects).unwrap_or(usize::MAX),
             half_life_ms: policy.detection.half_life_ms,
             decisions_per_read: decisions_per_read(policy.ledger.exact_within_requests),

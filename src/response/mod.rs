@@ -28,7 +28,7 @@ pub struct EventScan {
 /// found from the colons, without decoding the JSON.
 pub fn scan_event(data: &[u8], tokenizer: Tokenizer) -> EventScan {
     let mut found = DataScan::default();
-    scan_data(data, 0, None, true, &mut found);
+    scan_data(data, 0, 0, None, true, &mut found);
     let text_tokens = found.text.iter().map(|&(a, b)| estimate_bytes(data.get(a..b).unwrap_or(&[]), tokenizer)).sum();
     EventScan { carries_usage: found.usage, text_tokens }
 }

@@ -279,12 +279,13 @@ fn on_colon(ev: &[u8], v: usize, p: usize, found: &mut DataScan) -> Option<usize
 pub(crate) fn scan_data(
     ev: &[u8],
     v: usize,
+    from: usize,
     text_at: Option<usize>,
     whole: bool,
     found: &mut DataScan,
 ) -> Option<usize> {
     let ended = || whole.then_some(ev.len());
-    let mut i = v;
+    let mut i = from;
     if let Some(s) = text_at {
         match string_end(ev, s) {
             None => return ended(),
@@ -373,15 +374,20 @@ fn append(out: &mut Vec<u8>, ev: &[u8], a: usize, b: usize) {
 
 /// True when `bytes` start with `prefix` (compared a word at a time).
 fn starts_with(bytes: &[u8], prefix: &[u8]) -> bool {
-    let Some(head) = bytes.get(..prefix.len()) else { return false };
-    let (mut a, mut b) = (head.chunks_exact(8), prefix.chunks_exact(8));
-    let word = |c: &[u8]| <[u8; 8]>::try_from(c).map(u64::from_ne_bytes).unwrap_or(0);
-    for (x, y) in (&mut a).zip(&mut b) {
-        if word(x) != word(y) {
+    let n = prefix.len();
+    let Some(head) = bytes.get(..n) else { return false };
+    if n < 8 {
+        return head == prefix;
+    }
+    let mut at = 0;
+    while at + 8 < n {
+        if word_at(head, at) != word_at(prefix, at) {
             return false;
         }
+        at += 8;
     }
-    a.remainder() == b.remainder()
+    // The last eight bytes (overlapping the words before).
+    word_at(head, n - 8) == word_at(prefix, n - 8)
 }
 
 /// Frames SSE events for metering (see above): text values are collected, events that may carry usage
@@ -533,8 +539,10 @@ impl StreamScanner {
         if self.after_cr || !self.prefix.plain || k == 0 || !starts_with(ev, &self.prefix.bytes) {
             return None;
         }
+        // The text value the prefix ends in, then the rest of the line.
+        let Some(Ok(text_end)) = string_end(ev, k) else { return None };
         let found = &mut self.found;
-        let end = match scan_data(ev, self.prefix.value, Some(k), false, found) {
+        let end = match scan_data(ev, self.prefix.value, text_end + 1, None, false, found) {
             Some(p) if !found.usage && p + 2 <= self.cap && ev.get(p..p + 2) == Some(b"\n\n") => p + 2,
             _ => {
                 found.text.clear();
@@ -542,6 +550,7 @@ impl StreamScanner {
                 return None;
             }
         };
+        append(&mut self.text, ev, k, text_end);
         for &(a, b) in &found.text {
             append(&mut self.text, ev, a, b);
         }
@@ -566,7 +575,7 @@ impl StreamScanner {
                 // state there, so the scan goes on from it.
                 self.at = self.prefix.at;
                 let (ls, v) = (self.at.line, self.prefix.value);
-                match scan_data(ev, v, Some(k), false, &mut self.found) {
+                match scan_data(ev, v, v, Some(k), false, &mut self.found) {
                     Some(p) => self.data_line(ev, v, p),
                     None => {
                         // The line is incomplete: read again when whole.
@@ -600,7 +609,7 @@ impl StreamScanner {
                         let v = ls + 5 + usize::from(space == b' ');
                         let mark = self.found.text.len();
                         let usage = self.found.usage;
-                        if let Some(p) = scan_data(ev, v, None, false, &mut self.found) {
+                        if let Some(p) = scan_data(ev, v, v, None, false, &mut self.found) {
                             self.remember(ev, v, mark);
                             self.data_line(ev, v, p);
                             continue;
@@ -626,7 +635,7 @@ impl StreamScanner {
             match field {
                 b"data" => {
                     let mark = self.found.text.len();
-                    scan_data(ev.get(..p).unwrap_or(&[]), v, None, true, &mut self.found);
+                    scan_data(ev.get(..p).unwrap_or(&[]), v, v, None, true, &mut self.found);
                     self.remember(ev, v, mark);
                     self.data_line(ev, v, p);
                 }

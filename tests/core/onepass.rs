@@ -640,3 +640,27 @@ fn degrade_by_spans_equals_the_parse_and_reserialise_definition() {
         br#"{"model":"m","messages":[{"role":"user","content":"a\u00e9 1.50"}],"temperature":1.0}"#.to_vec()
     );
 }
+
+#[test]
+fn tokenizer_family_is_the_lower_cased_prefix_test() {
+    let prefixes = ["gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "chatgpt-4o", "o1", "o3", "o4", "gpt-oss"];
+    let names = [
+        "GPT-4o-mini",
+        "gpt-4",
+        "O3-pro",
+        "o",
+        "",
+        "gpt-4.1-nano",
+        "chatGPT-4O",
+        "gPt-OsS-120b",
+        "é-gpt-5",
+        "gpt-5é",
+        "claude",
+        "o4",
+    ];
+    for name in names {
+        let lower = name.to_ascii_lowercase();
+        let expected = if prefixes.iter().any(|p| lower.starts_with(p)) { Tokenizer::O200k } else { Tokenizer::Cl100k };
+        assert_eq!(Tokenizer::for_model(name), expected, "{name}");
+    }
+}
