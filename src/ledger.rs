@@ -658,10 +658,7 @@ impl<'a> Ledger<'a> {
         hint: Option<u64>,
         decide: &mut dyn FnMut(&mut Record) -> Update,
     ) -> Result<Updated, LedgerError> {
-        match self.local.and_then(|l| l.try_borrow_mut().ok()) {
-            Some(mut local) => local.update(self, subject, now_ms, hint, decide, local::Kind::Decision),
-            None => self.update_shared(subject, now_ms, hint, decide),
-        }
+        self.update_as(local::Kind::Decision, subject, now_ms, hint, decide)
     }
 
     /// A correction of a subject's counters (settlement, refund): on this worker's view while the
@@ -674,8 +671,20 @@ impl<'a> Ledger<'a> {
         hint: Option<u64>,
         decide: &mut dyn FnMut(&mut Record) -> Update,
     ) -> Result<Updated, LedgerError> {
+        self.update_as(local::Kind::Correction, subject, now_ms, hint, decide)
+    }
+
+    /// [`Ledger::update`] and [`Ledger::change`]: through this worker's view when it has one.
+    fn update_as(
+        &self,
+        kind: local::Kind,
+        subject: &Subject,
+        now_ms: u64,
+        hint: Option<u64>,
+        decide: &mut dyn FnMut(&mut Record) -> Update,
+    ) -> Result<Updated, LedgerError> {
         match self.local.and_then(|l| l.try_borrow_mut().ok()) {
-            Some(mut local) => local.update(self, subject, now_ms, hint, decide, local::Kind::Correction),
+            Some(mut local) => local.update(self, subject, now_ms, hint, decide, kind),
             None => self.update_shared(subject, now_ms, hint, decide),
         }
     }
