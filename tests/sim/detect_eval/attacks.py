@@ -418,14 +418,14 @@ def farm_notes_en(rng, c, n, t0, world):
                                                               answer(r, world, 380), "chain_of_thought", "en"), 1.5)
 
 
-TRIO_EN = ["Show your work on this one, then give the answer on its own line. {q}",
+TRIO_EN = ["For my notes, please lay out the working in numbered lines before the final result. {q}",
            "Solve the following. Number each line of your working and put the result at the very end. {q}",
            "Here is a problem from our set; write down what you figure out along the way, then the answer. {q}"]
 
 
 def slow_trio_en(rng, c, n, t0, world):
-    """8 keys, one request every ~35 minutes each, each request on one of three templates (one with a
-    listed phrase): no template dominates a key's traffic."""
+    """8 keys, one request every ~35 minutes each, each request on one of three templates the intent
+    model reads as chain of thought one time in three to eight: no template dominates a key's traffic."""
     return _slow(rng, n, t0, "slow_trio_en", 8, lambda r: (chat([user(pick(r, TRIO_EN).format(q=pick(r, c.math)))],
                                                                  "gpt-4o"),
                                                             answer(r, world, 400), "chain_of_thought", "en"), 35)
