@@ -194,16 +194,21 @@ impl CampaignSlot {
     /// Distinct credentials tagged while the fingerprint dominated their traffic, over the current
     /// and previous window (estimated; never more than the credentials).
     pub fn tagged(&self) -> f32 {
-        let credentials = self.credentials.union(&self.credentials_prev).estimate();
+        self.tagged_within(self.credentials.union(&self.credentials_prev).estimate())
+    }
+
+    fn tagged_within(&self, credentials: f32) -> f32 {
         if self.tagged == Sketch::default() && self.tagged_prev == Sketch::default() {
             return 0.0;
         }
         self.tagged.union(&self.tagged_prev).estimate().min(credentials)
     }
 
-    /// What the slot says about its cohort.
+    /// What the slot says about its cohort (each sketch estimated once).
     pub fn cohort(&self) -> Cohort {
-        Cohort { view: self.view(), flagged: self.flagged(), tagged: self.tagged() }
+        let view = self.view();
+        let flagged = self.flagged.union(&self.flagged_prev).estimate().min(view.contents);
+        Cohort { view, flagged, tagged: self.tagged_within(view.credentials) }
     }
 }
 
