@@ -445,7 +445,8 @@ fn campaign_evidence(
         evidence.template = larger(local.map(|c| c.view), fleet.template);
     }
     if campaign_system_prompt(policy, facts).is_some() {
-        let local = table.observe_full(FingerprintKind::SystemPrompt, shape.system, who, shape.content, flagged, now_ms);
+        let local =
+            table.observe_full(FingerprintKind::SystemPrompt, shape.system, who, shape.content, flagged, now_ms);
         evidence.system_prompt_intent = cohort_share(local);
         evidence.system_prompt_tagged = local.map_or(0.0, |c| c.tagged);
         evidence.system_prompt = larger(local.map(|c| c.view), fleet.system_prompt);

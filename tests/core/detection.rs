@@ -870,11 +870,14 @@ fn confirmed_campaign_strength_needs_many_tagged_keys_that_are_most_of_the_campa
     use distill_guard::campaign::CampaignView;
     use distill_guard::detection::{confirmed_campaign, CampaignEvidence};
     let cfg = DetectionConfig::parse(None).unwrap();
-    let mut profile = Profile::default();
-    profile.requests = 5.0;
+    let mut profile = Profile { requests: 5.0, ..Default::default() };
     let view = Some(CampaignView { credentials: 60.0, contents: 500.0 });
     let at = |tagged: f32, view: Option<CampaignView>, profile: &Profile| {
-        confirmed_campaign(&cfg, profile, &CampaignEvidence { template: view, template_tagged: tagged, ..Default::default() })
+        confirmed_campaign(
+            &cfg,
+            profile,
+            &CampaignEvidence { template: view, template_tagged: tagged, ..Default::default() },
+        )
     };
     assert_eq!(at(54.0, view, &profile), 1.0);
     assert_eq!(at(3.0, view, &profile), 0.0, "three tagged keys confirm nothing");
