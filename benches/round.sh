@@ -9,6 +9,7 @@
 #                             instruction row re-recorded, shared-data calls in steady state and the wasm
 #                             heap (V8 harness, simulated clock), then the CI regression check
 #   benches/round.sh summary  issue 16's targets and the README's sizing figures from the saved files
+#   benches/round.sh fill     the saved tables into BENCHMARKS.md's marked blocks (<!-- round:NAME -->)
 #
 # Outputs: target/round/*.json and *.txt (the tables printed by each run), commit in target/round/commit.
 # Tunables: BENCH_REPS (4), BENCH_SECONDS (3) for the Envoy run; LAT_REPS (5), LAT_SECONDS (3) for the latency run.
@@ -54,14 +55,20 @@ counts)
   cat "$OUT/instructions.txt" "$OUT/wasm-counts.txt"
   echo "$(stamp) regression check against the new reference"
   python3 benches/instructions.py --targets --check | tee "$OUT/regress.txt" || status=1
+  echo "$(stamp) token estimator accuracy, module size"
+  cargo test --release --test estimator_accuracy -- --nocapture 2>/dev/null | tee "$OUT/estimator.txt" || status=1
+  ls -l target/wasm32-wasip1/release/distill_guard.wasm | awk '{print $5}' >"$OUT/module-bytes.txt"
   echo "$(stamp) counts done (status $status)"
   exit $status
   ;;
 summary)
   python3 benches/round_summary.py --dir "$OUT"
   ;;
+fill)
+  python3 benches/round_summary.py --dir "$OUT" --fill BENCHMARKS.md
+  ;;
 *)
-  sed -n '2,16p' "$0"
+  sed -n '2,17p' "$0"
   exit 2
   ;;
 esac

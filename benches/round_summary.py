@@ -4,12 +4,18 @@
 (latency_breakdown.py --out), the V8 harness (wasm_bench.py --out) and the instruction counts
 (instructions.py --json). Prints markdown; every figure is computed from the files, nothing is typed in.
 
-    python3 benches/round_summary.py [--dir target/round]
+    python3 benches/round_summary.py [--dir target/round] [--fill BENCHMARKS.md]
+
+--fill replaces each block `<!-- round:NAME -->` … `<!-- /round:NAME -->` of a markdown file with the
+tables of target/round/NAME.txt (its log lines left out; NAME `summary` is this script's own output).
 """
 import argparse
+import io
 import json
 import os
+import re
 import statistics
+from contextlib import redirect_stdout
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -43,14 +49,56 @@ def verdict(value, target, lower_is_better):
     return f"no: {target - value:.2f} short"
 
 
+# Lines of a run's output that are its log, not its tables.
+LOG = re.compile(r"^(\S+ \d+ \{|peer_go_wasm metered|usage-chunk filter:|recorded |\d\d:\d\d:\d\d |running \d+ test|"
+                 r"test )")
+
+
+def fill(path, directory):
+    """Replace the marked blocks of `path` with the saved tables; returns the names filled."""
+    with open(path) as f:
+        text = f.read()
+    done = []
+
+    def block(m):
+        name = m.group(1)
+        if name == "summary":
+            out = io.StringIO()
+            with redirect_stdout(out):
+                summary(directory)
+            body = out.getvalue()
+        else:
+            source = os.path.join(directory, f"{name}.txt")
+            if not os.path.exists(source):
+                return m.group(0)
+            with open(source) as f:
+                body = "".join(line for line in f if not LOG.match(line))
+        done.append(name)
+        return f"<!-- round:{name} -->\n{body.strip()}\n<!-- /round:{name} -->"
+
+    text = re.sub(r"<!-- round:([\w-]+) -->.*?<!-- /round:\1 -->", block, text, flags=re.S)
+    with open(path, "w") as f:
+        f.write(text)
+    return done
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dir", default=os.path.join(ROOT, "target", "round"))
+    ap.add_argument("--fill", metavar="MARKDOWN", help="fill the marked blocks of this file")
     a = ap.parse_args()
-    proxy = load(os.path.join(a.dir, "bench-proxy.json"))
-    latency = load(os.path.join(a.dir, "latency.json"))
-    wasm = load(os.path.join(a.dir, "wasm-counts.json"))
-    instr = load(os.path.join(a.dir, "instructions.json"))
+    if a.fill:
+        print("filled:", ", ".join(fill(a.fill, a.dir)) or "nothing")
+        return 0
+    return summary(a.dir)
+
+
+def summary(directory):
+    """Prints issue 16's targets and the sizing figures of the round saved in `directory`."""
+    proxy = load(os.path.join(directory, "bench-proxy.json"))
+    latency = load(os.path.join(directory, "latency.json"))
+    wasm = load(os.path.join(directory, "wasm-counts.json"))
+    instr = load(os.path.join(directory, "instructions.json"))
     rows = []
     if proxy:
         for mix, label, target in (("2048", "capacity, 2 KB JSON, vs the no-op filter", 0.75),
