@@ -15,6 +15,7 @@ import json
 import os
 import re
 import statistics
+import subprocess
 from contextlib import redirect_stdout
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -49,6 +50,8 @@ def verdict(value, target, lower_is_better):
     return f"no: {target - value:.2f} short"
 
 
+# The main commit the round compares its instruction counts with (the start of round three).
+START = "8720c03"
 # Lines of a run's output that are its log, not its tables.
 LOG = re.compile(r"^(\S+ \d+ \{|peer_go_wasm metered|usage-chunk filter:|recorded |\d\d:\d\d:\d\d |running \d+ test|"
                  r"test )")
@@ -62,10 +65,11 @@ def fill(path, directory):
 
     def block(m):
         name = m.group(1)
-        if name == "summary":
+        if name in COMPUTED:
             out = io.StringIO()
             with redirect_stdout(out):
-                summary(directory)
+                if COMPUTED[name](directory):
+                    return m.group(0)
             body = out.getvalue()
         else:
             source = os.path.join(directory, f"{name}.txt")
@@ -74,12 +78,79 @@ def fill(path, directory):
             with open(source) as f:
                 body = "".join(line for line in f if not LOG.match(line))
         done.append(name)
+        if "\n" not in m.group(0):  # an inline block (a figure in a sentence)
+            return f"<!-- round:{name} -->{body.strip()}<!-- /round:{name} -->"
         return f"<!-- round:{name} -->\n{body.strip()}\n<!-- /round:{name} -->"
 
     text = re.sub(r"<!-- round:([\w-]+) -->.*?<!-- /round:\1 -->", block, text, flags=re.S)
     with open(path, "w") as f:
         f.write(text)
     return done
+
+
+def instructions(directory):
+    """Every instruction row of this round against the reference at the start of the round."""
+    now = load(os.path.join(directory, "instructions.json"))
+    if not now:
+        return 1
+    start = json.loads(subprocess.run(["git", "show", f"{START}:benches/instructions.json"], cwd=ROOT,
+                                      capture_output=True, text=True, check=True).stdout)
+    print(f"| measurement | start of round ({START}) | this round | change |\n|---|---|---|---|")
+    for name, value in now.items():
+        before = start.get(name)
+        change = f"{(value - before) / before:+.1%}" if before else "new"
+        print(f"| {name} | {f'{before:,}' if before else ''} | {value:,} | {change} |")
+    return 0
+
+
+def stream(directory):
+    """The per-event cost with and without the usage-chunk filter, from this round's counts."""
+    now = load(os.path.join(directory, "instructions.json"))
+    if not now:
+        return 1
+    print("| request | 100 events | 300 events | per event | target |\n|---|---|---|---|---|")
+    for kind, label, measure in (("SSE", "no `stream` field (usage counted, nothing removed)",
+                                  "instructions per SSE event"),
+                                 ("SSE (usage chunk removed)", "`\"stream\": true` alone (include_usage injected, "
+                                  "usage chunk removed)", "instructions per SSE event, usage chunk removed")):
+        a, b = (now.get(f"exchange 2 KB {kind} {n} events") for n in (100, 300))
+        if a and b:
+            print(f"| {label} | {a:,} | {b:,} | {now[measure]:,} | ≤ 400 |")
+    return 0
+
+
+def core(directory):
+    """`cargo bench --bench core`'s lines as a table."""
+    path = os.path.join(directory, "core.txt")
+    if not os.path.exists(path):
+        return 1
+    print("| measurement | µs/op | MB/s |\n|---|---|---|")
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"^(.*?)\s+([\d.]+) (µs/op|shared-data calls/op)\s*(?:([\d.]+) MB/s)?\s*$", line)
+            if m and m.group(3) == "µs/op":
+                print(f"| {m.group(1)} | {m.group(2)} | {m.group(4) or ''} |")
+            elif m:
+                print(f"| {m.group(1)}: shared-data calls per operation | {m.group(2)} | |")
+    return 0
+
+
+def module_bytes(directory):
+    path = os.path.join(directory, "module-bytes.txt")
+    if not os.path.exists(path):
+        return 1
+    with open(path) as f:
+        print(f"{int(f.read().strip()):,}")
+    return 0
+
+
+def commit(directory):
+    path = os.path.join(directory, "commit")
+    if not os.path.exists(path):
+        return 1
+    with open(path) as f:
+        print(f.read().strip())
+    return 0
 
 
 def main():
@@ -159,6 +230,10 @@ def summary(directory):
         print(f"\nwasm heap: {h['empty']:,} B empty, {h['full']:,} B once the ledger view is full "
               f"({h['per_subject']:,.0f} B a subject), {h['after']:,} B after {h['requests']:,} more exchanges.")
     return 0
+
+
+COMPUTED = {"summary": lambda d: summary(d) and 0, "instructions": instructions, "stream": stream, "core": core,
+            "commit": commit, "module-bytes": module_bytes}
 
 
 if __name__ == "__main__":
