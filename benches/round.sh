@@ -4,7 +4,8 @@
 #   benches/round.sh build    build everything the runs need (module, baselines, peer, bench binary) and
 #                             check that the host-call floor still makes distill-guard's calls
 #   benches/round.sh quiet    the timed runs, on a quiet machine (~17 min): the Envoy side-by-side run
-#                             (8 configurations, 5 mixes, capacity), the latency run, the V8 harness's µs
+#                             (8 configurations, 5 mixes, capacity), the latency run, the V8 harness's µs,
+#                             the core's micro-benchmarks
 #   benches/round.sh counts   the exact counts (need no quiet machine; ~6 min on 2 cores): every
 #                             instruction row re-recorded, shared-data calls in steady state and the wasm
 #                             heap (V8 harness, simulated clock), then the CI regression check
@@ -40,6 +41,8 @@ quiet)
     | tee "$OUT/latency.txt"
   echo "$(stamp) V8 harness timing"
   python3 benches/wasm_bench.py --parts timing --out "$OUT/wasm-timing.json" | tee "$OUT/wasm-timing.txt"
+  echo "$(stamp) core micro-benchmarks"
+  CARGO_PROFILE_BENCH_STRIP=false cargo bench --bench core 2>/dev/null | tee "$OUT/core.txt"
   echo "$(stamp) quiet runs done"
   ;;
 counts)
@@ -68,7 +71,7 @@ fill)
   python3 benches/round_summary.py --dir "$OUT" --fill BENCHMARKS.md
   ;;
 *)
-  sed -n '2,17p' "$0"
+  sed -n '2,18p' "$0"
   exit 2
   ;;
 esac
