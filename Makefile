@@ -240,7 +240,7 @@ bench-instructions: valgrind-tool ## Instruction counts (callgrind) of the per-r
 bench-regress: valgrind-tool ## CI check: fails when instructions per 2 KB exchange or per SSE event grow > 10% over benches/instructions.json
 	python3 benches/instructions.py --targets --check
 
-bench-wasm: build noop-filter ## The module alone in V8 (node): µs and host calls per exchange, wasm heap after 1M exchanges
+bench-wasm: build noop-filter ## The module alone in V8 (node): µs and host calls per exchange, shared-data calls per request in steady state (simulated clock, by traffic shape), wasm heap flat once the ledger view is full (1M exchanges)
 	python3 benches/wasm_bench.py
 
 bench: bench-estimator bench-core bench-instructions bench-wasm bench-proxy bench-latency bench-cost ## All benchmarks (results go in BENCHMARKS.md)

@@ -31,7 +31,12 @@ Per configuration and request mix it measures:
     one credential, since oha cannot vary headers), or, when oha is absent (the CI smoke run),
     benches/openloop.py (Python asyncio, rotating 10,000 credentials, ~1 ms of its own overhead).
 
-    python3 benches/bench.py [--reps 5] [--seconds 4] [--rate 300] [--smoke] [--out target/bench.json]
+Request mixes (--mixes): 2 KB and 16 KB chat requests answered in JSON or by a 300-event SSE stream, and
+16 KB streamed to a client that sent `"stream": true` without include_usage (`16384_sse_strip`: distill-
+guard injects include_usage and removes the usage-only chunk from the answer; the run checks it did).
+
+    python3 benches/bench.py [--reps 5] [--seconds 4] [--latency-seconds N] [--rate 300] [--smoke]
+                             [--mixes 2048,2048_sse,16384,16384_sse,16384_sse_strip] [--out target/bench.json]
                              [--baseline-wasm other.wasm]   # another build, enforcing
                              [--fleet]                      # distill-guard with fleet-wide state
                              [--fleet-budgets filter]       # ... its budgets enforced by the filter
@@ -67,6 +72,18 @@ HOSTCALLS_SPEC = "shared_get=1.645 shared_set=0.964 header_set=4 clock=1 propert
 CONFIGS = ["no_filter", "noop_wasm", "reads_only", "host_calls", "peer_go_wasm", "dg_shadow", "dg_enforce"]
 # The host-call floor's spec for the reads-only floor: none of the optional calls, only the four reads.
 READS_ONLY_SPEC = ""
+# Request mixes: name -> (request bytes, SSE answer, the request streams without include_usage). The SSE
+# mixes' requests carry no `stream` field (the answer's content type makes it a stream); `_strip` sends
+# `"stream": true` alone, so distill-guard injects `include_usage` and removes the usage-only chunk from
+# the answer (the usage-chunk filter).
+MIXES = {"2048": (2048, False, False), "2048_sse": (2048, True, False), "16384": (16384, False, False),
+         "16384_sse": (16384, True, False), "16384_sse_strip": (16384, True, True)}
+DEFAULT_MIXES = "2048,2048_sse,16384,16384_sse,16384_sse_strip"
+
+
+def mix_label(mix):
+    size, sse, strip = MIXES[mix]
+    return f"{size // 1024} KB{' SSE' if sse else ''}{', usage chunk removed' if strip else ''}"
 
 LUA = """
 local f = io.open(os.getenv("DG_BODY"), "rb")
@@ -88,10 +105,15 @@ def free_port():
         return s.getsockname()[1]
 
 
-def chat_body(size):
+def chat_body(size, stream=False):
+    """A chat-completion request of `size` bytes; with `stream`, `"stream": true` without
+    `stream_options` (as most streaming clients send it: distill-guard injects `include_usage` and
+    removes the usage-only chunk from the answer)."""
     text = ("The quick brown fox jumps over the lazy dog while the model explains photosynthesis. " * 400)
     body = {"model": "gpt-4o", "messages": [{"role": "system", "content": "You are a helpful assistant."},
                                               {"role": "user", "content": ""}], "max_tokens": 512}
+    if stream:
+        body["stream"] = True
     base = len(json.dumps(body))
     body["messages"][1]["content"] = text[: max(0, size - base)]
     return json.dumps(body).encode()
@@ -298,6 +320,34 @@ def check_peer(proxies):
     return None
 
 
+def check_strip(proxies, body_file):
+    """The usage-chunk mix must exercise the usage-chunk filter: through distill-guard the answer to a
+    `"stream": true` request without include_usage arrives without the usage-only chunk (the upstream
+    sends it), and the filter counted the injection."""
+    with open(body_file, "rb") as f:
+        body = f.read()
+    answers = {}
+    for kind in ("noop_wasm", "dg_enforce"):
+        if kind not in proxies:
+            return None
+        _, _, listen, _ = proxies[kind]
+        req = urllib.request.Request(f"http://127.0.0.1:{listen}/sse/v1/chat/completions", data=body, method="POST",
+                                     headers={"authorization": "Bearer sk-bench-strip-check",
+                                              "content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            answers[kind] = r.read()
+    _, _, _, admin = proxies["dg_enforce"]
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin}/stats?filter=distill_guard.usage_injected", timeout=5) as r:
+        injected = sum(int(line.rsplit(":", 1)[1]) for line in r.read().decode().splitlines() if ":" in line)
+    usage = {kind: b'"usage"' in answer for kind, answer in answers.items()}
+    if not usage["noop_wasm"] or usage["dg_enforce"] or not injected:
+        return ("the usage-chunk mix did not exercise the usage-chunk filter (usage chunk through the no-op: "
+                f"{usage['noop_wasm']}, through distill-guard: {usage['dg_enforce']}, usage_injected: {injected})")
+    print(f"usage-chunk filter: the usage chunk passes the no-op filter and not distill-guard (usage_injected {injected})",
+          flush=True)
+    return None
+
+
 def bench_policy():
     """The shipped policy with its budgets raised out of the way: the benchmarks measure the filter's
     cost, not its throttling."""
@@ -351,6 +401,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--seconds", type=int, default=4)
+    ap.add_argument("--latency-seconds", type=int, default=None,
+                    help="length of each fixed-rate latency run (default: --seconds; 0: no latency runs, "
+                         "capacity only, as when `make bench-latency` measures latency)")
     ap.add_argument("--rate", type=float, default=300, help="fixed arrival rate (req/s) for the latency runs")
     ap.add_argument("--smoke", action="store_true", help="one short rep, to keep the benchmark working in CI")
     ap.add_argument("--out", default=os.path.join(ROOT, "target", "bench.json"))
@@ -365,10 +418,15 @@ def main():
                     help="with --fleet: budgets enforced by Envoy's rate limit filter (a call per request, the "
                          "default) or by the filter itself (`fleet.budgets: filter`: batched charges, a call only "
                          "near a limit)")
-    ap.add_argument("--mixes", default="2048,2048_sse,16384,16384_sse",
-                    help="comma list of request mixes to measure (default: all four)")
+    ap.add_argument("--mixes", default=DEFAULT_MIXES,
+                    help=f"comma list of request mixes to measure (default: {DEFAULT_MIXES})")
     a = ap.parse_args()
     a.mixes = [m for m in a.mixes.split(",") if m]
+    unknown = [m for m in a.mixes if m not in MIXES]
+    if unknown:
+        ap.error(f"--mixes: unknown {', '.join(unknown)} (known: {', '.join(MIXES)})")
+    if a.latency_seconds is None:
+        a.latency_seconds = a.seconds
     configs = CONFIGS + (["dg_baseline"] if a.baseline_wasm else []) + (["dg_fleet"] if a.fleet else [])
     if a.report:
         with open(a.report) as f:
@@ -383,11 +441,11 @@ def main():
     with open(lua, "w") as f:
         f.write(LUA)
     bodies = {}
-    for size in (2048, 16384):
-        path = os.path.join(work, f"body{size}.json")
+    for size, _, strip in MIXES.values():
+        path = os.path.join(work, f"body{size}{'-stream' if strip else ''}.json")
         with open(path, "wb") as f:
-            f.write(chat_body(size))
-        bodies[size] = path
+            f.write(chat_body(size, stream=strip))
+        bodies[(size, strip)] = path
     policy = bench_policy()
     policies = {"dg_enforce": json.dumps(policy), "dg_baseline": json.dumps(policy)}
     policy["mode"] = "shadow"
@@ -436,24 +494,27 @@ def run(a, configs, policies, bodies, lua, work, results, ratelimit_port):
             side.add(kind, kind, policies.get(kind, "{}"), a.baseline_wasm, ratelimit_port=ratelimit_port)
         side.wait_ready()
         proxies = side.proxies
-        mixes = [(size, stream) for size in (2048, 16384) for stream in (False, True)
-                 if f"{size}{'_sse' if stream else ''}" in a.mixes]
+        mixes = [m for m in MIXES if m in a.mixes]
         for rep in range(a.reps):
             rows = {kind: {"rep": rep} for kind in configs}
-            for size, stream in mixes:
+            for mix in mixes:
+                size, stream, strip = MIXES[mix]
+                body = bodies[(size, strip)]
                 # Alternate the order between repetitions (A B C D, then D C B A).
                 order = configs if rep % 2 == 0 else configs[::-1]
                 for kind in order:
                     proc, _, listen, admin = proxies[kind]
                     keys = 10_000 if kind.startswith("dg_") else 1
                     url = f"http://127.0.0.1:{listen}/{'sse/' if stream else ''}v1/chat/completions"
-                    wrk(url, bodies[size], keys, 16, 1, lua)  # warm up
+                    wrk(url, body, keys, 16, 1, lua)  # warm up
                     cpu0, done0 = proc_cpu_seconds(proc.pid), completed(admin)
-                    sat = wrk(url, bodies[size], keys, 16, a.seconds, lua)
+                    sat = wrk(url, body, keys, 16, a.seconds, lua)
                     cpu1, done1 = proc_cpu_seconds(proc.pid), completed(admin)
-                    lat = fixed_rate(url, bodies[size], a.rate, a.seconds, keys)
+                    lat = (fixed_rate(url, body, a.rate, a.latency_seconds, keys) if a.latency_seconds else
+                           {"p50_us": None, "p90_us": None, "p99_us": None, "generator_late": 0, "tool": None,
+                            "statuses": {}})
                     bad = sum(n for st, n in lat["statuses"].items() if st != 200)
-                    rows[kind][f"{size}{'_sse' if stream else ''}"] = {
+                    rows[kind][mix] = {
                         "rps": sat["rps"], "cpu_us": (cpu1 - cpu0) * 1e6 / max(1, done1 - done0),
                         "p50_us": lat["p50_us"], "p90_us": lat["p90_us"], "p99_us": lat["p99_us"],
                         "generator_late": lat["generator_late"], "latency_tool": lat["tool"],
@@ -461,63 +522,76 @@ def run(a, configs, policies, bodies, lua, work, results, ratelimit_port):
             for kind in configs:
                 results[kind].append(rows[kind])
                 print(kind, rep, json.dumps(rows[kind]), flush=True)
-        failed = check_peer(proxies)
+        failed = check_peer(proxies) or (check_strip(proxies, bodies[(16384, True)])
+                                         if "16384_sse_strip" in mixes else None)
         if failed:
             raise SystemExit(failed)
 
 
 def report(results, a):
+    """The run's tables (markdown): capacity paired within each repetition against no filter, the no-op
+    filter, the reads-only floor and the peer; latency when measured; the least-disturbed runs."""
+    kinds = [c for c in CONFIGS + ["dg_baseline", "dg_fleet"] if results.get(c)]
+    first = results["no_filter"][0] if results["no_filter"] else {}
+    measured = [m for m in MIXES if m in first]
+    refs = [r for r in ("no_filter", "noop_wasm", "reads_only", "peer_go_wasm") if results.get(r)]
+    names = {"no_filter": "no filter", "noop_wasm": "no-op", "reads_only": "reads-only floor", "peer_go_wasm": "the peer"}
+
     def med(kind, mix, field):
         return statistics.median(r[mix][field] for r in results[kind])
 
+    def each(kind, ref, mix, f):
+        return [f(r[mix], q[mix]) for r, q in zip(results[kind], results[ref])]
+
     def paired(kind, ref, mix, f):
         """Median over repetitions of f(this, reference) measured in the same repetition."""
-        return statistics.median(f(r[mix], q[mix]) for r, q in zip(results[kind], results[ref]))
+        return statistics.median(each(kind, ref, mix, f))
 
-    first = results["no_filter"][0] if results["no_filter"] else {}
-    tool = next((v.get("latency_tool", "?") for k, v in first.items() if k != "rep"), "?")
-    lines = [f"{a.reps} interleaved repetitions, {a.seconds} s per measurement, latency at {a.rate:.0f} req/s "
-             f"({tool}). Absolute figures are medians; ratios and added latency are medians of the ratios and "
-             "differences paired within each repetition.",
-             "",
-             "| mix | config | req/s (wrk, 16 conns) | vs no filter | vs no-op | proxy CPU µs/req | capacity vs no filter | capacity vs no-op | p50 µs | p50 added vs no filter | p99 µs |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    measured = [m for m in ("2048", "2048_sse", "16384", "16384_sse") if results["no_filter"] and m in results["no_filter"][0]]
+    def capacity(r, q):
+        return q["cpu_us"] / r["cpu_us"]
+
+    latency = any(v.get("p50_us") is not None for k, v in first.items() if k != "rep")
+    tool = next((v.get("latency_tool") for k, v in first.items() if k != "rep"), None)
+    lines = [f"{a.reps} interleaved repetitions, {a.seconds} s of wrk (16 connections, closed loop) per "
+             "measurement" + (f", latency at {a.rate:.0f} req/s for {a.latency_seconds} s ({tool})" if latency else
+                              ", no latency runs (`make bench-latency` measures latency)") +
+             ". proxy CPU µs/req: medians; capacity = the reference's proxy CPU per request / this one's (the "
+             "throughput ratio when the proxy's core saturates), paired within each repetition, median over "
+             "repetitions (range in brackets for the no-op column).", "",
+             "| mix | config | proxy CPU µs/req | " + " | ".join(f"capacity vs {names[r]}" for r in refs) +
+             " | req/s (wrk) |", "|---|---|---|" + "---|" * len(refs) + "---|"]
     for mix in measured:
-        for kind in [c for c in CONFIGS + ["dg_baseline", "dg_fleet"] if results.get(c)]:
-            rps, p50, p99, cpu = (med(kind, mix, f) for f in ("rps", "p50_us", "p99_us", "cpu_us"))
-            ratio = {ref: paired(kind, ref, mix, lambda r, q: r["rps"] / q["rps"]) for ref in ("no_filter", "noop_wasm")}
-            capacity = {ref: paired(kind, ref, mix, lambda r, q: q["cpu_us"] / r["cpu_us"])
-                        for ref in ("no_filter", "noop_wasm")}
-            added = paired(kind, "no_filter", mix, lambda r, q: r["p50_us"] - q["p50_us"])
-            lines.append(f"| {mix.replace('_sse', ' SSE').replace('2048', '2 KB').replace('16384', '16 KB')} | {kind} | "
-                         f"{rps:.0f} | {ratio['no_filter']:.2f} | {ratio['noop_wasm']:.2f} | {cpu:.0f} | "
-                         f"{capacity['no_filter']:.2f} | {capacity['noop_wasm']:.2f} | {p50:.0f} | {added:+.0f} | {p99:.0f} |")
-    lines += ["", "capacity = the proxy's CPU per request of the reference divided by this configuration's: the "
-              "throughput ratio at saturation of the proxy's core.", "",
-              "Least-disturbed runs: other tenants only ever slow a run down, so the minimum proxy CPU per request "
-              "over the repetitions is the least noisy estimate of each configuration's own cost.", "",
-              "| mix | config | min proxy CPU µs/req | capacity vs no filter | capacity vs no-op |", "|---|---|---|---|---|"]
-    for mix in measured:
-        lo = {kind: min(r[mix]["cpu_us"] for r in results[kind]) for kind in CONFIGS + ["dg_baseline", "dg_fleet"] if results.get(kind)}
-        for kind, cpu in lo.items():
-            lines.append(f"| {mix.replace('_sse', ' SSE').replace('2048', '2 KB').replace('16384', '16 KB')} | {kind} | "
-                         f"{cpu:.0f} | {lo['no_filter'] / cpu:.2f} | {lo['noop_wasm'] / cpu:.2f} |")
-    floors = [ref for ref in ("reads_only", "peer_go_wasm") if results.get(ref)]
-    if floors:
-        names = {"reads_only": "the reads-only floor", "peer_go_wasm": "the peer"}
-        lines += ["", "Against the reads-only floor and the peer (paired within each repetition, medians):", "",
-                  "| mix | config | " + " | ".join(f"capacity vs {names[r]}" for r in floors) + " | " +
-                  " | ".join(f"p50 added vs {names[r]}" for r in floors) + " |",
-                  "|---|---|" + "---|" * (2 * len(floors))]
+        for kind in kinds:
+            cells = []
+            for ref in refs:
+                c = paired(kind, ref, mix, capacity)
+                if ref == "noop_wasm" and kind != ref:
+                    spread = each(kind, ref, mix, capacity)
+                    cells.append(f"{c:.2f} ({min(spread):.2f}–{max(spread):.2f})")
+                else:
+                    cells.append(f"{c:.2f}")
+            lines.append(f"| {mix_label(mix)} | {kind} | {med(kind, mix, 'cpu_us'):.0f} | " + " | ".join(cells) +
+                         f" | {med(kind, mix, 'rps'):.0f} |")
+    if latency:
+        lat_refs = [r for r in ("no_filter", "reads_only", "peer_go_wasm") if r in refs]
+        lines += ["", f"Latency at a fixed {a.rate:.0f} req/s (open loop, coordinated-omission corrected, one "
+                  "credential); added p50: medians of the differences paired within each repetition.", "",
+                  "| mix | config | p50 µs | " + " | ".join(f"p50 added vs {names[r]}" for r in lat_refs) +
+                  " | p99 µs |", "|---|---|---|" + "---|" * len(lat_refs) + "---|"]
         for mix in measured:
-            for kind in [c for c in CONFIGS + ["dg_baseline", "dg_fleet"]
-                         if results.get(c) and c not in ("no_filter", "noop_wasm")]:
-                cap = [paired(kind, ref, mix, lambda r, q: q["cpu_us"] / r["cpu_us"]) for ref in floors]
-                add = [paired(kind, ref, mix, lambda r, q: r["p50_us"] - q["p50_us"]) for ref in floors]
-                lines.append(f"| {mix.replace('_sse', ' SSE').replace('2048', '2 KB').replace('16384', '16 KB')} | "
-                             f"{kind} | " + " | ".join(f"{c:.2f}" for c in cap) + " | " +
-                             " | ".join(f"{x:+.0f}" for x in add) + " |")
+            for kind in kinds:
+                add = [paired(kind, ref, mix, lambda r, q: r["p50_us"] - q["p50_us"]) for ref in lat_refs]
+                lines.append(f"| {mix_label(mix)} | {kind} | {med(kind, mix, 'p50_us'):.0f} | " +
+                             " | ".join(f"{x:+.0f}" for x in add) + f" | {med(kind, mix, 'p99_us'):.0f} |")
+    lines += ["", "Least-disturbed runs: anything else on the machine only slows a run down, so the minimum proxy "
+              "CPU per request over the repetitions is the least noisy estimate of each configuration's own cost.",
+              "", "| mix | config | min proxy CPU µs/req | " + " | ".join(f"capacity vs {names[r]}" for r in refs) +
+              " |", "|---|---|---|" + "---|" * len(refs)]
+    for mix in measured:
+        lo = {kind: min(r[mix]["cpu_us"] for r in results[kind]) for kind in kinds}
+        for kind, cpu in lo.items():
+            lines.append(f"| {mix_label(mix)} | {kind} | {cpu:.0f} | " +
+                         " | ".join(f"{lo[ref] / cpu:.2f}" for ref in refs) + " |")
     return "\n".join(lines)
 
 

@@ -10,8 +10,9 @@ recorded reference): more than --tolerance worse is reported as a regression (ex
 Issue 16's two measures come from whole exchanges through the core (`exchange …` in benches/core.rs):
 "instructions per 2 KB exchange" (one 2 KB JSON chat request and its JSON answer: inspect, identify,
 decide, settle, meter, in steady state over 1,000 credentials) and "instructions per SSE event" (the
-difference between the same exchange answered by a 300-event and by a 100-event stream, over 200).
-`--targets` measures only those two (what CI checks: `make bench-regress`).
+difference between the same exchange answered by a 300-event and by a 100-event stream, over 200), the
+latter also for a client that streams without `include_usage` (the filter injects it and removes the
+usage-only chunk from the answer). `--targets` measures only those (what CI checks: `make bench-regress`).
 
     python3 benches/instructions.py [--check] [--record] [--tolerance 0.10] [--targets] [--json FILE]
 """
@@ -37,14 +38,22 @@ MEASUREMENTS = [
     ("meter SSE 1000 chunks", 3, 0), ("meter SSE 3000 chunks", 2, 0),
 ] + [
     ("exchange 2 KB JSON", 10, 2048), ("exchange 2 KB SSE 100 events", 3, 0), ("exchange 2 KB SSE 300 events", 3, 0),
+    ("exchange 2 KB SSE (usage chunk removed) 100 events", 3, 0),
+    ("exchange 2 KB SSE (usage chunk removed) 300 events", 3, 0),
 ]
 # Issue 16's measures, computed from the measurements above: (name, target, how).
 EXCHANGE, PER_EVENT = "instructions per 2 KB exchange", "instructions per SSE event"
+# The same per-event measure for a client that streamed without `include_usage`: the filter injected it
+# and removes the usage-only chunk from the answer (the usage-chunk filter).
+PER_EVENT_REMOVED = "instructions per SSE event, usage chunk removed"
+REMOVED = "exchange 2 KB SSE (usage chunk removed) {} events"
 TARGETS = [
     (EXCHANGE, 40_000, lambda r: r["exchange 2 KB JSON"]),
     (PER_EVENT, 400, lambda r: (r["exchange 2 KB SSE 300 events"] - r["exchange 2 KB SSE 100 events"]) / 200),
+    (PER_EVENT_REMOVED, 400, lambda r: (r[REMOVED.format(300)] - r[REMOVED.format(100)]) / 200),
 ]
-TARGET_INPUTS = ["exchange 2 KB JSON", "exchange 2 KB SSE 100 events", "exchange 2 KB SSE 300 events"]
+TARGET_INPUTS = ["exchange 2 KB JSON", "exchange 2 KB SSE 100 events", "exchange 2 KB SSE 300 events",
+                 REMOVED.format(100), REMOVED.format(300)]
 
 
 def bench_binary():
@@ -76,7 +85,7 @@ def main():
     ap.add_argument("--tolerance", type=float, default=0.10)
     ap.add_argument("--json", metavar="FILE", help="also write the counts to FILE (the reference stays as it is)")
     ap.add_argument("--targets", action="store_true",
-                    help="only issue 16's two measures (instructions per 2 KB exchange and per SSE event)")
+                    help="only issue 16's measures (instructions per 2 KB exchange and per SSE event)")
     a = ap.parse_args()
     binary = bench_binary()
     reference = json.load(open(REFERENCE)) if os.path.exists(REFERENCE) else {}

@@ -5,7 +5,15 @@
 // (the wasm heap) after N exchanges.
 //
 //   node --no-liftoff benches/wasm_host.mjs --wasm FILE --policy FILE [--requests N] [--keys K]
-//        [--body FILE] [--response FILE] [--sse] [--json]
+//        [--warmup N] [--body FILE] [--response FILE] [--sse] [--json]
+//        [--rate R] [--order roundrobin|random|zipf] [--checkpoints N]
+//
+// The module's clock is the real clock (as in Envoy), or with --rate R a simulated one that advances
+// 1/R s per exchange: one worker receiving R requests a second, whatever the machine's speed, so the
+// root's tick (ledger merges, metric flushes) runs as often per request as at that rate and the host
+// call counts are exact and repeatable. Credentials rotate in order (`sk-bench-<i mod K>`) or are
+// drawn uniformly (--order random) or by Zipf's law (--order zipf) from a fixed seed. --checkpoints N
+// records the linear memory size N times during the measured exchanges (the heap's growth curve).
 //
 // Shared data lives in a JS Map with CAS versions, like Envoy's process-wide store; metrics in a Map.
 // The host functions are cheap JS, so the times are the module's compute plus a small host share; the
@@ -30,6 +38,44 @@ const respBody = opt("response")
   ? fs.readFileSync(opt("response"))
   : Buffer.from('{"id":"x","object":"chat.completion","choices":[],"usage":{"prompt_tokens":10,"completion_tokens":5}}');
 const chunkSize = Number(opt("chunk", "1024"));
+const rate = Number(opt("rate", "0"));
+const order = opt("order", "roundrobin");
+if (!["roundrobin", "random", "zipf"].includes(order)) throw new Error(`--order: roundrobin, random or zipf, not ${order}`);
+const checkpoints = Number(opt("checkpoints", "0"));
+
+// The clock the module reads: real time, or simulated at `rate` requests a second (ns, BigInt).
+let simNs = 1800000000000n * 1000000n;
+const stepNs = rate > 0 ? BigInt(Math.round(1e9 / rate)) : 0n;
+const nowNs = () => (rate > 0 ? simNs : BigInt(Date.now()) * 1000000n);
+// Credentials in order, uniformly at random, or by Zipf's law (the k-th most active key sends in
+// proportion to 1/k, as API traffic is skewed toward a few heavy keys); xorshift32 from a fixed seed,
+// so every run draws the same keys.
+let seed = 0x9e3779b9;
+function random32() {
+  seed ^= seed << 13;
+  seed >>>= 0;
+  seed ^= seed >>> 17;
+  seed ^= seed << 5;
+  seed >>>= 0;
+  return seed;
+}
+const zipfCdf = order === "zipf" ? new Float64Array(keys) : null;
+if (zipfCdf) {
+  let sum = 0;
+  for (let k = 0; k < keys; k++) zipfCdf[k] = sum += 1 / (k + 1);
+  for (let k = 0; k < keys; k++) zipfCdf[k] /= sum;
+}
+function nextKey(i) {
+  if (order === "roundrobin") return i % keys;
+  if (order === "random") return random32() % keys;
+  const u = random32() / 4294967296;
+  let lo = 0, hi = keys - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (zipfCdf[mid] < u) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -98,7 +144,7 @@ const env = {
   proxy_log: (level, p, n) => (count("proxy_log"), process.env.DG_HOST_LOG && console.error(str(p, n)), 0),
   proxy_get_current_time_nanoseconds: (out) => {
     count("proxy_get_current_time_nanoseconds");
-    mem().setBigUint64(out, BigInt(Date.now()) * 1000000n, true);
+    mem().setBigUint64(out, nowNs(), true);
     return 0;
   },
   proxy_get_buffer_bytes: (type, start, max, pOut, sOut) => {
@@ -219,11 +265,15 @@ x.proxy_on_context_create(ROOT, 0);
 if (!x.proxy_on_vm_start(ROOT, 0)) throw new Error("vm start refused");
 if (!x.proxy_on_configure(ROOT, policyText.length)) throw new Error("policy refused (DG_HOST_LOG=1 shows why)");
 
-// The root context's timer, driven by real time as Envoy does (its calls count in the totals).
-let lastTick = process.hrtime.bigint();
+// The root context's timer, driven by real time as Envoy does, or by the simulated clock (its calls
+// count in the totals).
+const tickClock = () => (rate > 0 ? simNs : process.hrtime.bigint());
+let lastTick = tickClock();
+let ticks = 0;
 function maybeTick() {
-  if (tickPeriodNs > 0n && process.hrtime.bigint() - lastTick >= tickPeriodNs) {
-    lastTick = process.hrtime.bigint();
+  if (tickPeriodNs > 0n && tickClock() - lastTick >= tickPeriodNs) {
+    lastTick = tickClock();
+    ticks++;
     x.proxy_on_tick(ROOT);
   }
 }
@@ -232,10 +282,12 @@ const statuses = new Map();
 let nextId = 2;
 function exchange(i) {
   const id = nextId++;
+  simNs += stepNs;
+  const key = nextKey(i);
   reqHeaders = [
     [":method", "POST"], [":path", "/v1/chat/completions"], [":authority", "api.example"], [":scheme", "http"],
     ["content-type", "application/json"], ["content-length", String(reqBody.length)],
-    ["authorization", `Bearer sk-bench-${i % keys}`], ["user-agent", "bench/1"],
+    ["authorization", `Bearer sk-bench-${key}`], ["user-agent", "bench/1"],
   ];
   respHeaders = [[":status", "200"], ["content-type", sse ? "text/event-stream" : "application/json"]];
   buffers = { 0: reqBody };
@@ -260,9 +312,16 @@ function exchange(i) {
 for (let i = 0; i < warmup; i++) exchange(i);
 calls.clear();
 statuses.clear();
+ticks = 0;
 const heapBefore = x.memory.buffer.byteLength;
+const simStart = simNs;
+const every = checkpoints > 0 ? Math.max(1, Math.floor(requests / checkpoints)) : 0;
+const heapCurve = [];
 const t0 = process.hrtime.bigint();
-for (let i = 0; i < requests; i++) exchange(i);
+for (let i = 0; i < requests; i++) {
+  exchange(warmup + i);
+  if (every && (i + 1) % every === 0) heapCurve.push([i + 1, x.memory.buffer.byteLength]);
+}
 const ns = Number(process.hrtime.bigint() - t0);
 const perCall = Object.fromEntries([...calls].sort().map(([k, v]) => [k, +(v / requests).toFixed(3)]));
 const result = {
@@ -277,6 +336,11 @@ const result = {
   statuses: Object.fromEntries(statuses),
   wasm_memory_bytes_before: heapBefore,
   wasm_memory_bytes_after: x.memory.buffer.byteLength,
+  wasm_memory_curve: heapCurve,
+  clock: rate > 0 ? `simulated, ${rate} requests/s` : "real time",
+  order,
+  simulated_seconds: rate > 0 ? Number(simNs - simStart) / 1e9 : null,
+  ticks,
   shared_data_keys: shared.size,
   shared_data_bytes: [...shared].reduce((a, [k, v]) => a + k.length + v.value.length, 0),
 };

@@ -11,6 +11,12 @@
 //! phrase or the intent model): the *cohort's* intent share. One key of a farm sends a handful of
 //! requests, too few for its own share to say much; the farm's template over all its keys is seen
 //! hundreds of times.
+//!
+//! And each slot sketches the distinct credentials of the fingerprint that were *tagged* while it
+//! dominated their traffic (noted after the request is scored, [`CampaignTable::note_tagged`]): when
+//! many of a campaign's keys have each been tagged, and they are most of its keys, the campaign is
+//! confirmed, and a key sending it is throttled after its first requests however fresh it is
+//! (`campaign_confirmed`, `detection.rs`).
 
 use crate::hash::fnv1a64;
 use crate::host::{SharedStore, StoreError};
@@ -18,9 +24,9 @@ use crate::ledger::numbered_key;
 
 /// Registers per sketch (standard error about 18%: enough to tell 3 from 30).
 pub const REGISTERS: usize = 32;
-const VERSION: u8 = 2;
+const VERSION: u8 = 3;
 /// Encoded size of a campaign slot.
-pub const SLOT_BYTES: usize = 1 + 8 + 8 + 6 * REGISTERS;
+pub const SLOT_BYTES: usize = 1 + 8 + 8 + 8 * REGISTERS;
 const MAX_ATTEMPTS: u32 = 4;
 /// How old a VM's copy of a campaign slot may be when nothing needs writing.
 pub const RECENT_READ_MS: u64 = 1000;
@@ -101,6 +107,10 @@ pub struct CampaignSlot {
     pub flagged: Sketch,
     /// Distinct prompts with text intent in the previous window.
     pub flagged_prev: Sketch,
+    /// Credentials tagged while the fingerprint dominated their traffic, current window.
+    pub tagged: Sketch,
+    /// The same, previous window.
+    pub tagged_prev: Sketch,
 }
 
 impl CampaignSlot {
@@ -116,6 +126,8 @@ impl CampaignSlot {
             &self.contents_prev,
             &self.flagged,
             &self.flagged_prev,
+            &self.tagged,
+            &self.tagged_prev,
         ] {
             out.extend_from_slice(&s.0);
         }
@@ -137,6 +149,8 @@ impl CampaignSlot {
             contents_prev: sketch(17 + 3 * REGISTERS)?,
             flagged: sketch(17 + 4 * REGISTERS)?,
             flagged_prev: sketch(17 + 5 * REGISTERS)?,
+            tagged: sketch(17 + 6 * REGISTERS)?,
+            tagged_prev: sketch(17 + 7 * REGISTERS)?,
         })
     }
 
@@ -148,14 +162,17 @@ impl CampaignSlot {
             self.credentials_prev = self.credentials;
             self.contents_prev = self.contents;
             self.flagged_prev = self.flagged;
+            self.tagged_prev = self.tagged;
         } else {
             self.credentials_prev = Sketch::default();
             self.contents_prev = Sketch::default();
             self.flagged_prev = Sketch::default();
+            self.tagged_prev = Sketch::default();
         }
         self.credentials = Sketch::default();
         self.contents = Sketch::default();
         self.flagged = Sketch::default();
+        self.tagged = Sketch::default();
         self.bucket = bucket;
     }
 
@@ -173,6 +190,37 @@ impl CampaignSlot {
         let contents = self.contents.union(&self.contents_prev).estimate();
         self.flagged.union(&self.flagged_prev).estimate().min(contents)
     }
+
+    /// Distinct credentials tagged while the fingerprint dominated their traffic, over the current
+    /// and previous window (estimated; never more than the credentials).
+    pub fn tagged(&self) -> f32 {
+        self.tagged_within(self.credentials.union(&self.credentials_prev).estimate())
+    }
+
+    fn tagged_within(&self, credentials: f32) -> f32 {
+        if self.tagged == Sketch::default() && self.tagged_prev == Sketch::default() {
+            return 0.0;
+        }
+        self.tagged.union(&self.tagged_prev).estimate().min(credentials)
+    }
+
+    /// What the slot says about its cohort (each sketch estimated once).
+    pub fn cohort(&self) -> Cohort {
+        let view = self.view();
+        let flagged = self.flagged.union(&self.flagged_prev).estimate().min(view.contents);
+        Cohort { view, flagged, tagged: self.tagged_within(view.credentials) }
+    }
+}
+
+/// A fingerprint's campaign view with its cohort's intent and tagged credentials.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Cohort {
+    /// Distinct credentials and prompts.
+    pub view: CampaignView,
+    /// Distinct prompts with text intent ([`CampaignSlot::flagged`]).
+    pub flagged: f32,
+    /// Distinct credentials tagged while it dominated their traffic ([`CampaignSlot::tagged`]).
+    pub tagged: f32,
 }
 
 /// How widely a fingerprint is shared.
@@ -233,6 +281,47 @@ impl<'a> CampaignTable<'a> {
         flagged: bool,
         now_ms: u64,
     ) -> Option<(CampaignView, f32)> {
+        self.observe_full(kind, fingerprint, credential, content, flagged, now_ms).map(|c| (c.view, c.flagged))
+    }
+
+    /// [`observe_cohort`](Self::observe_cohort), returning the whole [`Cohort`] (with the tagged
+    /// credentials).
+    pub fn observe_full(
+        &self,
+        kind: FingerprintKind,
+        fingerprint: u64,
+        credential: u64,
+        content: u64,
+        flagged: bool,
+        now_ms: u64,
+    ) -> Option<Cohort> {
+        self.update(kind, fingerprint, now_ms, true, &mut |slot| {
+            let mut changed = slot.credentials.insert(credential) | slot.contents.insert(content);
+            if flagged {
+                changed |= slot.flagged.insert(content);
+            }
+            changed
+        })
+    }
+
+    /// Notes that `credential` was tagged while this fingerprint dominated its traffic (called after
+    /// the request is scored, only for tagged credentials): it joins the slot's tagged credentials.
+    /// Nothing is written when it is already counted or the slot is held by another fingerprint.
+    pub fn note_tagged(&self, kind: FingerprintKind, fingerprint: u64, credential: u64, now_ms: u64) -> Option<Cohort> {
+        self.update(kind, fingerprint, now_ms, false, &mut |slot| slot.tagged.insert(credential))
+    }
+
+    /// Reads the fingerprint's slot, rolls it to the current window, applies `change` (true when it
+    /// changed a register) and writes it back when changed (compare-and-swap, a few attempts). A slot
+    /// held by another live fingerprint is taken over only when `claim`.
+    fn update(
+        &self,
+        kind: FingerprintKind,
+        fingerprint: u64,
+        now_ms: u64,
+        claim: bool,
+        change: &mut dyn FnMut(&mut CampaignSlot) -> bool,
+    ) -> Option<Cohort> {
         let tag: &[u8] = match kind {
             FingerprintKind::Template => b"t",
             FingerprintKind::SystemPrompt => b"s",
@@ -256,20 +345,17 @@ impl<'a> CampaignTable<'a> {
             slot.roll(bucket, self.window_s);
             if slot.fingerprint != fp {
                 let live = slot.fingerprint != 0 && slot.view().credentials >= 2.0;
-                if live {
+                if live || !claim {
                     return None;
                 }
                 slot = CampaignSlot { fingerprint: fp, bucket, ..CampaignSlot::default() };
             }
-            let mut changed = slot.credentials.insert(credential) | slot.contents.insert(content);
-            if flagged {
-                changed |= slot.flagged.insert(content);
-            }
+            let changed = change(&mut slot);
             if !changed && cas.is_some() {
-                return Some((slot.view(), slot.flagged()));
+                return Some(slot.cohort());
             }
             match self.store.set(&key, &slot.encode(), cas) {
-                Ok(()) => return Some((slot.view(), slot.flagged())),
+                Ok(()) => return Some(slot.cohort()),
                 Err(StoreError::CasMismatch) => continue,
                 Err(StoreError::Unavailable) => return None,
             }

@@ -8,7 +8,7 @@ use std::fmt;
 use crate::api::Rejection;
 pub use crate::budget::LimitInfo;
 use crate::budget::{fired, near_limit, over_allowance, within_margin, Fired};
-use crate::campaign::{CampaignTable, CampaignView, FingerprintKind};
+use crate::campaign::{CampaignTable, CampaignView, Cohort, FingerprintKind};
 use crate::credential::Credential;
 use crate::detection::{assess, share_lower_bound, Assessment, CampaignEvidence, Tier};
 use crate::hash::fnv1a64;
@@ -249,6 +249,8 @@ struct CredentialOutcome<'p> {
     assessment: Option<Assessment>,
     /// Over the detection throttle allowance: (limit info, retry seconds).
     detection_throttle: Option<(LimitInfo, u64)>,
+    /// The request's template dominates the credential's traffic (the campaign counts against it).
+    dominant_template: bool,
 }
 
 /// Budget check, detection and pre-charge for the credential, atomically in its ledger slot.
@@ -267,7 +269,13 @@ fn check_credential<'p>(
     let global_shadow = policy.mode == Mode::Shadow;
     let det = &policy.detection;
     let need = facts.estimated_input_tokens;
-    let mut out = CredentialOutcome { fired: Vec::new(), slot: None, assessment: None, detection_throttle: None };
+    let mut out = CredentialOutcome {
+        fired: Vec::new(),
+        slot: None,
+        assessment: None,
+        detection_throttle: None,
+        dominant_template: false,
+    };
     let result = ledger.update(subject, now_ms, None, &mut |record| {
         out.assessment = None;
         out.detection_throttle = None;
@@ -277,7 +285,8 @@ fn check_credential<'p>(
             let mut evidence = *campaign;
             // A shared template only counts against credentials whose own traffic it dominates.
             let (top, share) = record.profile.top_template();
-            if top != shape.template as u32 || share < 0.5 {
+            out.dominant_template = top == shape.template as u32 && share >= 0.5;
+            if !out.dominant_template {
                 evidence.template = None;
             }
             let snapshot = *record;
@@ -391,8 +400,8 @@ fn larger(local: Option<CampaignView>, fleet: Option<CampaignView>) -> Option<Ca
 /// The cohort's intent share of a local campaign observation: distinct prompts with text intent over
 /// distinct prompts, as the lower end of its 95% confidence interval (the first flagged prompt of a new
 /// template is one of one, not a share of 1).
-fn cohort_share(local: Option<(CampaignView, f32)>) -> f32 {
-    local.map_or(0.0, |(view, flagged)| share_lower_bound(flagged, view.contents))
+fn cohort_share(local: Option<Cohort>) -> f32 {
+    local.map_or(0.0, |c| share_lower_bound(c.flagged, c.view.contents))
 }
 
 /// What the other replicas saw, from the fleet counters (the policy's `fleet` section).
@@ -430,18 +439,44 @@ fn campaign_evidence(
         .iter()
         .any(|s| shape.signals.contains(*s));
     if campaign_template(policy, facts).is_some() {
-        let local =
-            table.observe_cohort(FingerprintKind::Template, shape.template, who, shape.content, flagged, now_ms);
+        let local = table.observe_full(FingerprintKind::Template, shape.template, who, shape.content, flagged, now_ms);
         evidence.template_intent = cohort_share(local);
-        evidence.template = larger(local.map(|(view, _)| view), fleet.template);
+        evidence.template_tagged = local.map_or(0.0, |c| c.tagged);
+        evidence.template = larger(local.map(|c| c.view), fleet.template);
     }
     if campaign_system_prompt(policy, facts).is_some() {
         let local =
-            table.observe_cohort(FingerprintKind::SystemPrompt, shape.system, who, shape.content, flagged, now_ms);
+            table.observe_full(FingerprintKind::SystemPrompt, shape.system, who, shape.content, flagged, now_ms);
         evidence.system_prompt_intent = cohort_share(local);
-        evidence.system_prompt = larger(local.map(|(view, _)| view), fleet.system_prompt);
+        evidence.system_prompt_tagged = local.map_or(0.0, |c| c.tagged);
+        evidence.system_prompt = larger(local.map(|c| c.view), fleet.system_prompt);
     }
     evidence
+}
+
+/// A credential tagged on this request joins the tagged credentials of its campaigns: the template
+/// when it dominates the credential's traffic, the system prompt when it was counted (see
+/// [`crate::detection::confirmed_campaign`]). Only tagged requests get here, and a slot is written
+/// only the first time a credential is counted.
+fn note_tagged(
+    policy: &Policy,
+    ledger: &Ledger<'_>,
+    credential: &Credential,
+    facts: &RequestFacts,
+    campaign: &CampaignEvidence,
+    dominant_template: bool,
+    now_ms: u64,
+) {
+    let (det, Some(shape)) = (&policy.detection, facts.shape.as_ref()) else { return };
+    let table =
+        CampaignTable::new(ledger.store(), &policy.ledger.key_prefix, det.campaign.slots, det.campaign.window_s);
+    let who = fnv1a64(credential.id.as_bytes());
+    if dominant_template && campaign.template.is_some() {
+        table.note_tagged(FingerprintKind::Template, shape.template, who, now_ms);
+    }
+    if campaign.system_prompt.is_some() {
+        table.note_tagged(FingerprintKind::SystemPrompt, shape.system, who, now_ms);
+    }
 }
 
 fn tier_action(tier: Tier) -> Action {
@@ -526,6 +561,9 @@ pub fn decide_with_fleet(
             now_ms,
             &mut stats,
         );
+        if outcome.assessment.as_ref().is_some_and(|a| a.tier >= Tier::Tag) {
+            note_tagged(policy, ledger, credential, facts, &campaign, outcome.dominant_template, now_ms);
+        }
         let mut fired = outcome.fired;
         let cred_slot = outcome.slot;
         let mut tenant_slot = None;

@@ -79,6 +79,11 @@ pub struct CampaignEvidence {
     pub template_intent: f32,
     /// The same for the system prompt.
     pub system_prompt_intent: f32,
+    /// The template's distinct credentials tagged while it dominated their traffic (this replica's
+    /// campaign sketch, [`crate::campaign::CampaignSlot::tagged`]).
+    pub template_tagged: f32,
+    /// The same for the system prompt.
+    pub system_prompt_tagged: f32,
 }
 
 /// The detection outcome for one request.
@@ -184,7 +189,42 @@ pub fn strengths(
         Detector::CampaignSystemPrompt,
         campaign_strength(campaign.system_prompt, cfg.campaign.min_credentials) * evidence,
     );
+    set(Detector::CampaignConfirmed, confirmed_campaign(cfg, profile, campaign));
     s
+}
+
+/// The share of a campaign's credentials that must have been tagged before it counts as confirmed,
+/// and the share at which it counts fully (with at least `campaign.min_credentials` tagged).
+pub const CONFIRMED_SHARE_FROM: f32 = 0.4;
+/// See [`CONFIRMED_SHARE_FROM`].
+pub const CONFIRMED_SHARE_FULL: f32 = 0.7;
+/// A credential's requests (decayed) on a confirmed campaign before it counts fully: the first
+/// request counts half.
+pub const CONFIRMED_FULL_REQUESTS: f32 = 2.0;
+
+/// **A confirmed campaign.** When many credentials of one campaign (a template or system prompt
+/// filled by many keys with many distinct prompts, [`campaign_strength`]) have each been tagged while
+/// it dominated their traffic — at least half of `campaign.min_credentials` (4) to start, all of it
+/// (8) in full — and they are most of the campaign's credentials (share from
+/// [`CONFIRMED_SHARE_FROM`] to [`CONFIRMED_SHARE_FULL`]), the campaign itself is evidence of intent,
+/// and a key sending it carries that evidence after its first requests, however fresh it is: a farm
+/// spreads itself over keys so that none sends enough to show its intent alone. Strength
+/// `ramp(tagged, m/2, m) × ramp(tagged / credentials, 0.4, 0.7) × campaign strength ×
+/// min(1, n / 2)`, the larger of template and system prompt. A product's shared template or system
+/// prompt, whose users are not tagged (or a few of many), gives nothing.
+pub fn confirmed_campaign(cfg: &DetectionConfig, profile: &Profile, campaign: &CampaignEvidence) -> f32 {
+    let m = cfg.campaign.min_credentials;
+    let one = |view: Option<CampaignView>, tagged: f32| match view {
+        Some(v) if v.credentials > 0.0 => {
+            ramp(tagged, m / 2.0, m)
+                * ramp(tagged / v.credentials, CONFIRMED_SHARE_FROM, CONFIRMED_SHARE_FULL)
+                * campaign_strength(view, m)
+        }
+        _ => 0.0,
+    };
+    let seen = (profile.requests / CONFIRMED_FULL_REQUESTS).clamp(0.0, 1.0);
+    one(campaign.template, campaign.template_tagged).max(one(campaign.system_prompt, campaign.system_prompt_tagged))
+        * seen
 }
 
 /// The cohort's intent share below which it is no evidence (an intent model reading one ordinary

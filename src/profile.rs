@@ -159,13 +159,24 @@ impl Profile {
         for ((s, l), b) in self.signals.iter_mut().zip(local.signals.iter()).zip(base.signals.iter()) {
             *s += gain(*l, *b);
         }
-        self.templated += gain(local.templated, base.templated);
+        let templated = gain(local.templated, base.templated);
+        self.templated += templated;
         self.repeats += gain(local.repeats, base.repeats);
-        for (fp, count) in local.templates {
-            let before = base.templates.iter().find(|t| t.0 == fp).map_or(0.0, |t| t.1);
-            let added = gain(count, before);
-            if added > 0.0 {
-                self.note_template_weighted(fp, added);
+        // A template new to the worker's copy inherited the count of the entry it replaced
+        // (space-saving), which is not an observation: what is added is capped by the templated
+        // requests the worker observed, templates already in `base` first (their gain is exact).
+        let mut budget = templated;
+        for known in [true, false] {
+            for (fp, count) in local.templates {
+                let before = base.templates.iter().find(|t| t.0 == fp && t.1 > 0.0).map(|t| t.1);
+                if before.is_some() != known {
+                    continue;
+                }
+                let added = gain(count, before.unwrap_or(0.0)).min(budget);
+                if added > 0.0 {
+                    budget -= added;
+                    self.note_template_weighted(fp, added);
+                }
             }
         }
         for h in local.recent.iter().rev().filter(|h| **h != 0 && !base.recent.contains(h)) {

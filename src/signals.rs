@@ -135,6 +135,8 @@ detectors! {
     CampaignTemplate = "campaign_template", Automation, 0.5;
     /// The credential's (long) system prompt is sent by many credentials.
     CampaignSystemPrompt = "campaign_system_prompt", Automation, 0.5;
+    /// The credential's campaign is confirmed: most of its many keys have each been tagged.
+    CampaignConfirmed = "campaign_confirmed", StrongIntent, 0.8;
     /// One template dominates, with distinct fillings.
     TemplateConcentration = "template_concentration", Automation, 0.5;
     /// Share of single-turn requests.

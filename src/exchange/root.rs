@@ -132,9 +132,11 @@ impl RootExchange {
         let ledger = Ledger::new(&policy.ledger, store);
         // A merge that fails on the tick stays pending for the next one; only a final flush reports.
         let failed = if all {
+            // Under a simulation clock, at the latest request time, not the host's.
+            let now_ms = local.clock(now_ms);
             local.flush_all(&ledger, now_ms)
         } else {
-            local.flush_due(&ledger, now_ms);
+            local.tick(&ledger, now_ms);
             0
         };
         let stats = local.take_stats();

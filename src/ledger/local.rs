@@ -35,6 +35,14 @@
 //! flight (charged at their estimate, settled at the response), as before. Detection profiles and
 //! window counts of other workers reach a worker's view within the same delay.
 //!
+//! Under a simulation clock (`detection.clock_header`, the traffic simulators only) requests carry
+//! their own time, which the host's clock cannot be compared with: the view then keeps its own clock,
+//! the latest request time it was given, and runs the tick's merges itself at each update (what is due
+//! by the request's time is merged before it is decided), so views, ages and merges follow simulated
+//! time as they follow the host's clock in production. The root tick uses the same clock, and a worker
+//! that had no request between two ticks merges everything it holds ([`LocalLedger::tick`]): simulated
+//! time moves with the other workers' requests, far faster than the host's clock.
+//!
 //! Memory: at most `ledger.local_subjects` subjects a VM (the oldest one is merged and dropped to make
 //! room), each about 1.2 KB.
 
@@ -59,6 +67,9 @@ pub struct LocalSettings {
     pub half_life_ms: u64,
     /// Most decisions on one subject's view between two reads of its shared record.
     pub decisions_per_read: u32,
+    /// Requests carry their own time (`detection.clock_header`): merges are due by the latest request
+    /// time, checked at each update, and the tick uses that clock too.
+    pub simulated: bool,
 }
 
 /// Decisions a worker makes on its view of a subject between two reads of the shared record: a quarter
@@ -70,22 +81,22 @@ pub fn decisions_per_read(exact_within_requests: u64) -> u32 {
 
 impl LocalSettings {
     /// The settings a policy asks for (`ledger.merge_interval_ms`, `ledger.local_subjects`, the
-    /// detection half-life). Off (write-through) under a simulation clock (`detection.clock_header`):
-    /// requests then carry their own time, which the tick's host clock cannot be compared with.
+    /// detection half-life); driven by the request clock under a simulation clock
+    /// (`detection.clock_header`).
     pub fn for_policy(policy: &Policy) -> Self {
-        let simulated = policy.detection.clock_header.is_some();
         Self {
-            merge_interval_ms: if simulated { 0 } else { policy.ledger.merge_interval_ms },
+            merge_interval_ms: policy.ledger.merge_interval_ms,
             capacity: usize::try_from(policy.ledger.local_subjects).unwrap_or(usize::MAX),
             half_life_ms: policy.detection.half_life_ms,
             decisions_per_read: decisions_per_read(policy.ledger.exact_within_requests),
+            simulated: policy.detection.clock_header.is_some(),
         }
     }
 }
 
 impl Default for LocalSettings {
     fn default() -> Self {
-        Self { merge_interval_ms: 0, capacity: 1, half_life_ms: 0, decisions_per_read: 1 }
+        Self { merge_interval_ms: 0, capacity: 1, half_life_ms: 0, decisions_per_read: 1, simulated: false }
     }
 }
 
@@ -172,6 +183,10 @@ pub struct LocalLedger {
     /// (dirty since, subject hash) in time order (stale items are skipped).
     due: VecDeque<(u64, u64)>,
     stats: LocalStats,
+    /// Under a simulation clock: the latest request time seen (ms).
+    clock_ms: u64,
+    /// Under a simulation clock: `clock_ms` at the last tick.
+    ticked_ms: u64,
 }
 
 impl LocalLedger {
@@ -200,6 +215,16 @@ impl LocalLedger {
         self.entries.values().filter(|e| e.dirty()).count()
     }
 
+    /// The clock merges are due by: the host's (`host_now_ms`), or under a simulation clock the latest
+    /// request time seen (0 before the first request: nothing is due).
+    pub fn clock(&self, host_now_ms: u64) -> u64 {
+        if self.settings.simulated {
+            self.clock_ms
+        } else {
+            host_now_ms
+        }
+    }
+
     /// What was done since the last call.
     pub fn take_stats(&mut self) -> LocalStats {
         std::mem::take(&mut self.stats)
@@ -209,6 +234,10 @@ impl LocalLedger {
     /// view is dropped when `keep_views` is false (the shared table changed).
     pub fn reconfigure(&mut self, settings: LocalSettings, keep_views: bool) {
         self.settings = settings;
+        if !keep_views || settings.merge_interval_ms == 0 || !settings.simulated {
+            self.clock_ms = 0;
+            self.ticked_ms = 0;
+        }
         if !keep_views || settings.merge_interval_ms == 0 {
             self.entries.clear();
             self.order.clear();
@@ -245,6 +274,11 @@ impl LocalLedger {
     ) -> Result<Updated, LedgerError> {
         if self.settings.merge_interval_ms == 0 {
             return ledger.update_shared(subject, now_ms, hint, decide);
+        }
+        if self.settings.simulated {
+            // The tick of simulated time: what is due by this request's time merges first.
+            self.clock_ms = self.clock_ms.max(now_ms);
+            self.flush_due(ledger, self.clock_ms);
         }
         let fresh = self.entries.get(&subject.hash).is_some_and(|e| self.fresh(e, now_ms));
         let per_read = self.settings.decisions_per_read;
@@ -429,6 +463,27 @@ impl LocalLedger {
                 false
             }
         }
+    }
+
+    /// The root tick at the host's time: [`LocalLedger::flush_due`]. Under a simulation clock a worker
+    /// that had no request since the last tick cannot see simulated time pass (other workers' requests
+    /// move it, far faster than the host's clock): it merges everything it holds, as its tick would
+    /// once the interval passed. Returns the number of merges attempted.
+    pub fn tick(&mut self, ledger: &Ledger<'_>, host_now_ms: u64) -> u64 {
+        if !self.settings.simulated {
+            return self.flush_due(ledger, host_now_ms);
+        }
+        let now_ms = self.clock_ms;
+        let idle = now_ms == self.ticked_ms;
+        self.ticked_ms = now_ms;
+        if !idle {
+            return self.flush_due(ledger, now_ms);
+        }
+        let attempted = self.entries.values().filter(|e| e.dirty()).count() as u64;
+        if attempted > 0 {
+            self.flush_all(ledger, now_ms);
+        }
+        attempted
     }
 
     /// The root tick: merges every subject whose oldest pending change is at least the merge interval

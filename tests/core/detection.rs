@@ -835,3 +835,56 @@ fn a_farm_key_inherits_its_cohorts_intent_however_few_requests_it_sent() {
         assert!(a.reasons.iter().all(|(n, _)| *n != "campaign_intent"), "{:?}", a.reasons);
     }
 }
+
+#[test]
+fn a_campaign_whose_keys_are_mostly_tagged_is_confirmed_and_throttles_its_keys() {
+    // A farm whose prompts ask for steps one time in four: each key sends too few to show it alone,
+    // its cohort's share is weak. Once most of its keys have been tagged, the campaign is confirmed and
+    // the keys still sending it are throttled.
+    let last = farm_of_fresh_keys(40, 12, |k, i| (i + k) % 4 == 0);
+    let confirmed = last.iter().filter(|a| a.reasons.iter().any(|(n, _)| *n == "campaign_confirmed")).count();
+    let throttled = last.iter().filter(|a| a.tier >= Tier::Throttle).count();
+    assert!(confirmed >= 36, "{confirmed} of 40 keys carry campaign_confirmed: {:?}", last[0]);
+    assert!(throttled >= 36, "{throttled} of 40 keys throttled: {:?}", last[0]);
+    // The same farm without any intent is never tagged, so never confirmed: coordination alone
+    // confirms nothing.
+    let last = farm_of_fresh_keys(40, 12, |_, _| false);
+    assert!(last.iter().all(|a| a.tier < Tier::Tag && a.reasons.iter().all(|(n, _)| *n != "campaign_confirmed")));
+}
+
+#[test]
+fn a_campaign_with_a_few_tagged_keys_among_many_is_not_confirmed() {
+    // Three keys of forty ask for steps on every request (students sharing a homework template): they
+    // may be tagged, the campaign is not confirmed, and the other keys carry nothing from it.
+    let last = farm_of_fresh_keys(40, 12, |k, _| k < 3);
+    for (k, a) in last.iter().enumerate() {
+        assert!(a.reasons.iter().all(|(n, _)| *n != "campaign_confirmed"), "key {k}: {:?}", a.reasons);
+        if k >= 3 {
+            assert!(a.tier < Tier::Throttle, "key {k}: {} {:?}", a.score, a.reasons);
+        }
+    }
+}
+
+#[test]
+fn confirmed_campaign_strength_needs_many_tagged_keys_that_are_most_of_the_campaign() {
+    use distill_guard::campaign::CampaignView;
+    use distill_guard::detection::{confirmed_campaign, CampaignEvidence};
+    let cfg = DetectionConfig::parse(None).unwrap();
+    let mut profile = Profile { requests: 5.0, ..Default::default() };
+    let view = Some(CampaignView { credentials: 60.0, contents: 500.0 });
+    let at = |tagged: f32, view: Option<CampaignView>, profile: &Profile| {
+        confirmed_campaign(
+            &cfg,
+            profile,
+            &CampaignEvidence { template: view, template_tagged: tagged, ..Default::default() },
+        )
+    };
+    assert_eq!(at(54.0, view, &profile), 1.0);
+    assert_eq!(at(3.0, view, &profile), 0.0, "three tagged keys confirm nothing");
+    assert_eq!(at(20.0, view, &profile), 0.0, "a third of the keys is not most of them");
+    assert_eq!(at(54.0, None, &profile), 0.0, "a template that does not dominate the key's traffic");
+    let small = Some(CampaignView { credentials: 3.0, contents: 40.0 });
+    assert_eq!(at(3.0, small, &profile), 0.0, "three keys are no campaign");
+    profile.requests = 1.0;
+    assert_eq!(at(54.0, view, &profile), 0.5, "a fresh key's first request counts half");
+}

@@ -28,7 +28,13 @@ use crate::support::{headers, no_env, policy_with};
 const T0: u64 = 1_800_000_000_000; // a minute boundary, in ms
 
 fn settings(interval: u64, capacity: usize) -> LocalSettings {
-    LocalSettings { merge_interval_ms: interval, capacity, half_life_ms: 30 * 60_000, decisions_per_read: 1000 }
+    LocalSettings {
+        merge_interval_ms: interval,
+        capacity,
+        half_life_ms: 30 * 60_000,
+        decisions_per_read: 1000,
+        simulated: false,
+    }
 }
 
 fn worker(interval: u64, capacity: usize) -> RefCell<LocalLedger> {
@@ -279,6 +285,46 @@ fn profiles_observed_by_two_workers_merge_into_the_sum_of_their_observations() {
     assert_eq!(merged.recent, [205, 204, 203, 202]);
 }
 
+#[test]
+fn merging_a_view_with_new_templates_counts_what_was_observed_not_what_was_inherited() {
+    // A credential whose every request has a new template (a RAG app's varied contexts): the table of
+    // top templates (space-saving) hands each newcomer the count of the entry it replaces. Merged one
+    // request at a time from a worker's view, the shared profile must end where writing every request
+    // through would (it once added the inherited count again at every merge: template concentration
+    // grew without bound and a benign app was tagged).
+    let half_life = 30 * 60_000;
+    let mut through = Profile::default();
+    for i in 0..3u64 {
+        through.observe(&shape(10 + i, 1), T0 + i * 1_000, 0, half_life, 10);
+    }
+    let mut merged = through;
+    for i in 0..60u64 {
+        let at = T0 + 10_000 + i * 60_000;
+        let s = shape(100 + i, 1_000 + i);
+        through.observe(&s, at, 0, half_life, 10);
+        let base = merged;
+        let mut view = merged;
+        view.observe(&s, at, 0, half_life, 10);
+        merged.merge(&base, &view, half_life);
+    }
+    let (t, m) = (through.top_template(), merged.top_template());
+    assert!((t.1 - m.1).abs() < 1e-3, "write-through {t:?}, merged {m:?}");
+    assert!((through.requests - merged.requests).abs() < 1e-2);
+    for (a, b) in through.templates.iter().zip(merged.templates.iter()) {
+        assert!((a.1 - b.1).abs() < 1e-2, "{:?} vs {:?}", through.templates, merged.templates);
+    }
+    // And a template the worker observed several times still adds every observation.
+    let base = merged;
+    let mut view = merged;
+    for i in 0..5u64 {
+        view.observe(&shape(500, 2_000 + i), T0 + 4_000_000 + i, 0, half_life, 10);
+    }
+    merged.merge(&base, &view, half_life);
+    let top = merged.templates.iter().find(|t| t.0 == 500).map(|t| t.1).unwrap_or(0.0);
+    let want = view.templates.iter().find(|t| t.0 == 500).map(|t| t.1).unwrap_or(-1.0);
+    assert!((top - want).abs() < 1e-2, "{:?} vs {:?}", merged.templates, view.templates);
+}
+
 fn root_policy(interval: u64) -> Vec<u8> {
     json!({
         "version": 1,
@@ -290,12 +336,18 @@ fn root_policy(interval: u64) -> Vec<u8> {
 }
 
 fn serve(root: &RootExchange, host: &FakeHost, id: u32, key: &str) {
+    serve_with(root, host, id, key, &[]);
+}
+
+fn serve_with(root: &RootExchange, host: &FakeHost, id: u32, key: &str, extra: &[(&str, &str)]) {
     host.reset();
     let (ex, _) = root.on_new_exchange(id);
     let mut ex = ex.unwrap();
     let bearer = format!("Bearer {key}");
     let body = br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
-    host.send_request(&mut ex, &[(":path", "/v1/chat/completions"), ("authorization", &bearer)], body, 1 << 20);
+    let mut request = vec![(":path", "/v1/chat/completions"), ("authorization", bearer.as_str())];
+    request.extend_from_slice(extra);
+    host.send_request(&mut ex, &request, body, 1 << 20);
     let usage: &[u8] = br#"{"usage":{"prompt_tokens":3,"completion_tokens":4}}"#;
     host.send_response(&mut ex, &[(":status", "200"), ("content-type", "application/json")], &[usage]);
     host.finish(&mut ex);
@@ -341,4 +393,72 @@ fn the_tick_merges_what_is_due_and_counts_it() {
             && u != distill_guard::metrics::Pending::None
     });
     assert!(merges);
+}
+
+fn sim_policy(interval: u64) -> Vec<u8> {
+    json!({
+        "version": 1,
+        "credential": {"sources": [{"kind": "bearer"}], "hash_secret": "0123456789abcdef-test-secret"},
+        "ledger": {"merge_interval_ms": interval},
+        "detection": {"clock_header": "x-sim-clock"}
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn serve_at(root: &RootExchange, host: &FakeHost, id: u32, key: &str, at_ms: u64) {
+    serve_with(root, host, id, key, &[("x-sim-clock", at_ms.to_string().as_str())]);
+}
+
+#[test]
+fn under_a_simulation_clock_the_view_is_used_and_merges_follow_the_request_clock() {
+    // (The detection simulators set `detection.clock_header`: they must measure the ledger path that ships.)
+    let mut root = RootExchange::new(Rc::new(Metrics::new()));
+    // The host clock is far from simulated time (hours behind): nothing may be compared with it.
+    let host = FakeHost::new(T0 - 3_600_000);
+    assert!(root.on_configure_with_store(&sim_policy(5_000), &no_env, &host.store, T0).0);
+    assert!(root.local_ledger().borrow().settings().simulated);
+    let p = policy_with(json!({}));
+    let subject = Subject::credential(&cred(&p, "sk-sim").id);
+    let cfg = LedgerConfig::with_slots(10_000, "distill_guard");
+    // Six requests within 3 s of simulated time: the first goes to shared data, the rest stay in the view.
+    for i in 0..6u64 {
+        serve_at(&root, &host, 2 + i as u32, "sk-sim", T0 + i * 500);
+    }
+    let stats = root.local_ledger().borrow_mut().take_stats();
+    assert!(stats.local >= 5, "decided on the view: {stats:?}");
+    assert!(root.local_ledger().borrow().pending() > 0);
+    let before = shared(&cfg, &host.store, &subject, T0 + 3_000).window(Window::Minute).current;
+    assert!(before.requests < 6, "pending in the view: {before:?}");
+    // The host's tick, however late by the host clock, merges by simulated time: not due yet.
+    root.flush_ledger(&host.store, T0 + 86_400_000, false);
+    assert!(root.local_ledger().borrow().pending() > 0, "due by the request clock only");
+    // A request 4.9 s after the first pending change (the first request's settlement, at T0): not due.
+    serve_at(&root, &host, 20, "sk-other", T0 + 4_900);
+    let still = shared(&cfg, &host.store, &subject, T0 + 4_900).window(Window::Minute).current;
+    assert_eq!(still.requests, before.requests, "not merged before the interval");
+    // Another credential's request at the merge interval: the pending changes merge before it is decided,
+    // with no tick at all.
+    serve_at(&root, &host, 21, "sk-other", T0 + 5_000);
+    let merged = shared(&cfg, &host.store, &subject, T0 + 5_000).window(Window::Minute).current;
+    assert_eq!((merged.requests, merged.input, merged.output), (6, 18, 24));
+    assert!(root.local_ledger().borrow_mut().take_stats().merges >= 1);
+    // The other credential's changes (pending since its first settlement, T0 + 4.9 s) merge 5 s of
+    // simulated time later, whatever the host's tick says.
+    let other = Subject::credential(&cred(&p, "sk-other").id);
+    let other_requests = || shared(&cfg, &host.store, &other, T0 + 9_900).window(Window::Minute).current.requests;
+    serve_at(&root, &host, 22, "sk-sim", T0 + 9_800);
+    root.flush_ledger(&host.store, T0 + 86_400_000, false);
+    assert_eq!(other_requests(), 1);
+    // A worker with no request between two ticks cannot see simulated time pass: it merges all it holds.
+    assert!(root.local_ledger().borrow().pending() > 0);
+    root.flush_ledger(&host.store, 0, false);
+    assert_eq!(other_requests(), 2);
+    assert_eq!(root.local_ledger().borrow().pending(), 0);
+    serve_at(&root, &host, 23, "sk-sim", T0 + 9_900);
+    // A reload merges everything (host time again irrelevant).
+    assert!(root.on_configure_with_store(&sim_policy(5_000), &no_env, &host.store, 0).0);
+    assert_eq!(root.local_ledger().borrow().pending(), 0);
+    let last = shared(&cfg, &host.store, &subject, T0 + 11_000).window(Window::Minute).current;
+    assert_eq!(last.requests, 8);
 }

@@ -2,7 +2,7 @@
 builder is `(rng, corpus, n, t0, world) -> [Event]`, `n` the number of requests at scale 1. `world` is
 "long" (realistic long answers, reasoning-model usage) or "short" (~40-token answers: a provider that caps
 output, a harvester that asks for concise answers, label harvesting)."""
-from common import HOUR, MIN, SEC, Event, chat, lognormal, pick, reply, system, user
+from common import HOUR, MIN, SEC, Event, assistant, chat, lognormal, pick, reply, system, user
 
 A = "attack"
 
@@ -404,3 +404,50 @@ def slow_rotating(rng, c, n, t0, world):
     return _slow(rng, n, t0, "slow_rotating", 8,
                  lambda r: (chat([user(pick(r, SLOW_TEMPLATES).format(q=pick(r, c.strategy + c.math)))], "gpt-4.1"),
                             answer(r, world, 400), "chain_of_thought", "en"), 40)
+
+
+# ---- tune families added in the third round (written from the held-out misses' one-line descriptions in
+# DETECTION.md, never from their generators: see DETECTION.md "Results: third round") ------------------
+
+def farm_notes_en(rng, c, n, t0, world):
+    """60 fresh keys on one template the intent model reads as chain of thought only about one time in
+    five (no listed phrase): 'lay out the working in numbered lines'."""
+    tpl = "For my notes, please lay out the working in numbered lines before the final result. {q}"
+    return _farm(rng, n, t0, "farm_notes_en", 60, lambda r: (chat([user(tpl.format(q=pick(r, c.math + c.strategy)))],
+                                                                   "gpt-4o-mini"),
+                                                              answer(r, world, 380), "chain_of_thought", "en"), 1.5)
+
+
+TRIO_EN = ["For my notes, please lay out the working in numbered lines before the final result. {q}",
+           "Solve the following. Number each line of your working and put the result at the very end. {q}",
+           "Here is a problem from our set; write down what you figure out along the way, then the answer. {q}"]
+
+
+def slow_trio_en(rng, c, n, t0, world):
+    """8 keys, one request every ~35 minutes each, each request on one of three templates the intent
+    model reads as chain of thought one time in three to eight: no template dominates a key's traffic."""
+    return _slow(rng, n, t0, "slow_trio_en", 8, lambda r: (chat([user(pick(r, TRIO_EN).format(q=pick(r, c.math)))],
+                                                                 "gpt-4o"),
+                                                            answer(r, world, 400), "chain_of_thought", "en"), 35)
+
+
+NATURAL_OPEN = ["hey, quick one.", "Hi! My kid brought this home and I'm stuck:", "ok so", "Can you help me with this?",
+                "Random question —", "Hello, I was wondering about something.", "so my friend asked me this",
+                "Good morning!", "", "", "Question for you:", "ugh, homework again."]
+NATURAL_CLOSE = ["How would you get to the answer? I want to follow along.", "What's the answer, and how do you know?",
+                 "Can you explain how you'd figure it out?", "thanks!! and please explain it so I get it",
+                 "I'd love to see how you work it out.", "Explain like you would to a friend, thanks.",
+                 "What's your thinking here?", "", "Thanks in advance!", "How do you even approach this?"]
+
+
+def natural_en(rng, c, n, t0, world):
+    """Harvesting dressed as people, tune: a casual opener and closer around dataset questions, several
+    models, log-normal gaps, now and then a fake earlier turn."""
+    def make(r):
+        q = pick(r, c.math + c.strategy)
+        text = " ".join(x for x in (pick(r, NATURAL_OPEN), q, pick(r, NATURAL_CLOSE)) if x)
+        msgs = [user(text)]
+        if r.random() < 0.1:
+            msgs = [user(pick(r, c.strategy)), assistant(r.randint(40, 200)), user(text)]
+        return chat(msgs, pick(r, ["gpt-4o", "gpt-4o-mini", "gpt-4.1"])), answer(r, world, 380), "chain_of_thought", "en"
+    return _single(rng, n, t0, "natural_en", "sk-atk-natural-en", make, 40, None)
