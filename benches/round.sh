@@ -27,6 +27,7 @@ build)
   echo "$(stamp) building at $(cat "$OUT/commit")"
   make build noop-filter peer-tools bench-tools fleet-tools
   CARGO_PROFILE_BENCH_STRIP=false cargo bench --bench core --no-run
+  cargo test --release --test estimator_accuracy --no-run
   # The host-call floor must make distill-guard's calls (fails and prints the counts otherwise).
   python3 benches/wasm_bench.py --parts timing --requests 20000 | tee "$OUT/wasm-spec-check.txt"
   echo "$(stamp) build done"

@@ -159,6 +159,85 @@ def commit(directory):
     return 0
 
 
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dir", default=os.path.join(ROOT, "target", "round"))
+    ap.add_argument("--fill", metavar="MARKDOWN", help="fill the marked blocks of this file")
+    a = ap.parse_args()
+    if a.fill:
+        print("filled:", ", ".join(fill(a.fill, a.dir)) or "nothing")
+        return 0
+    return summary(a.dir)
+
+
+def summary(directory):
+    """Prints issue 16's targets and the sizing figures of the round saved in `directory`."""
+    proxy = load(os.path.join(directory, "bench-proxy.json"))
+    latency = load(os.path.join(directory, "latency.json"))
+    wasm = load(os.path.join(directory, "wasm-counts.json"))
+    instr = load(os.path.join(directory, "instructions.json"))
+    rows = []
+    if proxy:
+        for mix, label, target in (("2048", "capacity, 2 KB JSON, vs the no-op filter", 0.75),
+                                   ("16384_sse", "capacity, 16 KB / 300-event SSE, vs the no-op filter", 0.65),
+                                   ("16384_sse_strip", "the same, client streaming without include_usage (usage "
+                                    "chunk removed)", 0.65)):
+            if mix in proxy["no_filter"][0]:
+                m, lo, hi = capacity(proxy, "dg_enforce", "noop_wasm", mix)
+                floor, _, _ = capacity(proxy, "reads_only", "noop_wasm", mix)
+                rows.append((label, f"{m:.2f}× ({lo:.2f}–{hi:.2f} over {len(proxy['no_filter'])} reps; reads-only "
+                             f"floor {floor:.2f}×)", f"≥ {target}×", verdict(m, target, False)))
+    if instr:
+        for key, label, target in (("instructions per 2 KB exchange", "instructions per 2 KB exchange", 40_000),
+                                   ("instructions per SSE event", "instructions per SSE event", 400),
+                                   ("instructions per SSE event, usage chunk removed",
+                                    "instructions per SSE event, usage chunk removed", 400)):
+            if key in instr:
+                rows.append((label, f"{instr[key]:,}", f"≤ {target:,}", verdict(instr[key], target, True)))
+    if wasm and wasm.get("steady"):
+        orders = {"roundrobin": "in turn", "random": "uniformly at random", "zipf": "Zipf-skewed"}
+        for order, name in orders.items():
+            steady = [s for s in wasm["steady"] if s["order"] == order]
+            if not steady:
+                continue
+            met = [s["rate"] for s in steady if s["calls"] <= 1]
+            rows.append((f"shared-data calls per request, steady state, 10,000 credentials sending {name}, at "
+                         + " / ".join(f"{s['rate']:,}" for s in steady) + " req/s a worker",
+                         " / ".join(f"{s['calls']:.2f}" for s in steady), "≤ 1 on average",
+                         f"from {min(met):,} req/s a worker" if met else "no"))
+    if latency:
+        p50 = latency["p50_us"]
+        diffs = sorted(x - y for x, y in zip(p50["dg"], p50["reads_only"]))
+        m = statistics.median(diffs)
+        rows.append((f"added p50 at {latency['rate']} req/s, 2 KB, vs the reads-only floor",
+                     f"{m:+.0f} µs (per rep: {', '.join(f'{d:+.0f}' for d in diffs)})", "≤ +40 µs",
+                     verdict(m, 40, True)))
+    print("| measure | this run | target | met? |\n|---|---|---|---|")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+    if proxy:
+        print("\nSizing (proxy CPU per request at saturation, medians; cores per 1,000 requests a second = "
+              "µs per request / 1,000):\n")
+        print("| traffic | Envoy alone µs/req | distill-guard enforcing µs/req | × | cores per 1,000 req/s, "
+              "alone → with distill-guard |\n|---|---|---|---|---|")
+        for mix, label in (("2048", "2 KB chat requests, JSON answers"),
+                           ("16384_sse", "16 KB chat requests, 300-event SSE answers"),
+                           ("16384_sse_strip", "the same, client streaming without include_usage")):
+            if mix not in proxy["no_filter"][0]:
+                continue
+            base = cpu(proxy, "no_filter", mix)
+            for kind, note in (("dg_enforce", ""), ("dg_fleet", " (fleet-wide state)")):
+                if proxy.get(kind):
+                    dg = cpu(proxy, kind, mix)
+                    print(f"| {label}{note} | {base:.0f} | {dg:.0f} | {dg / base:.1f} | "
+                          f"{base / 1000:.2f} → {dg / 1000:.2f} |")
+    if wasm and wasm.get("heap"):
+        h = wasm["heap"]
+        print(f"\nwasm heap: {h['empty']:,} B empty, {h['full']:,} B once the ledger view is full "
+              f"({h['per_subject']:,.0f} B a subject), {h['after']:,} B after {h['requests']:,} more exchanges.")
+    return 0
+
+
 COMPUTED = {"summary": lambda d: summary(d) and 0, "instructions": instructions, "stream": stream, "core": core,
             "commit": commit, "module-bytes": module_bytes}
 
