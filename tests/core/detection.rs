@@ -888,3 +888,26 @@ fn confirmed_campaign_strength_needs_many_tagged_keys_that_are_most_of_the_campa
     profile.requests = 1.0;
     assert_eq!(at(54.0, view, &profile), 0.5, "a fresh key's first request counts half");
 }
+
+#[test]
+fn a_tagged_credential_is_counted_once_in_its_campaign_and_never_creates_a_slot() {
+    let store = MemoryStore::new();
+    let t = CampaignTable::new(&store, "test", 64, 3600);
+    // No campaign yet: noting a tag creates nothing.
+    assert!(t.note_tagged(FingerprintKind::Template, 7, 1, T0).is_none());
+    assert!(t.observe_full(FingerprintKind::Template, 7, 1, 11, false, T0).unwrap().tagged == 0.0);
+    for cred in 1..=10u64 {
+        t.observe_full(FingerprintKind::Template, 7, cred.wrapping_mul(0x9e37_79b9_7f4a_7c15), cred, false, T0);
+    }
+    for _ in 0..3 {
+        for cred in 1..=5u64 {
+            t.note_tagged(FingerprintKind::Template, 7, cred.wrapping_mul(0x9e37_79b9_7f4a_7c15), T0 + 1);
+        }
+    }
+    let c = t.observe_full(FingerprintKind::Template, 7, 0x9e37_79b9_7f4a_7c15, 1, false, T0 + 2).unwrap();
+    // Five distinct tagged credentials of ten (sketch estimates), however often each was noted.
+    assert!((3.5..=6.5).contains(&c.tagged), "{c:?}");
+    assert!((7.5..=12.5).contains(&c.view.credentials), "{c:?}");
+    // Another fingerprint's slot is untouched.
+    assert_eq!(t.observe_full(FingerprintKind::Template, 8, 1, 1, false, T0 + 3).unwrap().tagged, 0.0);
+}
