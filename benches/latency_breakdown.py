@@ -65,8 +65,10 @@ def main():
         for name, kind, policy in configs:
             side.add(name, kind, json.dumps(policy))
         side.wait_ready()
-        for _ in range(a.reps):
-            for name, (proc, _, listen, admin) in side.proxies.items():
+        for rep in range(a.reps):
+            # Alternate the order between repetitions (A B C …, then … C B A), as bench.py does.
+            order = list(side.proxies.items())
+            for name, (proc, _, listen, admin) in (order if rep % 2 == 0 else order[::-1]):
                 url = f"http://127.0.0.1:{listen}/v1/chat/completions"
                 c0, d0 = bench.proc_cpu_seconds(proc.pid), bench.completed(admin)
                 p50[name].append(bench.fixed_rate(url, body, a.rate, a.seconds, 1)["p50_us"])

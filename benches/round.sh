@@ -4,11 +4,13 @@
 #   benches/round.sh build    build everything the runs need (module, baselines, peer, bench binary) and
 #                             check that the host-call floor still makes distill-guard's calls
 #   benches/round.sh quiet    the timed runs, on a quiet machine (~17 min): the Envoy side-by-side run
-#                             (8 configurations, 5 mixes, capacity), the latency run, the V8 harness's µs
+#                             (8 configurations, 5 mixes, capacity), the latency run, the V8 harness's µs,
+#                             the core's micro-benchmarks
 #   benches/round.sh counts   the exact counts (need no quiet machine; ~6 min on 2 cores): every
 #                             instruction row re-recorded, shared-data calls in steady state and the wasm
 #                             heap (V8 harness, simulated clock), then the CI regression check
 #   benches/round.sh summary  issue 16's targets and the README's sizing figures from the saved files
+#   benches/round.sh fill     the saved tables into BENCHMARKS.md's marked blocks (<!-- round:NAME -->)
 #
 # Outputs: target/round/*.json and *.txt (the tables printed by each run), commit in target/round/commit.
 # Tunables: BENCH_REPS (4), BENCH_SECONDS (3) for the Envoy run; LAT_REPS (5), LAT_SECONDS (3) for the latency run.
@@ -25,6 +27,7 @@ build)
   echo "$(stamp) building at $(cat "$OUT/commit")"
   make build noop-filter peer-tools bench-tools fleet-tools
   CARGO_PROFILE_BENCH_STRIP=false cargo bench --bench core --no-run
+  cargo test --release --test estimator_accuracy --no-run
   # The host-call floor must make distill-guard's calls (fails and prints the counts otherwise).
   python3 benches/wasm_bench.py --parts timing --requests 20000 | tee "$OUT/wasm-spec-check.txt"
   echo "$(stamp) build done"
@@ -39,6 +42,8 @@ quiet)
     | tee "$OUT/latency.txt"
   echo "$(stamp) V8 harness timing"
   python3 benches/wasm_bench.py --parts timing --out "$OUT/wasm-timing.json" | tee "$OUT/wasm-timing.txt"
+  echo "$(stamp) core micro-benchmarks"
+  CARGO_PROFILE_BENCH_STRIP=false cargo bench --bench core 2>/dev/null | tee "$OUT/core.txt"
   echo "$(stamp) quiet runs done"
   ;;
 counts)
@@ -54,14 +59,20 @@ counts)
   cat "$OUT/instructions.txt" "$OUT/wasm-counts.txt"
   echo "$(stamp) regression check against the new reference"
   python3 benches/instructions.py --targets --check | tee "$OUT/regress.txt" || status=1
+  echo "$(stamp) token estimator accuracy, module size"
+  cargo test --release --test estimator_accuracy -- --nocapture 2>/dev/null | tee "$OUT/estimator.txt" || status=1
+  ls -l target/wasm32-wasip1/release/distill_guard.wasm | awk '{print $5}' >"$OUT/module-bytes.txt"
   echo "$(stamp) counts done (status $status)"
   exit $status
   ;;
 summary)
   python3 benches/round_summary.py --dir "$OUT"
   ;;
+fill)
+  python3 benches/round_summary.py --dir "$OUT" --fill BENCHMARKS.md
+  ;;
 *)
-  sed -n '2,16p' "$0"
+  sed -n '2,18p' "$0"
   exit 2
   ;;
 esac

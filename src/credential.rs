@@ -72,10 +72,10 @@ impl fmt::Display for CredentialError {
     }
 }
 
-/// The keyed hash id of a value, as shown in `x-distill-credential`.
+/// The keyed hash id of a value, as shown in `x-distill-credential` (from the worker's memo when it
+/// was computed recently: [`HmacKey::id`]).
 pub fn hashed_id(key: &HmacKey, kind: CredentialKind, value: &str) -> String {
-    let mac = key.mac(&[kind.domain(), b"\0", value.as_bytes()]);
-    hex(mac.get(..8).unwrap_or(&[]))
+    hex(&key.id(&[kind.domain(), b"\0", value.as_bytes()]))
 }
 
 /// Strips `Bearer ` (any case) from an authorization header value.

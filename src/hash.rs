@@ -1,6 +1,10 @@
 //! Keyed hashing (HMAC-SHA-256) and base64url decoding, written here so the filter needs no crypto
 //! dependency. Credential ids are the first 8 bytes of `HMAC-SHA-256(secret, domain || value)`.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+
 const K: [u32; 64] = [
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
     0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
@@ -111,11 +115,13 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     h.finish()
 }
 
-/// A precomputed HMAC-SHA-256 key: the inner and outer states after the padded key block.
+/// A precomputed HMAC-SHA-256 key: the inner and outer states after the padded key block, and this
+/// worker's memo of the ids it computed ([`HmacKey::id`]).
 #[derive(Clone)]
 pub struct HmacKey {
     inner: Sha256,
     outer: Sha256,
+    ids: IdMemo,
 }
 
 impl HmacKey {
@@ -134,7 +140,32 @@ impl HmacKey {
         let mut outer = Sha256::default();
         inner.update(&block.map(|b| b ^ 0x36));
         outer.update(&block.map(|b| b ^ 0x5c));
-        Self { inner, outer }
+        let mut key = Self { inner, outer, ids: IdMemo::default() };
+        // The memo's digest keys come from the secret, so its entries cannot be aimed at by anyone
+        // who does not know it.
+        let seed = key.mac(&[b"distill-guard id memo"]);
+        key.ids = IdMemo::new(&seed);
+        key
+    }
+
+    /// The first 8 bytes of the HMAC over the concatenation of `parts`, from this worker's memo when it
+    /// computed them recently (see [`IdMemo`]).
+    pub fn id(&self, parts: &[&[u8]]) -> [u8; 8] {
+        let digest = self.ids.digest(parts);
+        if let Some(id) = self.ids.get(digest) {
+            return id;
+        }
+        let mut id = [0u8; 8];
+        if let Some(head) = self.mac(parts).get(..8) {
+            id.copy_from_slice(head);
+        }
+        self.ids.insert(digest, id);
+        id
+    }
+
+    /// Entries in this worker's memo of ids.
+    pub fn memo_len(&self) -> usize {
+        self.ids.len()
     }
 
     /// HMAC over the concatenation of `parts`.
@@ -147,6 +178,166 @@ impl HmacKey {
         outer.update(&inner.finish());
         outer.finish()
     }
+}
+
+/// Entries a generation of the id memo holds (7/8 of a 8,192-slot table); the memo keeps two: at most
+/// `2 * ID_MEMO_GENERATION` entries of 24 bytes, about 400 KB a worker.
+pub const ID_MEMO_GENERATION: usize = 7_168;
+
+/// A worker's memo of credential ids: an HMAC-SHA-256 costs about 9,000 instructions, a look-up a few
+/// hundred. It holds no credential: an entry is the 128-bit keyed digest of the hashed value (two
+/// SipHash-1-3 with keys derived from the secret) and the 8-byte id. Two values share an entry only
+/// if their 128-bit digests collide, which nobody without the secret can arrange (by chance: about
+/// 2^-128 a pair). Bounded: when the current generation is full it becomes the previous one (the one
+/// before is dropped); an id found in the previous generation moves to the current one.
+#[derive(Clone, Default)]
+pub struct IdMemo {
+    keys: [u64; 4],
+    generations: RefCell<[HashMap<Digest, [u8; 8], DigestHasher>; 2]>,
+}
+
+impl IdMemo {
+    /// An empty memo with digest keys taken from `seed`.
+    fn new(seed: &[u8; 32]) -> Self {
+        let mut keys = [0u64; 4];
+        for (k, chunk) in keys.iter_mut().zip(seed.chunks_exact(8)) {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(chunk);
+            *k = u64::from_le_bytes(b);
+        }
+        Self { keys, generations: RefCell::default() }
+    }
+
+    fn digest(&self, parts: &[&[u8]]) -> Digest {
+        let [a, b, c, d] = self.keys;
+        Digest(siphash13(a, b, parts), siphash13(c, d, parts))
+    }
+
+    fn get(&self, digest: Digest) -> Option<[u8; 8]> {
+        let mut g = self.generations.try_borrow_mut().ok()?;
+        let [current, previous] = &mut *g;
+        if let Some(id) = current.get(&digest) {
+            return Some(*id);
+        }
+        let id = previous.remove(&digest)?;
+        drop(g);
+        self.insert(digest, id);
+        Some(id)
+    }
+
+    fn insert(&self, digest: Digest, id: [u8; 8]) {
+        let Ok(mut g) = self.generations.try_borrow_mut() else { return };
+        let [current, previous] = &mut *g;
+        if current.len() >= ID_MEMO_GENERATION {
+            *previous = std::mem::take(current);
+        }
+        current.insert(digest, id);
+    }
+
+    /// Entries held (both generations).
+    pub fn len(&self) -> usize {
+        self.generations.try_borrow().map_or(0, |g| g.iter().map(HashMap::len).sum())
+    }
+
+    /// True when the memo holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A 128-bit keyed digest (the memo's key).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Digest(u64, u64);
+
+impl std::hash::Hash for Digest {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0);
+    }
+}
+
+/// The memo's keys are already keyed digests: their first half is the table's hash.
+#[derive(Clone, Copy, Default)]
+struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+impl BuildHasher for DigestHasher {
+    type Hasher = DigestHasher;
+    fn build_hasher(&self) -> DigestHasher {
+        DigestHasher(0)
+    }
+}
+
+/// SipHash-1-3 (keys `k0`, `k1`) of the concatenation of `parts`.
+pub fn siphash13(k0: u64, k1: u64, parts: &[&[u8]]) -> u64 {
+    let mut v = [
+        k0 ^ 0x736f_6d65_7073_6575,
+        k1 ^ 0x646f_7261_6e64_6f6d,
+        k0 ^ 0x6c79_6765_6e65_7261,
+        k1 ^ 0x7465_6462_7974_6573,
+    ];
+    fn round(v: &mut [u64; 4]) {
+        v[0] = v[0].wrapping_add(v[1]);
+        v[1] = v[1].rotate_left(13) ^ v[0];
+        v[0] = v[0].rotate_left(32);
+        v[2] = v[2].wrapping_add(v[3]);
+        v[3] = v[3].rotate_left(16) ^ v[2];
+        v[0] = v[0].wrapping_add(v[3]);
+        v[3] = v[3].rotate_left(21) ^ v[0];
+        v[2] = v[2].wrapping_add(v[1]);
+        v[1] = v[1].rotate_left(17) ^ v[2];
+        v[2] = v[2].rotate_left(32);
+    }
+    let compress = |m: u64, v: &mut [u64; 4]| {
+        v[3] ^= m;
+        round(v);
+        v[0] ^= m;
+    };
+    let (mut tail, mut filled, mut len) = (0u64, 0usize, 0u64);
+    for part in parts {
+        len = len.wrapping_add(part.len() as u64);
+        let mut bytes = *part;
+        // Bytes up to a word boundary, then whole words, then the rest into the tail.
+        while filled != 0 && !bytes.is_empty() {
+            if let Some((b, rest)) = bytes.split_first() {
+                tail |= u64::from(*b) << (8 * filled);
+                filled = (filled + 1) % 8;
+                bytes = rest;
+                if filled == 0 {
+                    compress(tail, &mut v);
+                    tail = 0;
+                }
+            }
+        }
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(w);
+            compress(u64::from_le_bytes(b), &mut v);
+        }
+        for (i, b) in words.remainder().iter().enumerate() {
+            tail |= u64::from(*b) << (8 * i);
+            filled = i + 1;
+        }
+    }
+    compress(tail | ((len & 0xff) << 56), &mut v);
+    v[2] ^= 0xff;
+    for _ in 0..3 {
+        round(&mut v);
+    }
+    v[0] ^ v[1] ^ v[2] ^ v[3]
 }
 
 /// Lower-case hex of bytes.
@@ -285,6 +476,57 @@ mod tests {
             hex(&key.mac(&[b"what do ya want ", b"for nothing?"])),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[test]
+    fn siphash13_is_the_standard_one_and_parts_concatenate() {
+        use std::hash::Hasher;
+        for len in 0..40usize {
+            let data: Vec<u8> = (0..len as u8).map(|b| b.wrapping_mul(37)).collect();
+            #[allow(deprecated)]
+            let mut std13 = std::collections::hash_map::DefaultHasher::new();
+            std13.write(&data);
+            assert_eq!(siphash13(0, 0, &[&data]), std13.finish(), "length {len}");
+            for cut in 0..=len {
+                let (a, b) = data.split_at(cut);
+                assert_eq!(siphash13(7, 9, &[a, b]), siphash13(7, 9, &[&data]));
+            }
+        }
+        assert_ne!(siphash13(1, 2, &[b"key"]), siphash13(1, 3, &[b"key"]));
+    }
+
+    #[test]
+    fn the_id_memo_answers_the_hmac_stays_bounded_and_keeps_values_apart() {
+        let key = HmacKey::new(b"memo-test-secret");
+        let direct = |v: &str| {
+            let mac = key.mac(&[b"key", b"\0", v.as_bytes()]);
+            let mut id = [0u8; 8];
+            id.copy_from_slice(&mac[..8]);
+            id
+        };
+        let n = 2 * ID_MEMO_GENERATION + 500;
+        let mut seen = std::collections::HashSet::new();
+        for round in 0..2 {
+            for i in 0..n {
+                let v = format!("sk-{i}");
+                let id = key.id(&[b"key", b"\0", v.as_bytes()]);
+                assert_eq!(id, direct(&v), "round {round}, {v}");
+                if round == 0 {
+                    assert!(seen.insert(id), "two values never share an id");
+                }
+                assert!(key.memo_len() <= 2 * ID_MEMO_GENERATION);
+            }
+        }
+        // The same value under another domain (a claim, not a key) is another entry.
+        let claim = key.id(&[b"claim", b"\0", b"sk-1"]);
+        assert_ne!(claim, key.id(&[b"key", b"\0", b"sk-1"]));
+        // Hits: a value just computed is answered from the memo, which then holds it once.
+        let len = key.memo_len();
+        key.id(&[b"key", b"\0", b"sk-1"]);
+        assert_eq!(key.memo_len(), len);
+        // A clone of the key (another policy object) answers the same.
+        let other = key.clone();
+        assert_eq!(other.id(&[b"key", b"\0", b"sk-77"]), direct("sk-77"));
     }
 
     #[test]

@@ -247,3 +247,37 @@ fn a_long_cut_stream_is_estimated_from_all_its_text_and_a_reported_one_is_not_es
     let whole = meter(ApiKind::OpenAiChat, true, &s, 1000);
     assert_eq!((whole.input, whole.output, whole.source), (Some(3), 16000, UsageSource::Reported));
 }
+
+#[test]
+fn a_json_body_is_checked_whole_and_only_its_top_level_usage_is_kept() {
+    use distill_guard::json::Json;
+    use distill_guard::response::body_usage;
+    let bodies: Vec<Vec<u8>> = vec![
+        br#"{"id":"x","choices":[{"message":{"content":"a \"usage\": {} b"}}],"usage":{"prompt_tokens":5,"completion_tokens":7}}"#.to_vec(),
+        br#"{"usage":{"prompt_tokens":1},"x":{"usage":{"prompt_tokens":9}},"usage":{"prompt_tokens":2,"completion_tokens":3}}"#.to_vec(),
+        br#"{"nested":{"usage":{"prompt_tokens":9}}}"#.to_vec(),
+        br#"{"us\u0061ge":{"prompt_tokens":4,"completion_tokens":1}}"#.to_vec(),
+        br#"[{"usage":{"prompt_tokens":1}}]"#.to_vec(),
+        br#""usage""#.to_vec(),
+        br#"{"usage":{"prompt_tokens":18446744073709551615,"completion_tokens":1.5e3}}"#.to_vec(),
+        br#"{"usage":{"prompt_tokens":1},"big":1e400}"#.to_vec(),
+        br#"{"usage":{"prompt_tokens":1}} trailing"#.to_vec(),
+        br#"{"usage":{"prompt_tokens":1}}   "#.to_vec(),
+        b"{\"usage\":{\"prompt_tokens\":1},\"t\":\"\xff\xfe\"}".to_vec(),
+        br#"{"usage":{"prompt_tokens":1},"t":"\ud800"}"#.to_vec(),
+        br#"{"usage":{"prompt_tokens":1}"#.to_vec(),
+        format!("{}{{\"usage\":{{\"prompt_tokens\":1}}}}{}", "[".repeat(130), "]".repeat(130)).into_bytes(),
+        format!("{{\"usage\":{{\"prompt_tokens\":1}},\"d\":{}1{}}}", "[".repeat(126), "]".repeat(126)).into_bytes(),
+        format!("{{\"usage\":{{\"prompt_tokens\":1}},\"d\":{}1{}}}", "[".repeat(127), "]".repeat(127)).into_bytes(),
+        b"".to_vec(),
+        b"null".to_vec(),
+    ];
+    for body in &bodies {
+        let whole = Json::parse(body).map(|v| v.get("usage").map(Json::to_value));
+        let kept = body_usage(body).map(|v| v.get("usage").map(Json::to_value));
+        assert_eq!(kept, whole, "{}", String::from_utf8_lossy(body));
+    }
+    // Read through the meter as before: the last top-level usage.
+    let m = meter(ApiKind::OpenAiChat, false, std::str::from_utf8(&bodies[1]).unwrap(), 7);
+    assert_eq!((m.input, m.output, m.source), (Some(2), 3, UsageSource::Reported));
+}
