@@ -151,6 +151,16 @@ def module_bytes(directory):
     return 0
 
 
+def load_average(directory):
+    """The load averages round.sh kept (1, 5, 15 minutes) at each step's start and end."""
+    text = saved(directory, "load.txt")
+    if text is None:
+        return 1
+    print("; ".join(f"{line.split()[1]} {line.split()[2]} (UTC {line.split()[0]}): {' / '.join(line.split()[3:])}"
+                    for line in text.splitlines() if len(line.split()) == 6))
+    return 0
+
+
 def commit(directory):
     text = saved(directory, "commit")
     if text is None:
@@ -239,7 +249,7 @@ def summary(directory):
 
 
 COMPUTED = {"summary": lambda d: summary(d) and 0, "instructions": instructions, "stream": stream, "core": core,
-            "commit": commit, "module-bytes": module_bytes}
+            "commit": commit, "module-bytes": module_bytes, "load": load_average}
 
 
 if __name__ == "__main__":
