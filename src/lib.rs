@@ -55,6 +55,7 @@ pub mod metrics;
 pub mod phrases;
 pub mod policy;
 pub mod profile;
+pub mod prompt;
 pub mod request;
 pub mod response;
 pub mod shape;

@@ -66,13 +66,7 @@ pub fn mask(text: &str) -> String {
         }
         let Some(c) = text.get(i..).and_then(|rest| rest.chars().next()) else { break };
         i += c.len_utf8();
-        let closing = match c {
-            '“' => Some('”'),
-            '「' => Some('」'),
-            '«' => Some('»'),
-            _ => None,
-        };
-        if let Some(q) = closing {
+        if let Some(q) = closing_quote(c) {
             out.extend_from_slice("\"…\"".as_bytes());
             i = text.get(i..).and_then(|rest| rest.find(q)).map_or(bytes.len(), |p| i + p + q.len_utf8());
             prev = MASK_PLAIN;
@@ -96,6 +90,17 @@ pub fn mask(text: &str) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// The closing mark of a non-ASCII opening quote (the quoted span is masked as `"…"`).
+#[inline(always)]
+pub(crate) fn closing_quote(c: char) -> Option<char> {
+    match c {
+        '“' => Some('”'),
+        '「' => Some('」'),
+        '«' => Some('»'),
+        _ => None,
+    }
+}
+
 /// Eight bytes of a plain run lower-cased, or `None` when one of them ends the run: a byte that is
 /// not plain ASCII (controls and whitespace included) other than a single space (`last_space`: the
 /// byte before the word was a space).
@@ -113,9 +118,9 @@ fn plain_word(w: u64, last_space: bool) -> Option<u64> {
     Some(w | (ascii_in(w, b'A', b'Z') >> 2))
 }
 
-const MASK_PLAIN: u8 = 0;
-const MASK_DIGIT: u8 = 1;
-const MASK_SPACE: u8 = 2;
+pub(crate) const MASK_PLAIN: u8 = 0;
+pub(crate) const MASK_DIGIT: u8 = 1;
+pub(crate) const MASK_SPACE: u8 = 2;
 const MASK_OTHER: u8 = 3;
 
 /// How `mask` treats each byte: plain ASCII, digit, ASCII whitespace, or anything else (quotes and
@@ -128,6 +133,6 @@ const MASK_KIND: ByteTable = byte_table!(|b| match b {
 });
 
 #[inline(always)]
-fn mask_kind(b: u8) -> u8 {
+pub(crate) fn mask_kind(b: u8) -> u8 {
     MASK_KIND.get(b)
 }

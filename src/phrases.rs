@@ -47,7 +47,7 @@ fn is_alnum(b: u8) -> bool {
 /// True at a word start: the text's start, a non-ASCII byte, or after a byte that is not an ASCII
 /// letter or digit.
 #[inline(always)]
-fn word_start(text: &[u8], at: usize) -> bool {
+pub(crate) fn word_start(text: &[u8], at: usize) -> bool {
     at == 0 || text.get(at).is_some_and(|&b| b >= 0x80) || text.get(at - 1).is_some_and(|&b| !is_alnum(b))
 }
 
@@ -157,6 +157,32 @@ impl PhraseIndex {
             return 0;
         }
         self.match_key(key, rest, found)
+    }
+
+    /// The category bits of the phrases found in `text` (masked text) at the `candidates`, which
+    /// must include every word start of the text (other positions are checked and skipped): what
+    /// [`PhraseIndex::scan`] finds, for a text whose word starts are already known
+    /// ([`crate::prompt`]'s pass lists them as it writes the masked text).
+    pub(crate) fn scan_at(&self, text: &[u8], candidates: &[u32]) -> u8 {
+        let mut found = 0u8;
+        for (bit, phrase) in &self.short {
+            if found & bit == 0 && text.windows(phrase.len().max(1)).any(|w| w == phrase.as_slice()) {
+                found |= bit;
+            }
+        }
+        for &at in candidates {
+            let at = at as usize;
+            if let Some(&[a, b, c, d]) = text.get(at..at + 4) {
+                let key = u32::from_le_bytes([a, b, c, d]);
+                if self.may_start(key) && word_start(text, at) {
+                    found |= self.match_key(key, text.get(at..).unwrap_or(&[]), found);
+                    if found == 0b1111 {
+                        break;
+                    }
+                }
+            }
+        }
+        found
     }
 
     /// The category bits of the phrases found in `text` (masked text: lower case, `#` for numbers).

@@ -7,8 +7,8 @@ use crate::json::{Json, Members};
 use crate::api::ApiKind;
 use crate::policy::DegradeConfig;
 use crate::policy::ShapeConfig;
-use crate::shape::{analyse, RequestShape};
-use crate::tokens::{estimate_from_bytes, text_tokens, Tokenizer};
+use crate::shape::{analyse_estimating, Estimated, RequestShape};
+use crate::tokens::{estimate_from_bytes, text_tokens_known, Tokenizer};
 
 /// Fixed overhead the APIs add per message (role markers and separators).
 const TOKENS_PER_MESSAGE: u64 = 4;
@@ -109,8 +109,16 @@ pub fn inspect(api: ApiKind, body: &[u8], inject_include_usage: bool, shape: Opt
     let stream = dialect.stream(&root);
     let max_output_tokens = dialect.max_output_tokens(&root);
 
-    let (estimated_input_tokens, messages) = estimate_input(api, &root, tokenizer);
-    let shape = shape.map(|cfg| analyse(api, &root, cfg));
+    // The shape reads the last user message and the system prompt in one pass each, token estimate
+    // included: the input estimate takes those and reads only the other strings.
+    let (shape, known) = match shape {
+        Some(cfg) => {
+            let (shape, known) = analyse_estimating(api, &root, cfg);
+            (Some(shape), known)
+        }
+        None => (None, [None, None]),
+    };
+    let (estimated_input_tokens, messages) = estimate_input(api, &root, tokenizer, &known);
 
     let mut include_usage = dialect.stream_reports_usage(&root);
     let mut rewritten = None;
@@ -142,12 +150,12 @@ pub fn inspect(api: ApiKind, body: &[u8], inject_include_usage: bool, shape: Opt
     }
 }
 
-fn estimate_input(api: ApiKind, root: &Json<'_>, tokenizer: Tokenizer) -> (u64, u64) {
+fn estimate_input(api: ApiKind, root: &Json<'_>, tokenizer: Tokenizer, known: &[Estimated<'_>]) -> (u64, u64) {
     let fields = api.dialect().input_fields();
     let mut tokens = TOKENS_PER_REQUEST;
     for f in fields {
         if let Some(v) = root.get(f) {
-            tokens += text_tokens(v, tokenizer);
+            tokens += text_tokens_known(v, tokenizer, known);
         }
     }
     let messages = api.dialect().message_count(root);

@@ -8,6 +8,7 @@ use crate::api::ApiKind;
 use crate::hash::{fnv1a64, words64};
 use crate::json::Json;
 pub use crate::mask::mask;
+use crate::prompt::PromptText;
 
 /// Prompt texts up to this many bytes are analysed whole; longer ones by their first and last
 /// [`PHRASE_WINDOW`] bytes.
@@ -260,6 +261,16 @@ fn intent_scores(head: &str, tail: &str) -> Option<IntentScores> {
 
 /// Analyses a parsed request body.
 pub fn analyse(api: ApiKind, root: &Json<'_>, cfg: &ShapeConfig) -> RequestShape {
+    analyse_estimating(api, root, cfg).0
+}
+
+/// [`analyse`], also giving the token estimates of the texts it read in one pass (for
+/// [`crate::request`]'s input estimate).
+pub fn analyse_estimating<'a>(
+    api: ApiKind,
+    root: &'a Json<'_>,
+    cfg: &ShapeConfig,
+) -> (RequestShape, [Estimated<'a>; 2]) {
     let mut shape = RequestShape::default();
     let mut s = SignalSet::default();
 
@@ -291,15 +302,11 @@ pub fn analyse(api: ApiKind, root: &Json<'_>, cfg: &ShapeConfig) -> RequestShape
     if conv.user_turns == 1 && conv.assistant_turns == 0 {
         s.insert(ShapeSignal::SingleTurn);
     }
-    let user = Windows::of(&conv.last_user);
-    let system = Windows::of(&conv.system);
-    let masked_user = mask(&user.head);
-    let masked_user_tail = user.tail.as_deref().map(mask).unwrap_or_default();
-    let masked_system = mask(&system.head);
-    let masked_system_tail = system.tail.as_deref().map(mask).unwrap_or_default();
-    let found = [&masked_user, &masked_user_tail, &masked_system, &masked_system_tail]
-        .iter()
-        .fold(0u8, |found, text| found | cfg.index.scan(text.as_bytes()));
+    let user = Read::of(&conv.last_user, cfg);
+    let system = Read::of(&conv.system, cfg);
+    let (masked_user, masked_user_tail) = (&user.masked, &user.masked_tail);
+    let (masked_system, masked_system_tail) = (&system.masked, &system.masked_tail);
+    let found = user.found | system.found;
     for (bit, signal) in INTENT_SIGNALS {
         if found & bit != 0 {
             s.insert(signal);
@@ -310,8 +317,8 @@ pub fn analyse(api: ApiKind, root: &Json<'_>, cfg: &ShapeConfig) -> RequestShape
     // from its first and last `INTENT_WINDOW` bytes.
     if let Some(threshold) = cfg.intent_threshold {
         if INTENT_SIGNALS.iter().any(|(bit, _)| found & bit == 0) {
-            let user = intent_scores(&masked_user, &masked_user_tail);
-            let system = intent_scores(&masked_system, &masked_system_tail);
+            let user = intent_scores(masked_user, masked_user_tail);
+            let system = intent_scores(masked_system, masked_system_tail);
             for ((_, signal), intent) in INTENT_SIGNALS.iter().zip(INTENT_CLASSES) {
                 // A persona ("You are a helpful assistant.") reads like a judge's setup to the model:
                 // the system prompt is not asked for the rubric class (its phrases still count).
@@ -323,16 +330,56 @@ pub fn analyse(api: ApiKind, root: &Json<'_>, cfg: &ShapeConfig) -> RequestShape
             }
         }
     }
-    let (template, template_words) = skeleton(&masked_user);
+    let (template, template_words) = skeleton(masked_user);
     shape.template = template;
     shape.template_words = template_words;
-    shape.content = if user.is_empty() { 0 } else { user.content_hash() };
+    shape.content = user.content;
     if !masked_system.is_empty() {
         let tail = if masked_system_tail.is_empty() { 0 } else { words64(masked_system_tail.as_bytes()) };
         shape.system = (words64(masked_system.as_bytes()) ^ tail.rotate_left(17)).max(1);
         shape.system_words =
-            (masked_words(&masked_system) + masked_words(&masked_system_tail)).try_into().unwrap_or(u32::MAX);
+            (masked_words(masked_system) + masked_words(masked_system_tail)).try_into().unwrap_or(u32::MAX);
     }
     shape.signals = s;
-    shape
+    (shape, [user.estimate, system.estimate])
+}
+
+pub use crate::tokens::Estimated;
+
+/// What the shape reads from one text (the system prompt or the last user message, given as parts).
+struct Read<'a> {
+    /// The masked head window and, for a long text, the masked tail window.
+    masked: String,
+    masked_tail: String,
+    /// Phrase-list bits found in them.
+    found: u8,
+    /// The content hash (0 for an empty text).
+    content: u64,
+    /// The text and its pass, when it was read in one pass (one part within `MAX_SCANNED_BYTES`,
+    /// the common case): the token estimate comes from there too.
+    estimate: Estimated<'a>,
+}
+
+impl<'a> Read<'a> {
+    fn of(parts: &[&'a str], cfg: &ShapeConfig) -> Read<'a> {
+        if let [text] = parts {
+            if text.len() <= MAX_SCANNED_BYTES {
+                let pass = PromptText::read(text, Some(&cfg.index));
+                let content = if text.is_empty() { 0 } else { (pass.content ^ text.len() as u64).max(1) };
+                return Read {
+                    masked: pass.masked,
+                    masked_tail: String::new(),
+                    found: pass.phrases,
+                    content,
+                    estimate: Some((text, pass.estimate)),
+                };
+            }
+        }
+        let w = Windows::of(parts);
+        let masked = mask(&w.head);
+        let masked_tail = w.tail.as_deref().map(mask).unwrap_or_default();
+        let found = cfg.index.scan(masked.as_bytes()) | cfg.index.scan(masked_tail.as_bytes());
+        let content = if w.is_empty() { 0 } else { w.content_hash() };
+        Read { masked, masked_tail, found, content, estimate: None }
+    }
 }

@@ -21,14 +21,14 @@ pub struct Usage {
 }
 
 // Character classes of the estimator (a run of one class is priced by `run_tokens`).
-const LETTER: u8 = 0;
-const DIGIT: u8 = 1;
-const SPACE: u8 = 2;
-const NEWLINE: u8 = 3;
-const PUNCT: u8 = 4;
-const CJK: u8 = 5;
-const OTHER_LETTER: u8 = 6;
-const NO_RUN: u8 = 7;
+pub(crate) const LETTER: u8 = 0;
+pub(crate) const DIGIT: u8 = 1;
+pub(crate) const SPACE: u8 = 2;
+pub(crate) const NEWLINE: u8 = 3;
+pub(crate) const PUNCT: u8 = 4;
+pub(crate) const CJK: u8 = 5;
+pub(crate) const OTHER_LETTER: u8 = 6;
+pub(crate) const NO_RUN: u8 = 7;
 
 /// Marks a byte that starts (or continues) a multi-byte character: decoded, not looked up.
 const NON_ASCII: u8 = 8;
@@ -43,7 +43,7 @@ const BYTE_CLASS: ByteTable = byte_table!(|b| match b {
     _ => PUNCT,
 });
 
-fn classify(c: char) -> u8 {
+pub(crate) fn classify(c: char) -> u8 {
     match c {
         c if c.is_ascii() => BYTE_CLASS.get(c as u8),
         '\u{3040}'..='\u{30ff}'
@@ -84,7 +84,7 @@ impl Tokenizer {
 
 /// Tokens of a run of `len` characters of one class.
 #[inline(always)]
-fn run_tokens(class: u8, len: u64) -> u64 {
+pub(crate) fn run_tokens(class: u8, len: u64) -> u64 {
     match class {
         // Common words of up to 7 letters are one token; longer ones split about every 4 letters.
         LETTER => {
@@ -161,12 +161,18 @@ pub fn estimate_tokens_for(text: &str, tokenizer: Tokenizer) -> u64 {
         }
     }
     flush(class, run, &mut total, &mut cjk);
-    // Measured on real Chinese text: ~1.2 cl100k tokens and ~0.85 o200k tokens per character.
-    total
-        + match tokenizer {
-            Tokenizer::Cl100k => cjk + cjk / 4,
-            Tokenizer::O200k => cjk - cjk / 8 - cjk / 32,
+    total + tokenizer.cjk_tokens(cjk)
+}
+
+impl Tokenizer {
+    /// Tokens of `chars` Han, kana or hangul characters. Measured on real Chinese text: ~1.2 cl100k
+    /// tokens and ~0.85 o200k tokens per character.
+    pub(crate) fn cjk_tokens(self, chars: u64) -> u64 {
+        match self {
+            Tokenizer::Cl100k => chars + chars / 4,
+            Tokenizer::O200k => chars - chars / 8 - chars / 32,
         }
+    }
 }
 
 /// The length of the UTF-8 sequence a leading byte starts (1 for a stray continuation byte).
@@ -181,7 +187,7 @@ fn utf8_len(b: u8) -> usize {
 
 /// The class of a byte (`NON_ASCII` for the bytes of multi-byte characters).
 #[inline(always)]
-fn byte_class(b: u8) -> u8 {
+pub(crate) fn byte_class(b: u8) -> u8 {
     BYTE_CLASS.get(b)
 }
 
@@ -198,22 +204,52 @@ pub fn estimate_from_bytes(len: u64) -> u64 {
     len.div_ceil(4)
 }
 
+/// A text's token estimate before the tokenizer is known.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenCount {
+    /// Estimated tokens other than Han, kana and hangul characters.
+    pub(crate) tokens: u64,
+    /// Han, kana and hangul characters (priced per tokenizer).
+    pub(crate) cjk: u64,
+}
+
+impl TokenCount {
+    /// The estimate for a tokenizer family (`tokens::estimate_tokens_for`).
+    pub fn tokens(&self, tokenizer: Tokenizer) -> u64 {
+        self.tokens + tokenizer.cjk_tokens(self.cjk)
+    }
+}
+
+/// A string's token estimate already made (by the shape's one pass over it), found again by address
+/// in [`text_tokens_known`].
+pub type Estimated<'a> = Option<(&'a str, TokenCount)>;
+
 /// Sum of estimated tokens of every string inside `value` (keys excluded; inline images priced flat).
 pub fn text_tokens(value: &Json<'_>, tokenizer: Tokenizer) -> u64 {
+    text_tokens_known(value, tokenizer, &[])
+}
+
+/// [`text_tokens`], taking the estimates of strings already read (by the shape's one pass over them)
+/// from `known`: a string of `value` at the same address and of the same length is not read again.
+pub fn text_tokens_known(value: &Json<'_>, tokenizer: Tokenizer, known: &[Estimated<'_>]) -> u64 {
     match value {
         Json::String(s) => {
             if s.starts_with("data:") {
                 TOKENS_PER_IMAGE
+            } else if let Some((_, count)) =
+                known.iter().flatten().find(|(k, _)| std::ptr::eq(k.as_ptr(), s.as_ptr()) && k.len() == s.len())
+            {
+                count.tokens(tokenizer)
             } else {
                 estimate_tokens_for(s, tokenizer)
             }
         }
-        Json::Array(items) => items.iter().map(|v| text_tokens(v, tokenizer)).sum(),
+        Json::Array(items) => items.iter().map(|v| text_tokens_known(v, tokenizer, known)).sum(),
         Json::Object(fields) => {
             if value.get("type").and_then(Json::as_str) == Some("base64") {
                 return TOKENS_PER_IMAGE;
             }
-            fields.iter().map(|(_, v)| text_tokens(v, tokenizer)).sum()
+            fields.iter().map(|(_, v)| text_tokens_known(v, tokenizer, known)).sum()
         }
         Json::Number(_) | Json::Bool(_) | Json::Null => 0,
     }

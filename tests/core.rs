@@ -67,3 +67,6 @@ mod api;
 
 #[path = "core/onepass.rs"]
 mod onepass;
+
+#[path = "core/prompt.rs"]
+mod prompt;

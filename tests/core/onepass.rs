@@ -125,7 +125,7 @@ fn reference_intent(head: &str, tail: &str) -> Option<IntentScores> {
 }
 
 /// The shape as the request path computed it before the single pass.
-fn reference_shape(api: ApiKind, root: &Json<'_>, cfg: &ShapeConfig) -> RequestShape {
+pub(crate) fn reference_shape(api: ApiKind, root: &Json<'_>, cfg: &ShapeConfig) -> RequestShape {
     let mut shape = RequestShape::default();
     let mut s = SignalSet::default();
     let dialect = api.dialect();
@@ -216,7 +216,7 @@ fn reference_text_tokens(v: &Value, tokenizer: Tokenizer) -> u64 {
 }
 
 /// The input-token estimate by its definition.
-fn reference_estimate(api: ApiKind, body: &[u8]) -> Option<u64> {
+pub(crate) fn reference_estimate(api: ApiKind, body: &[u8]) -> Option<u64> {
     let root = Json::parse(body)?;
     let value: Value = serde_json::from_slice(body).ok()?;
     let tokenizer = api.dialect().model(&root).map(Tokenizer::for_model).unwrap_or_default();
