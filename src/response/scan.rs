@@ -392,6 +392,16 @@ fn starts_with(bytes: &[u8], prefix: &[u8]) -> bool {
     diff | (word(h) ^ word(p)) == 0
 }
 
+/// What [`StreamScanner::fast`] made of the bytes at an event's start.
+enum Fast {
+    /// The common event, whole: its end.
+    Event(usize),
+    /// The common event's start, cut before its end.
+    Cut,
+    /// Anything else: read by the full scan.
+    Other,
+}
+
 /// Frames SSE events for metering (see above): text values are collected, events that may carry usage
 /// are handed over.
 #[derive(Debug, Default)]
@@ -462,9 +472,18 @@ impl StreamScanner {
             }
         }
         while !rest.is_empty() {
-            if let Some(end) = self.fast_event(rest) {
-                rest = rest.get(end..).unwrap_or(&[]);
-                continue;
+            match self.fast(rest) {
+                Fast::Event(end) => {
+                    rest = rest.get(end..).unwrap_or(&[]);
+                    continue;
+                }
+                // The common event cut by the chunk's end: held unscanned, to be read whole (by the
+                // same fast path) when the rest of it comes.
+                Fast::Cut => {
+                    self.hold(rest);
+                    return;
+                }
+                Fast::Other => {}
             }
             match self.run(rest) {
                 Some(end) => {
@@ -472,12 +491,7 @@ impl StreamScanner {
                     rest = rest.get(end..).unwrap_or(&[]);
                 }
                 None => {
-                    if self.held.capacity() == 0 {
-                        // Held again at most chunks' ends: room for a chunk after it.
-                        self.held.reserve(rest.len() + 4096);
-                    }
-                    self.held.extend_from_slice(rest);
-                    self.check_cap();
+                    self.hold(rest);
                     return;
                 }
             }
@@ -537,19 +551,51 @@ impl StreamScanner {
     /// `None` (and nothing changed) for any other event.
     #[inline(always)]
     fn fast_event(&mut self, ev: &[u8]) -> Option<usize> {
+        match self.fast(ev) {
+            Fast::Event(end) => Some(end),
+            _ => None,
+        }
+    }
+
+    /// Holds `rest` (the start of an event the chunk's end cut) until more bytes come.
+    fn hold(&mut self, rest: &[u8]) {
+        if self.held.capacity() == 0 {
+            // Held again at most chunks' ends: room for a chunk after it.
+            self.held.reserve(rest.len() + 4096);
+        }
+        self.held.extend_from_slice(rest);
+        self.check_cap();
+    }
+
+    /// [`StreamScanner::fast_event`], telling apart an event that begins as the common one but whose
+    /// bytes end before its line and blank line do ([`Fast::Cut`]: nothing changed either).
+    #[inline(always)]
+    fn fast(&mut self, ev: &[u8]) -> Fast {
         let k = self.prefix.bytes.len();
         if self.after_cr || !self.prefix.plain || k == 0 || !starts_with(ev, &self.prefix.bytes) {
-            return None;
+            return Fast::Other;
         }
         // The text value the prefix ends in, then the rest of the line.
-        let Some(Ok(text_end)) = string_end(ev, k) else { return None };
+        let text_end = match string_end(ev, k) {
+            Some(Ok(end)) => end,
+            None if ev.len() < self.cap => return Fast::Cut,
+            _ => return Fast::Other,
+        };
         let found = &mut self.found;
-        let end = match scan_data(ev, self.prefix.value, text_end + 1, None, false, found) {
+        let scanned = scan_data(ev, self.prefix.value, text_end + 1, None, false, found);
+        let end = match scanned {
             Some(p) if !found.usage && p + 2 <= self.cap && ev.get(p..p + 2) == Some(b"\n\n") => p + 2,
             _ => {
+                let cut = !found.usage
+                    && ev.len() < self.cap
+                    && match scanned {
+                        None => true,
+                        // The line ended; its blank line may be the next bytes still to come.
+                        Some(p) => ev.len() <= p + 1 && ev.get(p) != Some(&b'\r'),
+                    };
                 found.text.clear();
                 found.usage = false;
-                return None;
+                return if cut { Fast::Cut } else { Fast::Other };
             }
         };
         append(&mut self.text, ev, k, text_end);
@@ -557,7 +603,7 @@ impl StreamScanner {
             append(&mut self.text, ev, a, b);
         }
         found.text.clear();
-        Some(end)
+        Fast::Event(end)
     }
 
     /// Scans the event that starts at `ev[0]` from where it was left. `Some(end)` (after its blank
