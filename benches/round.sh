@@ -20,6 +20,8 @@ OUT=target/round
 PY=.tools/venv/bin/python
 mkdir -p "$OUT"
 stamp() { date -u +%H:%M:%S; }
+# The machine's load at each step's start and end, kept with the results (a quiet run shows ~0-1).
+load() { echo "$(stamp) $1 $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/load.txt"; }
 
 case "${1:-}" in
 build)
@@ -34,6 +36,7 @@ build)
   ;;
 quiet)
   [ "$(git rev-parse --short HEAD)" = "$(cat "$OUT/commit")" ] || { echo "HEAD moved since the build step"; exit 1; }
+  load "quiet start"
   echo "$(stamp) Envoy side by side"
   $PY benches/bench.py --fleet --reps "${BENCH_REPS:-4}" --seconds "${BENCH_SECONDS:-3}" --latency-seconds 0 \
     --out "$OUT/bench-proxy.json" | tee "$OUT/bench-proxy.txt"
@@ -44,10 +47,12 @@ quiet)
   python3 benches/wasm_bench.py --parts timing --out "$OUT/wasm-timing.json" | tee "$OUT/wasm-timing.txt"
   echo "$(stamp) core micro-benchmarks"
   CARGO_PROFILE_BENCH_STRIP=false cargo bench --bench core 2>/dev/null | tee "$OUT/core.txt"
+  load "quiet end"
   echo "$(stamp) quiet runs done"
   ;;
 counts)
   [ "$(git rev-parse --short HEAD)" = "$(cat "$OUT/commit")" ] || { echo "HEAD moved since the build step"; exit 1; }
+  load "counts start"
   echo "$(stamp) instructions (every row, recorded) and V8 counts, side by side"
   python3 benches/instructions.py --record --json "$OUT/instructions.json" >"$OUT/instructions.txt" 2>&1 &
   ipid=$!

@@ -16,10 +16,13 @@ import os
 import re
 import statistics
 import subprocess
+import sys
 from contextlib import redirect_stdout
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import bench  # noqa: E402
 
 
 def load(path):
@@ -151,6 +154,16 @@ def module_bytes(directory):
     return 0
 
 
+def load_average(directory):
+    """The load averages round.sh kept (1, 5, 15 minutes) at each step's start and end."""
+    text = saved(directory, "load.txt")
+    if text is None:
+        return 1
+    print("; ".join(f"{line.split()[1]} {line.split()[2]} (UTC {line.split()[0]}): {' / '.join(line.split()[3:])}"
+                    for line in text.splitlines() if len(line.split()) == 6))
+    return 0
+
+
 def commit(directory):
     text = saved(directory, "commit")
     if text is None:
@@ -231,6 +244,13 @@ def summary(directory):
                     dg = cpu(proxy, kind, mix)
                     print(f"| {label}{note} | {base:.0f} | {dg:.0f} | {dg / base:.1f} | "
                           f"{base / 1000:.2f} → {dg / 1000:.2f} |")
+    if proxy and proxy.get("dg_fleet"):
+        added = []
+        for mix in (m for m in bench.MIXES if m in proxy["no_filter"][0]):
+            d = sorted(f[mix]["cpu_us"] - e[mix]["cpu_us"] for f, e in zip(proxy["dg_fleet"], proxy["dg_enforce"]))
+            added.append(f"{bench.mix_label(mix)}: {statistics.median(d):+.0f} µs ({d[0]:+.0f} to {d[-1]:+.0f})")
+        print("\nFleet-wide state, proxy CPU per request added over distill-guard enforcing (paired, median and range): "
+              + "; ".join(added) + ".")
     if wasm and wasm.get("heap"):
         h = wasm["heap"]
         print(f"\nwasm heap: {h['empty']:,} B empty, {h['full']:,} B once the ledger view is full "
@@ -239,7 +259,7 @@ def summary(directory):
 
 
 COMPUTED = {"summary": lambda d: summary(d) and 0, "instructions": instructions, "stream": stream, "core": core,
-            "commit": commit, "module-bytes": module_bytes}
+            "commit": commit, "module-bytes": module_bytes, "load": load_average}
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ use crate::ledger::{Delta, Ledger, LedgerError, Quantity, Record, Subject, Updat
 use crate::policy::{Action, Budget, Lists, Mode, Policy, Scope, Window};
 use crate::request::{BodyStatus, RequestFacts};
 use crate::response::Metered;
-use crate::signals::ShapeSignal;
+use crate::signals::{Detector, ShapeSignal};
 
 /// Why a signal was raised. Its [`fmt::Display`] is the stable name shown in `x-distill-signals`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -561,7 +561,10 @@ pub fn decide_with_fleet(
             now_ms,
             &mut stats,
         );
-        if outcome.assessment.as_ref().is_some_and(|a| a.tier >= Tier::Tag) {
+        // Tagged credentials are counted only while confirmed campaigns can matter (off by default).
+        if det.weight(Detector::CampaignConfirmed) > 0.0
+            && outcome.assessment.as_ref().is_some_and(|a| a.tier >= Tier::Tag)
+        {
             note_tagged(policy, ledger, credential, facts, &campaign, outcome.dominant_template, now_ms);
         }
         let mut fired = outcome.fired;

@@ -135,8 +135,10 @@ detectors! {
     CampaignTemplate = "campaign_template", Automation, 0.5;
     /// The credential's (long) system prompt is sent by many credentials.
     CampaignSystemPrompt = "campaign_system_prompt", Automation, 0.5;
-    /// The credential's campaign is confirmed: most of its many keys have each been tagged.
-    CampaignConfirmed = "campaign_confirmed", StrongIntent, 0.8;
+    /// The credential's campaign is confirmed: most of its many keys have each been tagged. Off by
+    /// default (weight 0): in the evaluation it spread to people sending a public dataset's item
+    /// format that harvesters sent too (DETECTION.md, third round).
+    CampaignConfirmed = "campaign_confirmed", StrongIntent, 0.0;
     /// One template dominates, with distinct fillings.
     TemplateConcentration = "template_concentration", Automation, 0.5;
     /// Share of single-turn requests.

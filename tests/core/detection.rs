@@ -616,7 +616,9 @@ fn the_signal_table_names_each_signal_once_and_maps_shares_to_their_shape_signal
     assert_eq!(names.len(), Detector::COUNT);
     for d in Detector::ALL {
         assert_eq!(Detector::from_name(d.name()), Some(d));
-        assert!(d.default_weight() > 0.0 && d.default_weight() <= 1.0, "{d:?}");
+        // Every signal is on by default except the opt-in confirmed campaign (DETECTION.md).
+        let off = d == Detector::CampaignConfirmed;
+        assert!((d.default_weight() > 0.0 || off) && d.default_weight() <= 1.0, "{d:?}");
         if let Some(s) = d.share_of() {
             assert_eq!(s.name(), d.name(), "a share detector carries its shape signal's name");
         }
@@ -793,7 +795,17 @@ fn farm_of_fresh_keys(
     per_key: u64,
     phrase: impl Fn(u64, u64) -> bool,
 ) -> Vec<distill_guard::detection::Assessment> {
-    let p = detection_policy(json!({"intent_threshold": null}));
+    farm_with(json!({"intent_threshold": null}), keys, per_key, phrase)
+}
+
+/// [`farm_of_fresh_keys`] under the detection section `detection`.
+fn farm_with(
+    detection: Value,
+    keys: u64,
+    per_key: u64,
+    phrase: impl Fn(u64, u64) -> bool,
+) -> Vec<distill_guard::detection::Assessment> {
+    let p = detection_policy(detection);
     let store = MemoryStore::new();
     let ledger = Ledger::new(&p.ledger, &store);
     let mut last = vec![None; keys as usize];
@@ -841,22 +853,27 @@ fn a_campaign_whose_keys_are_mostly_tagged_is_confirmed_and_throttles_its_keys()
     // A farm whose prompts ask for steps one time in four: each key sends too few to show it alone,
     // its cohort's share is weak. Once most of its keys have been tagged, the campaign is confirmed and
     // the keys still sending it are throttled.
-    let last = farm_of_fresh_keys(40, 12, |k, i| (i + k) % 4 == 0);
+    let on = json!({"intent_threshold": null, "weights": {"campaign_confirmed": 0.8}});
+    let last = farm_with(on.clone(), 40, 12, |k, i| (i + k) % 4 == 0);
     let confirmed = last.iter().filter(|a| a.reasons.iter().any(|(n, _)| *n == "campaign_confirmed")).count();
     let throttled = last.iter().filter(|a| a.tier >= Tier::Throttle).count();
     assert!(confirmed >= 36, "{confirmed} of 40 keys carry campaign_confirmed: {:?}", last[0]);
     assert!(throttled >= 36, "{throttled} of 40 keys throttled: {:?}", last[0]);
     // The same farm without any intent is never tagged, so never confirmed: coordination alone
     // confirms nothing.
-    let last = farm_of_fresh_keys(40, 12, |_, _| false);
+    let last = farm_with(on.clone(), 40, 12, |_, _| false);
     assert!(last.iter().all(|a| a.tier < Tier::Tag && a.reasons.iter().all(|(n, _)| *n != "campaign_confirmed")));
+    // Off by default (weight 0): the same farm carries nothing from it.
+    let last = farm_of_fresh_keys(40, 12, |k, i| (i + k) % 4 == 0);
+    assert!(last.iter().all(|a| a.reasons.iter().all(|(n, _)| *n != "campaign_confirmed")));
 }
 
 #[test]
 fn a_campaign_with_a_few_tagged_keys_among_many_is_not_confirmed() {
     // Three keys of forty ask for steps on every request (students sharing a homework template): they
     // may be tagged, the campaign is not confirmed, and the other keys carry nothing from it.
-    let last = farm_of_fresh_keys(40, 12, |k, _| k < 3);
+    let on = json!({"intent_threshold": null, "weights": {"campaign_confirmed": 0.8}});
+    let last = farm_with(on, 40, 12, |k, _| k < 3);
     for (k, a) in last.iter().enumerate() {
         assert!(a.reasons.iter().all(|(n, _)| *n != "campaign_confirmed"), "key {k}: {:?}", a.reasons);
         if k >= 3 {
@@ -887,4 +904,27 @@ fn confirmed_campaign_strength_needs_many_tagged_keys_that_are_most_of_the_campa
     assert_eq!(at(3.0, small, &profile), 0.0, "three keys are no campaign");
     profile.requests = 1.0;
     assert_eq!(at(54.0, view, &profile), 0.5, "a fresh key's first request counts half");
+}
+
+#[test]
+fn a_tagged_credential_is_counted_once_in_its_campaign_and_never_creates_a_slot() {
+    let store = MemoryStore::new();
+    let t = CampaignTable::new(&store, "test", 64, 3600);
+    // No campaign yet: noting a tag creates nothing.
+    assert!(t.note_tagged(FingerprintKind::Template, 7, 1, T0).is_none());
+    assert!(t.observe_full(FingerprintKind::Template, 7, 1, 11, false, T0).unwrap().tagged == 0.0);
+    for cred in 1..=10u64 {
+        t.observe_full(FingerprintKind::Template, 7, cred.wrapping_mul(0x9e37_79b9_7f4a_7c15), cred, false, T0);
+    }
+    for _ in 0..3 {
+        for cred in 1..=5u64 {
+            t.note_tagged(FingerprintKind::Template, 7, cred.wrapping_mul(0x9e37_79b9_7f4a_7c15), T0 + 1);
+        }
+    }
+    let c = t.observe_full(FingerprintKind::Template, 7, 0x9e37_79b9_7f4a_7c15, 1, false, T0 + 2).unwrap();
+    // Five distinct tagged credentials of ten (sketch estimates), however often each was noted.
+    assert!((3.5..=6.5).contains(&c.tagged), "{c:?}");
+    assert!((7.5..=12.5).contains(&c.view.credentials), "{c:?}");
+    // Another fingerprint's slot is untouched.
+    assert_eq!(t.observe_full(FingerprintKind::Template, 8, 1, 1, false, T0 + 3).unwrap().tagged, 0.0);
 }

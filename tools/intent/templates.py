@@ -1088,35 +1088,3 @@ HARD_NEGATIVES["es"].extend(["¿Cuál es el mejor momento para comprar un vuelo?
 HARD_NEGATIVES["de"].extend(["Was ist die beste Zeit, um Flüge zu buchen?", "Was ist besser für die Gesundheit, Tee oder Kaffee?"])
 HARD_NEGATIVES["it"].extend(["Qual è il momento migliore per comprare un volo?", "Preferisci il mare o la montagna in vacanza?"])
 HARD_NEGATIVES["pt"].extend(["Qual é a melhor época para comprar passagens?", "Você prefere praia ou montanha nas férias?"])
-
-# --- Added for issue 13's third round: chain-of-thought asks in a casual, spoken register (a person
-# wants to follow the working), and explanation questions that are ordinary ("explain how vaccines
-# work" asks about the world, not for the model's reasoning). Written for this project; not taken from
-# any evaluation generator (the tune family `natural_en`'s closers were kept out, so it stays a check).
-
-DEMANDS["chain_of_thought"]["en"].extend([
-    "How did you arrive at that? Spell it out for me.", "I want to understand the working, not just the result.",
-    "Could you go through it bit by bit so I can follow?", "Tell me how you'd reason about this from the start.",
-    "Please explain how you get to the answer so I can learn it.", "Talk me through it, please.",
-    "Show me how it's done, line by line.", "What's the reasoning behind the answer? Spell it out.",
-    "Before answering, tell me what you'd consider first and why.", "Go slowly and explain each part of the solution.",
-    "I'd like to see the whole working, please.", "Don't skip anything, I want to see how it fits together.",
-    "can u explain how u got it", "pls show how to solve it not just the answer",
-    "Tell me the answer and how you figured it out.", "Explain the solution so I could redo it myself.",
-])
-ATTACK["chain_of_thought"]["en"].extend([
-    "hey, can you help with this one? {q} and please explain how you got there",
-    "{q} — could you go through how you'd work that out? thanks",
-    "Hi! {q} I'd like to understand the working, not only the result.",
-    "ok here's one: {q} how do you get the answer? go through it slowly",
-    "{q}\n\nthanks! explain it like you're solving it on a whiteboard",
-])
-HARD_NEGATIVES["en"].extend([
-    "Can you explain how vaccines work?", "How does compound interest work? Explain it simply.",
-    "Explain how a bill becomes a law.", "How do I figure out which tax bracket I'm in?",
-    "What's the thinking behind index funds?", "Why does the moon change shape? Explain it to a ten year old.",
-    "How do you know if milk has gone bad?", "How would I approach my boss about a raise?",
-    "Can you explain what my blood test results mean?", "How does a heat pump work in winter?",
-    "Could you explain the rules of cricket so I can follow a match?", "How do I work out a 15% tip quickly?",
-    "hey, quick question: is it safe to take ibuprofen with coffee?", "Hi! How do I get my toddler to sleep through the night?",
-])

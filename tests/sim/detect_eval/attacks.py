@@ -410,8 +410,8 @@ def slow_rotating(rng, c, n, t0, world):
 # DETECTION.md, never from their generators: see DETECTION.md "Results: third round") ------------------
 
 def farm_notes_en(rng, c, n, t0, world):
-    """60 fresh keys on one template the intent model reads as chain of thought only about one time in
-    five (no listed phrase): 'lay out the working in numbered lines'."""
+    """60 fresh keys on one template with no listed phrase ('lay out the working in numbered lines') that
+    the second round's intent model read as chain of thought one time in five."""
     tpl = "For my notes, please lay out the working in numbered lines before the final result. {q}"
     return _farm(rng, n, t0, "farm_notes_en", 60, lambda r: (chat([user(tpl.format(q=pick(r, c.math + c.strategy)))],
                                                                    "gpt-4o-mini"),
@@ -424,8 +424,9 @@ TRIO_EN = ["For my notes, please lay out the working in numbered lines before th
 
 
 def slow_trio_en(rng, c, n, t0, world):
-    """8 keys, one request every ~35 minutes each, each request on one of three templates the intent
-    model reads as chain of thought one time in three to eight: no template dominates a key's traffic."""
+    """8 keys, one request every ~35 minutes each, each on one of three templates with no listed phrase
+    (the second round's intent model read them as chain of thought one time in three to eight): no
+    template dominates a key's traffic."""
     return _slow(rng, n, t0, "slow_trio_en", 8, lambda r: (chat([user(pick(r, TRIO_EN).format(q=pick(r, c.math)))],
                                                                  "gpt-4o"),
                                                             answer(r, world, 400), "chain_of_thought", "en"), 35)
