@@ -35,11 +35,10 @@ pub fn upstream_headers(
     verdict: &Verdict,
     template: Option<u64>,
 ) -> Vec<(&'static str, String)> {
-    let mut headers = vec![
-        (CREDENTIAL_HEADER, credential.id.clone()),
-        (VERDICT_HEADER, verdict.action.name().to_string()),
-        (SCORE_HEADER, format!("{:.2}", verdict.score.clamp(0.0, 1.0))),
-    ];
+    let mut headers = Vec::with_capacity(7);
+    headers.push((CREDENTIAL_HEADER, credential.id.clone()));
+    headers.push((VERDICT_HEADER, verdict.action.name().to_string()));
+    headers.push((SCORE_HEADER, two_decimals(verdict.score.clamp(0.0, 1.0))));
     let signals = verdict.signal_list();
     if !signals.is_empty() {
         headers.push((SIGNALS_HEADER, signals));
@@ -51,9 +50,23 @@ pub fn upstream_headers(
         headers.push((SHADOW_HEADER, "true".to_string()));
     }
     if let Some(t) = template {
-        headers.push((TEMPLATE_HEADER, format!("{t:016x}")));
+        headers.push((TEMPLATE_HEADER, crate::hash::hex(&t.to_be_bytes())));
     }
     headers
+}
+
+/// `format!("{:.2}", score)` for a score in [0, 1], without the formatting machinery: the hundredths
+/// rounded to nearest; a score within a hair of a rounding boundary (or not finite) is left to
+/// `format!`, whose exact decimal rounding then decides.
+pub fn two_decimals(score: f64) -> String {
+    let x = score * 100.0;
+    let n = x.round();
+    if !(0.0..=100.0).contains(&x) || ((x - x.floor()) - 0.5).abs() < 1e-6 {
+        return format!("{score:.2}");
+    }
+    let n = n as u32;
+    let digits = [b'0' + (n / 100) as u8, b'.', b'0' + ((n / 10) % 10) as u8, b'0' + (n % 10) as u8];
+    String::from_utf8_lossy(&digits).into_owned()
 }
 
 /// A reply the filter sends instead of forwarding.

@@ -1,7 +1,7 @@
 //! Token counting: a fast estimate from text (no vocabulary, a few rules fitted to BPE tokenizers of
 //! the cl100k/o200k family) and the exact `Usage` an API reports.
 
-use crate::bytes::{byte_table, letter_run, ByteTable};
+use crate::bytes::{byte_table, letter_run, letters, word_at, ByteTable, HIGH};
 use crate::json::Json;
 
 /// What an inline image is counted as (the low-detail image price).
@@ -131,9 +131,25 @@ pub fn estimate_tokens_for(text: &str, tokenizer: Tokenizer) -> u64 {
             class = NO_RUN;
             run = 0;
             loop {
-                let n = letter_run(rest);
-                total += run_tokens(LETTER, n as u64);
-                rest = rest.get(n..).unwrap_or(&[]);
+                // A word of up to seven letters (most) from one eight-byte load: one token, and a
+                // single space with a letter after it in the same load goes with it.
+                let short = word_at(rest, 0).map(|w| (w, !letters(w) & HIGH)).filter(|(_, others)| *others != 0);
+                if let Some((w, others)) = short {
+                    let bit = others.trailing_zeros();
+                    let n = (bit / 8) as usize;
+                    total += 1;
+                    if (w >> (bit - 7)) & 0xff == u64::from(b' ')
+                        && others.checked_shr(bit + 8).is_some_and(|o| o & 1 == 0)
+                    {
+                        rest = rest.get(n + 1..).unwrap_or(&[]);
+                        continue;
+                    }
+                    rest = rest.get(n..).unwrap_or(&[]);
+                } else {
+                    let n = letter_run(rest);
+                    total += run_tokens(LETTER, n as u64);
+                    rest = rest.get(n..).unwrap_or(&[]);
+                }
                 match rest {
                     [b' ', next, ..] if byte_class(*next) == LETTER => rest = rest.get(1..).unwrap_or(&[]),
                     _ => break,

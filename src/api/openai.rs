@@ -8,7 +8,7 @@
 use serde_json::{json, Map, Value};
 
 use super::{num, ApiKind, Conversation, Dialect, Rejection, Sampling, Tally};
-use crate::bytes::find_either;
+use crate::bytes::{bytes_equal, word_at};
 use crate::json::{Json, Members, NULL};
 use crate::policy::DegradeConfig;
 use crate::sse::SseParser;
@@ -254,8 +254,7 @@ pub fn is_usage_only_event(raw: &[u8]) -> bool {
 /// (one or two an event), eight bytes at a time.
 fn has_empty_choices(raw: &[u8]) -> bool {
     let mut from = 0;
-    while let Some(at) = raw.get(from..).and_then(|r| find_either(r, b'[', b'[')) {
-        let open = from + at;
+    while let Some(open) = find_byte(raw, from, b'[') {
         from = open + 1;
         let after = raw.get(from..).unwrap_or(&[]);
         if after.iter().find(|c| !c.is_ascii_whitespace()) != Some(&b']') {
@@ -269,6 +268,18 @@ fn has_empty_choices(raw: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// The first `b` in `raw` from `at` on, eight bytes at a time.
+fn find_byte(raw: &[u8], mut at: usize, b: u8) -> Option<usize> {
+    while let Some(w) = word_at(raw, at) {
+        let hits = bytes_equal(w, b);
+        if hits != 0 {
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    raw.get(at..)?.iter().position(|&c| c == b).map(|p| at + p)
 }
 
 /// `r` without its trailing whitespace.

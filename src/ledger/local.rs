@@ -172,12 +172,49 @@ impl Entry {
     }
 }
 
+/// Subjects are keyed by their hash already: the table mixes it once with a seed random to the VM
+/// (so nobody can aim names at one bucket) instead of hashing it again with SipHash.
+#[derive(Debug, Clone, Copy)]
+struct SubjectHasher(u64);
+
+impl Default for SubjectHasher {
+    fn default() -> Self {
+        use std::hash::BuildHasher;
+        SubjectHasher(std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64) | 1)
+    }
+}
+
+impl std::hash::Hasher for SubjectHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        // The seeded splitmix64 finaliser: every bit of the hash reaches the bucket and the tag bits.
+        let mut x = v ^ self.0;
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        self.0 = x ^ (x >> 31);
+    }
+}
+
+impl std::hash::BuildHasher for SubjectHasher {
+    type Hasher = SubjectHasher;
+    fn build_hasher(&self) -> SubjectHasher {
+        *self
+    }
+}
+
 /// One VM's view of the ledger (see the module docs).
 #[derive(Debug, Default)]
 pub struct LocalLedger {
     settings: LocalSettings,
     /// Boxed: the table stays small when it grows (an entry is about 1.1 KB).
-    entries: HashMap<u64, Box<Entry>>,
+    entries: HashMap<u64, Box<Entry>, SubjectHasher>,
     /// Subjects in the order they entered the view (eviction order; stale hashes are skipped).
     order: VecDeque<u64>,
     /// (dirty since, subject hash) in time order (stale items are skipped).

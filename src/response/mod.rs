@@ -337,6 +337,8 @@ pub struct UsageChunkFilter {
     /// The current event outgrew the hold: passed on as it comes, until it ends.
     passing: bool,
     removed: u64,
+    /// The ranges passed on from the last chunk (kept for its buffer).
+    keep: Vec<(usize, usize)>,
 }
 
 impl std::fmt::Debug for UsageChunkFilter {
@@ -360,6 +362,7 @@ impl UsageChunkFilter {
             pending_lf: None,
             passing: false,
             removed: 0,
+            keep: Vec::new(),
         }
     }
 
@@ -382,18 +385,23 @@ impl UsageChunkFilter {
     /// removed, nothing held now or before). At `end_of_stream` nothing stays held.
     pub fn filter(&mut self, chunk: &[u8], end_of_stream: bool) -> Option<Vec<u8>> {
         let held_before = !self.held.is_empty();
-        // The chunk as it is, or after the bytes held back.
+        // The chunk as it is, or after the bytes held back (their buffer is kept for the next ones).
         let work: Cow<'_, [u8]> = if held_before {
-            let mut held = std::mem::take(&mut self.held);
-            held.extend_from_slice(chunk);
-            Cow::Owned(held)
+            let mut w = Vec::with_capacity(self.held.len() + chunk.len());
+            w.extend_from_slice(&self.held);
+            w.extend_from_slice(chunk);
+            self.held.clear();
+            Cow::Owned(w)
         } else {
             Cow::Borrowed(chunk)
         };
         let scanned = work.len() - chunk.len();
-        // Ranges of `work` to pass on, in order.
-        let mut keep: Vec<(usize, usize)> = Vec::new();
+        // Ranges of `work` to pass on, in order (contiguous from 0 while nothing is removed).
+        let mut keep = std::mem::take(&mut self.keep);
+        keep.clear();
         let mut changed = held_before;
+        // Something of `work` is dropped (an injected event, or the rest of its line end).
+        let mut dropped = false;
         let mut event_start = 0;
         let mut i = scanned;
         while let Some(&b) = work.get(i) {
@@ -401,6 +409,7 @@ impl UsageChunkFilter {
                 if b == b'\n' {
                     if removed {
                         changed = true;
+                        dropped = true;
                     } else {
                         keep.push((i, i + 1));
                     }
@@ -429,6 +438,7 @@ impl UsageChunkFilter {
                     if remove {
                         self.removed += 1;
                         changed = true;
+                        dropped = true;
                     } else {
                         keep.push((event_start, i + 1));
                     }
@@ -452,6 +462,7 @@ impl UsageChunkFilter {
                 if !self.passing && self.dialect.is_injected_usage_event(tail_bytes) {
                     self.removed += 1;
                     changed = true;
+                    dropped = true;
                 } else {
                     keep.push((event_start, work.len()));
                 }
@@ -459,17 +470,31 @@ impl UsageChunkFilter {
                 self.passing = true;
                 keep.push((event_start, work.len()));
             } else {
-                self.held = tail_bytes.to_vec();
+                self.held.extend_from_slice(tail_bytes);
                 changed = true;
             }
         }
-        if !changed {
-            return None;
-        }
-        let mut out = Vec::with_capacity(work.len());
-        for (a, b) in keep {
-            out.extend_from_slice(work.get(a..b).unwrap_or(&[]));
-        }
-        Some(out)
+        let out = if !changed {
+            None
+        } else if !dropped {
+            // Nothing removed here: what goes on is the start of `work`, up to the held tail (no copy
+            // when `work` is already a buffer of its own).
+            let end = keep.last().map_or(0, |r| r.1);
+            Some(match work {
+                Cow::Owned(mut w) => {
+                    w.truncate(end);
+                    w
+                }
+                Cow::Borrowed(c) => c.get(..end).unwrap_or(&[]).to_vec(),
+            })
+        } else {
+            let mut out = Vec::with_capacity(work.len());
+            for &(a, b) in &keep {
+                out.extend_from_slice(work.get(a..b).unwrap_or(&[]));
+            }
+            Some(out)
+        };
+        self.keep = keep;
+        out
     }
 }

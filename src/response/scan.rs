@@ -365,29 +365,31 @@ fn append(out: &mut Vec<u8>, ev: &[u8], a: usize, b: usize) {
     match word_at(ev, a) {
         Some(w) if b.saturating_sub(a) <= 8 => {
             let len = out.len() + (b - a);
-            out.extend_from_slice(&w.to_le_bytes());
+            // By value: eight stores in place, not a call to copy a slice.
+            out.extend(w.to_le_bytes());
             out.truncate(len);
         }
         _ => out.extend_from_slice(ev.get(a..b).unwrap_or(&[])),
     }
 }
 
-/// True when `bytes` start with `prefix` (compared a word at a time).
+/// True when `bytes` start with `prefix` (compared a word at a time, without a branch a word: the
+/// common event matches the whole prefix).
+#[inline(always)]
 fn starts_with(bytes: &[u8], prefix: &[u8]) -> bool {
     let n = prefix.len();
     let Some(head) = bytes.get(..n) else { return false };
     if n < 8 {
         return head == prefix;
     }
-    let mut at = 0;
-    while at + 8 < n {
-        if word_at(head, at) != word_at(prefix, at) {
-            return false;
-        }
-        at += 8;
+    let word = |c: &[u8]| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+    let mut diff = 0;
+    for (h, p) in head.chunks_exact(8).zip(prefix.chunks_exact(8)) {
+        diff |= word(h) ^ word(p);
     }
     // The last eight bytes (overlapping the words before).
-    word_at(head, n - 8) == word_at(prefix, n - 8)
+    let (h, p) = (head.get(n - 8..).unwrap_or(&[]), prefix.get(n - 8..).unwrap_or(&[]));
+    diff | (word(h) ^ word(p)) == 0
 }
 
 /// Frames SSE events for metering (see above): text values are collected, events that may carry usage

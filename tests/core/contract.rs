@@ -203,3 +203,18 @@ fn reveal_reasons_names_the_signals_in_the_refusal_for_debugging() {
     let hidden = local_reply(ErrorStyle::OpenAi, Rejection::Throttled, Some(&v), false, 0);
     assert!(!hidden.body.contains("budget") && hidden.body.contains("13s"), "{}", hidden.body);
 }
+
+#[test]
+fn the_score_header_is_formatted_as_format_would() {
+    use distill_guard::contract::two_decimals;
+    // Every hundredth and its rounding boundaries (and the floats around them), and a dense sweep.
+    let mut scores: Vec<f64> = vec![0.0, 1.0, 0.125, 0.375, 0.625, 0.875, 0.005, 0.015, 0.995, 1e-300, 0.999_999];
+    for n in 0..=200u32 {
+        let b = f64::from(n) / 200.0;
+        scores.extend([b, b.next_up(), b.next_down(), b + 1e-7, b - 1e-7]);
+    }
+    scores.extend((0..=100_000u32).map(|i| f64::from(i) / 100_000.0));
+    for s in scores.into_iter().filter(|s| (0.0..=1.0).contains(s)) {
+        assert_eq!(two_decimals(s), format!("{s:.2}"), "{s:e}");
+    }
+}

@@ -462,3 +462,11 @@ fn under_a_simulation_clock_the_view_is_used_and_merges_follow_the_request_clock
     let last = shared(&cfg, &host.store, &subject, T0 + 11_000).window(Window::Minute).current;
     assert_eq!(last.requests, 8);
 }
+
+#[test]
+fn the_campaign_sketch_weights_registers_exactly_as_powi() {
+    for r in 0..=255u8 {
+        let want = 2f32.powi(-i32::from(r));
+        assert_eq!(distill_guard::campaign::inverse_power_of_two(r).to_bits(), want.to_bits(), "register {r}");
+    }
+}
