@@ -355,21 +355,50 @@ struct Prefix {
     plain: bool,
 }
 
-/// Appends `ev[a..b]` to `out` (a short value as one word).
-#[inline(always)]
-fn append(out: &mut Vec<u8>, ev: &[u8], a: usize, b: usize) {
-    if out.capacity() == 0 {
-        // A stream's text is a few kilobytes: grown in few steps.
-        out.reserve(1024);
-    }
-    match word_at(ev, a) {
-        Some(w) if b.saturating_sub(a) <= 8 => {
-            let len = out.len() + (b - a);
-            // By value: eight stores in place, not a call to copy a slice.
-            out.extend(w.to_le_bytes());
-            out.truncate(len);
+/// The text values collected so far: a buffer kept zero-filled past `len`, so that a short value is
+/// one eight-byte store (no call to grow or copy a slice).
+#[derive(Debug, Default)]
+struct TextBuf {
+    bytes: Vec<u8>,
+    len: usize,
+}
+
+impl TextBuf {
+    /// Appends `ev[a..b]` (a short value as one word).
+    #[inline(always)]
+    fn append(&mut self, ev: &[u8], a: usize, b: usize) {
+        let src = ev.get(a..b).unwrap_or(&[]);
+        let n = src.len();
+        let need = self.len + n.max(8);
+        if self.bytes.len() < need {
+            // A stream's text is a few kilobytes: grown in few steps.
+            let grown = need.max(2 * self.bytes.len()).max(1024);
+            self.bytes.resize(grown, 0);
         }
-        _ => out.extend_from_slice(ev.get(a..b).unwrap_or(&[])),
+        match word_at(ev, a) {
+            Some(w) if n <= 8 => {
+                if let Some(dst) = self.bytes.get_mut(self.len..self.len + 8) {
+                    dst.copy_from_slice(&w.to_le_bytes());
+                }
+            }
+            _ => {
+                if let Some(dst) = self.bytes.get_mut(self.len..self.len + n) {
+                    dst.copy_from_slice(src);
+                }
+            }
+        }
+        self.len += n;
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The text collected, and an empty buffer in its place.
+    fn take(&mut self) -> Vec<u8> {
+        let mut bytes = std::mem::take(&mut self.bytes);
+        bytes.truncate(std::mem::take(&mut self.len));
+        bytes
     }
 }
 
@@ -418,7 +447,7 @@ pub struct StreamScanner {
     /// While skipping: the next byte starts a line.
     skip_line_start: bool,
     /// Text values of the events read so far, not yet estimated.
-    text: Vec<u8>,
+    text: TextBuf,
     /// Most events of a stream begin with the same bytes up to their text (`data: {"id":...,
     /// "choices":[{"index":0,"delta":{"content":"`): the scan resumes there when an event does.
     prefix: Prefix,
@@ -449,7 +478,7 @@ impl StreamScanner {
 
     /// Takes the text collected so far (the text values of the events without usage, concatenated).
     pub fn take_text(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.text)
+        self.text.take()
     }
 
     /// Feeds a chunk; calls `on_usage(event name, data)` for each complete event that may carry usage
@@ -598,9 +627,9 @@ impl StreamScanner {
                 return if cut { Fast::Cut } else { Fast::Other };
             }
         };
-        append(&mut self.text, ev, k, text_end);
+        self.text.append(ev, k, text_end);
         for &(a, b) in &found.text {
-            append(&mut self.text, ev, a, b);
+            self.text.append(ev, a, b);
         }
         found.text.clear();
         Fast::Event(end)
@@ -756,7 +785,7 @@ impl StreamScanner {
             return;
         }
         for &(a, b) in &self.found.text {
-            append(&mut self.text, ev, a, b);
+            self.text.append(ev, a, b);
         }
         self.found.text.clear();
     }
