@@ -219,6 +219,9 @@ def markdown(summary, seeds, scale):
         out.append(f"| {split} | {t['credentials']} | {t['tagged']} | {_pct(t['tag_rate'])} | "
                    f"{_pct(t['tag_rate_upper95'])} | {t['enforced']} |")
     splits = ((FRESH,) if "fresh_targets" in summary else ()) + (HELDOUT, TUNE)
+    if "fresh_targets" in summary:  # a fresh run shows only the splits it ran
+        ran = {x["split"] for x in summary["benign"] + summary["attacks"]}
+        splits = tuple(x for x in splits if x in ran)
     for split in splits:
         out += ["", f"**Benign families, {split}**", "",
                 "| family | kind | credentials | requests | tagged | tag rate | 95% upper | throttled/blocked | signals at first tag |",
@@ -241,8 +244,9 @@ def markdown(summary, seeds, scale):
                     if max(a["keys"]) > 1 else "-")
             out.append(f"| {a['family']} | {a['style']} | {a['world']} | {_seeds(a['first_tag'])} | "
                        f"{_seeds(a['first_enforce'])} | {_seeds(a['worst'])} | {keys} | {'yes' if a['meets_target'] else 'NO'} |")
-    out += ["", "**Targets (held-out families)**: " + "; ".join(
-        f"{k.replace('_', ' ')}: {'yes' if v else 'NO'}" for k, v in summary["targets"].items())]
+    if HELDOUT in splits:
+        out += ["", "**Targets (held-out families)**: " + "; ".join(
+            f"{k.replace('_', ' ')}: {'yes' if v else 'NO'}" for k, v in summary["targets"].items())]
     if "fresh_targets" in summary:
         out += ["", "**Targets (fresh families, written blind)**: " + "; ".join(
             f"{k.replace('_', ' ')}: {'yes' if v else 'NO'}" for k, v in summary["fresh_targets"].items())]
