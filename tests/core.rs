@@ -70,3 +70,6 @@ mod onepass;
 
 #[path = "core/prompt.rs"]
 mod prompt;
+
+#[path = "core/json_scan.rs"]
+mod json_scan;
