@@ -210,9 +210,9 @@ def f2_reward_labels_it(rng, c, n, t0, world):
 
 
 def f2_arena_judge_ko_zh(rng, c, n, t0, world):
-    """Rubric harvesting as pairwise preference in Korean and Chinese: two answers to a real question (one the
-    dataset's, one a corrupted one), asked which is better and why, with the verdict as [[A]] or [[B]]; the
-    judge instruction lives in the system prompt; 3 workers."""
+    """Rubric harvesting as pairwise preference in Korean and Chinese: two candidate answers to a real question
+    (real but unrelated text: a search question and a short sentence), asked which is better and why, with the
+    verdict as [[A]] or [[B]]; the judge instruction lives in the system prompt; 3 workers."""
     fam, key = "f2_arena_judge_ko_zh", akey(rng, "arena")
     systems = [("ko", "당신은 공정한 심사위원입니다. 두 답변의 정확성, 유용성, 깊이를 비교하고 이유를 설명한 뒤 [[A]] 또는 [[B]]로 판정하세요."),
                ("zh", "你是一名公正的评审。请比较两个回答的准确性、有用性和深度，先说明理由，最后只用 [[A]] 或 [[B]] 给出裁决。")]
@@ -428,7 +428,7 @@ CLOSERS = ["Please be thorough and show how you get there.", "walk me through ur
 
 
 def f2_paraphrase_mill(rng, c, n, t0, world):
-    """Reworded harvesting: every request pairs one of 11 openers (8 languages) with one of 10 closers that ask for
+    """Reworded harvesting: every request pairs one of 11 openers (7 languages) with one of 10 closers that ask for
     the full reasoning, around a dataset question, sometimes with typos and changed casing, the model name
     varied; human-like pacing."""
     fam, key = "f2_paraphrase_mill", akey(rng, "mill")

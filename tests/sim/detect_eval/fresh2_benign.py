@@ -192,7 +192,7 @@ STEP_ASK = {
 
 def students_steps(rng, c, n, t0):
     """Students (English, Spanish, Portuguese): homework word problems and puzzles pasted with a request for the
-    steps, in evening sessions of 2-14 problems, often a "why?" follow-up, some the night before a deadline;
+    steps, in evening sessions of 2-14 problems on one to three evenings, often a "why?" follow-up;
     answers 250-700 words."""
     out = []
     pool = c.math + c.game24
@@ -336,7 +336,7 @@ TOOLS_RESPONSES = [
 
 def ops_agent(rng, c, n, t0):
     """Agents with tool calls (Anthropic messages): an internal operations agent that gets a task from a person
-    (a finance or search question, a bug report), then loops 2-12 times on tool_use / tool_result within seconds,
+    (a finance or search question), then loops 2-12 times on tool_use / tool_result within seconds,
     the history growing each step; step answers 20-150 words, final answers 100-400."""
     out = []
     names = ["search_tickets", "run_sql", "read_file"]
@@ -401,7 +401,7 @@ def browser_agent(rng, c, n, t0):
 
 def docs_rag_service(rng, c, n, t0):
     """RAG: a company knowledge-base assistant on one key; each employee question (search questions) is sent
-    with 2-5 retrieved Wikipedia passages in the prompt, single turn, answers 60-250 words, working-hours load."""
+    with 2-5 retrieved Wikipedia passages in the prompt, single turn, answers 60-250 words, diurnal load."""
     out = []
     for i in range(n):
         key = key_for(rng, "kbrag", i)
