@@ -332,7 +332,7 @@ PLACES = ["Lisbon", "Kyoto", "Oaxaca", "Tallinn", "Marrakesh", "Hobart", "Bergen
 
 
 def personal_assistant(rng, c, n, t0):
-    """People using an assistant app with their own key: 1-4 sessions a day of 1-8 messages mixing
+    """People using an assistant app with their own key: 1-5 sessions a day of 0-12 messages mixing
     trivia, money and health questions, article summaries, planning and small talk in their own
     language (17 languages), a chat history that carries over within a session; one in four on
     Anthropic's API, one in six on a reasoning model (reasoning tokens reported)."""
