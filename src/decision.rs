@@ -251,6 +251,8 @@ struct CredentialOutcome<'p> {
     detection_throttle: Option<(LimitInfo, u64)>,
     /// The request's template dominates the credential's traffic (the campaign counts against it).
     dominant_template: bool,
+    /// The same for the request's closing words.
+    dominant_closing: bool,
 }
 
 /// Budget check, detection and pre-charge for the credential, atomically in its ledger slot.
@@ -275,6 +277,7 @@ fn check_credential<'p>(
         assessment: None,
         detection_throttle: None,
         dominant_template: false,
+        dominant_closing: false,
     };
     let result = ledger.update(subject, now_ms, None, &mut |record| {
         out.assessment = None;
@@ -288,6 +291,10 @@ fn check_credential<'p>(
             out.dominant_template = top == shape.template as u32 && share >= 0.5;
             if !out.dominant_template {
                 evidence.template = None;
+            }
+            out.dominant_closing = shape.closing != 0 && top == shape.closing as u32 && share >= 0.5;
+            if !out.dominant_closing {
+                evidence.closing = None;
             }
             let snapshot = *record;
             let a = assess(det, &mut record.profile, &snapshot, &evidence, now_ms);
@@ -381,6 +388,17 @@ pub fn campaign_template(policy: &Policy, facts: &RequestFacts) -> Option<u64> {
     tracked(policy, s.template, s.template_words, policy.detection.campaign.min_template_words)
 }
 
+/// The request's closing-words fingerprint when the campaign detector tracks it: as the template, and
+/// not when the template (its opening) is allow-listed.
+pub fn campaign_closing(policy: &Policy, facts: &RequestFacts) -> Option<u64> {
+    let s = facts.shape.as_ref()?;
+    let min = policy.detection.campaign.min_template_words;
+    if s.template != 0 && policy.detection.campaign.allow_fingerprints.contains(&s.template) {
+        return None;
+    }
+    tracked(policy, s.closing, s.closing_words, min)
+}
+
 /// The request's system-prompt fingerprint when the campaign detector tracks it.
 pub fn campaign_system_prompt(policy: &Policy, facts: &RequestFacts) -> Option<u64> {
     let s = facts.shape.as_ref()?;
@@ -444,6 +462,12 @@ fn campaign_evidence(
         evidence.template_tagged = local.map_or(0.0, |c| c.tagged);
         evidence.template = larger(local.map(|c| c.view), fleet.template);
     }
+    if campaign_closing(policy, facts).is_some() {
+        let local = table.observe_full(FingerprintKind::Closing, shape.closing, who, shape.content, flagged, now_ms);
+        evidence.closing_intent = cohort_share(local);
+        evidence.closing_tagged = local.map_or(0.0, |c| c.tagged);
+        evidence.closing = local.map(|c| c.view);
+    }
     if campaign_system_prompt(policy, facts).is_some() {
         let local =
             table.observe_full(FingerprintKind::SystemPrompt, shape.system, who, shape.content, flagged, now_ms);
@@ -455,7 +479,7 @@ fn campaign_evidence(
 }
 
 /// A credential tagged on this request joins the tagged credentials of its campaigns: the template
-/// when it dominates the credential's traffic, the system prompt when it was counted (see
+/// (its opening or its closing words) when it dominates the credential's traffic, the system prompt when it was counted (see
 /// [`crate::detection::confirmed_campaign`]). Only tagged requests get here, and a slot is written
 /// only the first time a credential is counted.
 fn note_tagged(
@@ -464,7 +488,7 @@ fn note_tagged(
     credential: &Credential,
     facts: &RequestFacts,
     campaign: &CampaignEvidence,
-    dominant_template: bool,
+    (dominant_template, dominant_closing): (bool, bool),
     now_ms: u64,
 ) {
     let (det, Some(shape)) = (&policy.detection, facts.shape.as_ref()) else { return };
@@ -473,6 +497,9 @@ fn note_tagged(
     let who = fnv1a64(credential.id.as_bytes());
     if dominant_template && campaign.template.is_some() {
         table.note_tagged(FingerprintKind::Template, shape.template, who, now_ms);
+    }
+    if dominant_closing && campaign.closing.is_some() {
+        table.note_tagged(FingerprintKind::Closing, shape.closing, who, now_ms);
     }
     if campaign.system_prompt.is_some() {
         table.note_tagged(FingerprintKind::SystemPrompt, shape.system, who, now_ms);
@@ -565,7 +592,8 @@ pub fn decide_with_fleet(
         if det.weight(Detector::CampaignConfirmed) > 0.0
             && outcome.assessment.as_ref().is_some_and(|a| a.tier >= Tier::Tag)
         {
-            note_tagged(policy, ledger, credential, facts, &campaign, outcome.dominant_template, now_ms);
+            let dominant = (outcome.dominant_template, outcome.dominant_closing);
+            note_tagged(policy, ledger, credential, facts, &campaign, dominant, now_ms);
         }
         let mut fired = outcome.fired;
         let cred_slot = outcome.slot;

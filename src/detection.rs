@@ -84,6 +84,28 @@ pub struct CampaignEvidence {
     pub template_tagged: f32,
     /// The same for the system prompt.
     pub system_prompt_tagged: f32,
+    /// The user prompt's closing words ([`crate::shape::closing`]), if tracked and this credential's
+    /// traffic is dominated by them: a template whose fixed text follows the filled-in part.
+    pub closing: Option<CampaignView>,
+    /// The closing's cohort intent share, as `template_intent`.
+    pub closing_intent: f32,
+    /// The closing's tagged credentials, as `template_tagged`.
+    pub closing_tagged: f32,
+}
+
+impl CampaignEvidence {
+    /// The user prompt's template as a campaign: the opening skeleton's view, intent share and tagged
+    /// credentials, or the closing's where its campaign is the stronger (the one that dominates the
+    /// credential's traffic; at most one of the two does).
+    fn user_template(&self, min_credentials: f32) -> (Option<CampaignView>, f32, f32) {
+        let opening = (self.template, self.template_intent, self.template_tagged);
+        let closing = (self.closing, self.closing_intent, self.closing_tagged);
+        if campaign_strength(self.closing, min_credentials) > campaign_strength(self.template, min_credentials) {
+            closing
+        } else {
+            opening
+        }
+    }
 }
 
 /// The detection outcome for one request.
@@ -184,7 +206,8 @@ pub fn strengths(
         let history = ramp(profile.history_at_pivot, cfg.min_requests / 2.0, cfg.min_requests);
         set(Detector::ModelPivot, profile.share(ShapeSignal::WatchedModel) * history * evidence);
     }
-    set(Detector::CampaignTemplate, campaign_strength(campaign.template, cfg.campaign.min_credentials) * evidence);
+    let (template, _, _) = campaign.user_template(cfg.campaign.min_credentials);
+    set(Detector::CampaignTemplate, campaign_strength(template, cfg.campaign.min_credentials) * evidence);
     set(
         Detector::CampaignSystemPrompt,
         campaign_strength(campaign.system_prompt, cfg.campaign.min_credentials) * evidence,
@@ -223,8 +246,8 @@ pub fn confirmed_campaign(cfg: &DetectionConfig, profile: &Profile, campaign: &C
         _ => 0.0,
     };
     let seen = (profile.requests / CONFIRMED_FULL_REQUESTS).clamp(0.0, 1.0);
-    one(campaign.template, campaign.template_tagged).max(one(campaign.system_prompt, campaign.system_prompt_tagged))
-        * seen
+    let (template, _, tagged) = campaign.user_template(m);
+    one(template, tagged).max(one(campaign.system_prompt, campaign.system_prompt_tagged)) * seen
 }
 
 /// The cohort's intent share below which it is no evidence (an intent model reading one ordinary
@@ -250,8 +273,8 @@ pub fn cohort_intent(cfg: &DetectionConfig, profile: &Profile, campaign: &Campai
     let one = |view: Option<CampaignView>, share: f32| {
         ramp(share, COHORT_INTENT_FROM, COHORT_INTENT_FULL) * campaign_strength(view, m)
     };
-    one(campaign.template, campaign.template_intent).max(one(campaign.system_prompt, campaign.system_prompt_intent))
-        * evidence
+    let (template, intent, _) = campaign.user_template(m);
+    one(template, intent).max(one(campaign.system_prompt, campaign.system_prompt_intent)) * evidence
 }
 
 /// The intent strength (`1 - (1 - S)(1 - W)`) from which automation multiplies it fully.
