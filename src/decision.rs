@@ -466,6 +466,7 @@ fn campaign_evidence(
         let local = table.observe_full(FingerprintKind::Closing, shape.closing, who, shape.content, flagged, now_ms);
         evidence.closing_intent = cohort_share(local);
         evidence.closing_tagged = local.map_or(0.0, |c| c.tagged);
+        evidence.closing_dominated = local.map_or(0.0, |c| c.dominated);
         evidence.closing = local.map(|c| c.view);
     }
     if campaign_system_prompt(policy, facts).is_some() {
@@ -504,6 +505,28 @@ fn note_tagged(
     if campaign.system_prompt.is_some() {
         table.note_tagged(FingerprintKind::SystemPrompt, shape.system, who, now_ms);
     }
+}
+
+/// A credential whose traffic the request's closing words dominate joins the closing's dominated
+/// credentials (only for a closing sent by more than one credential; a slot is written only the first
+/// time a credential is counted): a farm's closing dominates every key that sends it, a public
+/// dataset's item format the traffic of few of the people who paste its items
+/// ([`crate::detection::CampaignEvidence::closing_dominated`]).
+fn note_dominated_closing(
+    policy: &Policy,
+    ledger: &Ledger<'_>,
+    credential: &Credential,
+    facts: &RequestFacts,
+    campaign: &CampaignEvidence,
+    now_ms: u64,
+) {
+    let (det, Some(shape)) = (&policy.detection, facts.shape.as_ref()) else { return };
+    if !campaign.closing.is_some_and(|v| v.credentials >= 2.0) {
+        return;
+    }
+    let table =
+        CampaignTable::new(ledger.store(), &policy.ledger.key_prefix, det.campaign.slots, det.campaign.window_s);
+    table.note_dominated(FingerprintKind::Closing, shape.closing, fnv1a64(credential.id.as_bytes()), now_ms);
 }
 
 fn tier_action(tier: Tier) -> Action {
@@ -594,6 +617,9 @@ pub fn decide_with_fleet(
         {
             let dominant = (outcome.dominant_template, outcome.dominant_closing);
             note_tagged(policy, ledger, credential, facts, &campaign, dominant, now_ms);
+        }
+        if outcome.dominant_closing {
+            note_dominated_closing(policy, ledger, credential, facts, &campaign, now_ms);
         }
         let mut fired = outcome.fired;
         let cred_slot = outcome.slot;

@@ -91,19 +91,35 @@ pub struct CampaignEvidence {
     pub closing_intent: f32,
     /// The closing's tagged credentials, as `template_tagged`.
     pub closing_tagged: f32,
+    /// The closing's distinct credentials whose traffic it dominated
+    /// ([`crate::campaign::CampaignSlot::dominated`]).
+    pub closing_dominated: f32,
 }
 
+/// The share of a closing campaign's credentials whose traffic it must have dominated before it
+/// counts, and the share at which it counts fully: a farm's fixed closing instruction dominates every
+/// key that sends it; a public dataset's item format (a benchmark's answer instruction) is pasted now
+/// and then by many people and dominates the traffic of few of them.
+pub const CLOSING_DOMINATED_FROM: f32 = 0.4;
+/// See [`CLOSING_DOMINATED_FROM`].
+pub const CLOSING_DOMINATED_FULL: f32 = 0.7;
+
 impl CampaignEvidence {
-    /// The user prompt's template as a campaign: the opening skeleton's view, intent share and tagged
-    /// credentials, or the closing's where its campaign is the stronger (the one that dominates the
-    /// credential's traffic; at most one of the two does).
-    fn user_template(&self, min_credentials: f32) -> (Option<CampaignView>, f32, f32) {
-        let opening = (self.template, self.template_intent, self.template_tagged);
-        let closing = (self.closing, self.closing_intent, self.closing_tagged);
-        if campaign_strength(self.closing, min_credentials) > campaign_strength(self.template, min_credentials) {
-            closing
+    /// The user prompt's template as a campaign: its strength ([`campaign_strength`]), view, intent
+    /// share and tagged credentials, from the opening skeleton or from the closing words, whichever
+    /// is the stronger (the one that dominates the credential's traffic; at most one does). A closing
+    /// counts in proportion to the share of its credentials it dominated
+    /// ([`CLOSING_DOMINATED_FROM`]).
+    pub fn user_template(&self, min_credentials: f32) -> (f32, Option<CampaignView>, f32, f32) {
+        let opening = campaign_strength(self.template, min_credentials);
+        let dominated = self.closing.map_or(0.0, |v| {
+            ramp(self.closing_dominated / v.credentials.max(1.0), CLOSING_DOMINATED_FROM, CLOSING_DOMINATED_FULL)
+        });
+        let closing = campaign_strength(self.closing, min_credentials) * dominated;
+        if closing > opening {
+            (closing, self.closing, self.closing_intent, self.closing_tagged)
         } else {
-            opening
+            (opening, self.template, self.template_intent, self.template_tagged)
         }
     }
 }
@@ -206,8 +222,8 @@ pub fn strengths(
         let history = ramp(profile.history_at_pivot, cfg.min_requests / 2.0, cfg.min_requests);
         set(Detector::ModelPivot, profile.share(ShapeSignal::WatchedModel) * history * evidence);
     }
-    let (template, _, _) = campaign.user_template(cfg.campaign.min_credentials);
-    set(Detector::CampaignTemplate, campaign_strength(template, cfg.campaign.min_credentials) * evidence);
+    let (template, _, _, _) = campaign.user_template(cfg.campaign.min_credentials);
+    set(Detector::CampaignTemplate, template * evidence);
     set(
         Detector::CampaignSystemPrompt,
         campaign_strength(campaign.system_prompt, cfg.campaign.min_credentials) * evidence,
@@ -237,17 +253,18 @@ pub const CONFIRMED_FULL_REQUESTS: f32 = 2.0;
 /// prompt, whose users are not tagged (or a few of many), gives nothing.
 pub fn confirmed_campaign(cfg: &DetectionConfig, profile: &Profile, campaign: &CampaignEvidence) -> f32 {
     let m = cfg.campaign.min_credentials;
-    let one = |view: Option<CampaignView>, tagged: f32| match view {
+    let one = |strength: f32, view: Option<CampaignView>, tagged: f32| match view {
         Some(v) if v.credentials > 0.0 => {
             ramp(tagged, m / 2.0, m)
                 * ramp(tagged / v.credentials, CONFIRMED_SHARE_FROM, CONFIRMED_SHARE_FULL)
-                * campaign_strength(view, m)
+                * strength
         }
         _ => 0.0,
     };
     let seen = (profile.requests / CONFIRMED_FULL_REQUESTS).clamp(0.0, 1.0);
-    let (template, _, tagged) = campaign.user_template(m);
-    one(template, tagged).max(one(campaign.system_prompt, campaign.system_prompt_tagged)) * seen
+    let (strength, template, _, tagged) = campaign.user_template(m);
+    let system = campaign_strength(campaign.system_prompt, m);
+    one(strength, template, tagged).max(one(system, campaign.system_prompt, campaign.system_prompt_tagged)) * seen
 }
 
 /// The cohort's intent share below which it is no evidence (an intent model reading one ordinary
@@ -270,11 +287,10 @@ pub const COHORT_INTENT: &str = "campaign_intent";
 pub fn cohort_intent(cfg: &DetectionConfig, profile: &Profile, campaign: &CampaignEvidence) -> f32 {
     let evidence = (profile.requests / cfg.min_requests).clamp(0.0, 1.0);
     let m = cfg.campaign.min_credentials;
-    let one = |view: Option<CampaignView>, share: f32| {
-        ramp(share, COHORT_INTENT_FROM, COHORT_INTENT_FULL) * campaign_strength(view, m)
-    };
-    let (template, intent, _) = campaign.user_template(m);
-    one(template, intent).max(one(campaign.system_prompt, campaign.system_prompt_intent)) * evidence
+    let one = |strength: f32, share: f32| ramp(share, COHORT_INTENT_FROM, COHORT_INTENT_FULL) * strength;
+    let (strength, _, intent, _) = campaign.user_template(m);
+    let system = campaign_strength(campaign.system_prompt, m);
+    one(strength, intent).max(one(system, campaign.system_prompt_intent)) * evidence
 }
 
 /// The intent strength (`1 - (1 - S)(1 - W)`) from which automation multiplies it fully.

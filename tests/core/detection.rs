@@ -628,6 +628,47 @@ fn a_farm_whose_openings_vary_around_one_closing_instruction_is_a_campaign() {
 }
 
 #[test]
+fn a_closing_that_dominates_few_of_its_senders_is_not_a_campaign() {
+    // A public dataset's item format: one fixed answer instruction at the end of every item. Three
+    // people paste nothing but its items; thirty more paste one now and then among their own
+    // questions. The closing is shared by many credentials with many fillings, but it dominates the
+    // traffic of few of them: not a campaign, not even for the three.
+    let close = "Think it over and finish with the line: the final answer is, then the letter.";
+    let p = detection_policy(json!({"intent_threshold": null}));
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    for i in 0..9u64 {
+        for u in 0..33u64 {
+            let n = i * 33 + u;
+            let item = u < 3 || i % 3 == 0;
+            let text = if item { format!("{} {close}", own_question(n * 11 + 1)) } else { own_question(n * 13 + 5) };
+            let d = send(&p, &ledger, &format!("reader-{u}"), &chat(&text), T0 + n * 30_000);
+            let reasons = d.assessment.unwrap().reasons;
+            assert!(reasons.iter().all(|(r, _)| !r.starts_with("campaign")), "user {u}: {reasons:?}");
+        }
+    }
+}
+
+#[test]
+fn a_campaign_slot_counts_the_credentials_its_fingerprint_dominated() {
+    let store = MemoryStore::new();
+    let t = CampaignTable::new(&store, "test", 64, 3600);
+    for who in 0..12u64 {
+        t.observe(FingerprintKind::Closing, 77, who, who * 3 + 1, T0).unwrap();
+    }
+    for who in 0..3u64 {
+        t.note_dominated(FingerprintKind::Closing, 77, who, T0).unwrap();
+        t.note_dominated(FingerprintKind::Closing, 77, who, T0).unwrap();
+    }
+    let c = t.observe_full(FingerprintKind::Closing, 77, 5, 16, false, T0).unwrap();
+    assert!((2.0..=4.5).contains(&c.dominated), "{c:?}");
+    assert!(c.view.credentials >= 9.0, "{c:?}");
+    // Never creates a slot, and the opening's slot of the same value is another slot.
+    assert!(t.note_dominated(FingerprintKind::Closing, 78, 1, T0).is_none());
+    assert_eq!(t.observe_full(FingerprintKind::Template, 77, 1, 2, false, T0).unwrap().dominated, 0.0);
+}
+
+#[test]
 fn degrade_rewrites_the_request() {
     let cfg = DetectionConfig::parse(None).unwrap().degrade;
     let body = json!({"model": "m", "logprobs": true, "top_logprobs": 20, "logit_bias": {"1": 5}, "n": 8,
