@@ -77,11 +77,13 @@ impl RequestShape {
     /// The template fingerprints a credential's profile notes for this request, with their weights
     /// (a fingerprint of 0 is none): the opening skeleton (`template`) or the closing fingerprint,
     /// whichever the profile's top templates (`tracked`: low 32 bits, decayed counts) already hold
-    /// with the larger count, at weight 1; when they hold neither, both at weight 1/2. Each request
-    /// adds a weight of 1 in all, as with the opening alone, so a person whose every prompt is new is
-    /// no more concentrated than before, a fixed opening stays the top template, and a key whose
-    /// openings vary around one fixed closing has that closing as its top template from its second
-    /// request. Fingerprints of fewer than `min_words` words are not templates.
+    /// with the larger count, at weight 1; when they hold neither, the opening at weight 1 and the
+    /// closing at [`CLOSING_SEED_WEIGHT`], just enough to be held from then on. So a fixed opening
+    /// counts as it did with the opening alone, a key whose openings vary around one fixed closing has
+    /// that closing as its top template from its second request, and a person whose every prompt is
+    /// new is no more concentrated than before (space-saving keeps the sum of the counts equal to the
+    /// weight noted, about 1 a request). Fingerprints of fewer than `min_words` words are not
+    /// templates.
     pub fn noted_templates(&self, tracked: &[(u32, f32)], min_words: u32) -> [(u64, f32); 2] {
         let opening = if self.template != 0 && self.template_words >= min_words { self.template } else { 0 };
         let closing = if self.closing != 0 && self.closing_words >= min_words { self.closing } else { 0 };
@@ -93,7 +95,7 @@ impl RequestShape {
             (Some(a), Some(b)) if b > a => [(closing, 1.0), (0, 0.0)],
             (Some(_), _) => [(opening, 1.0), (0, 0.0)],
             (None, Some(_)) => [(closing, 1.0), (0, 0.0)],
-            (None, None) => [(opening, 0.5), (closing, 0.5)],
+            (None, None) => [(opening, 1.0), (closing, CLOSING_SEED_WEIGHT)],
         }
     }
 }
@@ -238,6 +240,10 @@ fn skeleton_words(masked: &str) -> (u64, u32) {
     let joined = words.join(" ");
     (fnv1a64(joined.as_bytes()).max(1), words.len() as u32)
 }
+
+/// The weight a profile notes a new closing with when neither of a request's fingerprints is held yet
+/// ([`RequestShape::noted_templates`]).
+pub const CLOSING_SEED_WEIGHT: f32 = 1.0 / 16.0;
 
 /// Words of the masked prompt's end that form its closing fingerprint ([`closing`]).
 pub const CLOSING_WORDS: usize = SKELETON_WORDS;
