@@ -24,9 +24,9 @@ use crate::ledger::numbered_key;
 
 /// Registers per sketch (standard error about 18%: enough to tell 3 from 30).
 pub const REGISTERS: usize = 32;
-const VERSION: u8 = 4;
+const VERSION: u8 = 3;
 /// Encoded size of a campaign slot.
-pub const SLOT_BYTES: usize = 1 + 8 + 8 + 10 * REGISTERS;
+pub const SLOT_BYTES: usize = 1 + 8 + 8 + 8 * REGISTERS;
 const MAX_ATTEMPTS: u32 = 4;
 /// How old a VM's copy of a campaign slot may be when nothing needs writing.
 pub const RECENT_READ_MS: u64 = 1000;
@@ -122,11 +122,6 @@ pub struct CampaignSlot {
     pub tagged: Sketch,
     /// The same, previous window.
     pub tagged_prev: Sketch,
-    /// Credentials whose traffic the fingerprint dominated (noted after the request is scored,
-    /// [`CampaignTable::note_dominated`]), current window.
-    pub dominated: Sketch,
-    /// The same, previous window.
-    pub dominated_prev: Sketch,
 }
 
 impl CampaignSlot {
@@ -144,8 +139,6 @@ impl CampaignSlot {
             &self.flagged_prev,
             &self.tagged,
             &self.tagged_prev,
-            &self.dominated,
-            &self.dominated_prev,
         ] {
             out.extend_from_slice(&s.0);
         }
@@ -169,8 +162,6 @@ impl CampaignSlot {
             flagged_prev: sketch(17 + 5 * REGISTERS)?,
             tagged: sketch(17 + 6 * REGISTERS)?,
             tagged_prev: sketch(17 + 7 * REGISTERS)?,
-            dominated: sketch(17 + 8 * REGISTERS)?,
-            dominated_prev: sketch(17 + 9 * REGISTERS)?,
         })
     }
 
@@ -183,19 +174,16 @@ impl CampaignSlot {
             self.contents_prev = self.contents;
             self.flagged_prev = self.flagged;
             self.tagged_prev = self.tagged;
-            self.dominated_prev = self.dominated;
         } else {
             self.credentials_prev = Sketch::default();
             self.contents_prev = Sketch::default();
             self.flagged_prev = Sketch::default();
             self.tagged_prev = Sketch::default();
-            self.dominated_prev = Sketch::default();
         }
         self.credentials = Sketch::default();
         self.contents = Sketch::default();
         self.flagged = Sketch::default();
         self.tagged = Sketch::default();
-        self.dominated = Sketch::default();
         self.bucket = bucket;
     }
 
@@ -231,12 +219,7 @@ impl CampaignSlot {
     pub fn cohort(&self) -> Cohort {
         let view = self.view();
         let flagged = self.flagged.union(&self.flagged_prev).estimate().min(view.contents);
-        let dominated = if self.dominated == Sketch::default() && self.dominated_prev == Sketch::default() {
-            0.0
-        } else {
-            self.dominated.union(&self.dominated_prev).estimate().min(view.credentials)
-        };
-        Cohort { view, flagged, tagged: self.tagged_within(view.credentials), dominated }
+        Cohort { view, flagged, tagged: self.tagged_within(view.credentials) }
     }
 }
 
@@ -249,9 +232,6 @@ pub struct Cohort {
     pub flagged: f32,
     /// Distinct credentials tagged while it dominated their traffic ([`CampaignSlot::tagged`]).
     pub tagged: f32,
-    /// Distinct credentials whose traffic it dominated ([`CampaignSlot::dominated`]; noted for the
-    /// closing words only).
-    pub dominated: f32,
 }
 
 /// How widely a fingerprint is shared.
@@ -342,19 +322,6 @@ impl<'a> CampaignTable<'a> {
     /// Nothing is written when it is already counted or the slot is held by another fingerprint.
     pub fn note_tagged(&self, kind: FingerprintKind, fingerprint: u64, credential: u64, now_ms: u64) -> Option<Cohort> {
         self.update(kind, fingerprint, now_ms, false, &mut |slot| slot.tagged.insert(credential))
-    }
-
-    /// Notes that the fingerprint dominated `credential`'s traffic on a request (called after the
-    /// request is scored): it joins the slot's dominated credentials. Nothing is written when it is
-    /// already counted or the slot is held by another fingerprint.
-    pub fn note_dominated(
-        &self,
-        kind: FingerprintKind,
-        fingerprint: u64,
-        credential: u64,
-        now_ms: u64,
-    ) -> Option<Cohort> {
-        self.update(kind, fingerprint, now_ms, false, &mut |slot| slot.dominated.insert(credential))
     }
 
     /// Reads the fingerprint's slot, rolls it to the current window, applies `change` (true when it

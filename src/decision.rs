@@ -264,6 +264,7 @@ fn check_credential<'p>(
     budgets: &[&'p Budget],
     facts: &RequestFacts,
     campaign: &CampaignEvidence,
+    closing: &dyn Fn() -> Option<Cohort>,
     detect: bool,
     now_ms: u64,
     stats: &mut LedgerStats,
@@ -292,9 +293,13 @@ fn check_credential<'p>(
             if !out.dominant_template {
                 evidence.template = None;
             }
+            // The closing words' campaign is read only when they dominate (`observe_closing`).
             out.dominant_closing = shape.closing != 0 && top == shape.closing as u32 && share >= 0.5;
-            if !out.dominant_closing {
-                evidence.closing = None;
+            if out.dominant_closing {
+                let local = closing();
+                evidence.closing = local.map(|c| c.view);
+                evidence.closing_intent = cohort_share(local);
+                evidence.closing_tagged = local.map_or(0.0, |c| c.tagged);
             }
             let snapshot = *record;
             let a = assess(det, &mut record.profile, &snapshot, &evidence, now_ms);
@@ -433,6 +438,34 @@ pub struct FleetEvidence {
     pub requests_hour: Option<u64>,
 }
 
+/// The request carries text intent (a listed phrase or the intent model).
+fn text_intent(shape: &crate::shape::RequestShape) -> bool {
+    [ShapeSignal::ChainOfThought, ShapeSignal::Rubric, ShapeSignal::SyntheticData, ShapeSignal::Probe]
+        .iter()
+        .any(|s| shape.signals.contains(*s))
+}
+
+/// Observes the request's closing words in the campaign table: called from the credential's ledger
+/// update only when they dominate its traffic (after this request is noted in its profile), so a
+/// closing's campaign counts the credentials it dominates and their prompts, and costs nothing for
+/// the others. A farm's fixed closing instruction dominates every key that sends it; a public
+/// dataset's item format (a benchmark's answer instruction at the end of every item), pasted now and
+/// then by many people, dominates the traffic of few of them. Repeating it (a retried update) counts
+/// nothing twice.
+fn observe_closing(
+    policy: &Policy,
+    ledger: &Ledger<'_>,
+    facts: &RequestFacts,
+    who: u64,
+    now_ms: u64,
+) -> Option<Cohort> {
+    let (det, shape) = (&policy.detection, facts.shape.as_ref()?);
+    campaign_closing(policy, facts)?;
+    let table =
+        CampaignTable::new(ledger.store(), &policy.ledger.key_prefix, det.campaign.slots, det.campaign.window_s);
+    table.observe_full(FingerprintKind::Closing, shape.closing, who, shape.content, text_intent(shape), now_ms)
+}
+
 /// Observes the request's fingerprints in the cross-credential campaign table. With `fleet`, the
 /// evidence takes the larger of the local and the fleet count (template and credential volume).
 fn campaign_evidence(
@@ -453,21 +486,12 @@ fn campaign_evidence(
         CampaignTable::new(ledger.store(), &policy.ledger.key_prefix, det.campaign.slots, det.campaign.window_s);
     let who = fnv1a64(credential.id.as_bytes());
     // The prompt counts among its fingerprints' prompts with text intent (the cohort's share).
-    let flagged = [ShapeSignal::ChainOfThought, ShapeSignal::Rubric, ShapeSignal::SyntheticData, ShapeSignal::Probe]
-        .iter()
-        .any(|s| shape.signals.contains(*s));
+    let flagged = text_intent(shape);
     if campaign_template(policy, facts).is_some() {
         let local = table.observe_full(FingerprintKind::Template, shape.template, who, shape.content, flagged, now_ms);
         evidence.template_intent = cohort_share(local);
         evidence.template_tagged = local.map_or(0.0, |c| c.tagged);
         evidence.template = larger(local.map(|c| c.view), fleet.template);
-    }
-    if campaign_closing(policy, facts).is_some() {
-        let local = table.observe_full(FingerprintKind::Closing, shape.closing, who, shape.content, flagged, now_ms);
-        evidence.closing_intent = cohort_share(local);
-        evidence.closing_tagged = local.map_or(0.0, |c| c.tagged);
-        evidence.closing_dominated = local.map_or(0.0, |c| c.dominated);
-        evidence.closing = local.map(|c| c.view);
     }
     if campaign_system_prompt(policy, facts).is_some() {
         let local =
@@ -499,34 +523,12 @@ fn note_tagged(
     if dominant_template && campaign.template.is_some() {
         table.note_tagged(FingerprintKind::Template, shape.template, who, now_ms);
     }
-    if dominant_closing && campaign.closing.is_some() {
+    if dominant_closing && campaign_closing(policy, facts).is_some() {
         table.note_tagged(FingerprintKind::Closing, shape.closing, who, now_ms);
     }
     if campaign.system_prompt.is_some() {
         table.note_tagged(FingerprintKind::SystemPrompt, shape.system, who, now_ms);
     }
-}
-
-/// A credential whose traffic the request's closing words dominate joins the closing's dominated
-/// credentials (only for a closing sent by more than one credential; a slot is written only the first
-/// time a credential is counted): a farm's closing dominates every key that sends it, a public
-/// dataset's item format the traffic of few of the people who paste its items
-/// ([`crate::detection::CampaignEvidence::closing_dominated`]).
-fn note_dominated_closing(
-    policy: &Policy,
-    ledger: &Ledger<'_>,
-    credential: &Credential,
-    facts: &RequestFacts,
-    campaign: &CampaignEvidence,
-    now_ms: u64,
-) {
-    let (det, Some(shape)) = (&policy.detection, facts.shape.as_ref()) else { return };
-    if !campaign.closing.is_some_and(|v| v.credentials >= 2.0) {
-        return;
-    }
-    let table =
-        CampaignTable::new(ledger.store(), &policy.ledger.key_prefix, det.campaign.slots, det.campaign.window_s);
-    table.note_dominated(FingerprintKind::Closing, shape.closing, fnv1a64(credential.id.as_bytes()), now_ms);
 }
 
 fn tier_action(tier: Tier) -> Action {
@@ -600,6 +602,7 @@ pub fn decide_with_fleet(
             CampaignEvidence::default()
         };
         let cred_subject = Subject::credential(&credential.id);
+        let closing = || observe_closing(policy, ledger, facts, fnv1a64(credential.id.as_bytes()), now_ms);
         let outcome = check_credential(
             policy,
             ledger,
@@ -607,6 +610,7 @@ pub fn decide_with_fleet(
             &budgets_for(Scope::Credential),
             facts,
             &campaign,
+            &closing,
             detect,
             now_ms,
             &mut stats,
@@ -617,9 +621,6 @@ pub fn decide_with_fleet(
         {
             let dominant = (outcome.dominant_template, outcome.dominant_closing);
             note_tagged(policy, ledger, credential, facts, &campaign, dominant, now_ms);
-        }
-        if outcome.dominant_closing {
-            note_dominated_closing(policy, ledger, credential, facts, &campaign, now_ms);
         }
         let mut fired = outcome.fired;
         let cred_slot = outcome.slot;

@@ -85,37 +85,23 @@ pub struct CampaignEvidence {
     /// The same for the system prompt.
     pub system_prompt_tagged: f32,
     /// The user prompt's closing words ([`crate::shape::closing`]), if tracked and this credential's
-    /// traffic is dominated by them: a template whose fixed text follows the filled-in part.
+    /// traffic is dominated by them: a template whose fixed text follows the filled-in part. Its
+    /// campaign counts only credentials whose traffic it dominated, and their prompts.
     pub closing: Option<CampaignView>,
     /// The closing's cohort intent share, as `template_intent`.
     pub closing_intent: f32,
     /// The closing's tagged credentials, as `template_tagged`.
     pub closing_tagged: f32,
-    /// The closing's distinct credentials whose traffic it dominated
-    /// ([`crate::campaign::CampaignSlot::dominated`]).
-    pub closing_dominated: f32,
 }
-
-/// The share of a closing campaign's credentials whose traffic it must have dominated before it
-/// counts, and the share at which it counts fully: a farm's fixed closing instruction dominates every
-/// key that sends it; a public dataset's item format (a benchmark's answer instruction) is pasted now
-/// and then by many people and dominates the traffic of few of them.
-pub const CLOSING_DOMINATED_FROM: f32 = 0.4;
-/// See [`CLOSING_DOMINATED_FROM`].
-pub const CLOSING_DOMINATED_FULL: f32 = 0.7;
 
 impl CampaignEvidence {
     /// The user prompt's template as a campaign: its strength ([`campaign_strength`]), view, intent
     /// share and tagged credentials, from the opening skeleton or from the closing words, whichever
-    /// is the stronger (the one that dominates the credential's traffic; at most one does). A closing
-    /// counts in proportion to the share of its credentials it dominated
-    /// ([`CLOSING_DOMINATED_FROM`]).
+    /// is the stronger (the one that dominates the credential's traffic; at most one does). A
+    /// closing's campaign counts only the credentials whose traffic it dominated.
     pub fn user_template(&self, min_credentials: f32) -> (f32, Option<CampaignView>, f32, f32) {
         let opening = campaign_strength(self.template, min_credentials);
-        let dominated = self.closing.map_or(0.0, |v| {
-            ramp(self.closing_dominated / v.credentials.max(1.0), CLOSING_DOMINATED_FROM, CLOSING_DOMINATED_FULL)
-        });
-        let closing = campaign_strength(self.closing, min_credentials) * dominated;
+        let closing = campaign_strength(self.closing, min_credentials);
         if closing > opening {
             (closing, self.closing, self.closing_intent, self.closing_tagged)
         } else {

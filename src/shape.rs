@@ -256,6 +256,52 @@ pub const CLOSING_WORDS: usize = SKELETON_WORDS;
 /// it all, and a short prompt is not a template. No allocation; it reads the text once from the end
 /// (up to the word before its last ten) and the last ten words once more forwards.
 pub fn closing(masked: &str) -> (u64, u32) {
+    closing_ascii(masked.as_bytes()).unwrap_or_else(|| closing_words(masked))
+}
+
+/// The FNV-1a basis of the closing fingerprint: another domain than the opening skeleton's (the same
+/// ten words at the start and at the end are different facts).
+const CLOSING_BASIS: u64 = 0xcbf2_9ce4_8422_2325 ^ 0x636c_6f73_696e_6721;
+
+fn fnv_step(h: u64, b: u8) -> u64 {
+    (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+}
+
+/// [`closing`] of the common masked text: ASCII words separated by single spaces, none leading or
+/// trailing, whose last words are then the text's own suffix, hashed in place. `None` for anything
+/// else (non-ASCII, other whitespace, doubled or edge spaces), which goes by the definition.
+fn closing_ascii(bytes: &[u8]) -> Option<(u64, u32)> {
+    if bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ') {
+        return None;
+    }
+    let mut spaces = 0usize;
+    let mut prev_space = false;
+    for (back, &b) in bytes.iter().rev().enumerate() {
+        if b >= 0x80 || matches!(b, b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
+            return None;
+        }
+        let space = b == b' ';
+        if space && prev_space {
+            return None;
+        }
+        if space {
+            spaces += 1;
+            if spaces == CLOSING_WORDS {
+                // A word precedes this space (no leading space, no doubled one next to it).
+                if bytes.get(bytes.len() - back - 2) == Some(&b' ') {
+                    return None;
+                }
+                let tail = bytes.get(bytes.len() - back..)?;
+                return Some((tail.iter().fold(CLOSING_BASIS, |h, &b| fnv_step(h, b)).max(1), CLOSING_WORDS as u32));
+            }
+        }
+        prev_space = space;
+    }
+    Some((0, 0))
+}
+
+/// [`closing`] by its definition, for any text.
+fn closing_words(masked: &str) -> (u64, u32) {
     // From the end: find where the last CLOSING_WORDS words start, and whether a word precedes them.
     let mut words = 0usize;
     let mut start = masked.len();
@@ -280,10 +326,9 @@ pub fn closing(masked: &str) -> (u64, u32) {
     if !more {
         return (0, 0);
     }
-    // Forwards over those words: FNV-1a of the words joined by single spaces, in another domain than
-    // the opening skeleton's (the same ten words at the start and at the end are different facts).
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ 0x636c_6f73_696e_6721;
-    let step = |h: u64, b: u8| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    // Forwards over those words: FNV-1a of the words joined by single spaces.
+    let mut h = CLOSING_BASIS;
+    let step = fnv_step;
     let mut first = true;
     let mut in_word = false;
     let mut utf8 = [0u8; 4];

@@ -180,6 +180,11 @@ fn the_closing_fingerprint_is_the_prompts_last_words() {
     assert_ne!(zh.0, 0);
     assert_ne!(zh, closing(&mask("第一个问题是什么意思呢请你逐行写出每一个中间答案")));
     assert_eq!(closing(&format!("x {ten}")), closing(&format!("y  {}", ten.replace(' ', " \t "))));
+    // The in-place hash of plain ASCII text agrees with the definition (taken for other text).
+    assert_eq!(closing(&format!("x {ten}")), closing(&format!("é {ten}")));
+    assert_eq!(closing(&format!("x y {ten}")), closing(&format!("x\ty {ten}")));
+    assert_eq!(closing(&format!(" {ten}")), (0, 0));
+    assert_eq!(closing(&format!("{ten} ")), (0, 0));
     // A prompt longer than the scanned window: the closing comes from its last window.
     let filler = "Some ordinary words about gardens and weather. ".repeat(400);
     let long_a = shape_of(ApiKind::OpenAiChat, chat(&format!("First {filler}{close}")));
@@ -647,25 +652,6 @@ fn a_closing_that_dominates_few_of_its_senders_is_not_a_campaign() {
             assert!(reasons.iter().all(|(r, _)| !r.starts_with("campaign")), "user {u}: {reasons:?}");
         }
     }
-}
-
-#[test]
-fn a_campaign_slot_counts_the_credentials_its_fingerprint_dominated() {
-    let store = MemoryStore::new();
-    let t = CampaignTable::new(&store, "test", 64, 3600);
-    for who in 0..12u64 {
-        t.observe(FingerprintKind::Closing, 77, who, who * 3 + 1, T0).unwrap();
-    }
-    for who in 0..3u64 {
-        t.note_dominated(FingerprintKind::Closing, 77, who, T0).unwrap();
-        t.note_dominated(FingerprintKind::Closing, 77, who, T0).unwrap();
-    }
-    let c = t.observe_full(FingerprintKind::Closing, 77, 5, 16, false, T0).unwrap();
-    assert!((2.0..=4.5).contains(&c.dominated), "{c:?}");
-    assert!(c.view.credentials >= 9.0, "{c:?}");
-    // Never creates a slot, and the opening's slot of the same value is another slot.
-    assert!(t.note_dominated(FingerprintKind::Closing, 78, 1, T0).is_none());
-    assert_eq!(t.observe_full(FingerprintKind::Template, 77, 1, 2, false, T0).unwrap().dominated, 0.0);
 }
 
 #[test]

@@ -222,7 +222,7 @@ fn record_size_is_the_documented_one() {
     // README and DETECTION.md quote these sizes.
     assert_eq!(RECORD_BYTES, 854);
     assert_eq!(distill_guard::profile::PROFILE_BYTES, 157);
-    assert_eq!(distill_guard::campaign::SLOT_BYTES, 337);
+    assert_eq!(distill_guard::campaign::SLOT_BYTES, 273);
 }
 
 #[test]

@@ -19,6 +19,7 @@ _BENIGN = [
     ("consumer_qa_product", TUNE, b.qa_product_health, 4),
     ("consumer_qa_product", HELDOUT, b.qa_product_finance, 4),
     ("consumer_qa_product", HELDOUT, b.qa_product_search, 4),
+    ("consumer_qa_product", TUNE, b.tutor_app, 4),
     ("students", TUNE, b.students_math, 60),
     ("students", HELDOUT, b.students_bilingual, 60),
     ("personal_assistant", TUNE, b.assistant_en, 70),
