@@ -111,3 +111,136 @@ def build(f, rng, corpus, scale, t0, world):
     if f.kind == "benign":
         return f.build(rng, corpus, scaled(f, scale), t0)
     return f.build(rng, corpus, scaled(f, scale), t0, world)
+
+
+# ---- the `fresh` split (written blind, 2026-12-02) --------------------------------------------------------
+# Families written by someone who had read neither the detector nor the other families' generators nor any
+# earlier result: reported on only, never tuned on. They are kept out of FAMILIES (whose tune/heldout
+# invariants the tests check) and added to it by `include_fresh()` when run.py is asked for them.
+FRESH = "fresh"
+
+import fresh_attacks as fa  # noqa: E402
+import fresh_benign as fb  # noqa: E402
+
+_FRESH_BENIGN = [
+    # kind, builder, credentials
+    ("consumer_qa_product", fb.support_bot, 6),
+    ("consumer_qa_product", fb.answer_box, 4),
+    ("tutoring_app", fb.tutoring_app, 3),
+    ("writing_assistant", fb.writing_product, 3),
+    ("rag", fb.rag_intranet, 9),
+    ("students", fb.students_homework, 100),
+    ("personal_assistant", fb.personal_assistant, 170),
+    ("generic_system_prompt", fb.bring_your_own_key, 160),
+    ("casual", fb.occasional, 320),
+    ("reasoning_model", fb.reasoning_researchers, 40),
+    ("translation", fb.translators, 50),
+    ("translation", fb.localisation_pipeline, 4),
+    ("coding", fb.developers_chat, 60),
+    ("coding", fb.inline_completion, 25),
+    ("agents_tools", fb.agents, 36),
+    ("batch_classification", fb.review_moderation, 6),
+    ("summarisation", fb.news_digest, 4),
+    ("data_extraction", fb.clinical_extraction, 6),
+    ("evaluation_run", fb.one_off_eval, 8),
+    ("evaluation_run", fb.model_comparison, 3),
+]
+_FRESH_ATTACKS = [
+    # style, builder, requests, keys
+    ("chain_of_thought", fa.fresh_worked_solutions, 1000, 1),
+    ("chain_of_thought", fa.fresh_zh_solver_system, 1000, 1),
+    ("chain_of_thought", fa.fresh_reasoner_trace, 1000, 1),
+    ("logprob", fa.fresh_soft_labels, 1000, 1),
+    ("logprob", fa.fresh_echo_scoring, 1000, 1),
+    ("rubric", fa.fresh_grade_rubric, 1000, 1),
+    ("rubric", fa.fresh_pairwise_ja_zh_fr, 1000, 1),
+    ("synthetic_data", fa.fresh_synth_finance, 1000, 1),
+    ("synthetic_data", fa.fresh_synth_pt_de, 1000, 1),
+    ("probe", fa.fresh_probe_identity, 1000, 1),
+    ("key_farm", fa.fresh_farm_round_robin, 600, 60),
+    ("key_farm", fa.fresh_farm_zh_random, 600, 60),
+    ("low_and_slow", fa.fresh_slow_twelve_keys, 600, 12),
+    ("low_and_slow", fa.fresh_slow_shift_rotation, 320, 8),
+    ("reworded", fa.fresh_reworded_compose, 1000, 1),
+    ("reworded", fa.fresh_disguised_user, 1000, 1),
+]
+
+
+def _blind_split(split, benign, attacks):
+    """The families of a split written blind, by name (kept out of FAMILIES until asked for)."""
+    out = {}
+    for kind, fn, n in benign:
+        out[fn.__name__] = Family(fn.__name__, "benign", kind, split, fn, n, None)
+    for style, fn, n, keys in attacks:
+        out[fn.__name__] = Family(fn.__name__, "attack", style, split, fn, n, keys)
+    return out
+
+
+FRESH_FAMILIES = _blind_split(FRESH, _FRESH_BENIGN, _FRESH_ATTACKS)
+
+
+def include_fresh():
+    """Adds the fresh families to FAMILIES (run.py does, for `--splits fresh` or a fresh family by name)."""
+    FAMILIES.update(FRESH_FAMILIES)
+
+
+# ---- the `fresh2` split (a second set written blind, 2026-12-02) ------------------------------------------------
+# Written after the `fresh` results had been read by the people tuning the detector, by someone who had read
+# neither the detector, DETECTION.md, tools/intent, any result nor the other generators' bodies. Reported on
+# only, never tuned on; added to FAMILIES by `include_fresh2()` when run.py is asked for `--splits fresh2`.
+FRESH2 = "fresh2"
+
+import fresh2_attacks as f2a  # noqa: E402
+import fresh2_benign as f2b  # noqa: E402
+
+_FRESH2_BENIGN = [
+    # kind, builder, credentials
+    ("consumer_qa_product", f2b.museum_guide, 5),
+    ("consumer_qa_product", f2b.pharmacy_helpline, 3),
+    ("students", f2b.students_steps, 150),
+    ("reasoning_model", f2b.reasoning_study_group, 60),
+    ("personal_assistant", f2b.household_assistant, 130),
+    ("personal_assistant", f2b.voice_assistant, 80),
+    ("agents_tools", f2b.ops_agent, 20),
+    ("agents_tools", f2b.browser_agent, 30),
+    ("rag", f2b.docs_rag_service, 6),
+    ("rag", f2b.chat_with_pdf, 60),
+    ("coding", f2b.pr_review_bot, 10),
+    ("coding", f2b.notebook_copilot, 60),
+    ("translation", f2b.subtitle_pipeline, 5),
+    ("translation", f2b.phrasebook_travellers, 80),
+    ("batch_classification", f2b.ticket_triage, 5),
+    ("spreadsheet_batch", f2b.spreadsheet_addon, 20),
+    ("summarisation", f2b.clinic_notes, 20),
+    ("summarisation", f2b.newsletter_digest, 4),
+    ("evaluation_run", f2b.benchmark_sweep, 5),
+    ("evaluation_run", f2b.prompt_ab_test, 10),
+    ("generic_system_prompt", f2b.byok_wrapper, 200),
+    ("creative_writing", f2b.fiction_writers, 40),
+    ("casual", f2b.occasional_users, 200),
+]
+_FRESH2_ATTACKS = [
+    # style, builder, requests, keys
+    ("chain_of_thought", f2a.f2_tutor_persona, 1000, 1),
+    ("chain_of_thought", f2a.f2_prefill_reasoning, 1000, 1),
+    ("chain_of_thought", f2a.f2_reasoning_summary, 1000, 1),
+    ("logprob", f2a.f2_answer_distribution, 1000, 1),
+    ("logprob", f2a.f2_responses_logprobs, 1000, 1),
+    ("rubric", f2a.f2_reward_labels_it, 1000, 1),
+    ("rubric", f2a.f2_arena_judge_ko_zh, 1000, 1),
+    ("synthetic_data", f2a.f2_evol_instruct, 1000, 1),
+    ("synthetic_data", f2a.f2_persona_corpus_id_sv, 1000, 1),
+    ("probe", f2a.f2_identity_sweep, 1000, 1),
+    ("key_farm", f2a.f2_farm_staggered, 600, 60),
+    ("key_farm", f2a.f2_farm_fewshot_ru, 600, 60),
+    ("low_and_slow", f2a.f2_slow_office_hours, 600, 6),
+    ("low_and_slow", f2a.f2_slow_relay, 600, 10),
+    ("reworded", f2a.f2_paraphrase_mill, 1000, 1),
+    ("reworded", f2a.f2_fake_conversations, 1000, 1),
+]
+FRESH2_FAMILIES = _blind_split(FRESH2, _FRESH2_BENIGN, _FRESH2_ATTACKS)
+
+
+def include_fresh2():
+    """Adds the fresh2 families to FAMILIES (run.py does, for `--splits fresh2` or a fresh2 family by name)."""
+    FAMILIES.update(FRESH2_FAMILIES)
