@@ -65,6 +65,9 @@ mod root;
 #[path = "core/intent.rs"]
 mod intent;
 
+#[path = "core/intent_fold.rs"]
+mod intent_fold;
+
 #[path = "core/api.rs"]
 mod api;
 
@@ -73,3 +76,6 @@ mod onepass;
 
 #[path = "core/prompt.rs"]
 mod prompt;
+
+#[path = "core/json_scan.rs"]
+mod json_scan;
