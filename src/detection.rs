@@ -14,7 +14,7 @@
 //! ```text
 //! I     = min(1, (1 - (1 - S) * (1 - W)) / INTENT_CLEAR)
 //! full  = 1 - (1 - S) * (1 - W * (0.4 + 0.6 * A)) * (1 - A * (0.3 + 0.7 * I))
-//! g     = min(1, max(S, C) / EVIDENCE_FULL)
+//! g     = ramp(max(S, C), EVIDENCE_FROM, EVIDENCE_FULL)
 //! score = g * full + (1 - g) * min(full, BEHAVIOUR_ONLY_CAP)
 //! ```
 //!
@@ -285,6 +285,10 @@ pub const INTENT_CLEAR: f32 = 0.35;
 /// The group strength of intent (`S`) or cross-credential evidence (`C`) at which the score is no
 /// longer capped below the tag threshold.
 pub const EVIDENCE_FULL: f32 = 0.2;
+/// The group strength of intent or cross-credential evidence below which it does not lift the cap at
+/// all: a few percent of a product's queries read as intent by the model (a lower bound of 0.02-0.04
+/// times the weight) is the model's noise, not evidence.
+pub const EVIDENCE_FROM: f32 = 0.05;
 /// The highest score without any intent or cross-credential evidence (under the default tag, 0.35).
 pub const BEHAVIOUR_ONLY_CAP: f32 = 0.3;
 
@@ -299,7 +303,7 @@ pub fn gated(strong: f32, weak: f32, automation: f32, cross: f32) -> f32 {
 /// [`gated`] with text intent (a listed phrase or the intent model) apart from parameter intent.
 pub fn gated_text(strong: f32, text: f32, weak: f32, automation: f32, cross: f32) -> f32 {
     let full = combine_text(strong, text, weak, automation);
-    let g = (strong.max(text).max(cross) / EVIDENCE_FULL).clamp(0.0, 1.0);
+    let g = ramp(strong.max(text).max(cross), EVIDENCE_FROM, EVIDENCE_FULL);
     g * full + (1.0 - g) * full.min(BEHAVIOUR_ONLY_CAP)
 }
 
@@ -323,6 +327,66 @@ pub fn combine_text(strong: f32, text: f32, weak: f32, automation: f32) -> f32 {
 
 /// The share of text intent's strength that counts without automation.
 pub const TEXT_ALONE: f32 = 0.6;
+
+/// Requests carrying the credential's own intent (its strongest intent share, the lower confidence
+/// bound, times its requests: the larger of the decayed count and the last two days' requests) before
+/// its verdict can go beyond `degrade`: more than a bounded benchmark or evaluation run of a few
+/// hundred items sends, well under the thousand requests an attack gets.
+pub const SUSTAINED_INTENT_REQUESTS: f32 = 350.0;
+/// The share of extraction parameters (`logit_bias`, `echo`) from which they alone are sustained
+/// evidence: no honest bounded job needs them on most of its requests.
+pub const EXTRACTION_SHARE: f32 = 0.5;
+/// The cohort intent ([`cohort_intent`]) from which a campaign of many keys is sustained evidence for
+/// a key of it, and the requests (decayed) below which a key counts as one of the campaign's fresh
+/// keys: a key that has sent more than this without intent of its own has shown its own behaviour.
+pub const FARM_COHORT: f32 = 0.5;
+/// See [`FARM_COHORT`].
+pub const FARM_KEY_REQUESTS: f32 = 100.0;
+
+/// **Sustained evidence**, what a verdict beyond `degrade` (throttle, block) needs besides the
+/// score: security products tag fast on evidence and enforce only on evidence that accumulated. One
+/// of: extraction parameters on most requests (`logit_bias`, `echo`, share at least
+/// [`EXTRACTION_SHARE`]); the credential's own intent (`logprobs`, several samples, chain of thought,
+/// rubric, synthetic data, probe: the largest share) over at least [`SUSTAINED_INTENT_REQUESTS`]
+/// requests; or, for a key that has sent fewer than [`FARM_KEY_REQUESTS`], a campaign of many keys
+/// whose prompts carry intent (cohort intent at least [`FARM_COHORT`]). A labelling job, a judge
+/// harness whose judging is a quarter of its calls, or a benchmark run that stops after a few hundred
+/// items stays at `degrade` at most.
+pub fn sustained(
+    cfg: &DetectionConfig,
+    profile: &Profile,
+    record: &Record,
+    campaign: &CampaignEvidence,
+    s: &[f32; Detector::COUNT],
+) -> bool {
+    let at = |d: Detector| s.get(d as usize).copied().unwrap_or(0.0);
+    if at(Detector::LogitBias).max(at(Detector::Echo)) >= EXTRACTION_SHARE {
+        return true;
+    }
+    // A confirmed campaign (opt-in) is itself accumulated evidence: most of its many keys were tagged.
+    if cfg.weight(Detector::CampaignConfirmed) > 0.0 && at(Detector::CampaignConfirmed) >= FARM_COHORT {
+        return true;
+    }
+    let day = record.window(Window::Day);
+    let requests = profile.requests.max((day.current.requests + day.previous.requests) as f32);
+    let intent = [
+        Detector::LogitBias,
+        Detector::Echo,
+        Detector::Logprobs,
+        Detector::MultipleSamples,
+        Detector::ChainOfThought,
+        Detector::Rubric,
+        Detector::SyntheticData,
+        Detector::Probe,
+    ]
+    .into_iter()
+    .map(at)
+    .fold(0.0f32, f32::max);
+    if intent * requests >= SUSTAINED_INTENT_REQUESTS {
+        return true;
+    }
+    profile.requests < FARM_KEY_REQUESTS && cohort_intent(cfg, profile, campaign) >= FARM_COHORT
+}
 
 /// Scores a credential and applies stickiness (updating the profile's sticky tier).
 pub fn assess(
@@ -377,6 +441,18 @@ pub fn assess(
         Tier::Tag
     } else {
         Tier::None
+    };
+    // Beyond degrade only on sustained evidence; otherwise the highest enabled tier up to degrade.
+    let tier = if tier > Tier::Degrade && !sustained(cfg, profile, record, campaign, &s) {
+        if t.degrade.is_some() {
+            Tier::Degrade
+        } else if t.tag.is_some() {
+            Tier::Tag
+        } else {
+            Tier::None
+        }
+    } else {
+        tier
     };
     let sticky = if profile.sticky_until_ms > now_ms { Tier::from_u8(profile.sticky_tier) } else { Tier::None };
     let effective = tier.max(sticky);

@@ -404,6 +404,29 @@ fn intent_scores(head: &str, tail: &str) -> Option<IntentScores> {
     Some(IntentScores { probs })
 }
 
+/// The fewest log-probabilities a request can return (alternatives a position, `top_logprobs` or a
+/// completions `logprobs` count, at least 1, times the positions, `max_tokens`) for its `logprobs` to
+/// count as harvesting: below it the request reads the probability of a short label (a classifier
+/// calibrating a threshold: 3 alternatives of a 3-token label), not the model's distribution.
+pub const LOGPROBS_MIN_VALUES: u64 = 16;
+
+/// True when a request asks for logprobs but can get fewer than [`LOGPROBS_MIN_VALUES`] of them:
+/// its output is capped (`max_output`) and `top_logprobs` (or a numeric `logprobs`) times the cap is
+/// below it. Without a cap the request is never shallow.
+pub fn shallow_logprobs(root: &Json<'_>, max_output: Option<u64>) -> bool {
+    let Some(positions) = max_output else {
+        return false;
+    };
+    let alternatives = [root.get("top_logprobs"), root.get("logprobs")]
+        .into_iter()
+        .flatten()
+        .filter_map(Json::as_u64)
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    alternatives.saturating_mul(positions) < LOGPROBS_MIN_VALUES
+}
+
 /// Analyses a parsed request body.
 pub fn analyse(api: ApiKind, root: &Json<'_>, cfg: &ShapeConfig) -> RequestShape {
     analyse_estimating(api, root, cfg).0
@@ -421,7 +444,8 @@ pub fn analyse_estimating<'a>(
 
     let dialect = api.dialect();
     let sampling = dialect.sampling(root);
-    if sampling.logprobs {
+    let max_output = dialect.max_output_tokens(root);
+    if sampling.logprobs && (sampling.echo || !shallow_logprobs(root, max_output)) {
         s.insert(ShapeSignal::Logprobs);
     }
     if sampling.logit_bias {
@@ -433,7 +457,7 @@ pub fn analyse_estimating<'a>(
     if sampling.echo {
         s.insert(ShapeSignal::Echo);
     }
-    if dialect.max_output_tokens(root).is_some_and(|m| m >= cfg.max_tokens_high) {
+    if max_output.is_some_and(|m| m >= cfg.max_tokens_high) {
         s.insert(ShapeSignal::MaxTokensHigh);
     }
     shape.temperature_zero = sampling.temperature_zero;

@@ -33,6 +33,23 @@ fn chat(content: &str) -> Value {
 }
 
 #[test]
+fn logprobs_of_a_short_label_are_not_harvesting_but_a_distribution_is() {
+    let has = |api, body: Value| shape_of(api, body).signals.contains(ShapeSignal::Logprobs);
+    let msgs = json!([{"role": "user", "content": "Great film, would watch again."}]);
+    // A classifier calibrating a threshold: 3 alternatives of a label of at most 3 tokens (9 values).
+    assert!(!has(ApiKind::OpenAiChat, json!({"model": "m", "logprobs": true, "top_logprobs": 3, "max_tokens": 3, "messages": msgs})));
+    assert!(!has(ApiKind::OpenAiChat, json!({"model": "m", "logprobs": true, "max_tokens": 8, "messages": msgs})));
+    // The distribution at a position (20 alternatives), a longer capped answer, or no cap at all.
+    assert!(has(ApiKind::OpenAiChat, json!({"model": "m", "logprobs": true, "top_logprobs": 20, "max_tokens": 1, "messages": msgs})));
+    assert!(has(ApiKind::OpenAiChat, json!({"model": "m", "logprobs": true, "top_logprobs": 3, "max_tokens": 6, "messages": msgs})));
+    assert!(has(ApiKind::OpenAiChat, json!({"model": "m", "logprobs": true, "top_logprobs": 1, "messages": msgs})));
+    // Completions: a numeric `logprobs` is the alternatives; `echo` returns the prompt's, never shallow.
+    assert!(!has(ApiKind::OpenAiCompletions, json!({"model": "m", "logprobs": 2, "max_tokens": 2, "prompt": "x"})));
+    assert!(has(ApiKind::OpenAiCompletions, json!({"model": "m", "logprobs": 5, "max_tokens": 4, "prompt": "x"})));
+    assert!(has(ApiKind::OpenAiCompletions, json!({"model": "m", "logprobs": 1, "max_tokens": 1, "echo": true, "prompt": "x"})));
+}
+
+#[test]
 fn logprobs_logit_bias_n_and_echo_are_seen_in_every_api() {
     let s = shape_of(
         ApiKind::OpenAiChat,
@@ -470,6 +487,10 @@ fn throttle_tier_limits_requests_per_minute_and_degrades_the_rest() {
     let actions: Vec<Action> = (0..5u64).map(|i| send(&p, &ledger, "k", &body, T0 + i).verdict.enforced).collect();
     assert_eq!(actions, vec![Action::Degrade, Action::Degrade, Action::Degrade, Action::Throttle, Action::Throttle]);
     // The verdict is `throttle` for all of them: within the allowance they are forwarded degraded.
+    // (Beyond degrade needs sustained evidence: `logit_bias` on most of a few requests.)
+    for i in 0..3u64 {
+        send(&p, &ledger, "k2", &body, T0 - 300_000 + i * 60_000);
+    }
     let d = send(&p, &ledger, "k2", &body, T0);
     assert_eq!((d.verdict.action, d.verdict.enforced), (Action::Throttle, Action::Degrade));
     assert!(!d.verdict.shadowed());
@@ -484,6 +505,9 @@ fn detection_shadow_reports_without_enforcing() {
     let store = MemoryStore::new();
     let ledger = Ledger::new(&p.ledger, &store);
     let body = json!({"model": "m", "logit_bias": {"1": 100}, "logprobs": true, "messages": []});
+    for i in 0..3u64 {
+        send(&p, &ledger, "k", &body, T0 - 100 + i);
+    }
     let d = send(&p, &ledger, "k", &body, T0);
     assert_eq!(d.verdict.action, Action::Block);
     assert_eq!(d.verdict.enforced, Action::Allow);
@@ -522,6 +546,33 @@ fn a_batch_job_is_automation_without_intent_and_is_never_tagged() {
 }
 
 /// A question whose wording differs from user to user, as people's own questions do.
+#[test]
+fn beyond_degrade_needs_sustained_intent_so_a_bounded_run_stops_at_degrade() {
+    use distill_guard::detection::SUSTAINED_INTENT_REQUESTS;
+    // A script asking for steps on every templated item, a request every 2 s: its score reaches the
+    // throttle tier early, but it is held at degrade until its intent has been sustained over
+    // SUSTAINED_INTENT_REQUESTS requests, and throttled soon after.
+    let p = detection_policy(json!({}));
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    let (mut held, mut first_throttle) = (0, None);
+    for i in 0..600u64 {
+        let body = chat(&format!("Solve this and explain step by step, showing all reasoning: {}", own_question(i)));
+        let a = send(&p, &ledger, "script", &body, T0 + i * 2_000).assessment.unwrap();
+        if (i as f32) < SUSTAINED_INTENT_REQUESTS * 0.9 {
+            assert!(a.tier <= Tier::Degrade, "request {i}: {a:?}");
+            if a.score >= 0.7 {
+                held += 1;
+            }
+        } else if a.tier >= Tier::Throttle && first_throttle.is_none() {
+            first_throttle = Some(i);
+        }
+    }
+    assert!(held > 100, "the score alone would have throttled: {held}");
+    let at = first_throttle.expect("sustained intent reaches throttle");
+    assert!((at as f32) < SUSTAINED_INTENT_REQUESTS * 1.3, "{at}");
+}
+
 fn own_question(n: u64) -> String {
     const A: [&str; 12] = ["can", "should", "why", "how", "what", "is", "do", "where", "when", "which", "who", "could"];
     const B: [&str; 10] = ["my", "our", "the", "a", "this", "that", "his", "her", "their", "your"];
@@ -850,6 +901,11 @@ fn behaviour_without_intent_or_cross_credential_evidence_never_tags() {
     // Parameter intent needs no automation; faint evidence lifts the cap only part of the way.
     assert!(gated(0.9, 0.0, 0.0, 0.0) >= 0.9);
     assert!(gated(0.05, 0.5, 0.9, 0.0) < 0.55);
+    // Intent-model noise on a few percent of a product's queries does not lift the cap at all.
+    use distill_guard::detection::EVIDENCE_FROM;
+    assert!(gated_text(0.0, EVIDENCE_FROM, 1.0, 1.0, 0.0) <= BEHAVIOUR_ONLY_CAP);
+    assert!(gated_text(0.0, 0.03, 1.0, 1.0, 0.02) <= BEHAVIOUR_ONLY_CAP);
+    assert!(gated_text(0.0, 0.1, 1.0, 1.0, 0.0) > 0.35);
 }
 
 fn shape_with_model(body: Value, threshold: Option<f32>) -> distill_guard::shape::RequestShape {
