@@ -37,16 +37,28 @@ fn logprobs_of_a_short_label_are_not_harvesting_but_a_distribution_is() {
     let has = |api, body: Value| shape_of(api, body).signals.contains(ShapeSignal::Logprobs);
     let msgs = json!([{"role": "user", "content": "Great film, would watch again."}]);
     // A classifier calibrating a threshold: 3 alternatives of a label of at most 3 tokens (9 values).
-    assert!(!has(ApiKind::OpenAiChat, json!({"model": "m", "logprobs": true, "top_logprobs": 3, "max_tokens": 3, "messages": msgs})));
+    assert!(!has(
+        ApiKind::OpenAiChat,
+        json!({"model": "m", "logprobs": true, "top_logprobs": 3, "max_tokens": 3, "messages": msgs})
+    ));
     assert!(!has(ApiKind::OpenAiChat, json!({"model": "m", "logprobs": true, "max_tokens": 8, "messages": msgs})));
     // The distribution at a position (20 alternatives), a longer capped answer, or no cap at all.
-    assert!(has(ApiKind::OpenAiChat, json!({"model": "m", "logprobs": true, "top_logprobs": 20, "max_tokens": 1, "messages": msgs})));
-    assert!(has(ApiKind::OpenAiChat, json!({"model": "m", "logprobs": true, "top_logprobs": 3, "max_tokens": 6, "messages": msgs})));
+    assert!(has(
+        ApiKind::OpenAiChat,
+        json!({"model": "m", "logprobs": true, "top_logprobs": 20, "max_tokens": 1, "messages": msgs})
+    ));
+    assert!(has(
+        ApiKind::OpenAiChat,
+        json!({"model": "m", "logprobs": true, "top_logprobs": 3, "max_tokens": 6, "messages": msgs})
+    ));
     assert!(has(ApiKind::OpenAiChat, json!({"model": "m", "logprobs": true, "top_logprobs": 1, "messages": msgs})));
     // Completions: a numeric `logprobs` is the alternatives; `echo` returns the prompt's, never shallow.
     assert!(!has(ApiKind::OpenAiCompletions, json!({"model": "m", "logprobs": 2, "max_tokens": 2, "prompt": "x"})));
     assert!(has(ApiKind::OpenAiCompletions, json!({"model": "m", "logprobs": 5, "max_tokens": 4, "prompt": "x"})));
-    assert!(has(ApiKind::OpenAiCompletions, json!({"model": "m", "logprobs": 1, "max_tokens": 1, "echo": true, "prompt": "x"})));
+    assert!(has(
+        ApiKind::OpenAiCompletions,
+        json!({"model": "m", "logprobs": 1, "max_tokens": 1, "echo": true, "prompt": "x"})
+    ));
 }
 
 #[test]
