@@ -342,14 +342,20 @@ pub const EXTRACTION_SHARE: f32 = 0.5;
 pub const FARM_COHORT: f32 = 0.5;
 /// See [`FARM_COHORT`].
 pub const FARM_KEY_REQUESTS: f32 = 100.0;
+/// The key's own intent (the summed shares' lower bounds) a campaign key needs besides its cohort's
+/// before it can be throttled: a key that shares a public dataset's item format with a farm but asks
+/// for nothing itself (a benchmark run) is not one of the farm's keys.
+pub const FARM_OWN_INTENT: f32 = 0.2;
 
 /// **Sustained evidence**, what a verdict beyond `degrade` (throttle, block) needs besides the
 /// score: security products tag fast on evidence and enforce only on evidence that accumulated. One
 /// of: extraction parameters on most requests (`logit_bias`, `echo`, share at least
 /// [`EXTRACTION_SHARE`]); the credential's own intent (`logprobs`, several samples, chain of thought,
-/// rubric, synthetic data, probe: the largest share) over at least [`SUSTAINED_INTENT_REQUESTS`]
-/// requests; or, for a key that has sent fewer than [`FARM_KEY_REQUESTS`], a campaign of many keys
-/// whose prompts carry intent (cohort intent at least [`FARM_COHORT`]). A labelling job, a judge
+/// rubric, synthetic data, probe, `logit_bias`, `echo`: the sum of their shares' lower bounds, at
+/// most 1) over at least [`SUSTAINED_INTENT_REQUESTS`] requests; or, for a key that has sent fewer
+/// than [`FARM_KEY_REQUESTS`] with some intent of its own ([`FARM_OWN_INTENT`]), a campaign of many
+/// keys whose prompts carry intent (cohort intent at least [`FARM_COHORT`]); or a confirmed campaign
+/// when that signal is on. A labelling job, a judge
 /// harness whose judging is a quarter of its calls, or a benchmark run that stops after a few hundred
 /// items stays at `degrade` at most.
 pub fn sustained(
@@ -381,11 +387,14 @@ pub fn sustained(
     ]
     .into_iter()
     .map(at)
-    .fold(0.0f32, f32::max);
+    .sum::<f32>()
+    .min(1.0);
     if intent * requests >= SUSTAINED_INTENT_REQUESTS {
         return true;
     }
-    profile.requests < FARM_KEY_REQUESTS && cohort_intent(cfg, profile, campaign) >= FARM_COHORT
+    profile.requests < FARM_KEY_REQUESTS
+        && intent >= FARM_OWN_INTENT
+        && cohort_intent(cfg, profile, campaign) >= FARM_COHORT
 }
 
 /// Scores a credential and applies stickiness (updating the profile's sticky tier).
