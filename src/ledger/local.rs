@@ -326,7 +326,9 @@ impl LocalLedger {
         if let Some(e) = self.entries.get_mut(&subject.hash).filter(|e| fresh && usable(e)) {
             let mut record = e.view;
             record.roll(now_ms);
-            let before = record;
+            // What the change is measured against: the minute window as rolled (rolling moves no
+            // profile or last-seen time, so those are compared with the view itself).
+            let minute_before = record.windows.first().copied().unwrap_or_default();
             ledger.probing.set(true);
             let answer = decide(&mut record);
             ledger.probing.set(false);
@@ -347,9 +349,9 @@ impl LocalLedger {
                     e.exact = false;
                     e.decisions += 1;
                 }
-                let change = record.change_since(&before);
-                let profile_changed = record.profile != before.profile;
-                if applied && (!change.is_zero() || profile_changed || record.last_seen_ms != before.last_seen_ms) {
+                let change = record.change_since_minute(&minute_before);
+                let profile_changed = record.profile != e.view.profile;
+                if applied && (!change.is_zero() || profile_changed || record.last_seen_ms != e.view.last_seen_ms) {
                     if !change.is_zero() {
                         e.push(now_ms, change);
                     }
@@ -360,15 +362,21 @@ impl LocalLedger {
                         self.due.push_back((now_ms, subject.hash));
                     }
                 }
+                let after = if applied {
+                    record
+                } else {
+                    // The view as the decision saw it (the closure may have changed its copy).
+                    let mut before = e.view;
+                    before.roll(now_ms);
+                    before
+                };
                 let slot = e.slot;
                 let full = e.pending.len() >= MAX_PENDING;
                 self.stats.local += 1;
                 if full {
                     self.merge(ledger, subject.hash, now_ms);
                 }
-                let after = if applied { record } else { before };
                 return Ok(Updated {
-                    before,
                     after,
                     applied,
                     slot,
