@@ -719,15 +719,39 @@ impl<'a> Ledger<'a> {
         hint: Option<u64>,
         decide: &mut dyn FnMut(&mut Record) -> Update,
     ) -> Result<Updated, LedgerError> {
+        self.update_shared_from(subject, now_ms, hint, None, decide)
+    }
+
+    /// [`Ledger::update_shared`] whose first attempt uses a record just read from `hint`'s slot
+    /// (`(record as stored, its CAS token)`, from [`Ledger::read_slot`]) instead of reading it again;
+    /// a lost race reads afresh.
+    pub(crate) fn update_shared_from(
+        &self,
+        subject: &Subject,
+        now_ms: u64,
+        hint: Option<u64>,
+        read: Option<(Record, u32)>,
+        decide: &mut dyn FnMut(&mut Record) -> Update,
+    ) -> Result<Updated, LedgerError> {
         let mut hint = hint.filter(|h| *h < self.cfg.max_credentials);
+        let mut read = read.zip(hint).map(|((record, cas), slot)| Placement {
+            slot,
+            record,
+            cas: Some(cas),
+            empty: false,
+            evicting: false,
+        });
         // `attempt` counts lost races (CAS mismatches); claiming an absent slot is one more step, not a
         // lost race, and happens at most once per attempt.
         let mut attempt = 0;
         let mut claims = 0;
         while attempt < MAX_CAS_ATTEMPTS && claims <= MAX_CAS_ATTEMPTS {
-            let placement = match hint.take().and_then(|slot| self.placement_from_hint(subject, slot)) {
+            let placement = match read.take() {
                 Some(p) => p,
-                None => self.placement(subject, now_ms),
+                None => match hint.take().and_then(|slot| self.placement_from_hint(subject, slot)) {
+                    Some(p) => p,
+                    None => self.placement(subject, now_ms),
+                },
             };
             if placement.cas.is_none() {
                 // The slot does not exist yet. Envoy's shared data has no create-if-absent, so a write
@@ -759,7 +783,7 @@ impl<'a> Ledger<'a> {
                         tracked: None,
                         evicted: false,
                         retries: attempt,
-                    })
+                    });
                 }
                 Update::Apply(d) => record.apply(&d, now_ms),
                 Update::Write | Update::Exact => record.last_seen_ms = record.last_seen_ms.max(now_ms),
@@ -782,6 +806,21 @@ impl<'a> Ledger<'a> {
             }
         }
         Err(LedgerError::Contention)
+    }
+
+    /// One read of the slot a subject was in: its record as stored and the CAS token, or `None`
+    /// when the slot now holds another subject or nothing.
+    pub(crate) fn read_slot(&self, subject: &Subject, slot: u64) -> Option<(Record, u32)> {
+        if slot >= self.cfg.max_credentials {
+            return None;
+        }
+        let p = self.placement_from_hint(subject, slot)?;
+        Some((p.record, p.cas?))
+    }
+
+    /// Writes a subject's record to its slot if the slot's CAS token is still `cas` (one write).
+    pub(crate) fn write_slot(&self, slot: u64, record: &Record, cas: u32) -> Result<(), StoreError> {
+        self.store.set(&self.slot_key(slot), &record.encode(), Some(cas))
     }
 
     fn placement_from_hint(&self, subject: &Subject, slot: u64) -> Option<Placement> {
