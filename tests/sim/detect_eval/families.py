@@ -108,3 +108,66 @@ def build(f, rng, corpus, scale, t0, world):
     if f.kind == "benign":
         return f.build(rng, corpus, scaled(f, scale), t0)
     return f.build(rng, corpus, scaled(f, scale), t0, world)
+
+
+# ---- the `fresh` split (written blind, 2026-12-02) --------------------------------------------------------
+# Families written by someone who had read neither the detector nor the other families' generators nor any
+# earlier result: reported on only, never tuned on. They are kept out of FAMILIES (whose tune/heldout
+# invariants the tests check) and added to it by `include_fresh()` when run.py is asked for them.
+FRESH = "fresh"
+
+import fresh_attacks as fa  # noqa: E402
+import fresh_benign as fb  # noqa: E402
+
+_FRESH_BENIGN = [
+    # kind, builder, credentials
+    ("consumer_qa_product", fb.support_bot, 6),
+    ("consumer_qa_product", fb.answer_box, 4),
+    ("tutoring_app", fb.tutoring_app, 3),
+    ("writing_assistant", fb.writing_product, 3),
+    ("rag", fb.rag_intranet, 9),
+    ("students", fb.students_homework, 100),
+    ("personal_assistant", fb.personal_assistant, 170),
+    ("generic_system_prompt", fb.bring_your_own_key, 160),
+    ("casual", fb.occasional, 320),
+    ("reasoning_model", fb.reasoning_researchers, 40),
+    ("translation", fb.translators, 50),
+    ("translation", fb.localisation_pipeline, 4),
+    ("coding", fb.developers_chat, 60),
+    ("coding", fb.inline_completion, 25),
+    ("agents_tools", fb.agents, 36),
+    ("batch_classification", fb.review_moderation, 6),
+    ("summarisation", fb.news_digest, 4),
+    ("data_extraction", fb.clinical_extraction, 6),
+    ("evaluation_run", fb.one_off_eval, 8),
+    ("evaluation_run", fb.model_comparison, 3),
+]
+_FRESH_ATTACKS = [
+    # style, builder, requests, keys
+    ("chain_of_thought", fa.fresh_worked_solutions, 1000, 1),
+    ("chain_of_thought", fa.fresh_zh_solver_system, 1000, 1),
+    ("chain_of_thought", fa.fresh_reasoner_trace, 1000, 1),
+    ("logprob", fa.fresh_soft_labels, 1000, 1),
+    ("logprob", fa.fresh_echo_scoring, 1000, 1),
+    ("rubric", fa.fresh_grade_rubric, 1000, 1),
+    ("rubric", fa.fresh_pairwise_ja_zh_fr, 1000, 1),
+    ("synthetic_data", fa.fresh_synth_finance, 1000, 1),
+    ("synthetic_data", fa.fresh_synth_pt_de, 1000, 1),
+    ("probe", fa.fresh_probe_identity, 1000, 1),
+    ("key_farm", fa.fresh_farm_round_robin, 600, 60),
+    ("key_farm", fa.fresh_farm_zh_random, 600, 60),
+    ("low_and_slow", fa.fresh_slow_twelve_keys, 600, 12),
+    ("low_and_slow", fa.fresh_slow_shift_rotation, 320, 8),
+    ("reworded", fa.fresh_reworded_compose, 1000, 1),
+    ("reworded", fa.fresh_disguised_user, 1000, 1),
+]
+FRESH_FAMILIES = {}
+for _kind, _fn, _n in _FRESH_BENIGN:
+    FRESH_FAMILIES[_fn.__name__] = Family(_fn.__name__, "benign", _kind, FRESH, _fn, _n, None)
+for _style, _fn, _n, _keys in _FRESH_ATTACKS:
+    FRESH_FAMILIES[_fn.__name__] = Family(_fn.__name__, "attack", _style, FRESH, _fn, _n, _keys)
+
+
+def include_fresh():
+    """Adds the fresh families to FAMILIES (run.py does, for `--splits fresh` or a fresh family by name)."""
+    FAMILIES.update(FRESH_FAMILIES)

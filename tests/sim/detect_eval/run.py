@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from common import HOUR, ROOT, T0, Corpus, simulate  # noqa: E402
-from families import FAMILIES, HELDOUT, INTENT_LABELS, TUNE, build  # noqa: E402
+from families import FAMILIES, FRESH, FRESH_FAMILIES, HELDOUT, INTENT_LABELS, TUNE, build, include_fresh  # noqa: E402
 from stats import clopper_pearson_upper  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
@@ -168,7 +168,8 @@ def summarise(rows):
         b["tag_rate_upper95"] = clopper_pearson_upper(b["tagged"], b["credentials"])
         b["tag_signals"] = dict(b["tag_signals"].most_common(4))
     totals = {}
-    for split in (TUNE, HELDOUT, "all"):
+    fresh = any(r["split"] == FRESH for r in rows)  # the fresh split is reported apart, only when it ran
+    for split in (TUNE, HELDOUT) + ((FRESH,) if fresh else ()) + ("all",):
         bs = [b for b in benign.values() if split == "all" or b["split"] == split]
         n, k = sum(b["credentials"] for b in bs), sum(b["tagged"] for b in bs)
         totals[split] = {"credentials": n, "tagged": k, "tag_rate": k / n if n else 0.0,
@@ -187,9 +188,18 @@ def summarise(rows):
         "heldout_benign_none_enforced": held["enforced"] == 0,
         "heldout_attacks_meet_targets": all(a["meets_target"] for a in attacks.values() if a["split"] == HELDOUT),
     }
-    return {"benign": sorted(benign.values(), key=lambda b: (b["split"], b["kind"], b["family"])),
-            "attacks": sorted(attacks.values(), key=lambda a: (a["split"], a["style"], a["family"], a["world"])),
-            "benign_totals": totals, "targets": targets}
+    out = {"benign": sorted(benign.values(), key=lambda b: (b["split"], b["kind"], b["family"])),
+           "attacks": sorted(attacks.values(), key=lambda a: (a["split"], a["style"], a["family"], a["world"])),
+           "benign_totals": totals, "targets": targets}
+    if fresh:
+        fr = totals[FRESH]
+        out["fresh_targets"] = {
+            "fresh_benign_tag_rate_at_most_1pct": fr["credentials"] > 0 and fr["tag_rate"] <= 0.01,
+            "fresh_benign_upper95_under_2pct": fr["credentials"] > 0 and fr["tag_rate_upper95"] < 0.02,
+            "fresh_benign_none_enforced": fr["enforced"] == 0,
+            "fresh_attacks_meet_targets": all(a["meets_target"] for a in attacks.values() if a["split"] == FRESH),
+        }
+    return out
 
 
 def _seeds(xs):
@@ -208,7 +218,11 @@ def markdown(summary, seeds, scale):
     for split, t in summary["benign_totals"].items():
         out.append(f"| {split} | {t['credentials']} | {t['tagged']} | {_pct(t['tag_rate'])} | "
                    f"{_pct(t['tag_rate_upper95'])} | {t['enforced']} |")
-    for split in (HELDOUT, TUNE):
+    splits = ((FRESH,) if "fresh_targets" in summary else ()) + (HELDOUT, TUNE)
+    if "fresh_targets" in summary:  # a fresh run shows only the splits it ran
+        ran = {x["split"] for x in summary["benign"] + summary["attacks"]}
+        splits = tuple(x for x in splits if x in ran)
+    for split in splits:
         out += ["", f"**Benign families, {split}**", "",
                 "| family | kind | credentials | requests | tagged | tag rate | 95% upper | throttled/blocked | signals at first tag |",
                 "|---|---|---|---|---|---|---|---|---|"]
@@ -218,7 +232,7 @@ def markdown(summary, seeds, scale):
             sig = "; ".join(f"{k} ×{v}" for k, v in b["tag_signals"].items()) or "-"
             out.append(f"| {b['family']} | {b['kind']} | {b['credentials']} | {b['requests']} | {b['tagged']} | "
                        f"{_pct(b['tag_rate'])} | {_pct(b['tag_rate_upper95'])} | {b['enforced']} | {sig} |")
-    for split in (HELDOUT, TUNE):
+    for split in splits:
         out += ["", f"**Attack families, {split}** (targets: tag within {TAG_TARGET} requests, throttle/block within "
                 f"{ENFORCE_TARGET}, key farms ≥ {int(FARM_TARGET * 100)}% of keys tagged)", "",
                 "| family | style | world | requests to first tag | requests to first throttle/block | worst verdict | keys tagged | target met |",
@@ -230,8 +244,12 @@ def markdown(summary, seeds, scale):
                     if max(a["keys"]) > 1 else "-")
             out.append(f"| {a['family']} | {a['style']} | {a['world']} | {_seeds(a['first_tag'])} | "
                        f"{_seeds(a['first_enforce'])} | {_seeds(a['worst'])} | {keys} | {'yes' if a['meets_target'] else 'NO'} |")
-    out += ["", "**Targets (held-out families)**: " + "; ".join(
-        f"{k.replace('_', ' ')}: {'yes' if v else 'NO'}" for k, v in summary["targets"].items())]
+    if HELDOUT in splits:
+        out += ["", "**Targets (held-out families)**: " + "; ".join(
+            f"{k.replace('_', ' ')}: {'yes' if v else 'NO'}" for k, v in summary["targets"].items())]
+    if "fresh_targets" in summary:
+        out += ["", "**Targets (fresh families, written blind)**: " + "; ".join(
+            f"{k.replace('_', ' ')}: {'yes' if v else 'NO'}" for k, v in summary["fresh_targets"].items())]
     return "\n".join(out)
 
 
@@ -294,13 +312,16 @@ def main():
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies every family's size")
     ap.add_argument("--families", default="", help="comma list (default: all)")
-    ap.add_argument("--splits", default="tune,heldout")
+    ap.add_argument("--splits", default="tune,heldout", help="tune, heldout and/or fresh (written blind; "
+                    "reported in its own section, never part of `make detect-eval`)")
     ap.add_argument("--json", default="", help="write rows and summary here")
     ap.add_argument("--markdown", default="", help="write the readable report here too")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a held-out target is missed")
     ap.add_argument("--dump", default="", help="write the tune families' labelled prompts (JSONL) here and exit")
     ap.add_argument("--list", action="store_true", help="print the families (markdown) and exit")
     a = ap.parse_args()
+    if FRESH in a.splits.split(",") or any(n in FRESH_FAMILIES for n in a.families.split(",")):
+        include_fresh()
     if a.list:
         print(family_table())
         return 0
