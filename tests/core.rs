@@ -26,6 +26,9 @@ mod sse;
 #[path = "core/response.rs"]
 mod response;
 
+#[path = "core/usage_filter.rs"]
+mod usage_filter;
+
 #[path = "core/ledger.rs"]
 mod ledger;
 

@@ -594,28 +594,32 @@ impl Exchange {
             return answer;
         }
         let chunk = if body_size > 0 { host.response_body(body_size) } else { None };
-        if let (Some(meter), Some(chunk)) = (self.meter.as_mut(), chunk.as_ref()) {
-            meter.feed(chunk);
-        }
-        match (self.usage_filter.as_mut(), chunk) {
-            (Some(filter), Some(chunk)) => {
+        // With the filter, the meter's scan of the chunk frames its events for the filter too.
+        match (self.usage_filter.as_mut(), self.meter.as_mut(), chunk) {
+            (Some(filter), Some(meter), Some(chunk)) => {
+                if let Some(body) = meter.feed_filtered(&chunk, end_of_stream, filter) {
+                    answer.actions.push(HostAction::ReplaceResponseBody { current_len: body_size, body });
+                }
+            }
+            (Some(filter), Some(meter), None) if body_size == 0 => {
+                if let Some(body) = meter.feed_filtered(&[], end_of_stream, filter) {
+                    answer.actions.push(HostAction::ReplaceResponseBody { current_len: 0, body });
+                }
+            }
+            (Some(filter), None, Some(chunk)) => {
                 if let Some(body) = filter.filter(&chunk, end_of_stream) {
                     answer.actions.push(HostAction::ReplaceResponseBody { current_len: body_size, body });
                 }
             }
-            (Some(filter), None) if body_size == 0 => {
-                if let Some(body) = filter.filter(&[], end_of_stream) {
-                    answer.actions.push(HostAction::ReplaceResponseBody { current_len: 0, body });
-                }
-            }
-            (Some(_), None) => {
+            (None, Some(meter), Some(chunk)) => meter.feed(&chunk),
+            (Some(_), _, _) => {
                 // An unreadable chunk: stop filtering; what was held goes on in front of it.
                 let held = self.usage_filter.take().map(UsageChunkFilter::release).unwrap_or_default();
                 if !held.is_empty() {
                     answer.actions.push(HostAction::ReplaceResponseBody { current_len: 0, body: held });
                 }
             }
-            (None, _) => {}
+            (None, _, _) => {}
         }
         answer
     }

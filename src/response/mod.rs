@@ -10,7 +10,7 @@ use crate::api::{ApiKind, Dialect, Tally};
 use crate::json::Json;
 use crate::sse::MAX_EVENT_BYTES;
 use crate::tokens::{estimate_tokens_for, Tokenizer};
-use scan::{scan_data, DataScan};
+use scan::{scan_data, DataScan, EventEnd};
 
 mod scan;
 
@@ -276,6 +276,29 @@ impl ResponseMeter {
         }
     }
 
+    /// Feeds the next chunk of an SSE response and filters it with `filter` in the same pass (the scan
+    /// that meters the chunk frames its events for the filter): the bytes to pass on in place of
+    /// `chunk`, as [`UsageChunkFilter::filter`] gives them. A JSON response is fed as it is and the
+    /// filter frames it alone.
+    pub fn feed_filtered(
+        &mut self,
+        chunk: &[u8],
+        end_of_stream: bool,
+        filter: &mut UsageChunkFilter,
+    ) -> Option<Vec<u8>> {
+        if !self.streaming {
+            self.feed(chunk);
+            return filter.filter(chunk, end_of_stream);
+        }
+        let (api, tokenizer, tally) = (self.api, self.tokenizer, &mut self.tally);
+        filter.ends.clear();
+        self.sse.feed_framed(chunk, &mut |name, data| usage_event(api, tokenizer, tally, name, data), &mut filter.ends);
+        if self.sse.text_len() > TEXT_BATCH_BYTES {
+            self.tally.streamed_output += estimate_bytes(&self.sse.take_text(), self.tokenizer);
+        }
+        filter.pass(chunk, end_of_stream)
+    }
+
     /// Ends the response and returns what it used.
     pub fn finish(&mut self) -> Metered {
         if self.streaming {
@@ -322,15 +345,16 @@ pub const MAX_HELD_EVENT_BYTES: usize = 64 * 1024;
 /// removed), and only an incomplete event at the end of a chunk is held back until its end arrives
 /// (at most [`MAX_HELD_EVENT_BYTES`]; longer events pass on unread). Events end at a blank line,
 /// with LF, CRLF or CR line ends, split anywhere across chunks.
+///
+/// Fed through [`ResponseMeter::feed_filtered`], the events are framed by the meter's own scan of the
+/// chunk (one pass over its bytes for both): the scan says where each event ends and which events
+/// are plain text deltas that cannot be the usage-only chunk; only the others are checked. Used
+/// alone ([`UsageChunkFilter::filter`]), it frames the events with a scanner of its own.
 pub struct UsageChunkFilter {
     /// Which events are the injected ones.
     dialect: &'static dyn Dialect,
     /// Bytes of the incomplete event at the end of the stream so far, held back.
     held: Vec<u8>,
-    /// The next byte starts a line (so a line end there ends the event).
-    line_start: bool,
-    /// The last byte was a CR ending a non-blank line (a LF next completes that line end).
-    after_cr: bool,
     /// The last event ended with a CR: a LF next is the rest of its line end, and goes (or is
     /// removed) with it. `Some(removed)`.
     pending_lf: Option<bool>,
@@ -339,6 +363,10 @@ pub struct UsageChunkFilter {
     removed: u64,
     /// The ranges passed on from the last chunk (kept for its buffer).
     keep: Vec<(usize, usize)>,
+    /// Where the events of the chunk being filtered end (the scan's framing, kept for its buffer).
+    ends: Vec<EventEnd>,
+    /// The scanner that frames the events when the filter is used alone (no meter).
+    own: Option<Box<StreamScanner>>,
 }
 
 impl std::fmt::Debug for UsageChunkFilter {
@@ -357,12 +385,12 @@ impl UsageChunkFilter {
         Self {
             dialect: api.dialect(),
             held: Vec::new(),
-            line_start: true,
-            after_cr: false,
             pending_lf: None,
             passing: false,
             removed: 0,
             keep: Vec::new(),
+            ends: Vec::new(),
+            own: None,
         }
     }
 
@@ -382,8 +410,23 @@ impl UsageChunkFilter {
     }
 
     /// The bytes to pass on in place of `chunk`, or `None` when they are `chunk` itself (nothing
-    /// removed, nothing held now or before). At `end_of_stream` nothing stays held.
+    /// removed, nothing held now or before). At `end_of_stream` nothing stays held. (Alone: the
+    /// events are framed by a scanner of the filter's own; with a meter, use
+    /// [`ResponseMeter::feed_filtered`], which frames them in the meter's scan. A filter is used one
+    /// way or the other for a whole stream.)
     pub fn filter(&mut self, chunk: &[u8], end_of_stream: bool) -> Option<Vec<u8>> {
+        let own = self.own.get_or_insert_with(|| Box::new(StreamScanner::with_cap(MAX_EVENT_BYTES)));
+        self.ends.clear();
+        own.feed_framed(chunk, &mut |_, _| {}, &mut self.ends);
+        if own.text_len() > TEXT_BATCH_BYTES {
+            // Its text is not needed.
+            drop(own.take_text());
+        }
+        self.pass(chunk, end_of_stream)
+    }
+
+    /// The bytes to pass on in place of `chunk`, from where its events end (`self.ends`, the scan's).
+    fn pass(&mut self, chunk: &[u8], end_of_stream: bool) -> Option<Vec<u8>> {
         let held_before = !self.held.is_empty();
         // The chunk as it is, or after the bytes held back (their buffer is kept for the next ones).
         let work: Cow<'_, [u8]> = if held_before {
@@ -403,57 +446,53 @@ impl UsageChunkFilter {
         // Something of `work` is dropped (an injected event, or the rest of its line end).
         let mut dropped = false;
         let mut event_start = 0;
-        let mut i = scanned;
-        while let Some(&b) = work.get(i) {
+        // The LF that completes the CR the last chunk's last event ended with goes (or is removed)
+        // with that event.
+        if let Some(&b) = work.get(scanned) {
             if let Some(removed) = self.pending_lf.take() {
                 if b == b'\n' {
                     if removed {
                         changed = true;
                         dropped = true;
                     } else {
-                        keep.push((i, i + 1));
+                        keep.push((scanned, scanned + 1));
                     }
-                    i += 1;
-                    event_start = i;
-                    continue;
+                    event_start = scanned + 1;
                 }
             }
-            if self.after_cr && b == b'\n' {
-                self.after_cr = false;
-                i += 1;
-                continue;
-            }
-            self.after_cr = false;
-            if b != b'\n' && b != b'\r' {
-                // The rest of the line, to its end at once.
-                self.line_start = false;
-                i = scan::line_end(&work, i).unwrap_or(work.len());
-                continue;
-            }
-            {
-                if self.line_start {
-                    // A blank line: the event ends here.
-                    let event = work.get(event_start..=i).unwrap_or(&[]);
-                    let remove = !self.passing && self.dialect.is_injected_usage_event(event);
-                    if remove {
-                        self.removed += 1;
-                        changed = true;
-                        dropped = true;
-                    } else {
-                        keep.push((event_start, i + 1));
-                    }
-                    self.passing = false;
-                    if b == b'\r' {
-                        self.pending_lf = Some(remove);
-                    }
-                    event_start = i + 1;
-                } else {
-                    self.line_start = true;
-                    self.after_cr = b == b'\r';
-                }
-            }
-            i += 1;
         }
+        let ends = std::mem::take(&mut self.ends);
+        for &(at, plain) in &ends {
+            let end = scanned + at;
+            let remove = !self.passing
+                && !plain
+                && self.dialect.is_injected_usage_event(work.get(event_start..end).unwrap_or(&[]));
+            if remove {
+                self.removed += 1;
+                changed = true;
+                dropped = true;
+            } else {
+                keep.push((event_start, end));
+            }
+            self.passing = false;
+            event_start = end;
+            if end > 0 && work.get(end - 1) == Some(&b'\r') {
+                // A CR ended the blank line: a LF next is the rest of that line end.
+                match work.get(end) {
+                    Some(&b'\n') => {
+                        if remove {
+                            dropped = true;
+                        } else {
+                            keep.push((end, end + 1));
+                        }
+                        event_start = end + 1;
+                    }
+                    Some(_) => {}
+                    None => self.pending_lf = Some(remove),
+                }
+            }
+        }
+        self.ends = ends;
         let tail = work.len() - event_start;
         if tail > 0 {
             let tail_bytes = work.get(event_start..).unwrap_or(&[]);

@@ -353,6 +353,9 @@ struct Prefix {
     value: usize,
     /// The event's name is not one that reports usage.
     plain: bool,
+    /// The text's line is the event's first `data:` line, and its value holds no backslash before
+    /// the text (see [`EventEnd`]).
+    simple: bool,
 }
 
 /// The text values collected so far: a buffer kept zero-filled past `len`, so that a short value is
@@ -421,10 +424,50 @@ fn starts_with(bytes: &[u8], prefix: &[u8]) -> bool {
     diff | (word(h) ^ word(p)) == 0
 }
 
+/// Where the events of a chunk end, for the usage-chunk filter ([`super::UsageChunkFilter`]): the
+/// offset in the chunk just after each event's blank line, and whether the scan showed the event
+/// *plain* — one `data:` line of the common shape (the remembered prefix, its text, the rest of the
+/// line), with no `"usage"` object and no backslash outside its text value, so that it cannot be
+/// the usage-only chunk (which needs a `usage` key with an object value: written plainly, the scan
+/// would have found it; written with an escape, it would have a backslash). Any other event is
+/// checked by the filter itself.
+pub(crate) type EventEnd = (usize, bool);
+
+/// Receives the event ends of a chunk ([`EventEnd`]); the meter alone records none (and pays
+/// nothing for them).
+pub(crate) trait Ends {
+    /// Whether ends are recorded at all.
+    const ON: bool;
+    fn push(&mut self, at: usize, plain: bool);
+}
+
+/// No ends recorded (metering alone).
+pub(crate) struct NoEnds;
+
+impl Ends for NoEnds {
+    const ON: bool = false;
+    #[inline(always)]
+    fn push(&mut self, _: usize, _: bool) {}
+}
+
+impl Ends for Vec<EventEnd> {
+    const ON: bool = true;
+    #[inline(always)]
+    fn push(&mut self, at: usize, plain: bool) {
+        Vec::push(self, (at, plain));
+    }
+}
+
+/// True when `bytes` hold a backslash (eight at a time).
+#[inline(always)]
+fn has_backslash(bytes: &[u8]) -> bool {
+    first(bytes, 0, |w| equal(w, b'\\'), |b| b == b'\\').is_some()
+}
+
 /// What [`StreamScanner::fast`] made of the bytes at an event's start.
 enum Fast {
-    /// The common event, whole: its end.
-    Event(usize),
+    /// The common event, whole: its end, and where its first text value ends.
+    Event(usize, usize),
     /// The common event's start, cut before its end.
     Cut,
     /// Anything else: read by the full scan.
@@ -484,11 +527,30 @@ impl StreamScanner {
     /// Feeds a chunk; calls `on_usage(event name, data)` for each complete event that may carry usage
     /// (its data lines joined as [`SseParser`] joins them; the name is empty when the event has none).
     pub fn feed(&mut self, chunk: &[u8], on_usage: &mut dyn FnMut(&[u8], &[u8])) {
+        self.feed_with(chunk, on_usage, &mut NoEnds);
+    }
+
+    /// [`StreamScanner::feed`], also recording where each event of the chunk ends (see [`EventEnd`]):
+    /// the usage-chunk filter's framing, from the same scan.
+    pub(crate) fn feed_framed(
+        &mut self,
+        chunk: &[u8],
+        on_usage: &mut dyn FnMut(&[u8], &[u8]),
+        ends: &mut Vec<EventEnd>,
+    ) {
+        self.feed_with(chunk, on_usage, ends);
+    }
+
+    #[inline(always)]
+    fn feed_with<E: Ends>(&mut self, chunk: &[u8], on_usage: &mut dyn FnMut(&[u8], &[u8]), ends: &mut E) {
         let mut rest = chunk;
         loop {
             if self.skipping {
                 match self.skip(rest) {
-                    Some(at) => rest = rest.get(at..).unwrap_or(&[]),
+                    Some(at) => {
+                        rest = rest.get(at..).unwrap_or(&[]);
+                        ends.push(chunk.len() - rest.len(), false);
+                    }
                     None => return,
                 }
             }
@@ -496,13 +558,22 @@ impl StreamScanner {
                 break;
             }
             match self.complete_held(rest, on_usage) {
-                Some(after) => rest = after,
+                Some((after, ended)) => {
+                    if let Some(plain) = ended {
+                        ends.push(chunk.len() - after.len(), plain);
+                    }
+                    rest = after;
+                }
                 None => return,
             }
         }
         while !rest.is_empty() {
             match self.fast(rest) {
-                Fast::Event(end) => {
+                Fast::Event(end, text_end) => {
+                    if E::ON {
+                        let plain = self.fast_plain(rest, text_end, end);
+                        ends.push(chunk.len() - rest.len() + end, plain);
+                    }
                     rest = rest.get(end..).unwrap_or(&[]);
                     continue;
                 }
@@ -517,6 +588,7 @@ impl StreamScanner {
             match self.run(rest) {
                 Some(end) => {
                     self.event(rest, end, on_usage);
+                    ends.push(chunk.len() - rest.len() + end, false);
                     rest = rest.get(end..).unwrap_or(&[]);
                 }
                 None => {
@@ -529,8 +601,13 @@ impl StreamScanner {
 
     /// Goes on with the held event over the bytes of `rest`, added a piece at a time (its end is usually
     /// near; the scan resumes where it stopped, so no byte is scanned twice). `Some(the bytes after
-    /// it)` when it ended or outgrew the cap; `None` when `rest` was all taken and it is still held.
-    fn complete_held<'c>(&mut self, rest: &'c [u8], on_usage: &mut dyn FnMut(&[u8], &[u8])) -> Option<&'c [u8]> {
+    /// it, and `Some(plain)` when it ended: see [`EventEnd`])` when it ended or outgrew the cap; `None`
+    /// when `rest` was all taken and it is still held.
+    fn complete_held<'c>(
+        &mut self,
+        rest: &'c [u8],
+        on_usage: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Option<(&'c [u8], Option<bool>)> {
         let before = self.held.len();
         let mut held = std::mem::take(&mut self.held);
         let (mut taken, mut step) = (0, 256);
@@ -539,18 +616,22 @@ impl StreamScanner {
             held.extend_from_slice(rest.get(taken..upto).unwrap_or(&[]));
             taken = upto;
             let fast = if self.at.begun { None } else { self.fast_event(&held) };
-            if let Some(end) = fast.or_else(|| self.run(&held)) {
+            let ended = match fast {
+                Some((end, text_end)) => Some((end, self.fast_plain(&held, text_end, end))),
+                None => self.run(&held).map(|end| (end, false)),
+            };
+            if let Some((end, plain)) = ended {
                 if fast.is_none() {
                     self.event(&held, end, on_usage);
                 }
                 held.clear();
                 self.held = held;
-                return Some(rest.get(end.saturating_sub(before)..).unwrap_or(&[]));
+                return Some((rest.get(end.saturating_sub(before)..).unwrap_or(&[]), Some(plain)));
             }
             if held.len() > self.cap {
                 self.held = held;
                 self.check_cap();
-                return Some(rest.get(taken..).unwrap_or(&[]));
+                return Some((rest.get(taken..).unwrap_or(&[]), None));
             }
             if taken == rest.len() {
                 self.held = held;
@@ -578,12 +659,21 @@ impl StreamScanner {
     /// The common event, whole in `ev`: the same bytes as the remembered prefix, then the rest of its
     /// data line without usage, then a blank line (`\n\n`). Its text is kept; `Some(its end)`.
     /// `None` (and nothing changed) for any other event.
+    /// `Some((its end, where its first text value ends))`.
     #[inline(always)]
-    fn fast_event(&mut self, ev: &[u8]) -> Option<usize> {
+    fn fast_event(&mut self, ev: &[u8]) -> Option<(usize, usize)> {
         match self.fast(ev) {
-            Fast::Event(end) => Some(end),
+            Fast::Event(end, text_end) => Some((end, text_end)),
             _ => None,
         }
+    }
+
+    /// Whether the common event `ev[..end]` whose first text value ends at `text_end` is plain (see
+    /// [`EventEnd`]): the remembered prefix is simple, and the rest of its line (before `\n\n`) holds
+    /// no backslash.
+    #[inline(always)]
+    fn fast_plain(&self, ev: &[u8], text_end: usize, end: usize) -> bool {
+        self.prefix.simple && !has_backslash(ev.get(text_end + 1..end.saturating_sub(2)).unwrap_or(&[]))
     }
 
     /// Holds `rest` (the start of an event the chunk's end cut) until more bytes come.
@@ -632,7 +722,7 @@ impl StreamScanner {
             self.text.append(ev, a, b);
         }
         found.text.clear();
-        Fast::Event(end)
+        Fast::Event(end, text_end)
     }
 
     /// Scans the event that starts at `ev[0]` from where it was left. `Some(end)` (after its blank
@@ -751,6 +841,8 @@ impl StreamScanner {
         if self.prefix.bytes != head {
             self.prefix.bytes.clear();
             self.prefix.bytes.extend_from_slice(head);
+            // The same bytes up to the text give the same lines and value start: decided once.
+            self.prefix.simple = self.at.data_lines == 0 && !has_backslash(head.get(v..).unwrap_or(&[]));
         }
         self.prefix.at = Progress { partial: false, pos: 0, ..self.at };
         self.prefix.value = v;

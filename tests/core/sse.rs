@@ -234,7 +234,7 @@ fn piece_text(rng: &mut Rng) -> String {
 
 /// A stream of a dialect's events with random text, spacing and line ends (one line end per stream,
 /// or mixed), comments and other fields.
-fn random_stream(rng: &mut Rng) -> Vec<u8> {
+pub(crate) fn random_stream(rng: &mut Rng) -> Vec<u8> {
     let eols = ["\n", "\r\n", "\r"];
     let fixed = eols[rng.below(3)];
     let mixed = rng.below(4) == 0;

@@ -161,13 +161,83 @@ _FRESH_ATTACKS = [
     ("reworded", fa.fresh_reworded_compose, 1000, 1),
     ("reworded", fa.fresh_disguised_user, 1000, 1),
 ]
-FRESH_FAMILIES = {}
-for _kind, _fn, _n in _FRESH_BENIGN:
-    FRESH_FAMILIES[_fn.__name__] = Family(_fn.__name__, "benign", _kind, FRESH, _fn, _n, None)
-for _style, _fn, _n, _keys in _FRESH_ATTACKS:
-    FRESH_FAMILIES[_fn.__name__] = Family(_fn.__name__, "attack", _style, FRESH, _fn, _n, _keys)
+
+
+def _blind_split(split, benign, attacks):
+    """The families of a split written blind, by name (kept out of FAMILIES until asked for)."""
+    out = {}
+    for kind, fn, n in benign:
+        out[fn.__name__] = Family(fn.__name__, "benign", kind, split, fn, n, None)
+    for style, fn, n, keys in attacks:
+        out[fn.__name__] = Family(fn.__name__, "attack", style, split, fn, n, keys)
+    return out
+
+
+FRESH_FAMILIES = _blind_split(FRESH, _FRESH_BENIGN, _FRESH_ATTACKS)
 
 
 def include_fresh():
     """Adds the fresh families to FAMILIES (run.py does, for `--splits fresh` or a fresh family by name)."""
     FAMILIES.update(FRESH_FAMILIES)
+
+
+# ---- the `fresh2` split (a second set written blind, 2026-12-02) ------------------------------------------------
+# Written after the `fresh` results had been read by the people tuning the detector, by someone who had read
+# neither the detector, DETECTION.md, tools/intent, any result nor the other generators' bodies. Reported on
+# only, never tuned on; added to FAMILIES by `include_fresh2()` when run.py is asked for `--splits fresh2`.
+FRESH2 = "fresh2"
+
+import fresh2_attacks as f2a  # noqa: E402
+import fresh2_benign as f2b  # noqa: E402
+
+_FRESH2_BENIGN = [
+    # kind, builder, credentials
+    ("consumer_qa_product", f2b.museum_guide, 5),
+    ("consumer_qa_product", f2b.pharmacy_helpline, 3),
+    ("students", f2b.students_steps, 150),
+    ("reasoning_model", f2b.reasoning_study_group, 60),
+    ("personal_assistant", f2b.household_assistant, 130),
+    ("personal_assistant", f2b.voice_assistant, 80),
+    ("agents_tools", f2b.ops_agent, 20),
+    ("agents_tools", f2b.browser_agent, 30),
+    ("rag", f2b.docs_rag_service, 6),
+    ("rag", f2b.chat_with_pdf, 60),
+    ("coding", f2b.pr_review_bot, 10),
+    ("coding", f2b.notebook_copilot, 60),
+    ("translation", f2b.subtitle_pipeline, 5),
+    ("translation", f2b.phrasebook_travellers, 80),
+    ("batch_classification", f2b.ticket_triage, 5),
+    ("spreadsheet_batch", f2b.spreadsheet_addon, 20),
+    ("summarisation", f2b.clinic_notes, 20),
+    ("summarisation", f2b.newsletter_digest, 4),
+    ("evaluation_run", f2b.benchmark_sweep, 5),
+    ("evaluation_run", f2b.prompt_ab_test, 10),
+    ("generic_system_prompt", f2b.byok_wrapper, 200),
+    ("creative_writing", f2b.fiction_writers, 40),
+    ("casual", f2b.occasional_users, 200),
+]
+_FRESH2_ATTACKS = [
+    # style, builder, requests, keys
+    ("chain_of_thought", f2a.f2_tutor_persona, 1000, 1),
+    ("chain_of_thought", f2a.f2_prefill_reasoning, 1000, 1),
+    ("chain_of_thought", f2a.f2_reasoning_summary, 1000, 1),
+    ("logprob", f2a.f2_answer_distribution, 1000, 1),
+    ("logprob", f2a.f2_responses_logprobs, 1000, 1),
+    ("rubric", f2a.f2_reward_labels_it, 1000, 1),
+    ("rubric", f2a.f2_arena_judge_ko_zh, 1000, 1),
+    ("synthetic_data", f2a.f2_evol_instruct, 1000, 1),
+    ("synthetic_data", f2a.f2_persona_corpus_id_sv, 1000, 1),
+    ("probe", f2a.f2_identity_sweep, 1000, 1),
+    ("key_farm", f2a.f2_farm_staggered, 600, 60),
+    ("key_farm", f2a.f2_farm_fewshot_ru, 600, 60),
+    ("low_and_slow", f2a.f2_slow_office_hours, 600, 6),
+    ("low_and_slow", f2a.f2_slow_relay, 600, 10),
+    ("reworded", f2a.f2_paraphrase_mill, 1000, 1),
+    ("reworded", f2a.f2_fake_conversations, 1000, 1),
+]
+FRESH2_FAMILIES = _blind_split(FRESH2, _FRESH2_BENIGN, _FRESH2_ATTACKS)
+
+
+def include_fresh2():
+    """Adds the fresh2 families to FAMILIES (run.py does, for `--splits fresh2` or a fresh2 family by name)."""
+    FAMILIES.update(FRESH2_FAMILIES)

@@ -25,7 +25,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from common import HOUR, ROOT, T0, Corpus, simulate  # noqa: E402
-from families import FAMILIES, FRESH, FRESH_FAMILIES, HELDOUT, INTENT_LABELS, TUNE, build, include_fresh  # noqa: E402
+from families import (FAMILIES, FRESH, FRESH2, FRESH2_FAMILIES, FRESH_FAMILIES, HELDOUT, INTENT_LABELS,  # noqa: E402
+                      TUNE, build, include_fresh, include_fresh2)
 from stats import clopper_pearson_upper  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
@@ -168,8 +169,9 @@ def summarise(rows):
         b["tag_rate_upper95"] = clopper_pearson_upper(b["tagged"], b["credentials"])
         b["tag_signals"] = dict(b["tag_signals"].most_common(4))
     totals = {}
-    fresh = any(r["split"] == FRESH for r in rows)  # the fresh split is reported apart, only when it ran
-    for split in (TUNE, HELDOUT) + ((FRESH,) if fresh else ()) + ("all",):
+    # the blind splits (fresh, fresh2) are reported apart, each only when it ran
+    blind = tuple(x for x in (FRESH, FRESH2) if any(r["split"] == x for r in rows))
+    for split in (TUNE, HELDOUT) + blind + ("all",):
         bs = [b for b in benign.values() if split == "all" or b["split"] == split]
         n, k = sum(b["credentials"] for b in bs), sum(b["tagged"] for b in bs)
         totals[split] = {"credentials": n, "tagged": k, "tag_rate": k / n if n else 0.0,
@@ -191,13 +193,13 @@ def summarise(rows):
     out = {"benign": sorted(benign.values(), key=lambda b: (b["split"], b["kind"], b["family"])),
            "attacks": sorted(attacks.values(), key=lambda a: (a["split"], a["style"], a["family"], a["world"])),
            "benign_totals": totals, "targets": targets}
-    if fresh:
-        fr = totals[FRESH]
-        out["fresh_targets"] = {
-            "fresh_benign_tag_rate_at_most_1pct": fr["credentials"] > 0 and fr["tag_rate"] <= 0.01,
-            "fresh_benign_upper95_under_2pct": fr["credentials"] > 0 and fr["tag_rate_upper95"] < 0.02,
-            "fresh_benign_none_enforced": fr["enforced"] == 0,
-            "fresh_attacks_meet_targets": all(a["meets_target"] for a in attacks.values() if a["split"] == FRESH),
+    for x in blind:
+        fr = totals[x]
+        out[f"{x}_targets"] = {
+            f"{x}_benign_tag_rate_at_most_1pct": fr["credentials"] > 0 and fr["tag_rate"] <= 0.01,
+            f"{x}_benign_upper95_under_2pct": fr["credentials"] > 0 and fr["tag_rate_upper95"] < 0.02,
+            f"{x}_benign_none_enforced": fr["enforced"] == 0,
+            f"{x}_attacks_meet_targets": all(a["meets_target"] for a in attacks.values() if a["split"] == x),
         }
     return out
 
@@ -218,8 +220,9 @@ def markdown(summary, seeds, scale):
     for split, t in summary["benign_totals"].items():
         out.append(f"| {split} | {t['credentials']} | {t['tagged']} | {_pct(t['tag_rate'])} | "
                    f"{_pct(t['tag_rate_upper95'])} | {t['enforced']} |")
-    splits = ((FRESH,) if "fresh_targets" in summary else ()) + (HELDOUT, TUNE)
-    if "fresh_targets" in summary:  # a fresh run shows only the splits it ran
+    blind = tuple(x for x in (FRESH, FRESH2) if f"{x}_targets" in summary)
+    splits = blind + (HELDOUT, TUNE)
+    if blind:  # a run with a blind split shows only the splits it ran
         ran = {x["split"] for x in summary["benign"] + summary["attacks"]}
         splits = tuple(x for x in splits if x in ran)
     for split in splits:
@@ -247,9 +250,9 @@ def markdown(summary, seeds, scale):
     if HELDOUT in splits:
         out += ["", "**Targets (held-out families)**: " + "; ".join(
             f"{k.replace('_', ' ')}: {'yes' if v else 'NO'}" for k, v in summary["targets"].items())]
-    if "fresh_targets" in summary:
-        out += ["", "**Targets (fresh families, written blind)**: " + "; ".join(
-            f"{k.replace('_', ' ')}: {'yes' if v else 'NO'}" for k, v in summary["fresh_targets"].items())]
+    for x in blind:
+        out += ["", f"**Targets ({x} families, written blind)**: " + "; ".join(
+            f"{k.replace('_', ' ')}: {'yes' if v else 'NO'}" for k, v in summary[f"{x}_targets"].items())]
     return "\n".join(out)
 
 
@@ -312,8 +315,8 @@ def main():
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies every family's size")
     ap.add_argument("--families", default="", help="comma list (default: all)")
-    ap.add_argument("--splits", default="tune,heldout", help="tune, heldout and/or fresh (written blind; "
-                    "reported in its own section, never part of `make detect-eval`)")
+    ap.add_argument("--splits", default="tune,heldout", help="tune, heldout, fresh and/or fresh2 (written blind; "
+                    "each reported in its own section, never part of `make detect-eval`)")
     ap.add_argument("--json", default="", help="write rows and summary here")
     ap.add_argument("--markdown", default="", help="write the readable report here too")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a held-out target is missed")
@@ -322,6 +325,8 @@ def main():
     a = ap.parse_args()
     if FRESH in a.splits.split(",") or any(n in FRESH_FAMILIES for n in a.families.split(",")):
         include_fresh()
+    if FRESH2 in a.splits.split(",") or any(n in FRESH2_FAMILIES for n in a.families.split(",")):
+        include_fresh2()
     if a.list:
         print(family_table())
         return 0
