@@ -14,12 +14,19 @@
 //!
 //! A merge adds the deltas to the windows and budget slices of the time they were made (so a merge
 //! after a window edge still counts in the right slice) and merges the profile
-//! ([`crate::profile::Profile::merge`]); it then refreshes the view with the record it wrote.
+//! ([`crate::profile::Profile::merge`]); it then refreshes the view with the record it wrote. When the
+//! worker has not written the record since it last read it, the merge is one write of the view (the
+//! record as read plus this worker's changes) with that read's CAS token; a mismatch (another worker
+//! wrote in between) reads the record afresh and merges into it.
+//!
+//! A view older than `merge_interval_ms`, or used for [`LocalSettings::decisions_per_read`]
+//! decisions since it was read, is read again (one read, no write): the view becomes the record read
+//! plus the pending changes, still pending, and the decision is made on it as on a fresh view.
 //!
 //! The shared record is used instead of the view (the *exact path*: a read-modify-write under
 //! compare-and-swap, this worker's pending changes merged in the same write) when:
-//! - the view is older than `merge_interval_ms` or the subject is not in the view, or this worker made
-//!   [`LocalSettings::decisions_per_read`] decisions on it since it was read;
+//! - the subject is not in the view, or this worker holds [`LocalSettings::decisions_per_read`]
+//!   decisions on it not written yet;
 //! - the decision answers [`Update::Exact`]: in [`crate::decision`], a budget within
 //!   `ledger.exact_within` of its limit (or within `ledger.exact_within_requests` requests of it), a
 //!   budget crossed, or detection at the throttle or block tier;
