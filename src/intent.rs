@@ -10,6 +10,11 @@
 //! - for words of at least seven bytes, their first and last six bytes (inflected forms in Spanish,
 //!   German, Russian, … share evidence).
 //!
+//! Prose words (lower-case ASCII letters ended by an ASCII separator) and three-byte CJK characters
+//! are found and hashed in line from eight-byte loads; anything else goes through the general
+//! tokenizer out of line. `tests/core/intent_fold.rs` checks the evidence against the per-character
+//! definition (`tools/intent/features.py`) on generated and real text.
+//!
 //! Each feature picks one of 2^15 buckets; a bucket holds one signed byte per attack class (ordinary
 //! is the reference class with logit 0). The integer sums ([`Evidence`]) are exact and identical to
 //! the Python trainer's; the probabilities ([`IntentScores`]) follow from them by `bias + scale × sum`
@@ -152,6 +157,8 @@ const AFFIX: usize = 6;
 const AFFIX_MIN: usize = 7;
 const PREFIX_TAG: u64 = 1 << 48;
 const SUFFIX_TAG: u64 = 1 << 49;
+/// The low `AFFIX` bytes of a number.
+const AFFIX_MASK: u64 = (1 << (8 * AFFIX)) - 1;
 
 /// The bytes (at most eight) as a big-endian number.
 #[inline(always)]
@@ -191,6 +198,22 @@ fn lower_run(v: u64) -> usize {
     ((!lower & HIGH).leading_zeros() / 8) as usize
 }
 
+/// The end of a word of eight or more lower-case ASCII letters starting at `start` (the first eight
+/// are known to be letters), when an ASCII separator follows it within the text: the word is then
+/// a token of those letters alone.
+#[inline(always)]
+fn long_lower_word(s: &[u8], start: usize) -> Option<usize> {
+    let mut end = start + 8;
+    loop {
+        let v = load8(s, end)?;
+        let n = lower_run(v);
+        end += n;
+        if n < 8 {
+            return (class((v >> (56 - 8 * n)) as u8) == SEPARATOR).then_some(end);
+        }
+    }
+}
+
 /// A token's hash: eight bytes at a time (big-endian) mixed by multiply-rotate, the rest and the length
 /// folded in at the end (tools/intent/features.py `token_hash`). The token is `s[start..end]`.
 #[inline(always)]
@@ -224,9 +247,12 @@ fn bucket(h: u32) -> usize {
 const SEPARATOR: u8 = 0;
 const WORD: u8 = 1;
 const NON_ASCII: u8 = 2;
+/// A lower-case ASCII letter (a word byte where the prose fast path may start).
+const LOWER: u8 = 3;
 
-/// Byte classes: ASCII letters, digits and `#'_<>/` are word bytes, other ASCII separates, the rest
-/// starts or continues a multi-byte character (classified once decoded).
+/// Byte classes: ASCII letters, digits and `#'_<>/` are word bytes (lower-case letters their own
+/// class), other ASCII separates, the rest starts or continues a multi-byte character (classified
+/// once decoded).
 #[allow(clippy::indexing_slicing)] // evaluated at compile time: out of range fails the build
 const CLASS: [u8; 256] = {
     let mut t = [SEPARATOR; 256];
@@ -235,6 +261,8 @@ const CLASS: [u8; 256] = {
         let b = i as u8;
         t[i] = if b >= 0x80 {
             NON_ASCII
+        } else if b.is_ascii_lowercase() {
+            LOWER
         } else if b.is_ascii_alphanumeric() || matches!(b, b'#' | b'\'' | b'_' | b'<' | b'>' | b'/') {
             WORD
         } else {
@@ -300,89 +328,178 @@ impl Acc<'_> {
         self.features += 1;
     }
 
-    /// One segment of text: tokens, token pairs, word prefixes and suffixes.
+    /// One segment of text: tokens, token pairs, word prefixes and suffixes. The sums are gathered in
+    /// a local copy (kept in registers) and stored once at the end.
     fn scan(&mut self, s: &[u8]) {
-        let mut prev: Option<u32> = None;
+        let mut acc = Acc { table: self.table, sums: self.sums, features: self.features };
+        acc.scan_local(s);
+        self.sums = acc.sums;
+        self.features = acc.features;
+    }
+
+    /// The tokens of `s`: each with its prefix and suffix features, and each with the one before it.
+    #[inline(always)]
+    fn scan_local(&mut self, s: &[u8]) {
         let mut i = 0;
-        while let Some(&b) = s.get(i) {
-            let h = match class(b) {
-                SEPARATOR => {
-                    i += 1;
-                    continue;
-                }
-                WORD => self.word(s, &mut i),
-                _ => {
-                    // Three-byte characters (all of CJK) decoded in place; the rest by `decode`.
-                    let (cp, len, three) = match s.get(i..i + 3) {
-                        Some(&[x, y, z]) if x & 0xf0 == 0xe0 => {
-                            let cp = (u32::from(x & 0x0f) << 12) | (u32::from(y & 0x3f) << 6) | u32::from(z & 0x3f);
-                            (cp, 3, (u64::from(x) << 16) | (u64::from(y) << 8) | u64::from(z))
-                        }
-                        _ => {
-                            let (cp, len) = decode(s, i);
-                            (cp, len, 0)
-                        }
-                    };
-                    if is_cjk(cp) {
-                        // A CJK character is one short token.
-                        let h = if len == 3 { short_hash(three, 3) } else { token_hash(s, i, (i + len).min(s.len())) };
-                        i += len;
-                        h
-                    } else if is_word_char(cp) {
-                        self.word(s, &mut i)
-                    } else {
-                        i += len;
-                        continue;
-                    }
-                }
-            };
-            self.add(h);
-            if let Some(p) = prev {
-                self.add(p.wrapping_mul(GOLDEN) ^ h);
-            }
-            prev = Some(h);
+        let Some(first) = first_token(s, &mut i) else { return };
+        self.token(&first);
+        let mut prev = first.hash;
+        while let Some(t) = next_token(s, &mut i) {
+            self.token(&t);
+            self.add(prev.wrapping_mul(GOLDEN) ^ t.hash);
+            prev = t.hash;
         }
     }
 
-    /// Reads the word starting at `*i` (moving `*i` past it), adds its prefix and suffix features and
-    /// returns its hash.
+    /// A token's own features.
     #[inline(always)]
-    fn word(&mut self, s: &[u8], i: &mut usize) -> u32 {
-        let start = *i;
-        while let Some(&b) = s.get(*i) {
-            match class(b) {
-                WORD => {
-                    *i += 1;
-                    // Runs of lower-case letters (most of a masked prompt) eight bytes at a time.
-                    while let Some(v) = load8(s, *i) {
-                        let n = lower_run(v);
-                        *i += n;
-                        if n < 8 {
-                            break;
-                        }
-                    }
-                }
-                SEPARATOR => break,
-                _ => {
-                    let (cp, len) = decode(s, *i);
-                    if !is_word_char(cp) {
-                        break;
-                    }
-                    *i += len;
-                }
+    fn token(&mut self, t: &Token) {
+        if let Some([p, q]) = t.affix {
+            self.add(p);
+            self.add(q);
+        }
+        self.add(t.hash);
+    }
+}
+
+/// [`next_token`] for the first token (out of line: it runs once a text).
+#[inline(never)]
+fn first_token(s: &[u8], i: &mut usize) -> Option<Token> {
+    next_token(s, i)
+}
+
+/// The next token at or after `*i` (moving `*i` past it). Prose words and CJK characters (most of a
+/// masked prompt) are read in line; anything else by [`general`], out of line, from the same
+/// position: the tokens are the same either way.
+#[inline(always)]
+fn next_token(s: &[u8], i: &mut usize) -> Option<Token> {
+    loop {
+        let c = class(*s.get(*i)?);
+        if c == SEPARATOR {
+            *i += 1;
+            continue;
+        }
+        let fast = match c {
+            LOWER => lower_word(s, *i),
+            NON_ASCII => cjk(s, *i),
+            _ => None,
+        };
+        match fast.map_or_else(|| general(s, *i), Ok) {
+            Ok(t) => {
+                *i = t.next;
+                return Some(t);
+            }
+            Err(next) => *i = next,
+        }
+    }
+}
+
+/// A token read from the text: its hash, its prefix and suffix features (words of at least
+/// [`AFFIX_MIN`] bytes) and where reading goes on.
+#[derive(Clone, Copy)]
+struct Token {
+    hash: u32,
+    affix: Option<[u32; 2]>,
+    next: usize,
+}
+
+/// The prefix and suffix features of a word given as its first and last [`AFFIX`] bytes.
+#[inline(always)]
+fn affix(prefix: u64, suffix: u64) -> Option<[u32; 2]> {
+    Some([fold(prefix ^ PREFIX_TAG), fold(suffix ^ SUFFIX_TAG)])
+}
+
+/// Prose: the word of lower-case ASCII letters starting at `i`, when an ASCII separator ends it,
+/// found and hashed from one or a few eight-byte loads (`next` is past the separator); `None` for
+/// anything else and at the last bytes of the text.
+#[inline(always)]
+fn lower_word(s: &[u8], i: usize) -> Option<Token> {
+    let v = load8(s, i)?;
+    let n = lower_run(v);
+    if n < 8 {
+        // The byte after the word is in the same load.
+        if class((v >> (56 - 8 * n)) as u8) != SEPARATOR {
+            return None;
+        }
+        let token = v >> (64 - 8 * n);
+        let affix = if n >= AFFIX_MIN { affix(v >> (64 - 8 * AFFIX), token & AFFIX_MASK) } else { None };
+        return Some(Token { hash: short_hash(token, n as u64), affix, next: i + n + 1 });
+    }
+    let end = long_lower_word(s, i)?;
+    let affix = affix(v >> (64 - 8 * AFFIX), tail_be(s, end, AFFIX));
+    Some(Token { hash: token_hash(s, i, end), affix, next: end + 1 })
+}
+
+/// A three-byte CJK character at `i` (a token of its own).
+#[inline(always)]
+fn cjk(s: &[u8], i: usize) -> Option<Token> {
+    match s.get(i..i + 3) {
+        Some(&[x, y, z]) if x & 0xf0 == 0xe0 => {
+            let cp = (u32::from(x & 0x0f) << 12) | (u32::from(y & 0x3f) << 6) | u32::from(z & 0x3f);
+            let three = (u64::from(x) << 16) | (u64::from(y) << 8) | u64::from(z);
+            is_cjk(cp).then(|| Token { hash: short_hash(three, 3), affix: None, next: i + 3 })
+        }
+        _ => None,
+    }
+}
+
+/// The token starting at `i`, whatever it is, or where reading goes on when the character there is
+/// no token (a separator or punctuation).
+#[inline(never)]
+fn general(s: &[u8], i: usize) -> Result<Token, usize> {
+    let Some(&b) = s.get(i) else { return Err(i + 1) };
+    match class(b) {
+        SEPARATOR => Err(i + 1),
+        WORD | LOWER => Ok(word(s, i)),
+        _ => {
+            let (cp, len) = decode(s, i);
+            if is_cjk(cp) {
+                Ok(Token { hash: token_hash(s, i, (i + len).min(s.len())), affix: None, next: i + len })
+            } else if is_word_char(cp) {
+                Ok(word(s, i))
+            } else {
+                Err(i + len)
             }
         }
-        let end = *i;
-        if end - start >= AFFIX_MIN {
-            let prefix = match load8(s, start) {
-                Some(v) => v >> (64 - 8 * AFFIX),
-                None => be(s.get(start..start + AFFIX).unwrap_or(&[])),
-            };
-            self.add(fold(prefix ^ PREFIX_TAG));
-            self.add(fold(tail_be(s, end, AFFIX) ^ SUFFIX_TAG));
-        }
-        token_hash(s, start, end)
     }
+}
+
+/// The word starting at `start`.
+fn word(s: &[u8], start: usize) -> Token {
+    let mut i = start;
+    while let Some(&b) = s.get(i) {
+        match class(b) {
+            WORD | LOWER => {
+                i += 1;
+                // Runs of lower-case letters eight bytes at a time.
+                while let Some(v) = load8(s, i) {
+                    let n = lower_run(v);
+                    i += n;
+                    if n < 8 {
+                        break;
+                    }
+                }
+            }
+            SEPARATOR => break,
+            _ => {
+                let (cp, len) = decode(s, i);
+                if !is_word_char(cp) {
+                    break;
+                }
+                i += len;
+            }
+        }
+    }
+    let affix = if i - start >= AFFIX_MIN {
+        let prefix = match load8(s, start) {
+            Some(v) => v >> (64 - 8 * AFFIX),
+            None => be(s.get(start..start + AFFIX).unwrap_or(&[])),
+        };
+        affix(prefix, tail_be(s, i, AFFIX))
+    } else {
+        None
+    };
+    Token { hash: token_hash(s, start, i), affix, next: i }
 }
 
 /// The largest character boundary at or before `at`.

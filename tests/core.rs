@@ -65,6 +65,9 @@ mod root;
 #[path = "core/intent.rs"]
 mod intent;
 
+#[path = "core/intent_fold.rs"]
+mod intent_fold;
+
 #[path = "core/api.rs"]
 mod api;
 
