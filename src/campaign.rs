@@ -252,6 +252,8 @@ pub struct CampaignView {
 pub enum FingerprintKind {
     /// The user prompt's template skeleton.
     Template,
+    /// The user prompt's closing words ([`crate::shape::closing`]).
+    Closing,
     /// The system prompt.
     SystemPrompt,
 }
@@ -339,6 +341,7 @@ impl<'a> CampaignTable<'a> {
     ) -> Option<Cohort> {
         let tag: &[u8] = match kind {
             FingerprintKind::Template => b"t",
+            FingerprintKind::Closing => b"c",
             FingerprintKind::SystemPrompt => b"s",
         };
         // fnv1a64 of the tag followed by the fingerprint's bytes, without building them.
