@@ -328,10 +328,11 @@ pub fn combine_text(strong: f32, text: f32, weak: f32, automation: f32) -> f32 {
 /// The share of text intent's strength that counts without automation.
 pub const TEXT_ALONE: f32 = 0.6;
 
-/// Requests carrying the credential's own intent (its strongest intent share, the lower confidence
-/// bound, times its requests: the larger of the decayed count and the last two days' requests) before
-/// its verdict can go beyond `degrade`: more than a bounded benchmark or evaluation run of a few
-/// hundred items sends, well under the thousand requests an attack gets.
+/// The default of `detection.sustained_intent_requests`: requests carrying the credential's own
+/// intent (its intent shares' lower confidence bounds, summed, times its requests: the larger of the
+/// decayed count and the last two days' requests) before its verdict can go beyond `degrade`: more
+/// than a bounded benchmark or evaluation run of a few hundred items sends, well under the thousand
+/// requests an attack gets. 0 turns the requirement off (the score alone decides every tier).
 pub const SUSTAINED_INTENT_REQUESTS: f32 = 350.0;
 /// The share of extraction parameters (`logit_bias`, `echo`) from which they alone are sustained
 /// evidence: no honest bounded job needs them on most of its requests.
@@ -352,7 +353,8 @@ pub const FARM_OWN_INTENT: f32 = 0.2;
 /// of: extraction parameters on most requests (`logit_bias`, `echo`, share at least
 /// [`EXTRACTION_SHARE`]); the credential's own intent (`logprobs`, several samples, chain of thought,
 /// rubric, synthetic data, probe, `logit_bias`, `echo`: the sum of their shares' lower bounds, at
-/// most 1) over at least [`SUSTAINED_INTENT_REQUESTS`] requests; or, for a key that has sent fewer
+/// most 1) over at least `detection.sustained_intent_requests` ([`SUSTAINED_INTENT_REQUESTS`])
+/// requests; or, for a key that has sent fewer
 /// than [`FARM_KEY_REQUESTS`] with some intent of its own ([`FARM_OWN_INTENT`]), a campaign of many
 /// keys whose prompts carry intent (cohort intent at least [`FARM_COHORT`]); or a confirmed campaign
 /// when that signal is on. A labelling job, a judge
@@ -366,6 +368,9 @@ pub fn sustained(
     s: &[f32; Detector::COUNT],
 ) -> bool {
     let at = |d: Detector| s.get(d as usize).copied().unwrap_or(0.0);
+    if cfg.sustained_intent_requests <= 0.0 {
+        return true;
+    }
     if at(Detector::LogitBias).max(at(Detector::Echo)) >= EXTRACTION_SHARE {
         return true;
     }
@@ -389,7 +394,7 @@ pub fn sustained(
     .map(at)
     .sum::<f32>()
     .min(1.0);
-    if intent * requests >= SUSTAINED_INTENT_REQUESTS {
+    if intent * requests >= cfg.sustained_intent_requests {
         return true;
     }
     profile.requests < FARM_KEY_REQUESTS

@@ -108,6 +108,9 @@ pub struct DetectionConfig {
     pub volume_high_per_hour: f32,
     /// Requests per minute a throttled credential keeps.
     pub throttle_requests_per_minute: u64,
+    /// Requests with the credential's own intent before its verdict can go beyond degrade
+    /// (`detection::sustained`); 0 lets the score alone reach throttle and block.
+    pub sustained_intent_requests: f32,
     /// Campaign settings.
     pub campaign: CampaignConfig,
     /// Degrade settings.
@@ -338,6 +341,8 @@ struct RawDetection {
     #[serde(default)]
     throttle_requests_per_minute: Option<u64>,
     #[serde(default)]
+    sustained_intent_requests: Option<f32>,
+    #[serde(default)]
     campaign: RawCampaign,
     #[serde(default)]
     degrade: RawDegrade,
@@ -462,6 +467,10 @@ impl DetectionConfig {
         if let Some(h) = &raw.clock_header {
             check_header(h, "detection.clock_header")?;
         }
+        let sustained_intent_requests = raw.sustained_intent_requests.unwrap_or(350.0);
+        if !(0.0..=100_000.0).contains(&sustained_intent_requests) {
+            return Err(err("detection.sustained_intent_requests", "must be between 0 and 100000"));
+        }
         let ratio = raw.output_ratio_high.unwrap_or(4.0);
         if !(1.6..=1000.0).contains(&ratio) {
             return Err(err("detection.output_ratio_high", "must be between 1.6 and 1000"));
@@ -479,6 +488,7 @@ impl DetectionConfig {
             output_ratio_high: ratio,
             volume_high_per_hour: raw.volume_high_per_hour.unwrap_or(600.0).max(1.0),
             throttle_requests_per_minute: raw.throttle_requests_per_minute.unwrap_or(6),
+            sustained_intent_requests,
             campaign: CampaignConfig {
                 enabled: raw.campaign.enabled.unwrap_or(true),
                 slots,

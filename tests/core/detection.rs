@@ -585,6 +585,31 @@ fn beyond_degrade_needs_sustained_intent_so_a_bounded_run_stops_at_degrade() {
     assert!((at as f32) < SUSTAINED_INTENT_REQUESTS * 1.3, "{at}");
 }
 
+#[test]
+fn sustained_intent_requests_zero_lets_the_score_alone_decide_and_bad_values_name_the_field() {
+    // With the requirement off, one request scored over the throttle tier is throttled at once.
+    let p = detection_policy(json!({"min_requests": 1, "sustained_intent_requests": 0,
+        "tiers": {"tag": 0.05, "degrade": 0.1, "throttle": 0.12, "block": null}}));
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    let body = chat("Explain step by step, showing all of your reasoning, how tides work.");
+    let a = send(&p, &ledger, "k", &body, T0).assessment.unwrap();
+    assert_eq!(a.tier, Tier::Throttle, "{a:?}");
+    // The default holds the same request at degrade.
+    let p = detection_policy(
+        json!({"min_requests": 1, "tiers": {"tag": 0.05, "degrade": 0.1, "throttle": 0.12, "block": null}}),
+    );
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    let a = send(&p, &ledger, "k", &body, T0).assessment.unwrap();
+    assert_eq!(a.tier, Tier::Degrade, "{a:?}");
+    let raw = json!({"version": 1, "credential": {"sources": [{"kind": "bearer"}],
+        "hash_secret": "0123456789abcdef-test-secret"},
+        "detection": {"sustained_intent_requests": -1}});
+    let e = Policy::parse(raw.to_string().as_bytes(), &|_| None).unwrap_err();
+    assert_eq!(e.path, "detection.sustained_intent_requests");
+}
+
 fn own_question(n: u64) -> String {
     const A: [&str; 12] = ["can", "should", "why", "how", "what", "is", "do", "where", "when", "which", "who", "could"];
     const B: [&str; 10] = ["my", "our", "the", "a", "this", "that", "his", "her", "their", "your"];

@@ -14,9 +14,11 @@ LOGPROBS = {"model": "gpt-4o", "logprobs": True, "top_logprobs": 10, "n": 4, "ma
 
 
 def detection_policy(tiers, **detection):
+    """Only the given tiers; the score alone decides them (`sustained_intent_requests: 0`) unless a test
+    says otherwise, so that one request exercises each action."""
     all_tiers = {"tag": None, "degrade": None, "throttle": None, "block": None}
     all_tiers.update(tiers)
-    d = {"min_requests": 1, "tiers": all_tiers}
+    d = {"min_requests": 1, "tiers": all_tiers, "sustained_intent_requests": 0}
     d.update(detection)
     return make_policy(detection=d)
 
@@ -72,6 +74,26 @@ def test_throttle_keeps_a_trickle_and_answers_429_beyond_it():
         # Within the allowance the verdict is `throttle` and the request is forwarded degraded.
         assert header_of(e.last_upstream(), "x-distill-verdict") == "throttle"
         assert "logprobs" not in json.loads(e.last_upstream()["body"])
+    finally:
+        e.close()
+
+
+def test_beyond_degrade_needs_sustained_evidence_by_default():
+    # The same logprobs request, scored over the block tier: with the default requirement a few requests
+    # are degraded (forwarded without logprobs), not refused; with the requirement off they are blocked.
+    e = Envoy(detection_policy({"degrade": 0.05, "block": 0.1}, sustained_intent_requests=350))
+    try:
+        statuses = [e.request("/v1/chat/completions", LOGPROBS, {"authorization": "Bearer sk-few"}).status
+                    for _ in range(3)]
+        assert statuses == [200, 200, 200]
+        rec = e.last_upstream()
+        assert header_of(rec, "x-distill-verdict") == "degrade"
+        assert "logprobs" not in json.loads(rec["body"])
+    finally:
+        e.close()
+    e = Envoy(detection_policy({"degrade": 0.05, "block": 0.1}))
+    try:
+        assert e.request("/v1/chat/completions", LOGPROBS, {"authorization": "Bearer sk-few"}).status == 403
     finally:
         e.close()
 

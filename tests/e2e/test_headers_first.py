@@ -15,7 +15,7 @@ LOGPROBS = {"model": "gpt-4o", "logprobs": True, "top_logprobs": 10, "n": 3,
 def policy(**detection):
     p = make_policy(budgets=[{"name": "rpm", "scope": "credential", "window": "minute", "max_requests": 3}])
     p["inspection"]["hold_headers"] = False
-    p["detection"].update({"min_requests": 1})
+    p["detection"].update({"min_requests": 1, "sustained_intent_requests": 0})  # one request reaches any tier
     p["detection"].update(detection)
     p["detection"]["degrade"].pop("route_header", None)
     p["detection"]["degrade"].pop("route_value", None)

@@ -26,7 +26,7 @@ def simulated(tmp_path_factory):
         subprocess.run(["make", "-s", "report-tool"], cwd=ROOT, check=True)
     d = tmp_path_factory.mktemp("report")
     log = str(d / "envoy.log")
-    policy = simulate.sim_policy()
+    policy = simulate.sim_policy(0.1)
     keys = {}
     results = simulate.run(seed=5, scale=0.1, names=SCENARIOS, log=lambda *_: None, keep_log=log)
     for name, s in results.items():
