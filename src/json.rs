@@ -11,7 +11,7 @@ use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::bytes::find_either;
+use crate::bytes::{find_either, HIGH};
 
 /// A parsed JSON value borrowing from its input.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,9 +45,18 @@ pub enum Number {
 pub static NULL: Json<'static> = Json::Null;
 
 impl<'a> Json<'a> {
-    /// Parses a whole document (`None` for anything that is not JSON).
+    /// Parses a whole document (`None` for anything that is not JSON): one pass over the bytes that
+    /// accepts exactly what `serde_json::from_slice` accepts and builds the tree its [`Deserialize`]
+    /// implementation builds (`tests/core/json_scan.rs` compares the two).
     pub fn parse(bytes: &'a [u8]) -> Option<Json<'a>> {
-        serde_json::from_slice(bytes).ok()
+        // A JSON document is UTF-8 throughout (outside strings only ASCII is allowed, and serde_json
+        // checks every string), so one check up front stands for serde_json's per-string checks.
+        let text = std::str::from_utf8(bytes).ok()?;
+        let mut p = Scanner { text, bytes, at: 0 };
+        p.skip_ws();
+        let root = p.value(MAX_DEPTH)?;
+        p.skip_ws();
+        (p.at == bytes.len()).then_some(root)
     }
 
     /// The field `key` of an object.
@@ -115,6 +124,27 @@ impl<'a> Json<'a> {
         }
     }
 
+    /// True when `other` is the same tree down to the representation: the same variants, fields in
+    /// the same order, floats with the same bits, strings borrowed or owned alike (`==` takes `-0.0`
+    /// for `0.0` and ignores how a string is held).
+    pub fn identical(&self, other: &Json<'_>) -> bool {
+        let same_str = |a: &Cow<'_, str>, b: &Cow<'_, str>| {
+            a == b && matches!(a, Cow::Borrowed(_)) == matches!(b, Cow::Borrowed(_))
+        };
+        match (self, other) {
+            (Json::Null, Json::Null) => true,
+            (Json::Bool(a), Json::Bool(b)) => a == b,
+            (Json::Number(Number::Float(a)), Json::Number(Number::Float(b))) => a.to_bits() == b.to_bits(),
+            (Json::Number(a), Json::Number(b)) => a == b,
+            (Json::String(a), Json::String(b)) => same_str(a, b),
+            (Json::Array(a), Json::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.identical(y)),
+            (Json::Object(a), Json::Object(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|((ka, va), (kb, vb))| same_str(ka, kb) && va.identical(vb))
+            }
+            _ => false,
+        }
+    }
+
     /// Any number as a float.
     pub fn as_f64(&self) -> Option<f64> {
         match self {
@@ -125,6 +155,349 @@ impl<'a> Json<'a> {
         }
     }
 }
+
+/// serde_json's nesting limit: its counter starts at 128 and a container that takes it to 0 is an
+/// error, so at most 127 arrays and objects can be open at once.
+const MAX_DEPTH: u8 = 128;
+
+/// The single-pass reader behind [`Json::parse`]. Its grammar is serde_json's (`de.rs` and
+/// `read.rs` of serde_json 1.x): whitespace is space, tab, LF and CR; strings reject control
+/// characters and unknown escapes and need `\u` surrogates paired; numbers have no leading zeros, no
+/// `+`, at least one digit after `.` and in an exponent; integers beyond `u64` / `i64` and anything
+/// with a fraction or exponent become floats (read by serde_json itself, so the value and the
+/// out-of-range rejection are its own); `-0` is a float.
+struct Scanner<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Scanner<'a> {
+    #[inline(always)]
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    #[inline(always)]
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.at += 1;
+        }
+    }
+
+    /// The value starting at the current byte (whitespace already skipped). `depth` is serde_json's
+    /// remaining-depth counter.
+    fn value(&mut self, depth: u8) -> Option<Json<'a>> {
+        match self.peek()? {
+            b'"' => {
+                self.at += 1;
+                self.string().map(Json::String)
+            }
+            b'{' => self.object(depth.checked_sub(1).filter(|d| *d > 0)?),
+            b'[' => self.array(depth.checked_sub(1).filter(|d| *d > 0)?),
+            b't' => self.literal(b"true", Json::Bool(true)),
+            b'f' => self.literal(b"false", Json::Bool(false)),
+            b'n' => self.literal(b"null", Json::Null),
+            b'-' | b'0'..=b'9' => self.number().map(Json::Number),
+            _ => None,
+        }
+    }
+
+    fn literal(&mut self, word: &[u8], value: Json<'a>) -> Option<Json<'a>> {
+        let end = self.at.checked_add(word.len())?;
+        (self.bytes.get(self.at..end)? == word).then(|| {
+            self.at = end;
+            value
+        })
+    }
+
+    fn array(&mut self, depth: u8) -> Option<Json<'a>> {
+        self.at += 1;
+        let mut items = Vec::new();
+        self.skip_ws();
+        if self.peek()? == b']' {
+            self.at += 1;
+            return Some(Json::Array(items));
+        }
+        loop {
+            items.push(self.value(depth)?);
+            self.skip_ws();
+            match self.peek()? {
+                b',' => {
+                    self.at += 1;
+                    self.skip_ws();
+                }
+                b']' => {
+                    self.at += 1;
+                    return Some(Json::Array(items));
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn object(&mut self, depth: u8) -> Option<Json<'a>> {
+        self.at += 1;
+        let mut fields: Vec<(Cow<'a, str>, Json<'a>)> = Vec::new();
+        self.skip_ws();
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return Some(Json::Object(fields));
+        }
+        loop {
+            if self.peek()? != b'"' {
+                return None;
+            }
+            self.at += 1;
+            let key = self.string()?;
+            self.skip_ws();
+            if self.peek()? != b':' {
+                return None;
+            }
+            self.at += 1;
+            self.skip_ws();
+            let value = self.value(depth)?;
+            // A repeated key keeps its last value, as serde_json's map does.
+            match fields.iter_mut().find(|(k, _)| *k == key) {
+                Some(slot) => slot.1 = value,
+                None => fields.push((key, value)),
+            }
+            self.skip_ws();
+            match self.peek()? {
+                b',' => {
+                    self.at += 1;
+                    self.skip_ws();
+                }
+                b'}' => {
+                    self.at += 1;
+                    return Some(Json::Object(fields));
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// The string whose opening quote was just passed: borrowed when it has no escapes.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        let start = self.at;
+        let stop = self.string_stop()?;
+        if stop == b'"' {
+            let s = self.text.get(start..self.at)?;
+            self.at += 1;
+            return Some(Cow::Borrowed(s));
+        }
+        let mut out = String::with_capacity(self.at - start + 16);
+        let (mut run, mut stop) = (start, stop);
+        loop {
+            out.push_str(self.text.get(run..self.at)?);
+            self.at += 1;
+            if stop == b'"' {
+                return Some(Cow::Owned(out));
+            }
+            self.escape(&mut out)?;
+            run = self.at;
+            stop = self.string_stop()?;
+        }
+    }
+
+    /// Moves to the next quote, backslash or control character of a string and returns it (`None` at
+    /// the end of the input or on a control character).
+    #[inline(always)]
+    fn string_stop(&mut self) -> Option<u8> {
+        let rest = self.bytes.get(self.at..)?;
+        let mut n = 0;
+        // Sixteen bytes a round, then eight, then one at a time.
+        let mut pairs = rest.chunks_exact(16);
+        for pair in pairs.by_ref() {
+            let (a, b) = pair.split_at(8);
+            let (a, b) = (word(a), word(b));
+            let hits = string_stops(a) | string_stops(b);
+            if hits != 0 {
+                let first = string_stops(a);
+                n += if first != 0 { first.trailing_zeros() / 8 } else { 8 + string_stops(b).trailing_zeros() / 8 }
+                    as usize;
+                self.at += n;
+                return stop_byte(self.peek()?);
+            }
+            n += 16;
+        }
+        let tail = pairs.remainder();
+        if let Some(eight) = tail.get(..8) {
+            let hits = string_stops(word(eight));
+            if hits != 0 {
+                self.at += n + (hits.trailing_zeros() / 8) as usize;
+                return stop_byte(self.peek()?);
+            }
+            n += 8;
+        }
+        self.at += n;
+        loop {
+            let b = self.peek()?;
+            if b == b'"' || b == b'\\' || b < 0x20 {
+                return stop_byte(b);
+            }
+            self.at += 1;
+        }
+    }
+
+    /// The escape after a backslash, appended to `out`.
+    fn escape(&mut self, out: &mut String) -> Option<()> {
+        let c = self.peek()?;
+        self.at += 1;
+        let ch = match c {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let n = self.hex4()?;
+                match n {
+                    // A trailing surrogate first, or a leading one not followed by `\u` and a
+                    // trailing one: serde_json rejects both when it reads a string.
+                    0xDC00..=0xDFFF => return None,
+                    0xD800..=0xDBFF => {
+                        if self.peek()? != b'\\' {
+                            return None;
+                        }
+                        self.at += 1;
+                        if self.peek()? != b'u' {
+                            return None;
+                        }
+                        self.at += 1;
+                        let low = self.hex4()?;
+                        if !(0xDC00..=0xDFFF).contains(&low) {
+                            return None;
+                        }
+                        char::from_u32((((n - 0xD800) << 10) | (low - 0xDC00)) + 0x1_0000)?
+                    }
+                    _ => char::from_u32(n)?,
+                }
+            }
+            _ => return None,
+        };
+        out.push(ch);
+        Some(())
+    }
+
+    /// Four hex digits of a `\u` escape.
+    fn hex4(&mut self) -> Option<u32> {
+        let end = self.at.checked_add(4)?;
+        let digits = self.bytes.get(self.at..end)?;
+        let mut n = 0u32;
+        for &d in digits {
+            n = (n << 4) | char::from(d).to_digit(16)?;
+        }
+        self.at = end;
+        Some(n)
+    }
+
+    /// A number, by serde_json's grammar and conversions.
+    fn number(&mut self) -> Option<Number> {
+        let start = self.at;
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.at += 1;
+        }
+        let mut significand: u64 = 0;
+        // Too many digits for a u64: serde_json reads the number as a float.
+        let mut long = false;
+        match self.peek()? {
+            b'0' => {
+                self.at += 1;
+                if self.peek().is_some_and(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+            }
+            b'1'..=b'9' => {
+                while let Some(d @ b'0'..=b'9') = self.peek() {
+                    if !long {
+                        match significand.checked_mul(10).and_then(|s| s.checked_add(u64::from(d - b'0'))) {
+                            Some(s) => significand = s,
+                            None => long = true,
+                        }
+                    }
+                    self.at += 1;
+                }
+            }
+            _ => return None,
+        }
+        let mut float = long;
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            self.digits()?;
+            float = true;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.at += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.at += 1;
+            }
+            self.digits()?;
+            float = true;
+        }
+        if float {
+            // serde_json's own float reading (its rounding, and its rejection of out-of-range
+            // numbers), on the number's text alone.
+            let text = self.text.get(start..self.at)?;
+            return serde_json::from_str::<f64>(text).ok().map(Number::Float);
+        }
+        Some(if !negative {
+            Number::PosInt(significand)
+        } else {
+            // As serde_json: `-0` and magnitudes beyond i64 are floats.
+            let n = (significand as i64).wrapping_neg();
+            if n >= 0 {
+                Number::Float(-(significand as f64))
+            } else {
+                Number::NegInt(n)
+            }
+        })
+    }
+
+    /// One or more digits.
+    fn digits(&mut self) -> Option<()> {
+        let first = self.at;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.at += 1;
+        }
+        (self.at > first).then_some(())
+    }
+}
+
+/// A string's stop byte: a quote or a backslash (`None` for a control character).
+#[inline(always)]
+fn stop_byte(b: u8) -> Option<u8> {
+    (b == b'"' || b == b'\\').then_some(b)
+}
+
+/// Flags the first quote, backslash or control character (below 0x20) of a word: the lowest flag is
+/// exact, flags above it may be false (a borrow carries up from a hit).
+#[inline(always)]
+fn string_stops(w: u64) -> u64 {
+    // XOR with 0x02 maps the quote (0x22) to 0x20 and the control characters onto themselves, and no
+    // other byte below 0x21: one "below 0x21" test finds both. A zero byte of `w ^ '\\'` is a
+    // backslash.
+    let q = w ^ (0x02 * ONES);
+    let b = w ^ (u64::from(b'\\') * ONES);
+    ((q.wrapping_sub(0x21 * ONES) & !q) | (b.wrapping_sub(ONES) & !b)) & HIGH
+}
+
+/// Eight bytes as a little-endian word (a shorter slice is zero-padded; callers pass eight).
+#[inline(always)]
+fn word(bytes: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    let n = bytes.len().min(8);
+    if let (Some(dst), Some(src)) = (w.get_mut(..n), bytes.get(..n)) {
+        dst.copy_from_slice(src);
+    }
+    u64::from_le_bytes(w)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
 
 struct JsonVisitor;
 

@@ -92,8 +92,21 @@ pub fn inspect(api: ApiKind, body: &[u8], inject_include_usage: bool, shape: Opt
     if body.is_empty() {
         return Inspected { facts: RequestFacts::uninspected(api, BodyStatus::Empty, 0), rewritten: None };
     }
-    // serde_json rejects nesting deeper than 128 levels with an error, so the walks below are bounded.
-    let root = match Json::parse(body) {
+    inspect_parsed(api, body, Json::parse(body), inject_include_usage, shape)
+}
+
+/// [`inspect`] of a non-empty body whose parse is given (`None` when it is not JSON): what the rest of
+/// the request path reads is the tree, so tests can hand it serde_json's tree to compare parsers.
+pub fn inspect_parsed(
+    api: ApiKind,
+    body: &[u8],
+    root: Option<Json<'_>>,
+    inject_include_usage: bool,
+    shape: Option<&ShapeConfig>,
+) -> Inspected {
+    // The parser rejects nesting deeper than serde_json's limit (127 open containers), so the walks
+    // below are bounded.
+    let root = match root {
         Some(root @ Json::Object(_)) => root,
         _ => {
             return Inspected {

@@ -76,3 +76,6 @@ mod onepass;
 
 #[path = "core/prompt.rs"]
 mod prompt;
+
+#[path = "core/json_scan.rs"]
+mod json_scan;
