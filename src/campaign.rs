@@ -248,6 +248,8 @@ pub struct CampaignView {
 pub enum FingerprintKind {
     /// The user prompt's template skeleton.
     Template,
+    /// The user prompt's closing words ([`crate::shape::closing`]).
+    Closing,
     /// The system prompt.
     SystemPrompt,
 }
@@ -335,6 +337,7 @@ impl<'a> CampaignTable<'a> {
     ) -> Option<Cohort> {
         let tag: &[u8] = match kind {
             FingerprintKind::Template => b"t",
+            FingerprintKind::Closing => b"c",
             FingerprintKind::SystemPrompt => b"s",
         };
         let mut keyed = tag.to_vec();

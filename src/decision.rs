@@ -251,6 +251,8 @@ struct CredentialOutcome<'p> {
     detection_throttle: Option<(LimitInfo, u64)>,
     /// The request's template dominates the credential's traffic (the campaign counts against it).
     dominant_template: bool,
+    /// The same for the request's closing words.
+    dominant_closing: bool,
 }
 
 /// Budget check, detection and pre-charge for the credential, atomically in its ledger slot.
@@ -262,6 +264,7 @@ fn check_credential<'p>(
     budgets: &[&'p Budget],
     facts: &RequestFacts,
     campaign: &CampaignEvidence,
+    closing: &dyn Fn() -> Option<Cohort>,
     detect: bool,
     now_ms: u64,
     stats: &mut LedgerStats,
@@ -275,6 +278,7 @@ fn check_credential<'p>(
         assessment: None,
         detection_throttle: None,
         dominant_template: false,
+        dominant_closing: false,
     };
     let result = ledger.update(subject, now_ms, None, &mut |record| {
         out.assessment = None;
@@ -288,6 +292,14 @@ fn check_credential<'p>(
             out.dominant_template = top == shape.template as u32 && share >= 0.5;
             if !out.dominant_template {
                 evidence.template = None;
+            }
+            // The closing words' campaign is read only when they dominate (`observe_closing`).
+            out.dominant_closing = shape.closing != 0 && top == shape.closing as u32 && share >= 0.5;
+            if out.dominant_closing {
+                let local = closing();
+                evidence.closing = local.map(|c| c.view);
+                evidence.closing_intent = cohort_share(local);
+                evidence.closing_tagged = local.map_or(0.0, |c| c.tagged);
             }
             let snapshot = *record;
             let a = assess(det, &mut record.profile, &snapshot, &evidence, now_ms);
@@ -381,6 +393,17 @@ pub fn campaign_template(policy: &Policy, facts: &RequestFacts) -> Option<u64> {
     tracked(policy, s.template, s.template_words, policy.detection.campaign.min_template_words)
 }
 
+/// The request's closing-words fingerprint when the campaign detector tracks it: as the template, and
+/// not when the template (its opening) is allow-listed.
+pub fn campaign_closing(policy: &Policy, facts: &RequestFacts) -> Option<u64> {
+    let s = facts.shape.as_ref()?;
+    let min = policy.detection.campaign.min_template_words;
+    if s.template != 0 && policy.detection.campaign.allow_fingerprints.contains(&s.template) {
+        return None;
+    }
+    tracked(policy, s.closing, s.closing_words, min)
+}
+
 /// The request's system-prompt fingerprint when the campaign detector tracks it.
 pub fn campaign_system_prompt(policy: &Policy, facts: &RequestFacts) -> Option<u64> {
     let s = facts.shape.as_ref()?;
@@ -415,6 +438,34 @@ pub struct FleetEvidence {
     pub requests_hour: Option<u64>,
 }
 
+/// The request carries text intent (a listed phrase or the intent model).
+fn text_intent(shape: &crate::shape::RequestShape) -> bool {
+    [ShapeSignal::ChainOfThought, ShapeSignal::Rubric, ShapeSignal::SyntheticData, ShapeSignal::Probe]
+        .iter()
+        .any(|s| shape.signals.contains(*s))
+}
+
+/// Observes the request's closing words in the campaign table: called from the credential's ledger
+/// update only when they dominate its traffic (after this request is noted in its profile), so a
+/// closing's campaign counts the credentials it dominates and their prompts, and costs nothing for
+/// the others. A farm's fixed closing instruction dominates every key that sends it; a public
+/// dataset's item format (a benchmark's answer instruction at the end of every item), pasted now and
+/// then by many people, dominates the traffic of few of them. Repeating it (a retried update) counts
+/// nothing twice.
+fn observe_closing(
+    policy: &Policy,
+    ledger: &Ledger<'_>,
+    facts: &RequestFacts,
+    who: u64,
+    now_ms: u64,
+) -> Option<Cohort> {
+    let (det, shape) = (&policy.detection, facts.shape.as_ref()?);
+    campaign_closing(policy, facts)?;
+    let table =
+        CampaignTable::new(ledger.store(), &policy.ledger.key_prefix, det.campaign.slots, det.campaign.window_s);
+    table.observe_full(FingerprintKind::Closing, shape.closing, who, shape.content, text_intent(shape), now_ms)
+}
+
 /// Observes the request's fingerprints in the cross-credential campaign table. With `fleet`, the
 /// evidence takes the larger of the local and the fleet count (template and credential volume).
 fn campaign_evidence(
@@ -435,9 +486,7 @@ fn campaign_evidence(
         CampaignTable::new(ledger.store(), &policy.ledger.key_prefix, det.campaign.slots, det.campaign.window_s);
     let who = fnv1a64(credential.id.as_bytes());
     // The prompt counts among its fingerprints' prompts with text intent (the cohort's share).
-    let flagged = [ShapeSignal::ChainOfThought, ShapeSignal::Rubric, ShapeSignal::SyntheticData, ShapeSignal::Probe]
-        .iter()
-        .any(|s| shape.signals.contains(*s));
+    let flagged = text_intent(shape);
     if campaign_template(policy, facts).is_some() {
         let local = table.observe_full(FingerprintKind::Template, shape.template, who, shape.content, flagged, now_ms);
         evidence.template_intent = cohort_share(local);
@@ -455,7 +504,7 @@ fn campaign_evidence(
 }
 
 /// A credential tagged on this request joins the tagged credentials of its campaigns: the template
-/// when it dominates the credential's traffic, the system prompt when it was counted (see
+/// (its opening or its closing words) when it dominates the credential's traffic, the system prompt when it was counted (see
 /// [`crate::detection::confirmed_campaign`]). Only tagged requests get here, and a slot is written
 /// only the first time a credential is counted.
 fn note_tagged(
@@ -464,7 +513,7 @@ fn note_tagged(
     credential: &Credential,
     facts: &RequestFacts,
     campaign: &CampaignEvidence,
-    dominant_template: bool,
+    (dominant_template, dominant_closing): (bool, bool),
     now_ms: u64,
 ) {
     let (det, Some(shape)) = (&policy.detection, facts.shape.as_ref()) else { return };
@@ -473,6 +522,9 @@ fn note_tagged(
     let who = fnv1a64(credential.id.as_bytes());
     if dominant_template && campaign.template.is_some() {
         table.note_tagged(FingerprintKind::Template, shape.template, who, now_ms);
+    }
+    if dominant_closing && campaign_closing(policy, facts).is_some() {
+        table.note_tagged(FingerprintKind::Closing, shape.closing, who, now_ms);
     }
     if campaign.system_prompt.is_some() {
         table.note_tagged(FingerprintKind::SystemPrompt, shape.system, who, now_ms);
@@ -550,6 +602,7 @@ pub fn decide_with_fleet(
             CampaignEvidence::default()
         };
         let cred_subject = Subject::credential(&credential.id);
+        let closing = || observe_closing(policy, ledger, facts, fnv1a64(credential.id.as_bytes()), now_ms);
         let outcome = check_credential(
             policy,
             ledger,
@@ -557,6 +610,7 @@ pub fn decide_with_fleet(
             &budgets_for(Scope::Credential),
             facts,
             &campaign,
+            &closing,
             detect,
             now_ms,
             &mut stats,
@@ -565,7 +619,8 @@ pub fn decide_with_fleet(
         if det.weight(Detector::CampaignConfirmed) > 0.0
             && outcome.assessment.as_ref().is_some_and(|a| a.tier >= Tier::Tag)
         {
-            note_tagged(policy, ledger, credential, facts, &campaign, outcome.dominant_template, now_ms);
+            let dominant = (outcome.dominant_template, outcome.dominant_closing);
+            note_tagged(policy, ledger, credential, facts, &campaign, dominant, now_ms);
         }
         let mut fired = outcome.fired;
         let cred_slot = outcome.slot;

@@ -84,6 +84,30 @@ pub struct CampaignEvidence {
     pub template_tagged: f32,
     /// The same for the system prompt.
     pub system_prompt_tagged: f32,
+    /// The user prompt's closing words ([`crate::shape::closing`]), if tracked and this credential's
+    /// traffic is dominated by them: a template whose fixed text follows the filled-in part. Its
+    /// campaign counts only credentials whose traffic it dominated, and their prompts.
+    pub closing: Option<CampaignView>,
+    /// The closing's cohort intent share, as `template_intent`.
+    pub closing_intent: f32,
+    /// The closing's tagged credentials, as `template_tagged`.
+    pub closing_tagged: f32,
+}
+
+impl CampaignEvidence {
+    /// The user prompt's template as a campaign: its strength ([`campaign_strength`]), view, intent
+    /// share and tagged credentials, from the opening skeleton or from the closing words, whichever
+    /// is the stronger (the one that dominates the credential's traffic; at most one does). A
+    /// closing's campaign counts only the credentials whose traffic it dominated.
+    pub fn user_template(&self, min_credentials: f32) -> (f32, Option<CampaignView>, f32, f32) {
+        let opening = campaign_strength(self.template, min_credentials);
+        let closing = campaign_strength(self.closing, min_credentials);
+        if closing > opening {
+            (closing, self.closing, self.closing_intent, self.closing_tagged)
+        } else {
+            (opening, self.template, self.template_intent, self.template_tagged)
+        }
+    }
 }
 
 /// The detection outcome for one request.
@@ -184,7 +208,8 @@ pub fn strengths(
         let history = ramp(profile.history_at_pivot, cfg.min_requests / 2.0, cfg.min_requests);
         set(Detector::ModelPivot, profile.share(ShapeSignal::WatchedModel) * history * evidence);
     }
-    set(Detector::CampaignTemplate, campaign_strength(campaign.template, cfg.campaign.min_credentials) * evidence);
+    let (template, _, _, _) = campaign.user_template(cfg.campaign.min_credentials);
+    set(Detector::CampaignTemplate, template * evidence);
     set(
         Detector::CampaignSystemPrompt,
         campaign_strength(campaign.system_prompt, cfg.campaign.min_credentials) * evidence,
@@ -214,17 +239,18 @@ pub const CONFIRMED_FULL_REQUESTS: f32 = 2.0;
 /// prompt, whose users are not tagged (or a few of many), gives nothing.
 pub fn confirmed_campaign(cfg: &DetectionConfig, profile: &Profile, campaign: &CampaignEvidence) -> f32 {
     let m = cfg.campaign.min_credentials;
-    let one = |view: Option<CampaignView>, tagged: f32| match view {
+    let one = |strength: f32, view: Option<CampaignView>, tagged: f32| match view {
         Some(v) if v.credentials > 0.0 => {
             ramp(tagged, m / 2.0, m)
                 * ramp(tagged / v.credentials, CONFIRMED_SHARE_FROM, CONFIRMED_SHARE_FULL)
-                * campaign_strength(view, m)
+                * strength
         }
         _ => 0.0,
     };
     let seen = (profile.requests / CONFIRMED_FULL_REQUESTS).clamp(0.0, 1.0);
-    one(campaign.template, campaign.template_tagged).max(one(campaign.system_prompt, campaign.system_prompt_tagged))
-        * seen
+    let (strength, template, _, tagged) = campaign.user_template(m);
+    let system = campaign_strength(campaign.system_prompt, m);
+    one(strength, template, tagged).max(one(system, campaign.system_prompt, campaign.system_prompt_tagged)) * seen
 }
 
 /// The cohort's intent share below which it is no evidence (an intent model reading one ordinary
@@ -247,11 +273,10 @@ pub const COHORT_INTENT: &str = "campaign_intent";
 pub fn cohort_intent(cfg: &DetectionConfig, profile: &Profile, campaign: &CampaignEvidence) -> f32 {
     let evidence = (profile.requests / cfg.min_requests).clamp(0.0, 1.0);
     let m = cfg.campaign.min_credentials;
-    let one = |view: Option<CampaignView>, share: f32| {
-        ramp(share, COHORT_INTENT_FROM, COHORT_INTENT_FULL) * campaign_strength(view, m)
-    };
-    one(campaign.template, campaign.template_intent).max(one(campaign.system_prompt, campaign.system_prompt_intent))
-        * evidence
+    let one = |strength: f32, share: f32| ramp(share, COHORT_INTENT_FROM, COHORT_INTENT_FULL) * strength;
+    let (strength, _, intent, _) = campaign.user_template(m);
+    let system = campaign_strength(campaign.system_prompt, m);
+    one(strength, intent).max(one(system, campaign.system_prompt_intent)) * evidence
 }
 
 /// The intent strength (`1 - (1 - S)(1 - W)`) from which automation multiplies it fully.

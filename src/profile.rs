@@ -106,9 +106,13 @@ impl Profile {
                 *c += 1.0;
             }
         }
-        if shape.template != 0 && shape.template_words >= min_template_words {
+        // The opening skeleton or the closing words, a weight of 1 a request (`noted_templates`).
+        let noted = shape.noted_templates(&self.templates, min_template_words);
+        if noted[0].0 != 0 {
             self.templated += 1.0;
-            self.note_template(shape.template as u32);
+        }
+        for (fp, weight) in noted.into_iter().filter(|n| n.0 != 0) {
+            self.note_template_weighted(fp as u32, weight);
         }
         if shape.content != 0 {
             let h = shape.content as u32;
@@ -233,10 +237,6 @@ impl Profile {
             *t = (fp, t.1 + weight);
         }
         self.templates.sort_by(|a, b| b.1.total_cmp(&a.1));
-    }
-
-    fn note_template(&mut self, fp: u32) {
-        self.note_template_weighted(fp, 1.0);
     }
 
     /// Share of recent requests with a signal.

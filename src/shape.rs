@@ -55,6 +55,12 @@ pub struct RequestShape {
     pub template: u64,
     /// Fixed words in the skeleton (short prompts are not templates).
     pub template_words: u32,
+    /// Fingerprint of the prompt's *closing* words (its last [`CLOSING_WORDS`], masked, [`closing`]):
+    /// a template whose fixed instruction comes after the filled-in text. 0 when the prompt has no
+    /// more words than the opening skeleton covers.
+    pub closing: u64,
+    /// Words in the closing fingerprint.
+    pub closing_words: u32,
     /// Hash of the full prompt text (distinct prompts with one skeleton = a filled template).
     pub content: u64,
     /// Fingerprint of the system prompt (0 when none); `system_words` its length in words.
@@ -65,6 +71,33 @@ pub struct RequestShape {
     pub model: u64,
     /// `temperature` is 0.
     pub temperature_zero: bool,
+}
+
+impl RequestShape {
+    /// The template fingerprints a credential's profile notes for this request, with their weights
+    /// (a fingerprint of 0 is none): the opening skeleton (`template`) or the closing fingerprint,
+    /// whichever the profile's top templates (`tracked`: low 32 bits, decayed counts) already hold
+    /// with the larger count, at weight 1; when they hold neither, the opening at weight 1 and the
+    /// closing at [`CLOSING_SEED_WEIGHT`], just enough to be held from then on. So a fixed opening
+    /// counts as it did with the opening alone, a key whose openings vary around one fixed closing has
+    /// that closing as its top template from its second request, and a person whose every prompt is
+    /// new is no more concentrated than before (space-saving keeps the sum of the counts equal to the
+    /// weight noted, about 1 a request). Fingerprints of fewer than `min_words` words are not
+    /// templates.
+    pub fn noted_templates(&self, tracked: &[(u32, f32)], min_words: u32) -> [(u64, f32); 2] {
+        let opening = if self.template != 0 && self.template_words >= min_words { self.template } else { 0 };
+        let closing = if self.closing != 0 && self.closing_words >= min_words { self.closing } else { 0 };
+        if closing == 0 || opening == 0 {
+            return [(opening.max(closing), 1.0), (0, 0.0)];
+        }
+        let count = |fp: u64| tracked.iter().find(|t| t.0 == fp as u32 && t.1 > 0.0).map(|t| t.1);
+        match (count(opening), count(closing)) {
+            (Some(a), Some(b)) if b > a => [(closing, 1.0), (0, 0.0)],
+            (Some(_), _) => [(opening, 1.0), (0, 0.0)],
+            (None, Some(_)) => [(closing, 1.0), (0, 0.0)],
+            (None, None) => [(opening, 1.0), (closing, CLOSING_SEED_WEIGHT)],
+        }
+    }
 }
 
 /// The text the shape looks at, bounded: the whole text (parts joined by newlines) when it is at most
@@ -208,6 +241,118 @@ fn skeleton_words(masked: &str) -> (u64, u32) {
     (fnv1a64(joined.as_bytes()).max(1), words.len() as u32)
 }
 
+/// The weight a profile notes a new closing with when neither of a request's fingerprints is held yet
+/// ([`RequestShape::noted_templates`]).
+pub const CLOSING_SEED_WEIGHT: f32 = 1.0 / 16.0;
+
+/// Words of the masked prompt's end that form its closing fingerprint ([`closing`]).
+pub const CLOSING_WORDS: usize = SKELETON_WORDS;
+
+/// The closing fingerprint of a masked prompt (or of its masked last window) and the number of words
+/// it covers: its last [`CLOSING_WORDS`] words (a CJK character is a word of its own) joined by single
+/// spaces, hashed. A template that puts its fixed instruction *after* the filled-in text (a question,
+/// then "show each step and box the result") has a different opening on every prompt but one closing.
+/// `(0, 0)` when the text has no more than [`CLOSING_WORDS`] words: the opening skeleton then covers
+/// it all, and a short prompt is not a template. No allocation; it reads the text once from the end
+/// (up to the word before its last ten) and the last ten words once more forwards.
+pub fn closing(masked: &str) -> (u64, u32) {
+    closing_ascii(masked.as_bytes()).unwrap_or_else(|| closing_words(masked))
+}
+
+/// The FNV-1a basis of the closing fingerprint: another domain than the opening skeleton's (the same
+/// ten words at the start and at the end are different facts).
+const CLOSING_BASIS: u64 = 0xcbf2_9ce4_8422_2325 ^ 0x636c_6f73_696e_6721;
+
+fn fnv_step(h: u64, b: u8) -> u64 {
+    (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+}
+
+/// [`closing`] of the common masked text: ASCII words separated by single spaces, none leading or
+/// trailing, whose last words are then the text's own suffix, hashed in place. `None` for anything
+/// else (non-ASCII, other whitespace, doubled or edge spaces), which goes by the definition.
+fn closing_ascii(bytes: &[u8]) -> Option<(u64, u32)> {
+    if bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ') {
+        return None;
+    }
+    let mut spaces = 0usize;
+    let mut prev_space = false;
+    for (back, &b) in bytes.iter().rev().enumerate() {
+        if b >= 0x80 || matches!(b, b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
+            return None;
+        }
+        let space = b == b' ';
+        if space && prev_space {
+            return None;
+        }
+        if space {
+            spaces += 1;
+            if spaces == CLOSING_WORDS {
+                // A word precedes this space (no leading space, no doubled one next to it).
+                if bytes.get(bytes.len() - back - 2) == Some(&b' ') {
+                    return None;
+                }
+                let tail = bytes.get(bytes.len() - back..)?;
+                return Some((tail.iter().fold(CLOSING_BASIS, |h, &b| fnv_step(h, b)).max(1), CLOSING_WORDS as u32));
+            }
+        }
+        prev_space = space;
+    }
+    Some((0, 0))
+}
+
+/// [`closing`] by its definition, for any text.
+fn closing_words(masked: &str) -> (u64, u32) {
+    // From the end: find where the last CLOSING_WORDS words start, and whether a word precedes them.
+    let mut words = 0usize;
+    let mut start = masked.len();
+    let mut in_word = false;
+    let mut more = false;
+    for (at, c) in masked.char_indices().rev() {
+        if c.is_whitespace() {
+            in_word = false;
+            continue;
+        }
+        let cjk = is_cjk(c);
+        if cjk || !in_word {
+            if words == CLOSING_WORDS {
+                more = true;
+                break;
+            }
+            words += 1;
+        }
+        start = at;
+        in_word = !cjk;
+    }
+    if !more {
+        return (0, 0);
+    }
+    // Forwards over those words: FNV-1a of the words joined by single spaces.
+    let mut h = CLOSING_BASIS;
+    let step = fnv_step;
+    let mut first = true;
+    let mut in_word = false;
+    let mut utf8 = [0u8; 4];
+    for c in masked.get(start..).unwrap_or("").chars() {
+        if c.is_whitespace() {
+            in_word = false;
+            continue;
+        }
+        let cjk = is_cjk(c);
+        if (cjk || !in_word) && !std::mem::take(&mut first) {
+            h = step(h, b' ');
+        }
+        if c.is_ascii() {
+            h = step(h, c as u8);
+        } else {
+            for b in c.encode_utf8(&mut utf8).bytes() {
+                h = step(h, b);
+            }
+        }
+        in_word = !cjk;
+    }
+    (h.max(1), CLOSING_WORDS as u32)
+}
+
 fn is_cjk(c: char) -> bool {
     matches!(c, '\u{3040}'..='\u{30ff}' | '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' | '\u{ac00}'..='\u{d7af}')
 }
@@ -333,6 +478,8 @@ pub fn analyse_estimating<'a>(
     let (template, template_words) = skeleton(masked_user);
     shape.template = template;
     shape.template_words = template_words;
+    let last = if masked_user_tail.is_empty() { masked_user.as_str() } else { masked_user_tail.as_str() };
+    (shape.closing, shape.closing_words) = closing(last);
     shape.content = user.content;
     if !masked_system.is_empty() {
         let tail = if masked_system_tail.is_empty() { 0 } else { words64(masked_system_tail.as_bytes()) };

@@ -12,7 +12,7 @@ use distill_guard::ledger::Ledger;
 use distill_guard::policy::{Action, Policy};
 use distill_guard::profile::{Profile, PROFILE_BYTES};
 use distill_guard::request::{degrade, inspect};
-use distill_guard::shape::{analyse, mask, skeleton, ShapeConfig, ShapeSignal};
+use distill_guard::shape::{analyse, closing, mask, skeleton, ShapeConfig, ShapeSignal};
 use serde_json::{json, Value};
 
 use crate::support::{headers, policy_with};
@@ -140,6 +140,95 @@ fn fingerprint_ignores_numbers_in_the_slot_and_chunking_of_chinese() {
     let (_, n) = skeleton(&mask("短"));
     assert_eq!(n, 1);
     assert_eq!(skeleton(""), (0, 0));
+}
+
+#[test]
+fn the_closing_fingerprint_is_the_prompts_last_words() {
+    let close = "Number every intermediate result on its own line and box the final value.";
+    let a = shape_of(ApiKind::OpenAiChat, chat(&format!("hey there, quick one: what is 12 times 7? {close}")));
+    let b =
+        shape_of(ApiKind::OpenAiChat, chat(&format!("A farmer has 31 sheep and buys 4 more. How many now? {close}")));
+    // Different openings (no shared skeleton), the same closing words.
+    assert_ne!(a.template, b.template);
+    assert_eq!(a.closing, b.closing);
+    assert_ne!(a.closing, 0);
+    assert_eq!(a.closing_words, 10);
+    // Different closing words, a different fingerprint; numbers in them are masked.
+    let c = shape_of(
+        ApiKind::OpenAiChat,
+        chat(
+            "hey there, quick one: what is 12 times 7? Number every step and put the final value on a line of its own.",
+        ),
+    );
+    assert_ne!(a.closing, c.closing);
+    assert_eq!(
+        closing(&mask("one two three four 5 six seven eight nine ten eleven 12")),
+        closing(&mask("zero two three four 99 six seven eight nine ten eleven 7"))
+    );
+    // The same words at the start are a different fact from the same words at the end.
+    let ten = "alpha beta gamma delta epsilon zeta eta theta iota kappa";
+    assert_ne!(closing(&format!("lambda {ten}")).0, skeleton(ten).0);
+    // A prompt of ten words or fewer has no closing: its opening covers it, and short prompts are not templates.
+    assert_eq!(closing(ten), (0, 0));
+    assert_eq!(closing("hello"), (0, 0));
+    assert_eq!(closing(""), (0, 0));
+    let short = shape_of(ApiKind::OpenAiChat, chat("Why is the sky blue during the day?"));
+    assert_eq!((short.closing, short.closing_words), (0, 0));
+    // CJK characters are words of their own; whitespace runs are one separator.
+    let zh = closing(&mask("第一个问题是什么意思呢请你逐行写出每一个中间结果"));
+    assert_eq!(zh, closing(&mask("第二个问题是什么意思呢请你逐行写出每一个中间结果")));
+    assert_ne!(zh.0, 0);
+    assert_ne!(zh, closing(&mask("第一个问题是什么意思呢请你逐行写出每一个中间答案")));
+    assert_eq!(closing(&format!("x {ten}")), closing(&format!("y  {}", ten.replace(' ', " \t "))));
+    // The in-place hash of plain ASCII text agrees with the definition (taken for other text).
+    assert_eq!(closing(&format!("x {ten}")), closing(&format!("é {ten}")));
+    assert_eq!(closing(&format!("x y {ten}")), closing(&format!("x\ty {ten}")));
+    assert_eq!(closing(&format!(" {ten}")), (0, 0));
+    assert_eq!(closing(&format!("{ten} ")), (0, 0));
+    // A prompt longer than the scanned window: the closing comes from its last window.
+    let filler = "Some ordinary words about gardens and weather. ".repeat(400);
+    let long_a = shape_of(ApiKind::OpenAiChat, chat(&format!("First {filler}{close}")));
+    let long_b = shape_of(ApiKind::OpenAiChat, chat(&format!("Second one {filler}and more. {close}")));
+    assert_eq!(long_a.closing, a.closing);
+    assert_eq!(long_b.closing, a.closing);
+}
+
+#[test]
+fn a_profile_settles_on_the_fixed_end_of_a_template_and_a_person_stays_unconcentrated() {
+    // Openings that vary around one fixed closing: the closing becomes the top template.
+    let close = "Number every intermediate result on its own line and box the final value.";
+    let mut varied = Profile::default();
+    for i in 0..20u64 {
+        let s = shape_of(ApiKind::OpenAiChat, chat(&format!("{} {close}", own_question(i * 37))));
+        varied.observe(&s, T0 + i * 60_000, 0, 6 * 3_600_000, 6);
+        if i == 19 {
+            let (top, share) = varied.top_template();
+            assert_eq!(top, s.closing as u32);
+            assert!(share >= 0.8, "{share}");
+        }
+    }
+    // A fixed opening with varied closings keeps the opening.
+    let mut fixed = Profile::default();
+    for i in 0..20u64 {
+        let s = shape_of(
+            ApiKind::OpenAiChat,
+            chat(&format!("Classify the sentiment of this review as positive or negative: {}", own_question(i * 37))),
+        );
+        fixed.observe(&s, T0 + i * 60_000, 0, 6 * 3_600_000, 6);
+        if i == 19 {
+            let (top, share) = fixed.top_template();
+            assert_eq!(top, s.template as u32);
+            assert!(share >= 0.8, "{share}");
+        }
+    }
+    // Every prompt new at both ends: one fingerprint a request, so the top template is no more
+    // concentrated than with the opening alone (space-saving over three entries).
+    let mut person = Profile::default();
+    for i in 0..60u64 {
+        let text = format!("{} and also {} please", own_question(i * 101 + 5), own_question(i * 53 + 11));
+        person.observe(&shape_of(ApiKind::OpenAiChat, chat(&text)), T0 + i * 60_000, 0, 6 * 3_600_000, 6);
+    }
+    assert!(person.top_template().1 <= 0.45, "{:?}", person.top_template());
 }
 
 #[test]
@@ -492,6 +581,77 @@ fn a_template_spread_over_many_keys_is_a_campaign() {
         saw_campaign |= d.assessment.unwrap().reasons.iter().any(|(n, _)| *n == "campaign_template");
     }
     assert!(saw_campaign);
+}
+
+#[test]
+fn a_farm_whose_openings_vary_around_one_closing_instruction_is_a_campaign() {
+    // 40 fresh keys, 8 requests each: every prompt opens differently (a greeting or none, then its
+    // own question) and ends with one fixed instruction. No opening skeleton is shared; the closing is.
+    let openers = ["", "hi,", "Quick question for you:", "Hello! Here is one from our sheet.", "ok"];
+    let close = "Work through it on separate numbered lines and give the final value at the very end.";
+    let p = detection_policy(json!({"intent_threshold": null}));
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    let mut with_campaign = std::collections::HashSet::new();
+    for i in 0..8u64 {
+        for k in 0..40u64 {
+            let n = i * 40 + k;
+            let body = chat(&format!("{} {} {close}", openers[(n % 5) as usize], own_question(n * 7 + 3)));
+            let d = send(&p, &ledger, &format!("closing-farm-{k}"), &body, T0 + n * 20_000);
+            if d.assessment.unwrap().reasons.iter().any(|(r, _)| *r == "campaign_template") {
+                with_campaign.insert(k);
+            }
+        }
+    }
+    assert!(with_campaign.len() >= 36, "{} of 40 keys", with_campaign.len());
+    // The same prompts without the fixed closing: no campaign at all.
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    for i in 0..8u64 {
+        for k in 0..40u64 {
+            let n = i * 40 + k;
+            let body = chat(&format!("{} {}", openers[(n % 5) as usize], own_question(n * 7 + 3)));
+            let d = send(&p, &ledger, &format!("closing-farm-{k}"), &body, T0 + n * 20_000);
+            assert!(!d.verdict.signal_list().contains("campaign"), "{}", d.verdict.signal_list());
+        }
+    }
+    // An allow-listed opening takes its closing along: a product's own template stays allowed.
+    let farm_open = "You are a careful tutor working through our homework sheet, item by item:";
+    let fp = shape_of(ApiKind::OpenAiChat, chat(&format!("{farm_open} {}", own_question(1)))).template;
+    let p =
+        detection_policy(json!({"intent_threshold": null, "campaign": {"allow_fingerprints": [format!("{fp:016x}")]}}));
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    for i in 0..8u64 {
+        for k in 0..40u64 {
+            let n = i * 40 + k;
+            let body = chat(&format!("{farm_open} {} {close}", own_question(n * 7 + 3)));
+            let d = send(&p, &ledger, &format!("closing-farm-{k}"), &body, T0 + n * 20_000);
+            assert!(!d.verdict.signal_list().contains("campaign"), "{}", d.verdict.signal_list());
+        }
+    }
+}
+
+#[test]
+fn a_closing_that_dominates_few_of_its_senders_is_not_a_campaign() {
+    // A public dataset's item format: one fixed answer instruction at the end of every item. Three
+    // people paste nothing but its items; thirty more paste one now and then among their own
+    // questions. The closing is shared by many credentials with many fillings, but it dominates the
+    // traffic of few of them: not a campaign, not even for the three.
+    let close = "Think it over and finish with the line: the final answer is, then the letter.";
+    let p = detection_policy(json!({"intent_threshold": null}));
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    for i in 0..9u64 {
+        for u in 0..33u64 {
+            let n = i * 33 + u;
+            let item = u < 3 || i % 3 == 0;
+            let text = if item { format!("{} {close}", own_question(n * 11 + 1)) } else { own_question(n * 13 + 5) };
+            let d = send(&p, &ledger, &format!("reader-{u}"), &chat(&text), T0 + n * 30_000);
+            let reasons = d.assessment.unwrap().reasons;
+            assert!(reasons.iter().all(|(r, _)| !r.starts_with("campaign")), "user {u}: {reasons:?}");
+        }
+    }
 }
 
 #[test]

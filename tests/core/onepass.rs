@@ -106,6 +106,32 @@ fn reference_skeleton(masked: &str) -> (u64, u32) {
     (fnv1a64(words.join(" ").as_bytes()).max(1), words.len() as u32)
 }
 
+/// The closing fingerprint by its definition: when there are more than ten words (a CJK character is
+/// a word), the last ten joined by single spaces, hashed with FNV-1a from the closing's own basis.
+fn reference_closing(masked: &str) -> (u64, u32) {
+    let mut words: Vec<&str> = Vec::new();
+    let mut rest = masked;
+    loop {
+        rest = rest.trim_start();
+        let Some(first) = rest.chars().next() else { break };
+        let end = if is_cjk(first) {
+            first.len_utf8()
+        } else {
+            rest.find(|c: char| c.is_whitespace() || is_cjk(c)).unwrap_or(rest.len())
+        };
+        words.push(&rest[..end]);
+        rest = &rest[end..];
+    }
+    if words.len() <= 10 {
+        return (0, 0);
+    }
+    let joined = words[words.len() - 10..].join(" ");
+    let h = joined.bytes().fold(0xcbf2_9ce4_8422_2325u64 ^ 0x636c_6f73_696e_6721, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    (h.max(1), 10)
+}
+
 fn reference_intent(head: &str, tail: &str) -> Option<IntentScores> {
     if head.is_empty() {
         return None;
@@ -187,6 +213,8 @@ pub(crate) fn reference_shape(api: ApiKind, root: &Json<'_>, cfg: &ShapeConfig) 
     let (template, template_words) = reference_skeleton(&masked_user);
     shape.template = template;
     shape.template_words = template_words;
+    let last = if masked_user_tail.is_empty() { &masked_user } else { &masked_user_tail };
+    (shape.closing, shape.closing_words) = reference_closing(last);
     shape.content = if user_len == 0 {
         0
     } else {

@@ -620,3 +620,29 @@ def coding_agent(rng, c, n, t0):
                 t += rng.uniform(2, 25) * SEC
             t += rng.lognormvariate(3.0, 1.0) * MIN
     return events
+
+
+# ---- fourth round: the product a natural-sounding harvester imitates ------------------------------------
+
+TUTOR_PERSONA = ("You are Max, the friendly assistant of the StudyBuddy app for secondary-school students. Keep to "
+                 "school topics, use simple language, and be encouraging and patient with them.")
+TUTOR_ASKS = STUDENT_ASKS + ["", "", "", "idk how to start this", "pls help, test tomorrow", "is there a trick to this?",
+                             "how do you get the answer?", "what am I supposed to do here"]
+
+
+def tutor_app(rng, c, n, t0):
+    """A homework-help app on one key: a tutor persona system prompt, many students' real word problems and
+    puzzles, each in the student's own casual framing (often asking how to get there), single-turn, long
+    answers, steady diurnal volume round the clock. Written to test whether a one-key harvester dressed
+    as people (`natural_en`, held-out `reworded_natural`) can be told from the product it imitates."""
+    events = []
+    for k in range(n):
+        key = f"sk-tutor_app-{k}"
+        for t in product_arrivals(rng, t0, 20 * rng.uniform(0.7, 1.3)):
+            ask, q = pick(rng, TUTOR_ASKS), pick(rng, c.math + c.strategy + c.game24)
+            text = " ".join(x for x in ((ask, q) if rng.random() < 0.5 else (q, ask)) if x)
+            intent = "chain_of_thought" if "step" in text or "walk me" in text else "ordinary"
+            events.append(Event(t, "tutor_app", B, key, "/v1/chat/completions",
+                                chat([system(TUTOR_PERSONA), user(text)], "gpt-4o-mini", stream=True, temperature=0.7),
+                                reply(lognormal(rng, 320, 0.5, 60, 1500)), intent=intent))
+    return events
