@@ -10,7 +10,7 @@ use crate::api::{ApiKind, Dialect, Tally};
 use crate::json::Json;
 use crate::sse::MAX_EVENT_BYTES;
 use crate::tokens::{estimate_tokens_for, Tokenizer};
-use scan::{scan_data, DataScan, EventEnd};
+use scan::{scan_data, DataScan, Frames};
 
 mod scan;
 
@@ -291,8 +291,12 @@ impl ResponseMeter {
             return filter.filter(chunk, end_of_stream);
         }
         let (api, tokenizer, tally) = (self.api, self.tokenizer, &mut self.tally);
-        filter.ends.clear();
-        self.sse.feed_framed(chunk, &mut |name, data| usage_event(api, tokenizer, tally, name, data), &mut filter.ends);
+        filter.frames.clear();
+        self.sse.feed_framed(
+            chunk,
+            &mut |name, data| usage_event(api, tokenizer, tally, name, data),
+            &mut filter.frames,
+        );
         if self.sse.text_len() > TEXT_BATCH_BYTES {
             self.tally.streamed_output += estimate_bytes(&self.sse.take_text(), self.tokenizer);
         }
@@ -361,10 +365,10 @@ pub struct UsageChunkFilter {
     /// The current event outgrew the hold: passed on as it comes, until it ends.
     passing: bool,
     removed: u64,
-    /// The ranges passed on from the last chunk (kept for its buffer).
-    keep: Vec<(usize, usize)>,
-    /// Where the events of the chunk being filtered end (the scan's framing, kept for its buffer).
-    ends: Vec<EventEnd>,
+    /// The ranges removed from the last chunk (kept for its buffer).
+    cut: Vec<(usize, usize)>,
+    /// Where the events of the chunk being filtered end (the scan's framing, kept for its buffers).
+    frames: Frames,
     /// The scanner that frames the events when the filter is used alone (no meter).
     own: Option<Box<StreamScanner>>,
 }
@@ -388,8 +392,8 @@ impl UsageChunkFilter {
             pending_lf: None,
             passing: false,
             removed: 0,
-            keep: Vec::new(),
-            ends: Vec::new(),
+            cut: Vec::new(),
+            frames: Frames::default(),
             own: None,
         }
     }
@@ -416,8 +420,8 @@ impl UsageChunkFilter {
     /// way or the other for a whole stream.)
     pub fn filter(&mut self, chunk: &[u8], end_of_stream: bool) -> Option<Vec<u8>> {
         let own = self.own.get_or_insert_with(|| Box::new(StreamScanner::with_cap(MAX_EVENT_BYTES)));
-        self.ends.clear();
-        own.feed_framed(chunk, &mut |_, _| {}, &mut self.ends);
+        self.frames.clear();
+        own.feed_framed(chunk, &mut |_, _| {}, &mut self.frames);
         if own.text_len() > TEXT_BATCH_BYTES {
             // Its text is not needed.
             drop(own.take_text());
@@ -425,7 +429,8 @@ impl UsageChunkFilter {
         self.pass(chunk, end_of_stream)
     }
 
-    /// The bytes to pass on in place of `chunk`, from where its events end (`self.ends`, the scan's).
+    /// The bytes to pass on in place of `chunk`, from where its events end (`self.frames`, the
+    /// scan's): the events the scan showed plain go on untouched; the others are checked.
     fn pass(&mut self, chunk: &[u8], end_of_stream: bool) -> Option<Vec<u8>> {
         let held_before = !self.held.is_empty();
         // The chunk as it is, or after the bytes held back (their buffer is kept for the next ones).
@@ -439,13 +444,12 @@ impl UsageChunkFilter {
             Cow::Borrowed(chunk)
         };
         let scanned = work.len() - chunk.len();
-        // Ranges of `work` to pass on, in order (contiguous from 0 while nothing is removed).
-        let mut keep = std::mem::take(&mut self.keep);
-        keep.clear();
+        // Ranges of `work` removed, in order.
+        let mut cut = std::mem::take(&mut self.cut);
+        cut.clear();
         let mut changed = held_before;
-        // Something of `work` is dropped (an injected event, or the rest of its line end).
-        let mut dropped = false;
-        let mut event_start = 0;
+        // Where the first event ending in this chunk starts.
+        let mut first_start = 0;
         // The LF that completes the CR the last chunk's last event ended with goes (or is removed)
         // with that event.
         if let Some(&b) = work.get(scanned) {
@@ -453,87 +457,87 @@ impl UsageChunkFilter {
                 if b == b'\n' {
                     if removed {
                         changed = true;
-                        dropped = true;
-                    } else {
-                        keep.push((scanned, scanned + 1));
+                        cut.push((scanned, scanned + 1));
                     }
-                    event_start = scanned + 1;
+                    first_start = scanned + 1;
                 }
             }
         }
-        let ends = std::mem::take(&mut self.ends);
-        for &(at, plain) in &ends {
-            let end = scanned + at;
-            let remove = !self.passing
-                && !plain
-                && self.dialect.is_injected_usage_event(work.get(event_start..end).unwrap_or(&[]));
-            if remove {
+        // Past an event's end, and the LF that completes its CR if there is one.
+        let after = |end: usize| match (work.get(end.wrapping_sub(1)), work.get(end)) {
+            (Some(&b'\r'), Some(&b'\n')) => end + 1,
+            _ => end,
+        };
+        let frames = std::mem::take(&mut self.frames);
+        for &(start, end) in &frames.checked {
+            // The first event ending here may have outgrown the hold (passed on, not checked).
+            let (start, passing) = match start {
+                None => (first_start, self.passing),
+                Some(s) => (after(scanned + s), false),
+            };
+            let end = scanned + end;
+            if !passing && self.dialect.is_injected_usage_event(work.get(start..end).unwrap_or(&[])) {
                 self.removed += 1;
                 changed = true;
-                dropped = true;
-            } else {
-                keep.push((event_start, end));
-            }
-            self.passing = false;
-            event_start = end;
-            if end > 0 && work.get(end - 1) == Some(&b'\r') {
-                // A CR ended the blank line: a LF next is the rest of that line end.
-                match work.get(end) {
-                    Some(&b'\n') => {
-                        if remove {
-                            dropped = true;
-                        } else {
-                            keep.push((end, end + 1));
-                        }
-                        event_start = end + 1;
-                    }
-                    Some(_) => {}
-                    None => self.pending_lf = Some(remove),
+                cut.push((start, after(end)));
+                if end == work.len() && work.last() == Some(&b'\r') {
+                    self.pending_lf = Some(true);
                 }
+            } else if end == work.len() && work.last() == Some(&b'\r') {
+                self.pending_lf = Some(false);
             }
         }
-        self.ends = ends;
-        let tail = work.len() - event_start;
-        if tail > 0 {
-            let tail_bytes = work.get(event_start..).unwrap_or(&[]);
+        let tail_start = match frames.last {
+            Some(end) => {
+                self.passing = false;
+                after(scanned + end)
+            }
+            None => first_start,
+        };
+        self.frames = frames;
+        // What goes on ends here (the rest is held).
+        let mut out_end = tail_start;
+        let tail = work.get(tail_start..).unwrap_or(&[]);
+        if !tail.is_empty() {
             if end_of_stream {
                 // An unterminated last event: clients ignore it, but pass it on unless it is the chunk.
-                if !self.passing && self.dialect.is_injected_usage_event(tail_bytes) {
+                if !self.passing && self.dialect.is_injected_usage_event(tail) {
                     self.removed += 1;
                     changed = true;
-                    dropped = true;
-                } else {
-                    keep.push((event_start, work.len()));
+                    cut.push((tail_start, work.len()));
                 }
-            } else if self.passing || tail > MAX_HELD_EVENT_BYTES {
+                out_end = work.len();
+            } else if self.passing || tail.len() > MAX_HELD_EVENT_BYTES {
                 self.passing = true;
-                keep.push((event_start, work.len()));
+                out_end = work.len();
             } else {
-                self.held.extend_from_slice(tail_bytes);
+                self.held.extend_from_slice(tail);
                 changed = true;
             }
         }
         let out = if !changed {
             None
-        } else if !dropped {
+        } else if cut.is_empty() {
             // Nothing removed here: what goes on is the start of `work`, up to the held tail (no copy
             // when `work` is already a buffer of its own).
-            let end = keep.last().map_or(0, |r| r.1);
             Some(match work {
                 Cow::Owned(mut w) => {
-                    w.truncate(end);
+                    w.truncate(out_end);
                     w
                 }
-                Cow::Borrowed(c) => c.get(..end).unwrap_or(&[]).to_vec(),
+                Cow::Borrowed(c) => c.get(..out_end).unwrap_or(&[]).to_vec(),
             })
         } else {
-            let mut out = Vec::with_capacity(work.len());
-            for &(a, b) in &keep {
-                out.extend_from_slice(work.get(a..b).unwrap_or(&[]));
+            let mut out = Vec::with_capacity(out_end);
+            let mut from = 0;
+            for &(a, b) in &cut {
+                out.extend_from_slice(work.get(from..a.min(out_end)).unwrap_or(&[]));
+                from = b;
             }
+            out.extend_from_slice(work.get(from..out_end).unwrap_or(&[]));
             Some(out)
         };
-        self.keep = keep;
+        self.cut = cut;
         out
     }
 }

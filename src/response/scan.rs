@@ -354,7 +354,7 @@ struct Prefix {
     /// The event's name is not one that reports usage.
     plain: bool,
     /// The text's line is the event's first `data:` line, and its value holds no backslash before
-    /// the text (see [`EventEnd`]).
+    /// the text (see [`Frames`]).
     simple: bool,
 }
 
@@ -424,21 +424,36 @@ fn starts_with(bytes: &[u8], prefix: &[u8]) -> bool {
     diff | (word(h) ^ word(p)) == 0
 }
 
-/// Where the events of a chunk end, for the usage-chunk filter ([`super::UsageChunkFilter`]): the
-/// offset in the chunk just after each event's blank line, and whether the scan showed the event
-/// *plain* — one `data:` line of the common shape (the remembered prefix, its text, the rest of the
-/// line), with no `"usage"` object and no backslash outside its text value, so that it cannot be
-/// the usage-only chunk (which needs a `usage` key with an object value: written plainly, the scan
-/// would have found it; written with an escape, it would have a backslash). Any other event is
-/// checked by the filter itself.
-pub(crate) type EventEnd = (usize, bool);
+/// Where the events of a chunk end, for the usage-chunk filter ([`super::UsageChunkFilter`]), as
+/// offsets in the chunk just after each event's blank line. Only the events the scan could not show
+/// *plain* are listed: a plain event is one `data:` line of the common shape (the remembered prefix,
+/// its text, the rest of the line, then `\n\n`), with no `"usage"` object and no backslash outside
+/// its text value, so it cannot be the usage-only chunk (which needs a `usage` key with an object
+/// value: written plainly, the scan would have found it; written with an escape, it would hold a
+/// backslash). The filter checks the listed events itself.
+#[derive(Debug, Default)]
+pub(crate) struct Frames {
+    /// The events to check: where each starts (`None`: before the chunk, the first event ending in
+    /// it; else where the event before it ended) and where it ends.
+    pub(crate) checked: Vec<(Option<usize>, usize)>,
+    /// Where the chunk's last complete event ends (`None`: no event ends in it).
+    pub(crate) last: Option<usize>,
+}
 
-/// Receives the event ends of a chunk ([`EventEnd`]); the meter alone records none (and pays
-/// nothing for them).
+impl Frames {
+    pub(crate) fn clear(&mut self) {
+        self.checked.clear();
+        self.last = None;
+    }
+}
+
+/// Receives the event ends of a chunk ([`Frames`]); the meter alone records none (and pays nothing
+/// for them).
 pub(crate) trait Ends {
     /// Whether ends are recorded at all.
     const ON: bool;
-    fn push(&mut self, at: usize, plain: bool);
+    /// An event ended at `at` (plain or to be checked).
+    fn ended(&mut self, at: usize, plain: bool);
 }
 
 /// No ends recorded (metering alone).
@@ -447,21 +462,36 @@ pub(crate) struct NoEnds;
 impl Ends for NoEnds {
     const ON: bool = false;
     #[inline(always)]
-    fn push(&mut self, _: usize, _: bool) {}
+    fn ended(&mut self, _: usize, _: bool) {}
 }
 
-impl Ends for Vec<EventEnd> {
+impl Ends for Frames {
     const ON: bool = true;
     #[inline(always)]
-    fn push(&mut self, at: usize, plain: bool) {
-        Vec::push(self, (at, plain));
+    fn ended(&mut self, at: usize, plain: bool) {
+        if !plain {
+            self.checked.push((self.last, at));
+        }
+        self.last = Some(at);
     }
 }
 
-/// True when `bytes` hold a backslash (eight at a time).
+/// True when `ev[a..b]` holds a backslash. A range of up to eight bytes (the rest of a common event's
+/// line, `"}}]}`) is one load when eight bytes are there; a longer one is searched bytewise.
 #[inline(always)]
-fn has_backslash(bytes: &[u8]) -> bool {
-    first(bytes, 0, |w| equal(w, b'\\'), |b| b == b'\\').is_some()
+fn has_backslash(ev: &[u8], a: usize, b: usize) -> bool {
+    let n = b.saturating_sub(a);
+    if n == 0 {
+        return false;
+    }
+    if n <= 8 {
+        if let Some(w) = word_at(ev, a) {
+            // Only the `n` bytes in range count (the lowest flag is exact, so a flag in range is a
+            // backslash).
+            return equal(w, b'\\') & (u64::MAX >> ((8 - n) * 8)) != 0;
+        }
+    }
+    ev.get(a..b).is_some_and(|t| t.contains(&b'\\'))
 }
 
 /// What [`StreamScanner::fast`] made of the bytes at an event's start.
@@ -530,14 +560,9 @@ impl StreamScanner {
         self.feed_with(chunk, on_usage, &mut NoEnds);
     }
 
-    /// [`StreamScanner::feed`], also recording where each event of the chunk ends (see [`EventEnd`]):
+    /// [`StreamScanner::feed`], also recording where each event of the chunk ends (see [`Frames`]):
     /// the usage-chunk filter's framing, from the same scan.
-    pub(crate) fn feed_framed(
-        &mut self,
-        chunk: &[u8],
-        on_usage: &mut dyn FnMut(&[u8], &[u8]),
-        ends: &mut Vec<EventEnd>,
-    ) {
+    pub(crate) fn feed_framed(&mut self, chunk: &[u8], on_usage: &mut dyn FnMut(&[u8], &[u8]), ends: &mut Frames) {
         self.feed_with(chunk, on_usage, ends);
     }
 
@@ -549,7 +574,7 @@ impl StreamScanner {
                 match self.skip(rest) {
                     Some(at) => {
                         rest = rest.get(at..).unwrap_or(&[]);
-                        ends.push(chunk.len() - rest.len(), false);
+                        ends.ended(chunk.len() - rest.len(), false);
                     }
                     None => return,
                 }
@@ -557,10 +582,10 @@ impl StreamScanner {
             if self.held.is_empty() {
                 break;
             }
-            match self.complete_held(rest, on_usage) {
+            match self.complete_held(rest, on_usage, E::ON) {
                 Some((after, ended)) => {
                     if let Some(plain) = ended {
-                        ends.push(chunk.len() - after.len(), plain);
+                        ends.ended(chunk.len() - after.len(), plain);
                     }
                     rest = after;
                 }
@@ -572,7 +597,7 @@ impl StreamScanner {
                 Fast::Event(end, text_end) => {
                     if E::ON {
                         let plain = self.fast_plain(rest, text_end, end);
-                        ends.push(chunk.len() - rest.len() + end, plain);
+                        ends.ended(chunk.len() - rest.len() + end, plain);
                     }
                     rest = rest.get(end..).unwrap_or(&[]);
                     continue;
@@ -588,7 +613,7 @@ impl StreamScanner {
             match self.run(rest) {
                 Some(end) => {
                     self.event(rest, end, on_usage);
-                    ends.push(chunk.len() - rest.len() + end, false);
+                    ends.ended(chunk.len() - rest.len() + end, false);
                     rest = rest.get(end..).unwrap_or(&[]);
                 }
                 None => {
@@ -601,12 +626,13 @@ impl StreamScanner {
 
     /// Goes on with the held event over the bytes of `rest`, added a piece at a time (its end is usually
     /// near; the scan resumes where it stopped, so no byte is scanned twice). `Some(the bytes after
-    /// it, and `Some(plain)` when it ended: see [`EventEnd`])` when it ended or outgrew the cap; `None`
-    /// when `rest` was all taken and it is still held.
+    /// it, and `Some(plain)` when it ended: see [`Frames`]; told only `if framing`)` when it ended or
+    /// outgrew the cap; `None` when `rest` was all taken and it is still held.
     fn complete_held<'c>(
         &mut self,
         rest: &'c [u8],
         on_usage: &mut dyn FnMut(&[u8], &[u8]),
+        framing: bool,
     ) -> Option<(&'c [u8], Option<bool>)> {
         let before = self.held.len();
         let mut held = std::mem::take(&mut self.held);
@@ -617,7 +643,7 @@ impl StreamScanner {
             taken = upto;
             let fast = if self.at.begun { None } else { self.fast_event(&held) };
             let ended = match fast {
-                Some((end, text_end)) => Some((end, self.fast_plain(&held, text_end, end))),
+                Some((end, text_end)) => Some((end, framing && self.fast_plain(&held, text_end, end))),
                 None => self.run(&held).map(|end| (end, false)),
             };
             if let Some((end, plain)) = ended {
@@ -669,11 +695,11 @@ impl StreamScanner {
     }
 
     /// Whether the common event `ev[..end]` whose first text value ends at `text_end` is plain (see
-    /// [`EventEnd`]): the remembered prefix is simple, and the rest of its line (before `\n\n`) holds
+    /// [`Frames`]): the remembered prefix is simple, and the rest of its line (before `\n\n`) holds
     /// no backslash.
     #[inline(always)]
     fn fast_plain(&self, ev: &[u8], text_end: usize, end: usize) -> bool {
-        self.prefix.simple && !has_backslash(ev.get(text_end + 1..end.saturating_sub(2)).unwrap_or(&[]))
+        self.prefix.simple && !has_backslash(ev, text_end + 1, end.saturating_sub(2))
     }
 
     /// Holds `rest` (the start of an event the chunk's end cut) until more bytes come.
@@ -842,7 +868,7 @@ impl StreamScanner {
             self.prefix.bytes.clear();
             self.prefix.bytes.extend_from_slice(head);
             // The same bytes up to the text give the same lines and value start: decided once.
-            self.prefix.simple = self.at.data_lines == 0 && !has_backslash(head.get(v..).unwrap_or(&[]));
+            self.prefix.simple = self.at.data_lines == 0 && !has_backslash(head, v, head.len());
         }
         self.prefix.at = Progress { partial: false, pos: 0, ..self.at };
         self.prefix.value = v;

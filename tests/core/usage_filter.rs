@@ -366,3 +366,45 @@ fn long_events_pass_through_the_hold_as_before() {
     let chunks: Vec<&[u8]> = big.chunks(16 * 1024).collect();
     assert_eq!(agree(ApiKind::OpenAiChat, &chunks, "big, 16 KB chunks"), 1);
 }
+
+#[test]
+fn usage_only_chunks_that_begin_as_the_common_event_are_still_removed() {
+    // Text deltas whose common start holds no `choices`; then usage-only chunks with that same start
+    // and an escaped `usage` key after the text, and usage-only chunks starting with an escaped key
+    // (twice, so that the second begins as the remembered first); and one over two data lines after
+    // a start like the deltas'; and the usage key split from its value over two data lines.
+    let delta =
+        |w: &str| format!("data: {{\"id\":\"c\",\"delta\":{{\"content\":\"{w}\"}},\"choices\":[{{\"index\":0}}]}}\n\n");
+    let escaped_after = |w: &str| {
+        format!("data: {{\"id\":\"c\",\"delta\":{{\"content\":\"{w}\"}},\"choices\":[],\"\\u0075sage\":{{\"prompt_tokens\":9}}}}\n\n")
+    };
+    let escaped_before = |w: &str| {
+        format!(
+            "data: {{\"\\u0075sage\":{{\"prompt_tokens\":1}},\"choices\":[],\"delta\":{{\"content\":\"{w}\"}}}}\n\n"
+        )
+    };
+    let two_lines =
+        "data: {\"id\":\"c\",\"delta\":{\"content\":\"z\"},\ndata: \"choices\":[],\"usage\":{\"prompt_tokens\":3}}\n\n";
+    let mut s = String::new();
+    for w in ["one", " two", " three"] {
+        s += &delta(w);
+    }
+    s += &escaped_after(" four");
+    s += &delta(" five");
+    s += &escaped_after("");
+    s += &escaped_before("a");
+    s += &escaped_before("b");
+    s += &delta(" six");
+    s += two_lines;
+    // The `usage` key and its value on two data lines, the text after: twice.
+    for _ in 0..2 {
+        s += "data: {\"choices\":[],\"usage\"\ndata: :{\"prompt_tokens\":4},\"delta\":{\"content\":\"q\"}}\n\n";
+    }
+    s += "data: [DONE]\n\n";
+    let mut rng = Rng(3);
+    for eol in EOLS {
+        let stream = s.replace('\n', eol);
+        let removed = agree_cut_everywhere(ApiKind::OpenAiChat, stream.as_bytes(), &mut rng, &format!("{eol:?}"));
+        assert_eq!(removed, 7, "{eol:?}");
+    }
+}
