@@ -18,7 +18,7 @@
 //! confirmed, and a key sending it is throttled after its first requests however fresh it is
 //! (`campaign_confirmed`, `detection.rs`).
 
-use crate::hash::fnv1a64;
+use crate::hash::{fnv1a64, fnv1a64_extend};
 use crate::host::{SharedStore, StoreError};
 use crate::ledger::numbered_key;
 
@@ -67,6 +67,10 @@ impl Sketch {
 
     /// Estimated number of distinct items.
     pub fn estimate(&self) -> f32 {
+        // An empty sketch estimates exactly 0 (m ln(m / m)); most intent and tagged sketches are.
+        if self.0.iter().all(|r| *r == 0) {
+            return 0.0;
+        }
         let m = REGISTERS as f32;
         let zeros = self.0.iter().filter(|r| **r == 0).count() as f32;
         let sum: f32 = self.0.iter().map(|r| inverse_power_of_two(*r)).sum();
@@ -340,9 +344,8 @@ impl<'a> CampaignTable<'a> {
             FingerprintKind::Closing => b"c",
             FingerprintKind::SystemPrompt => b"s",
         };
-        let mut keyed = tag.to_vec();
-        keyed.extend_from_slice(&fingerprint.to_le_bytes());
-        let fp = fnv1a64(&keyed).max(1);
+        // fnv1a64 of the tag followed by the fingerprint's bytes, without building them.
+        let fp = fnv1a64_extend(fnv1a64(tag), &fingerprint.to_le_bytes()).max(1);
         let key = numbered_key(self.prefix, ".v1.campaign.", fp % self.slots);
         let now_s = now_ms / 1000;
         let bucket = now_s - now_s % self.window_s;

@@ -354,7 +354,12 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// 64-bit FNV-1a: a fast unkeyed hash for slot placement and fingerprints (never for secrets).
 pub fn fnv1a64(data: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    fnv1a64_extend(0xcbf2_9ce4_8422_2325, data)
+}
+
+/// Continues an FNV-1a hash `h` over more bytes: `fnv1a64_extend(fnv1a64(a), b)` is the hash of `a`
+/// followed by `b`.
+pub fn fnv1a64_extend(mut h: u64, data: &[u8]) -> u64 {
     for b in data {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);

@@ -93,9 +93,9 @@ impl Default for BudgetSlices {
 impl BudgetSlices {
     /// Where a window's ring starts in `cells`, and its length (K+1).
     fn ring(w: Window) -> (usize, u64) {
-        let len = |i: usize| SLICES.get(i).map(|k| k + 1).unwrap_or(1);
-        let start = (0..w.index()).map(|i| len(i) as usize).sum();
-        (start, len(w.index()))
+        const STARTS: [usize; 3] = [0, SLICES[0] as usize + 1, (SLICES[0] + SLICES[1]) as usize + 2];
+        let i = w.index();
+        (STARTS.get(i).copied().unwrap_or(0), SLICES.get(i).map(|k| k + 1).unwrap_or(1))
     }
 
     fn cell(&mut self, w: Window, slice: u64) -> Option<&mut Slice> {
@@ -153,6 +153,20 @@ impl BudgetSlices {
     /// What a budget on this window counts now (after [`BudgetSlices::roll`]): every slice that
     /// overlaps the window, so at least everything of the last window length.
     pub fn count(&self, w: Window, q: Quantity) -> u64 {
+        // Every cell of the ring holds a kept slice or nothing: `roll` empties the cells of slices
+        // that left, and `add` never writes a slice older than the ring. So the count is the sum of
+        // the ring's cells, in any order (the slice-by-slice walk, `oldest_first`, is the reference:
+        // tests/core/ledger.rs compares the two on random sequences).
+        let (start, len) = Self::ring(w);
+        let cells = self.cells.get(start..start + len as usize).unwrap_or(&[]);
+        match q {
+            Quantity::Requests => cells.iter().map(|c| u64::from(c.requests)).sum(),
+            Quantity::Tokens => cells.iter().map(|c| u64::from(c.tokens)).sum(),
+        }
+    }
+
+    /// [`BudgetSlices::count`] slice by slice, oldest first (the reference it is tested against).
+    pub fn count_by_slice(&self, w: Window, q: Quantity) -> u64 {
         self.oldest_first(w).map(|(_, c)| c.get(q)).sum()
     }
 
@@ -370,8 +384,16 @@ impl Record {
     /// The counters' change from `earlier` to this record, both rolled to the same time (what a
     /// decision charged: every window's current bucket moves alike).
     pub fn change_since(&self, earlier: &Record) -> Delta {
-        match (self.windows.first(), earlier.windows.first()) {
-            (Some(now), Some(then)) if now.bucket_start == then.bucket_start => now.current.minus(&then.current),
+        match earlier.windows.first() {
+            Some(then) => self.change_since_minute(then),
+            None => Delta::default(),
+        }
+    }
+
+    /// [`Record::change_since`] from the earlier record's minute window only (all it reads).
+    pub fn change_since_minute(&self, then: &WindowCounts) -> Delta {
+        match self.windows.first() {
+            Some(now) if now.bucket_start == then.bucket_start => now.current.minus(&then.current),
             _ => Delta::default(),
         }
     }
@@ -531,9 +553,7 @@ pub enum Update {
 /// The outcome of an update.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Updated {
-    /// The record as seen by the decision (rolled to now, before the delta).
-    pub before: Record,
-    /// The record as written (as `before` when nothing was).
+    /// The record as written (as the decision saw it, rolled to now, when nothing was).
     pub after: Record,
     /// Whether the delta was written.
     pub applied: bool,
@@ -699,15 +719,39 @@ impl<'a> Ledger<'a> {
         hint: Option<u64>,
         decide: &mut dyn FnMut(&mut Record) -> Update,
     ) -> Result<Updated, LedgerError> {
+        self.update_shared_from(subject, now_ms, hint, None, decide)
+    }
+
+    /// [`Ledger::update_shared`] whose first attempt uses a record just read from `hint`'s slot
+    /// (`(record as stored, its CAS token)`, from [`Ledger::read_slot`]) instead of reading it again;
+    /// a lost race reads afresh.
+    pub(crate) fn update_shared_from(
+        &self,
+        subject: &Subject,
+        now_ms: u64,
+        hint: Option<u64>,
+        read: Option<(Record, u32)>,
+        decide: &mut dyn FnMut(&mut Record) -> Update,
+    ) -> Result<Updated, LedgerError> {
         let mut hint = hint.filter(|h| *h < self.cfg.max_credentials);
+        let mut read = read.zip(hint).map(|((record, cas), slot)| Placement {
+            slot,
+            record,
+            cas: Some(cas),
+            empty: false,
+            evicting: false,
+        });
         // `attempt` counts lost races (CAS mismatches); claiming an absent slot is one more step, not a
         // lost race, and happens at most once per attempt.
         let mut attempt = 0;
         let mut claims = 0;
         while attempt < MAX_CAS_ATTEMPTS && claims <= MAX_CAS_ATTEMPTS {
-            let placement = match hint.take().and_then(|slot| self.placement_from_hint(subject, slot)) {
+            let placement = match read.take() {
                 Some(p) => p,
-                None => self.placement(subject, now_ms),
+                None => match hint.take().and_then(|slot| self.placement_from_hint(subject, slot)) {
+                    Some(p) => p,
+                    None => self.placement(subject, now_ms),
+                },
             };
             if placement.cas.is_none() {
                 // The slot does not exist yet. Envoy's shared data has no create-if-absent, so a write
@@ -726,19 +770,20 @@ impl<'a> Ledger<'a> {
             }
             let mut record = placement.record;
             record.roll(now_ms);
-            let before = record;
             match decide(&mut record) {
                 Update::Skip => {
+                    // The record as read (the closure may have changed its copy).
+                    let mut after = placement.record;
+                    after.roll(now_ms);
                     return Ok(Updated {
-                        before,
-                        after: before,
+                        after,
                         applied: false,
                         slot: placement.slot,
                         filled_empty_slot: false,
                         tracked: None,
                         evicted: false,
                         retries: attempt,
-                    })
+                    });
                 }
                 Update::Apply(d) => record.apply(&d, now_ms),
                 Update::Write | Update::Exact => record.last_seen_ms = record.last_seen_ms.max(now_ms),
@@ -747,7 +792,6 @@ impl<'a> Ledger<'a> {
                 Ok(()) => {
                     let tracked = if placement.empty { self.bump_tracked() } else { None };
                     return Ok(Updated {
-                        before,
                         after: record,
                         applied: true,
                         slot: placement.slot,
@@ -762,6 +806,21 @@ impl<'a> Ledger<'a> {
             }
         }
         Err(LedgerError::Contention)
+    }
+
+    /// One read of the slot a subject was in: its record as stored and the CAS token, or `None`
+    /// when the slot now holds another subject or nothing.
+    pub(crate) fn read_slot(&self, subject: &Subject, slot: u64) -> Option<(Record, u32)> {
+        if slot >= self.cfg.max_credentials {
+            return None;
+        }
+        let p = self.placement_from_hint(subject, slot)?;
+        Some((p.record, p.cas?))
+    }
+
+    /// Writes a subject's record to its slot if the slot's CAS token is still `cas` (one write).
+    pub(crate) fn write_slot(&self, slot: u64, record: &Record, cas: u32) -> Result<(), StoreError> {
+        self.store.set(&self.slot_key(slot), &record.encode(), Some(cas))
     }
 
     fn placement_from_hint(&self, subject: &Subject, slot: u64) -> Option<Placement> {

@@ -110,7 +110,7 @@ impl FakeHost {
                     }
                     let mut headers = self.request_headers.borrow_mut();
                     headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
-                    headers.push((name.clone(), value.as_bytes().to_vec()));
+                    headers.push((name.to_string(), value.as_bytes().to_vec()));
                 }
                 HostAction::RemoveRequestHeader(name) => {
                     if !self.headers_sent(name) {
@@ -132,7 +132,7 @@ impl FakeHost {
                     self.replies.borrow_mut().push(reply.clone());
                 }
                 HostAction::SetProperty(name, value) => {
-                    self.properties.borrow_mut().push((name.clone(), value.clone()))
+                    self.properties.borrow_mut().push((name.to_string(), value.clone()))
                 }
                 HostAction::Log(line) => self.logs.borrow_mut().push(line.clone()),
                 HostAction::CallOut(call) => self.call_outs.borrow_mut().push(call.clone()),
@@ -143,7 +143,7 @@ impl FakeHost {
                 HostAction::SetResponseHeader(name, value) => {
                     let mut headers = self.response_headers.borrow_mut();
                     headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
-                    headers.push((name.clone(), value.as_bytes().to_vec()));
+                    headers.push((name.to_string(), value.as_bytes().to_vec()));
                 }
                 HostAction::ReplaceResponseBody { current_len, body } => {
                     let mut chunk = self.response_chunk.borrow_mut();

@@ -15,6 +15,7 @@
 mod fake;
 pub mod root;
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -99,13 +100,16 @@ pub enum CallOutcome {
     Failed(u32),
 }
 
+/// A header or property name: mostly one of the filter's own constants, kept without a copy.
+pub type Name = Cow<'static, str>;
+
 /// One thing the host does for the exchange.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostAction {
     /// Sets a request header (replacing any value).
-    SetRequestHeader(String, String),
+    SetRequestHeader(Name, String),
     /// Removes every value of a request header.
-    RemoveRequestHeader(String),
+    RemoveRequestHeader(Name),
     /// Replaces the whole buffered request body, `current_len` bytes long, with new bytes.
     ReplaceRequestBody {
         /// Length of the body held by the host now.
@@ -119,7 +123,7 @@ pub enum HostAction {
     /// Answers the request locally instead of forwarding it.
     SendLocalReply(LocalReply),
     /// Exports a value as filter state (`wasm.<name>`), readable by later Envoy filters.
-    SetProperty(String, Vec<u8>),
+    SetProperty(Name, Vec<u8>),
     /// An info-level log line.
     Log(String),
     /// Starts an asynchronous gRPC call.
@@ -127,9 +131,9 @@ pub enum HostAction {
     /// Lets a request held for a call-out go on.
     ResumeRequest,
     /// Removes every value of a response header.
-    RemoveResponseHeader(String),
+    RemoveResponseHeader(Name),
     /// Sets a response header (replacing any value).
-    SetResponseHeader(String, String),
+    SetResponseHeader(Name, String),
     /// Replaces the response body chunk just received, `current_len` bytes long, with new bytes.
     ReplaceResponseBody {
         /// Length of the chunk held by the host now.
@@ -298,7 +302,7 @@ impl Exchange {
         }
         self.exported_estimate = Some(estimate);
         for (name, value) in request_exports(&credential.id, credential.tenant.as_deref(), estimate) {
-            actions.push(HostAction::SetProperty(name.to_string(), value.into_bytes()));
+            actions.push(HostAction::SetProperty(Cow::Borrowed(name), value.into_bytes()));
         }
     }
 
@@ -342,13 +346,14 @@ impl Exchange {
 
     /// Sets (or with `None` removes) a request header, unless the headers already went upstream
     /// (the host refuses header changes after that).
-    fn request_header(&self, actions: &mut Vec<HostAction>, name: &str, value: Option<String>) {
+    fn request_header(&self, actions: &mut Vec<HostAction>, name: impl Into<Name>, value: Option<String>) {
         if self.headers_sent {
             return;
         }
+        let name = name.into();
         actions.push(match value {
-            Some(v) => HostAction::SetRequestHeader(name.to_string(), v),
-            None => HostAction::RemoveRequestHeader(name.to_string()),
+            Some(v) => HostAction::SetRequestHeader(name, v),
+            None => HostAction::RemoveRequestHeader(name),
         });
     }
 
@@ -403,7 +408,7 @@ impl Exchange {
         // Remove every client-sent copy of the filter's own headers before anything else.
         for (i, (name, _)) in headers.iter().enumerate() {
             if is_owned_header(name) && !headers.iter().take(i).any(|(earlier, _)| earlier == name) {
-                actions.push(HostAction::RemoveRequestHeader(name.clone()));
+                actions.push(HostAction::RemoveRequestHeader(Cow::Owned(name.clone())));
             }
         }
         let header = |wanted: &str| -> Option<String> {
@@ -559,10 +564,10 @@ impl Exchange {
             // Envoy's rate limit filter refused it (fleet-wide budgets; the body is the API's error,
             // from the fleet configs' local reply mappers): say so no more than the filter's own 429
             // does, and give the wait as `retry-after` like it.
-            answer.actions.push(HostAction::RemoveResponseHeader("x-envoy-ratelimited".to_string()));
+            answer.actions.push(HostAction::RemoveResponseHeader(Cow::Borrowed("x-envoy-ratelimited")));
             let reset = get("x-ratelimit-reset").and_then(|v| std::str::from_utf8(v).ok()).map(str::trim);
             if let (None, Some(reset)) = (get("retry-after"), reset.filter(|r| r.parse::<u64>().is_ok())) {
-                answer.actions.push(HostAction::SetResponseHeader("retry-after".to_string(), reset.to_string()));
+                answer.actions.push(HostAction::SetResponseHeader(Cow::Borrowed("retry-after"), reset.to_string()));
             }
         }
         self.status =
@@ -574,7 +579,7 @@ impl Exchange {
         if self.usage_injected && streaming {
             self.usage_filter = Some(UsageChunkFilter::new(self.api));
             if get("content-length").is_some() {
-                answer.actions.push(HostAction::RemoveResponseHeader("content-length".to_string()));
+                answer.actions.push(HostAction::RemoveResponseHeader(Cow::Borrowed("content-length")));
             }
         }
         answer
@@ -639,7 +644,7 @@ impl Exchange {
             let estimated_input = self.charge.as_ref().map_or(estimate, |c| c.estimated_input);
             let settled = metered.input.unwrap_or(estimated_input).saturating_add(metered.output);
             let (name, value) = settle_export(estimate, settled, !self.ratelimited);
-            actions.push(HostAction::SetProperty(name.to_string(), value.into_bytes()));
+            actions.push(HostAction::SetProperty(Cow::Borrowed(name), value.into_bytes()));
             self.settle_fleet_budgets(settled.saturating_sub(estimate), host);
         }
         let Some(charge) = self.charge.take() else { return actions };
@@ -796,12 +801,14 @@ impl Exchange {
             self.request_header(actions, "content-length", None);
         }
         if let Some((name, value)) = route_header {
-            self.request_header(actions, &name, Some(value));
+            self.request_header(actions, name, Some(value));
             if !self.headers_sent {
                 actions.push(HostAction::ClearRouteCache);
             }
         }
         let template = facts.shape.as_ref().map(|s| s.template).filter(|t| *t != 0);
+        // Room for the headers and the exports below at once (one allocation, not several).
+        actions.reserve(10);
         for (name, value) in upstream_headers(&credential, &verdict, template) {
             self.request_header(actions, name, Some(value));
         }

@@ -14,12 +14,19 @@
 //!
 //! A merge adds the deltas to the windows and budget slices of the time they were made (so a merge
 //! after a window edge still counts in the right slice) and merges the profile
-//! ([`crate::profile::Profile::merge`]); it then refreshes the view with the record it wrote.
+//! ([`crate::profile::Profile::merge`]); it then refreshes the view with the record it wrote. When the
+//! worker has not written the record since it last read it, the merge is one write of the view (the
+//! record as read plus this worker's changes) with that read's CAS token; a mismatch (another worker
+//! wrote in between) reads the record afresh and merges into it.
+//!
+//! A view older than `merge_interval_ms`, or used for [`LocalSettings::decisions_per_read`]
+//! decisions since it was read, is read again (one read, no write): the view becomes the record read
+//! plus the pending changes, still pending, and the decision is made on it as on a fresh view.
 //!
 //! The shared record is used instead of the view (the *exact path*: a read-modify-write under
 //! compare-and-swap, this worker's pending changes merged in the same write) when:
-//! - the view is older than `merge_interval_ms` or the subject is not in the view, or this worker made
-//!   [`LocalSettings::decisions_per_read`] decisions on it since it was read;
+//! - the subject is not in the view, or this worker holds [`LocalSettings::decisions_per_read`]
+//!   decisions on it not written yet;
 //! - the decision answers [`Update::Exact`]: in [`crate::decision`], a budget within
 //!   `ledger.exact_within` of its limit (or within `ledger.exact_within_requests` requests of it), a
 //!   budget crossed, or detection at the throttle or block tier;
@@ -49,6 +56,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use super::{Delta, Ledger, LedgerError, Record, Subject, Update, Updated};
+use crate::host::StoreError;
 use crate::policy::Policy;
 use crate::profile::Profile;
 
@@ -143,6 +151,12 @@ struct Entry {
     exact: bool,
     /// Decisions made on the view since it was read.
     decisions: u32,
+    /// Decisions of this worker not written to shared data yet.
+    unmerged: u32,
+    /// The CAS token of the shared record the view was last read from, while this worker has not
+    /// written it since: the view is then that record plus the pending changes, and a merge writes
+    /// it with this token, without reading first (a mismatch reads afresh).
+    cas: Option<u32>,
 }
 
 impl Entry {
@@ -317,16 +331,30 @@ impl LocalLedger {
             self.clock_ms = self.clock_ms.max(now_ms);
             self.flush_due(ledger, self.clock_ms);
         }
-        let fresh = self.entries.get(&subject.hash).is_some_and(|e| self.fresh(e, now_ms));
         let per_read = self.settings.decisions_per_read;
         let usable = |e: &Entry| match kind {
             Kind::Decision => e.decisions < per_read,
             Kind::Correction => !e.exact,
         };
+        // A view that is stale or used up is read again (one read, no write) and decided on like a
+        // fresh one, unless this worker holds `decisions_per_read` decisions on it not written yet
+        // (then the exact path writes them with this one).
+        let mut read = None;
+        let stale = self.entries.get(&subject.hash).filter(|e| !(self.fresh(e, now_ms) && usable(e)));
+        let rereadable = |e: &Entry| match kind {
+            Kind::Decision => e.unmerged < per_read,
+            Kind::Correction => !e.exact,
+        };
+        if stale.is_some_and(|e| rereadable(e)) {
+            read = self.reread(ledger, subject, now_ms);
+        }
+        let fresh = self.entries.get(&subject.hash).is_some_and(|e| self.fresh(e, now_ms));
         if let Some(e) = self.entries.get_mut(&subject.hash).filter(|e| fresh && usable(e)) {
             let mut record = e.view;
             record.roll(now_ms);
-            let before = record;
+            // What the change is measured against: the minute window as rolled (rolling moves no
+            // profile or last-seen time, so those are compared with the view itself).
+            let minute_before = record.windows.first().copied().unwrap_or_default();
             ledger.probing.set(true);
             let answer = decide(&mut record);
             ledger.probing.set(false);
@@ -346,10 +374,11 @@ impl LocalLedger {
                 if kind == Kind::Decision {
                     e.exact = false;
                     e.decisions += 1;
+                    e.unmerged += 1;
                 }
-                let change = record.change_since(&before);
-                let profile_changed = record.profile != before.profile;
-                if applied && (!change.is_zero() || profile_changed || record.last_seen_ms != before.last_seen_ms) {
+                let change = record.change_since_minute(&minute_before);
+                let profile_changed = record.profile != e.view.profile;
+                if applied && (!change.is_zero() || profile_changed || record.last_seen_ms != e.view.last_seen_ms) {
                     if !change.is_zero() {
                         e.push(now_ms, change);
                     }
@@ -360,15 +389,21 @@ impl LocalLedger {
                         self.due.push_back((now_ms, subject.hash));
                     }
                 }
+                let after = if applied {
+                    record
+                } else {
+                    // The view as the decision saw it (the closure may have changed its copy).
+                    let mut before = e.view;
+                    before.roll(now_ms);
+                    before
+                };
                 let slot = e.slot;
                 let full = e.pending.len() >= MAX_PENDING;
                 self.stats.local += 1;
                 if full {
                     self.merge(ledger, subject.hash, now_ms);
                 }
-                let after = if applied { record } else { before };
                 return Ok(Updated {
-                    before,
                     after,
                     applied,
                     slot,
@@ -380,7 +415,29 @@ impl LocalLedger {
             }
             e.exact = true;
         }
-        self.exact(ledger, subject, now_ms, hint, decide)
+        self.exact(ledger, subject, now_ms, hint, read, decide)
+    }
+
+    /// Reads a subject's shared record again for a view that is stale or used up (one read, no
+    /// write): the view becomes the record read plus this worker's pending changes (still pending),
+    /// and the record's CAS token is kept so that the next merge writes without reading. Returns the
+    /// record as read with its token (`None` when the subject's slot now holds another subject or
+    /// nothing: the exact path places it again).
+    fn reread(&mut self, ledger: &Ledger<'_>, subject: &Subject, now_ms: u64) -> Option<(Record, u32)> {
+        let half_life = self.settings.half_life_ms;
+        let e = self.entries.get_mut(&subject.hash)?;
+        let (record, cas) = ledger.read_slot(subject, e.slot)?;
+        let mut view = record;
+        view.roll(now_ms);
+        if e.dirty() {
+            e.merge_into(&mut view, half_life);
+        }
+        e.view = view;
+        e.base = record.profile;
+        e.cas = Some(cas);
+        e.refreshed_ms = now_ms;
+        e.decisions = 0;
+        Some((record, cas))
     }
 
     /// The exact path: `decide` on the shared record, this worker's pending changes merged in the same
@@ -391,6 +448,7 @@ impl LocalLedger {
         subject: &Subject,
         now_ms: u64,
         hint: Option<u64>,
+        read: Option<(Record, u32)>,
         decide: &mut dyn FnMut(&mut Record) -> Update,
     ) -> Result<Updated, LedgerError> {
         self.stats.exact += 1;
@@ -398,7 +456,8 @@ impl LocalLedger {
         let entry = self.entries.get(&subject.hash).filter(|e| e.dirty());
         let hint = self.entries.get(&subject.hash).map(|e| e.slot).or(hint);
         let mut intended = Update::Skip;
-        let result = ledger.update_shared(subject, now_ms, hint, &mut |record| {
+        // The record just read (when the view was read again for this update) is not read twice.
+        let result = ledger.update_shared_from(subject, now_ms, hint, read, &mut |record| {
             if let Some(e) = entry {
                 e.merge_into(record, half_life);
             }
@@ -442,6 +501,8 @@ impl LocalLedger {
             dirty_since: None,
             exact,
             decisions: 0,
+            unmerged: 0,
+            cas: None,
         };
         if let Some(e) = self.entries.get_mut(&subject.hash) {
             **e = entry;
@@ -471,14 +532,46 @@ impl LocalLedger {
         let half_life = self.settings.half_life_ms;
         let Some(e) = self.entries.get(&hash).filter(|e| e.dirty()) else { return true };
         let at = e.view.last_seen_ms.max(e.pending.iter().map(|p| p.0).max().unwrap_or(0)).max(1);
-        let result = ledger.update_shared(&e.subject, at, Some(e.slot), &mut |record| {
-            e.merge_into(record, half_life);
-            Update::Write
-        });
+        let mut lost_race = 0;
+        if let Some(cas) = e.cas {
+            // Nobody has written the record since this worker read it, unless the token says so: the
+            // view (the record as read plus this worker's changes) is written as it is, unread.
+            let mut record = e.view;
+            record.roll(at);
+            record.last_seen_ms = record.last_seen_ms.max(at);
+            match ledger.write_slot(e.slot, &record, cas) {
+                Ok(()) => {
+                    self.stats.merges += 1;
+                    let subject = e.subject.clone();
+                    let exact = e.exact;
+                    let u = Updated {
+                        after: record,
+                        applied: true,
+                        slot: e.slot,
+                        filled_empty_slot: false,
+                        tracked: None,
+                        evicted: false,
+                        retries: 0,
+                    };
+                    self.refresh(ledger, &subject, &u, now_ms.max(at), exact);
+                    return true;
+                }
+                // Another worker wrote it in between: read it afresh and merge into that.
+                Err(StoreError::CasMismatch) => lost_race = 1,
+                Err(StoreError::Unavailable) => {}
+            }
+        }
+        let result = match (e.cas, lost_race) {
+            (Some(_), 0) => Err(LedgerError::Unavailable),
+            _ => ledger.update_shared(&e.subject, at, Some(e.slot), &mut |record| {
+                e.merge_into(record, half_life);
+                Update::Write
+            }),
+        };
         match result {
             Ok(u) => {
                 self.stats.merges += 1;
-                self.stats.cas_retries += u64::from(u.retries);
+                self.stats.cas_retries += u64::from(u.retries) + lost_race;
                 let subject = e.subject.clone();
                 let exact = e.exact;
                 self.refresh(ledger, &subject, &u, now_ms.max(at), exact);
@@ -495,6 +588,8 @@ impl LocalLedger {
                         e.pending = vec![(last, sum)];
                     }
                     e.dirty_since = Some(now_ms);
+                    // The token is spent (or the write could not be made): the next merge reads.
+                    e.cas = None;
                 }
                 self.due.push_back((now_ms, hash));
                 false
