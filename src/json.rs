@@ -59,6 +59,24 @@ impl<'a> Json<'a> {
         (p.at == bytes.len()).then_some(root)
     }
 
+    /// Checks a whole document exactly as [`Json::parse`] does but builds only the top-level member
+    /// `key` of an object: an object holding that member (its last value) when the document is an
+    /// object that has it, an empty object when it lacks it, `Json::Null` for any other document,
+    /// `None` when it is not JSON. For reading one field of a large body (a response's `usage`).
+    pub fn parse_member(bytes: &'a [u8], key: &'a str) -> Option<Json<'a>> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let mut p = Scanner { text, bytes, at: 0 };
+        p.skip_ws();
+        let doc = if p.peek() == Some(b'{') {
+            p.object(MAX_DEPTH - 1, Some(key))?
+        } else {
+            p.skip_value(MAX_DEPTH)?;
+            Json::Null
+        };
+        p.skip_ws();
+        (p.at == bytes.len()).then_some(doc)
+    }
+
     /// The field `key` of an object.
     pub fn get(&self, key: &str) -> Option<&Json<'a>> {
         match self {
@@ -193,7 +211,7 @@ impl<'a> Scanner<'a> {
                 self.at += 1;
                 self.string().map(Json::String)
             }
-            b'{' => self.object(depth.checked_sub(1).filter(|d| *d > 0)?),
+            b'{' => self.object(depth.checked_sub(1).filter(|d| *d > 0)?, None),
             b'[' => self.array(depth.checked_sub(1).filter(|d| *d > 0)?),
             b't' => self.literal(b"true", Json::Bool(true)),
             b'f' => self.literal(b"false", Json::Bool(false)),
@@ -236,7 +254,9 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn object(&mut self, depth: u8) -> Option<Json<'a>> {
+    /// The object whose `{` is current; with `only`, every member but that one is checked and not
+    /// built (see [`Json::parse_member`]).
+    fn object(&mut self, depth: u8, only: Option<&'a str>) -> Option<Json<'a>> {
         self.at += 1;
         let mut fields: Vec<(Cow<'a, str>, Json<'a>)> = Vec::new();
         self.skip_ws();
@@ -256,11 +276,17 @@ impl<'a> Scanner<'a> {
             }
             self.at += 1;
             self.skip_ws();
-            let value = self.value(depth)?;
-            // A repeated key keeps its last value, as serde_json's map does.
-            match fields.iter_mut().find(|(k, _)| *k == key) {
-                Some(slot) => slot.1 = value,
-                None => fields.push((key, value)),
+            match only {
+                Some(name) if key != name => self.skip_value(depth)?,
+                _ => {
+                    let key = only.map_or(key, Cow::Borrowed);
+                    let value = self.value(depth)?;
+                    // A repeated key keeps its last value, as serde_json's map does.
+                    match fields.iter_mut().find(|(k, _)| *k == key) {
+                        Some(slot) => slot.1 = value,
+                        None => fields.push((key, value)),
+                    }
+                }
             }
             self.skip_ws();
             match self.peek()? {
@@ -294,7 +320,7 @@ impl<'a> Scanner<'a> {
             if stop == b'"' {
                 return Some(Cow::Owned(out));
             }
-            self.escape(&mut out)?;
+            out.push(self.escape()?);
             run = self.at;
             stop = self.string_stop()?;
         }
@@ -340,8 +366,8 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// The escape after a backslash, appended to `out`.
-    fn escape(&mut self, out: &mut String) -> Option<()> {
+    /// The character of the escape after a backslash.
+    fn escape(&mut self) -> Option<char> {
         let c = self.peek()?;
         self.at += 1;
         let ch = match c {
@@ -379,8 +405,7 @@ impl<'a> Scanner<'a> {
             }
             _ => return None,
         };
-        out.push(ch);
-        Some(())
+        Some(ch)
     }
 
     /// Four hex digits of a `\u` escape.
@@ -393,6 +418,120 @@ impl<'a> Scanner<'a> {
         }
         self.at = end;
         Some(n)
+    }
+
+    /// Checks the value starting at the current byte exactly as [`Scanner::value`] does, building
+    /// nothing.
+    fn skip_value(&mut self, depth: u8) -> Option<()> {
+        match self.peek()? {
+            b'"' => {
+                self.at += 1;
+                self.skip_string()
+            }
+            b'{' => self.skip_container(depth.checked_sub(1).filter(|d| *d > 0)?, b'}'),
+            b'[' => self.skip_container(depth.checked_sub(1).filter(|d| *d > 0)?, b']'),
+            b't' => self.literal(b"true", Json::Null).map(drop),
+            b'f' => self.literal(b"false", Json::Null).map(drop),
+            b'n' => self.literal(b"null", Json::Null).map(drop),
+            b'-' | b'0'..=b'9' => self.skip_number(),
+            _ => None,
+        }
+    }
+
+    /// An array or object (its opening byte is current) checked and not built.
+    fn skip_container(&mut self, depth: u8, close: u8) -> Option<()> {
+        self.at += 1;
+        self.skip_ws();
+        if self.peek()? == close {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            if close == b'}' {
+                if self.peek()? != b'"' {
+                    return None;
+                }
+                self.at += 1;
+                self.skip_string()?;
+                self.skip_ws();
+                if self.peek()? != b':' {
+                    return None;
+                }
+                self.at += 1;
+                self.skip_ws();
+            }
+            self.skip_value(depth)?;
+            self.skip_ws();
+            match self.peek()? {
+                b',' => {
+                    self.at += 1;
+                    self.skip_ws();
+                }
+                b if b == close => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// A string (its opening quote passed) checked and not built.
+    fn skip_string(&mut self) -> Option<()> {
+        loop {
+            match self.string_stop()? {
+                b'"' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => {
+                    self.at += 1;
+                    self.escape()?;
+                }
+            }
+        }
+    }
+
+    /// A number checked (range included) and not built: one that cannot reach serde_json's float
+    /// overflow (at most 300 integer digits and an exponent of at most three digits... kept to two)
+    /// is checked by its grammar alone, any other is read as [`Scanner::number`] reads it.
+    fn skip_number(&mut self) -> Option<()> {
+        let start = self.at;
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        let int_start = self.at;
+        match self.peek()? {
+            b'0' => {
+                self.at += 1;
+                if self.peek().is_some_and(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+            }
+            b'1'..=b'9' => self.digits()?,
+            _ => return None,
+        }
+        let int_digits = self.at - int_start;
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            self.digits()?;
+        }
+        let mut exp_digits = 0;
+        if let Some(b'e' | b'E') = self.peek() {
+            self.at += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.at += 1;
+            }
+            let first = self.at;
+            self.digits()?;
+            exp_digits = self.at - first;
+        }
+        // Below 10^(300 + 99): finite for any reading of the digits.
+        if int_digits <= 200 && exp_digits <= 2 {
+            return Some(());
+        }
+        self.at = start;
+        self.number().map(drop)
     }
 
     /// A number, by serde_json's grammar and conversions.

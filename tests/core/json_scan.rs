@@ -43,7 +43,32 @@ fn same(doc: &[u8]) -> bool {
         ),
     }
     assert_eq!(got.as_ref().map(Json::to_value), serde_json::from_slice::<Value>(doc).ok());
+    for key in ["usage", "model", ""] {
+        same_member(doc, key, want.as_ref());
+    }
     got.is_some()
+}
+
+/// `Json::parse_member` against serde_json's tree reduced the same way: the last `key` of a top-level
+/// object kept, an empty object without it, `Null` for any other document.
+fn same_member(doc: &[u8], key: &'static str, serde_tree: Option<&Json<'_>>) {
+    let want = serde_tree.map(|t| match t {
+        Json::Object(fields) => Json::Object(
+            fields
+                .iter()
+                .filter(|(k, _)| k == key)
+                .map(|(_, v)| (std::borrow::Cow::Borrowed(key), v.clone()))
+                .collect(),
+        ),
+        _ => Json::Null,
+    });
+    match (Json::parse_member(doc, key), want) {
+        (Some(g), Some(w)) => {
+            assert!(g.identical(&w), "member {key} of {:?}: {g:?} {w:?}", String::from_utf8_lossy(doc))
+        }
+        (None, None) => {}
+        (g, w) => panic!("member {key}: {g:?} / serde {w:?} on {:?}", String::from_utf8_lossy(doc)),
+    }
 }
 
 fn shape_config() -> ShapeConfig {
@@ -391,7 +416,9 @@ fn generated_documents_of_any_shape_parse_as_with_serde_json() {
             3 => Value::from(gen_text(rng)),
             4 | 5 => Value::from((0..rng.below(5)).map(|_| any(rng, depth + 1)).collect::<Vec<_>>()),
             _ => Value::Object(
-                (0..rng.below(6)).map(|i| (format!("k{}", i % 3 + rng.below(2)), any(rng, depth + 1))).collect(),
+                (0..rng.below(6))
+                    .map(|_| (["usage", "model", "k", "", "usage "][rng.below(5)].to_string(), any(rng, depth + 1)))
+                    .collect(),
             ),
         }
     }
@@ -417,6 +444,7 @@ const SEEDS: &[&str] = &[
     r#"{"a":[0,-0,1.5,-2.25e-3,1E+2,18446744073709551615,18446744073709551616,-9223372036854775808,-9223372036854775809,123456789012345678901234567890.5,1e308],"b":{},"c":[],"d":null,"e":true,"f":false}"#,
     r#"{"input":[{"role":"user","content":[{"type":"input_text","text":"deep"}]}],"x":[[[[{"y":[[{}]]}]]]],"temperature":0.7,"top_p":1}"#,
     r#"[1,"two",{"three":[3.0]},null]"#,
+    r#"{"id":"c","choices":[{"message":{"content":"hi\n\u00e9 é"}}],"usage":{"prompt_tokens":5,"completion_tokens":7},"model":"m","usage":{"total_tokens":1e2,"x":[-0,0.5]}}"#,
 ];
 
 const REPLACEMENTS: &[u8] = &[

@@ -631,7 +631,8 @@ TUTOR_ASKS = STUDENT_ASKS + ["", "", "", "idk how to start this", "pls help, tes
 
 
 def tutor_app(rng, c, n, t0):
-    """A homework-help app on one key: a tutor persona system prompt, many students' real word problems and
+    """A homework-help app on one key: a plain persona system prompt (no instruction to explain), many
+    students' real word problems and
     puzzles, each in the student's own casual framing (often asking how to get there), single-turn, long
     answers, steady diurnal volume round the clock. Written to test whether a one-key harvester dressed
     as people (`natural_en`, held-out `reworded_natural`) can be told from the product it imitates."""
