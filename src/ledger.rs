@@ -748,8 +748,16 @@ impl<'a> Ledger<'a> {
         while attempt < MAX_CAS_ATTEMPTS && claims <= MAX_CAS_ATTEMPTS {
             let placement = match read.take() {
                 Some(p) => p,
-                None => match hint.take().and_then(|slot| self.placement_from_hint(subject, slot)) {
-                    Some(p) => p,
+                None => match hint.take() {
+                    // The hinted slot, read once: when it holds someone else now, that read serves
+                    // the placement too (the slot is one of the subject's two candidates).
+                    Some(slot) => {
+                        let got = self.store.get(&self.slot_key(slot));
+                        match Self::holding(subject, slot, &got) {
+                            Some(p) => p,
+                            None => self.placement_read(subject, now_ms, Some((slot, got))),
+                        }
+                    }
                     None => self.placement(subject, now_ms),
                 },
             };
@@ -823,6 +831,13 @@ impl<'a> Ledger<'a> {
         self.store.set(&self.slot_key(slot), &record.encode(), Some(cas))
     }
 
+    /// The placement when a slot's value (as read) holds the subject.
+    fn holding(subject: &Subject, slot: u64, got: &SlotValue) -> Option<Placement> {
+        let (bytes, cas) = got.as_ref()?;
+        let record = Record::decode(bytes).filter(|r| r.subject == subject.hash)?;
+        Some(Placement { slot, record, cas: Some(*cas), empty: false, evicting: false })
+    }
+
     fn placement_from_hint(&self, subject: &Subject, slot: u64) -> Option<Placement> {
         let (bytes, cas) = self.store.get(&self.slot_key(slot))?;
         let record = Record::decode(&bytes).filter(|r| r.subject == subject.hash)?;
@@ -830,9 +845,19 @@ impl<'a> Ledger<'a> {
     }
 
     fn placement(&self, subject: &Subject, now_ms: u64) -> Placement {
+        self.placement_read(subject, now_ms, None)
+    }
+
+    /// [`Ledger::placement`] with one slot's value already read (`known`): not read again.
+    fn placement_read(&self, subject: &Subject, now_ms: u64, known: Option<(u64, SlotValue)>) -> Placement {
         let [a, b] = subject.candidates(self.cfg.max_credentials);
-        let read = |slot: u64| -> Placement {
-            match self.store.get(&self.slot_key(slot)) {
+        let mut known = known;
+        let mut get = |slot: u64| match known.take_if(|(k, _)| *k == slot) {
+            Some((_, got)) => got,
+            None => self.store.get(&self.slot_key(slot)),
+        };
+        let mut read = |slot: u64| -> Placement {
+            match get(slot) {
                 Some((bytes, cas)) => match Record::decode(&bytes) {
                     // A claimed slot nobody has filled yet.
                     Some(r) if r.subject == 0 => {
@@ -903,6 +928,9 @@ fn eviction_rank(r: &Record, now_ms: u64) -> (u64, u64) {
     rolled.roll(now_ms);
     (rolled.estimate(Window::Hour, now_ms).requests as u64, r.last_seen_ms)
 }
+
+/// A slot's value as one read returns it (bytes and CAS token, or nothing).
+type SlotValue = Option<(Vec<u8>, u32)>;
 
 #[derive(Debug, Clone, Copy)]
 struct Placement {

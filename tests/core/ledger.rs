@@ -1,7 +1,7 @@
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
-use distill_guard::host::MemoryStore;
+use distill_guard::host::{MemoryStore, SharedStore};
 use distill_guard::ledger::{
     previous_weight, Delta, Ledger, LedgerError, Quantity, Record, Subject, Update, MAX_CAS_ATTEMPTS, RECORD_BYTES,
 };
@@ -289,4 +289,26 @@ fn the_benchmark_floor_writes_records_of_the_ledgers_size() {
     let floor = include_str!("../../benches/hostcalls-filter/src/lib.rs");
     let line = format!("const RECORD_BYTES: usize = {RECORD_BYTES};");
     assert!(floor.contains(&line), "benches/hostcalls-filter/src/lib.rs must say `{line}`");
+}
+
+#[test]
+fn a_stale_hint_is_read_once_and_serves_the_placement() {
+    // The subject's hinted slot now holds someone else: that read also counts as the placement's read
+    // of the slot (one of its two candidates); only the other candidate is read besides.
+    let c = cfg(100);
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&c, &store);
+    let who = Subject::credential("stale-hint-subject");
+    let [a, b] = who.candidates(100);
+    let other = Record { subject: 7, last_seen_ms: 1_000, ..Record::default() };
+    store.set(&ledger.slot_key(a), &other.encode(), None).unwrap();
+    let placed =
+        ledger.update_shared(&who, 2_000, None, &mut |_| Update::Apply(Delta { requests: 1, ..Delta::default() }));
+    assert_eq!(placed.unwrap().slot, b, "the empty candidate");
+    let calls = store.calls();
+    let u =
+        ledger.update_shared(&who, 3_000, Some(a), &mut |_| Update::Apply(Delta { requests: 1, ..Delta::default() }));
+    assert_eq!(u.unwrap().slot, b);
+    assert_eq!(store.calls() - calls, 3, "the hinted slot, the other candidate, the write");
+    assert_eq!(ledger.read_shared(&who, 3_000).window(Window::Minute).current.requests, 2);
 }
