@@ -2,9 +2,6 @@
 //! from the streamed text when a stream ends without usage.
 
 use std::borrow::Cow;
-use std::fmt;
-
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::api::{ApiKind, Dialect, Tally};
 use crate::json::Json;
@@ -61,136 +58,7 @@ fn usage_event(api: ApiKind, tokenizer: Tokenizer, tally: &mut Tally, name: &[u8
 /// not JSON. The whole body is checked exactly as [`Json::parse`] checks it (the same parser; strings,
 /// numbers and nesting depth alike), but nothing outside `usage` is built.
 pub fn body_usage(body: &[u8]) -> Option<Json<'_>> {
-    serde_json::from_slice::<UsageDoc<'_>>(body).ok().map(|d| d.0)
-}
-
-struct UsageDoc<'a>(Json<'a>);
-
-impl<'de> Deserialize<'de> for UsageDoc<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(UsageDocVisitor)
-    }
-}
-
-struct UsageDocVisitor;
-
-impl<'de> Visitor<'de> for UsageDocVisitor {
-    type Value = UsageDoc<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UsageDoc<'de>, A::Error> {
-        let mut usage = None;
-        while let Some(SkipKey(is_usage)) = map.next_key()? {
-            if is_usage {
-                usage = Some(map.next_value::<Json<'de>>()?);
-            } else {
-                map.next_value::<Skip>()?;
-            }
-        }
-        Ok(UsageDoc(Json::Object(usage.map(|u| (Cow::Borrowed("usage"), u)).into_iter().collect())))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<UsageDoc<'de>, A::Error> {
-        SkipVisitor.visit_seq(seq).map(|_| UsageDoc(Json::Null))
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<UsageDoc<'de>, E> {
-        Ok(UsageDoc(Json::Null))
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<UsageDoc<'de>, E> {
-        Ok(UsageDoc(Json::Null))
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<UsageDoc<'de>, E> {
-        Ok(UsageDoc(Json::Null))
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<UsageDoc<'de>, E> {
-        Ok(UsageDoc(Json::Null))
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<UsageDoc<'de>, E> {
-        Ok(UsageDoc(Json::Null))
-    }
-
-    fn visit_unit<E>(self) -> Result<UsageDoc<'de>, E> {
-        Ok(UsageDoc(Json::Null))
-    }
-}
-
-/// A JSON value read and checked, and not kept.
-struct Skip;
-
-impl<'de> Deserialize<'de> for Skip {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(SkipVisitor).map(|_| Skip)
-    }
-}
-
-/// An object key (read as [`Json`] reads one): whether it is `usage`.
-struct SkipKey(bool);
-
-impl<'de> Deserialize<'de> for SkipKey {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(SkipVisitor).map(|k| SkipKey(k.0))
-    }
-}
-
-/// What [`SkipVisitor`] saw: a string equal to `usage`.
-struct Skipped(bool);
-
-struct SkipVisitor;
-
-impl<'de> Visitor<'de> for SkipVisitor {
-    type Value = Skipped;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Skipped, E> {
-        Ok(Skipped(false))
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Skipped, E> {
-        Ok(Skipped(false))
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Skipped, E> {
-        Ok(Skipped(false))
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Skipped, E> {
-        Ok(Skipped(false))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Skipped, E> {
-        Ok(Skipped(v == "usage"))
-    }
-
-    fn visit_unit<E>(self) -> Result<Skipped, E> {
-        Ok(Skipped(false))
-    }
-
-    fn visit_none<E>(self) -> Result<Skipped, E> {
-        Ok(Skipped(false))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skipped, A::Error> {
-        while seq.next_element::<Skip>()?.is_some() {}
-        Ok(Skipped(false))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skipped, A::Error> {
-        while map.next_key::<SkipKey>()?.is_some() {
-            map.next_value::<Skip>()?;
-        }
-        Ok(Skipped(false))
-    }
+    Json::parse_member(body, "usage")
 }
 
 /// Where the settled numbers came from.
