@@ -425,6 +425,20 @@ fn lower_word(s: &[u8], i: usize) -> Option<Token> {
         let affix = if n >= AFFIX_MIN { affix(v >> (64 - 8 * AFFIX), token & AFFIX_MASK) } else { None };
         return Some(Token { hash: short_hash(token, n as u64), affix, next: i + n + 1 });
     }
+    // Eight to fifteen letters: the first eight bytes are the hash's one whole block, the rest are in
+    // the next load.
+    let w = load8(s, i + 8)?;
+    let m = lower_run(w);
+    if m < 8 {
+        if class((w >> (56 - 8 * m)) as u8) != SEPARATOR {
+            return None;
+        }
+        let (rest, word) = if m == 0 { (0, v) } else { (w >> (64 - 8 * m), (v << (8 * m)) | (w >> (64 - 8 * m))) };
+        let h = v.wrapping_mul(K).rotate_left(31);
+        let hash = ((h ^ rest ^ (((8 + m) as u64) << 56)).wrapping_mul(K) >> 32) as u32;
+        let affix = affix(v >> (64 - 8 * AFFIX), word & AFFIX_MASK);
+        return Some(Token { hash, affix, next: i + 8 + m + 1 });
+    }
     let end = long_lower_word(s, i)?;
     let affix = affix(v >> (64 - 8 * AFFIX), tail_be(s, end, AFFIX));
     Some(Token { hash: token_hash(s, i, end), affix, next: end + 1 })

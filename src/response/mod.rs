@@ -2,9 +2,6 @@
 //! from the streamed text when a stream ends without usage.
 
 use std::borrow::Cow;
-use std::fmt;
-
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::api::{ApiKind, Dialect, Tally};
 use crate::json::Json;
@@ -61,136 +58,7 @@ fn usage_event(api: ApiKind, tokenizer: Tokenizer, tally: &mut Tally, name: &[u8
 /// not JSON. The whole body is checked exactly as [`Json::parse`] checks it (the same parser; strings,
 /// numbers and nesting depth alike), but nothing outside `usage` is built.
 pub fn body_usage(body: &[u8]) -> Option<Json<'_>> {
-    serde_json::from_slice::<UsageDoc<'_>>(body).ok().map(|d| d.0)
-}
-
-struct UsageDoc<'a>(Json<'a>);
-
-impl<'de> Deserialize<'de> for UsageDoc<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(UsageDocVisitor)
-    }
-}
-
-struct UsageDocVisitor;
-
-impl<'de> Visitor<'de> for UsageDocVisitor {
-    type Value = UsageDoc<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UsageDoc<'de>, A::Error> {
-        let mut usage = None;
-        while let Some(SkipKey(is_usage)) = map.next_key()? {
-            if is_usage {
-                usage = Some(map.next_value::<Json<'de>>()?);
-            } else {
-                map.next_value::<Skip>()?;
-            }
-        }
-        Ok(UsageDoc(Json::Object(usage.map(|u| (Cow::Borrowed("usage"), u)).into_iter().collect())))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<UsageDoc<'de>, A::Error> {
-        SkipVisitor.visit_seq(seq).map(|_| UsageDoc(Json::Null))
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<UsageDoc<'de>, E> {
-        Ok(UsageDoc(Json::Null))
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<UsageDoc<'de>, E> {
-        Ok(UsageDoc(Json::Null))
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<UsageDoc<'de>, E> {
-        Ok(UsageDoc(Json::Null))
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<UsageDoc<'de>, E> {
-        Ok(UsageDoc(Json::Null))
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<UsageDoc<'de>, E> {
-        Ok(UsageDoc(Json::Null))
-    }
-
-    fn visit_unit<E>(self) -> Result<UsageDoc<'de>, E> {
-        Ok(UsageDoc(Json::Null))
-    }
-}
-
-/// A JSON value read and checked, and not kept.
-struct Skip;
-
-impl<'de> Deserialize<'de> for Skip {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(SkipVisitor).map(|_| Skip)
-    }
-}
-
-/// An object key (read as [`Json`] reads one): whether it is `usage`.
-struct SkipKey(bool);
-
-impl<'de> Deserialize<'de> for SkipKey {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(SkipVisitor).map(|k| SkipKey(k.0))
-    }
-}
-
-/// What [`SkipVisitor`] saw: a string equal to `usage`.
-struct Skipped(bool);
-
-struct SkipVisitor;
-
-impl<'de> Visitor<'de> for SkipVisitor {
-    type Value = Skipped;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Skipped, E> {
-        Ok(Skipped(false))
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Skipped, E> {
-        Ok(Skipped(false))
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Skipped, E> {
-        Ok(Skipped(false))
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Skipped, E> {
-        Ok(Skipped(false))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Skipped, E> {
-        Ok(Skipped(v == "usage"))
-    }
-
-    fn visit_unit<E>(self) -> Result<Skipped, E> {
-        Ok(Skipped(false))
-    }
-
-    fn visit_none<E>(self) -> Result<Skipped, E> {
-        Ok(Skipped(false))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skipped, A::Error> {
-        while seq.next_element::<Skip>()?.is_some() {}
-        Ok(Skipped(false))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skipped, A::Error> {
-        while map.next_key::<SkipKey>()?.is_some() {
-            map.next_value::<Skip>()?;
-        }
-        Ok(Skipped(false))
-    }
+    Json::parse_member(body, "usage")
 }
 
 /// Where the settled numbers came from.
@@ -430,29 +298,22 @@ impl UsageChunkFilter {
     }
 
     /// The bytes to pass on in place of `chunk`, from where its events end (`self.frames`, the
-    /// scan's): the events the scan showed plain go on untouched; the others are checked.
+    /// scan's): the events the scan showed plain go on untouched; the others are checked. Positions
+    /// count through the bytes held back and then the chunk (`work`), which are not joined: what goes
+    /// on is copied once, into a buffer of its exact size.
     fn pass(&mut self, chunk: &[u8], end_of_stream: bool) -> Option<Vec<u8>> {
-        let held_before = !self.held.is_empty();
-        // The chunk as it is, or after the bytes held back (their buffer is kept for the next ones).
-        let work: Cow<'_, [u8]> = if held_before {
-            let mut w = Vec::with_capacity(self.held.len() + chunk.len());
-            w.extend_from_slice(&self.held);
-            w.extend_from_slice(chunk);
-            self.held.clear();
-            Cow::Owned(w)
-        } else {
-            Cow::Borrowed(chunk)
-        };
-        let scanned = work.len() - chunk.len();
+        let held = std::mem::take(&mut self.held);
+        let scanned = held.len();
+        let len = scanned + chunk.len();
         // Ranges of `work` removed, in order.
         let mut cut = std::mem::take(&mut self.cut);
         cut.clear();
-        let mut changed = held_before;
+        let mut changed = scanned > 0;
         // Where the first event ending in this chunk starts.
         let mut first_start = 0;
         // The LF that completes the CR the last chunk's last event ended with goes (or is removed)
         // with that event.
-        if let Some(&b) = work.get(scanned) {
+        if let Some(&b) = chunk.first() {
             if let Some(removed) = self.pending_lf.take() {
                 if b == b'\n' {
                     if removed {
@@ -463,81 +324,129 @@ impl UsageChunkFilter {
                 }
             }
         }
-        // Past an event's end, and the LF that completes its CR if there is one.
-        let after = |end: usize| match (work.get(end.wrapping_sub(1)), work.get(end)) {
-            (Some(&b'\r'), Some(&b'\n')) => end + 1,
-            _ => end,
-        };
+        let work = Work { held: &held, chunk };
         let frames = std::mem::take(&mut self.frames);
         for &(start, end) in &frames.checked {
             // The first event ending here may have outgrown the hold (passed on, not checked).
             let (start, passing) = match start {
                 None => (first_start, self.passing),
-                Some(s) => (after(scanned + s), false),
+                Some(s) => (work.after(scanned + s), false),
             };
             let end = scanned + end;
-            if !passing && self.dialect.is_injected_usage_event(work.get(start..end).unwrap_or(&[])) {
+            let remove = !passing && self.dialect.is_injected_usage_event(&work.slice(start, end));
+            if remove {
                 self.removed += 1;
                 changed = true;
-                cut.push((start, after(end)));
-                if end == work.len() && work.last() == Some(&b'\r') {
-                    self.pending_lf = Some(true);
-                }
-            } else if end == work.len() && work.last() == Some(&b'\r') {
-                self.pending_lf = Some(false);
+                cut.push((start, work.after(end)));
+            }
+            if end == len && work.byte(len.wrapping_sub(1)) == Some(b'\r') {
+                self.pending_lf = Some(remove);
             }
         }
         let tail_start = match frames.last {
             Some(end) => {
                 self.passing = false;
-                after(scanned + end)
+                work.after(scanned + end)
             }
             None => first_start,
         };
         self.frames = frames;
         // What goes on ends here (the rest is held).
         let mut out_end = tail_start;
-        let tail = work.get(tail_start..).unwrap_or(&[]);
-        if !tail.is_empty() {
+        let mut hold = false;
+        let tail = len - tail_start;
+        if tail > 0 {
             if end_of_stream {
                 // An unterminated last event: clients ignore it, but pass it on unless it is the chunk.
-                if !self.passing && self.dialect.is_injected_usage_event(tail) {
+                if !self.passing && self.dialect.is_injected_usage_event(&work.slice(tail_start, len)) {
                     self.removed += 1;
                     changed = true;
-                    cut.push((tail_start, work.len()));
+                    cut.push((tail_start, len));
                 }
-                out_end = work.len();
-            } else if self.passing || tail.len() > MAX_HELD_EVENT_BYTES {
+                out_end = len;
+            } else if self.passing || tail > MAX_HELD_EVENT_BYTES {
                 self.passing = true;
-                out_end = work.len();
+                out_end = len;
             } else {
-                self.held.extend_from_slice(tail);
+                hold = true;
                 changed = true;
             }
         }
-        let out = if !changed {
-            None
-        } else if cut.is_empty() {
-            // Nothing removed here: what goes on is the start of `work`, up to the held tail (no copy
-            // when `work` is already a buffer of its own).
-            Some(match work {
-                Cow::Owned(mut w) => {
-                    w.truncate(out_end);
-                    w
-                }
-                Cow::Borrowed(c) => c.get(..out_end).unwrap_or(&[]).to_vec(),
-            })
-        } else {
-            let mut out = Vec::with_capacity(out_end);
+        let out = changed.then(|| {
+            let removed: usize = cut.iter().map(|&(a, b)| b.min(out_end).saturating_sub(a)).sum();
+            let mut out = Vec::with_capacity(out_end.saturating_sub(removed));
             let mut from = 0;
             for &(a, b) in &cut {
-                out.extend_from_slice(work.get(from..a.min(out_end)).unwrap_or(&[]));
+                work.copy(&mut out, from, a.min(out_end));
                 from = b;
             }
-            out.extend_from_slice(work.get(from..out_end).unwrap_or(&[]));
-            Some(out)
-        };
+            work.copy(&mut out, from, out_end);
+            out
+        });
         self.cut = cut;
+        // The held tail, in the same buffer.
+        let mut held = held;
+        if !hold {
+            held.clear();
+        } else if tail_start >= scanned {
+            held.clear();
+            held.extend_from_slice(chunk.get(tail_start - scanned..).unwrap_or(&[]));
+        } else {
+            held.drain(..tail_start);
+            held.extend_from_slice(chunk);
+        }
+        self.held = held;
         out
+    }
+}
+
+/// The bytes held back followed by a chunk, read as one without joining them.
+struct Work<'a> {
+    held: &'a [u8],
+    chunk: &'a [u8],
+}
+
+impl Work<'_> {
+    fn byte(&self, i: usize) -> Option<u8> {
+        match i.checked_sub(self.held.len()) {
+            None => self.held.get(i).copied(),
+            Some(c) => self.chunk.get(c).copied(),
+        }
+    }
+
+    /// Past an event that ends at `end`, and the LF that completes its CR if there is one.
+    fn after(&self, end: usize) -> usize {
+        match (self.byte(end.wrapping_sub(1)), self.byte(end)) {
+            (Some(b'\r'), Some(b'\n')) => end + 1,
+            _ => end,
+        }
+    }
+
+    /// `work[a..b]`, joined only when it spans both parts.
+    fn slice(&self, a: usize, b: usize) -> Cow<'_, [u8]> {
+        let h = self.held.len();
+        if a >= h {
+            Cow::Borrowed(self.chunk.get(a - h..b.saturating_sub(h)).unwrap_or(&[]))
+        } else if b <= h {
+            Cow::Borrowed(self.held.get(a..b).unwrap_or(&[]))
+        } else {
+            let mut v = Vec::with_capacity(b - a);
+            self.copy(&mut v, a, b);
+            Cow::Owned(v)
+        }
+    }
+
+    /// Appends `work[a..b]` to `out`.
+    fn copy(&self, out: &mut Vec<u8>, a: usize, b: usize) {
+        if a >= b {
+            return;
+        }
+        let h = self.held.len();
+        if a < h {
+            out.extend_from_slice(self.held.get(a..b.min(h)).unwrap_or(&[]));
+        }
+        if b > h {
+            out.extend_from_slice(self.chunk.get(a.max(h) - h..b - h).unwrap_or(&[]));
+        }
     }
 }
