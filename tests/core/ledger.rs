@@ -431,3 +431,55 @@ fn the_count_of_filled_slots_is_created_once_by_two_workers() {
     assert_eq!(a.tracked(), 2);
     assert_eq!(u.tracked, Some(2));
 }
+
+#[test]
+fn two_workers_in_bursts_overshoot_a_budget_by_at_most_one_views_decisions() {
+    // The bound tests/e2e/test_workers_and_policy.py allows end to end: two workers, each deciding far
+    // from the limit on its view (at most `decisions_per_read` decisions a read), take turns in random
+    // bursts (a worker starved by the scheduler, or serving most connections). A worker whose view was
+    // read before the other's burst decides on a count that is too low, at most that many times.
+    use distill_guard::decision::decide;
+    use distill_guard::ledger::{LocalLedger, LocalSettings};
+    use distill_guard::policy::Action;
+    use std::cell::RefCell;
+    let p = crate::support::policy_with(serde_json::json!({
+        "budgets": [{"name": "rpm", "scope": "credential", "window": "minute", "max_requests": 200}]
+    }));
+    let per_read = u64::from(LocalSettings::for_policy(&p).decisions_per_read);
+    let c =
+        distill_guard::credential::identify(&p.credential, &crate::support::headers(&[("x-api-key", "sk-b")]), None)
+            .unwrap();
+    let mut facts = distill_guard::request::RequestFacts::uninspected(
+        distill_guard::api::ApiKind::OpenAiChat,
+        distill_guard::request::BodyStatus::Parsed,
+        0,
+    );
+    facts.estimated_input_tokens = 10;
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut overshoots = Vec::new();
+    for _ in 0..200 {
+        let store = MemoryStore::new();
+        let workers = [
+            RefCell::new(LocalLedger::new(LocalSettings::for_policy(&p))),
+            RefCell::new(LocalLedger::new(LocalSettings::for_policy(&p))),
+        ];
+        let (mut allowed, mut t) = (0, T0);
+        while t < T0 + 400 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let w = &workers[(state & 1) as usize];
+            let ledger = Ledger::new(&p.ledger, &store).with_local(Some(w));
+            for _ in 0..1 + (state >> 8) % 60 {
+                t += 1;
+                if decide(&p, &ledger, &c, &facts, t).verdict.enforced == Action::Allow {
+                    allowed += 1;
+                }
+            }
+        }
+        assert!(allowed >= 200, "{allowed}");
+        overshoots.push(allowed - 200);
+    }
+    assert!(overshoots.iter().all(|o| *o <= per_read), "{overshoots:?}");
+    assert!(overshoots.contains(&per_read), "the bound is reached: {overshoots:?}");
+}
