@@ -107,9 +107,16 @@ impl SharedStore for CachingStore<'_> {
 
 /// An in-memory [`SharedStore`] with Envoy's semantics, for tests. It can be told to fail the next
 /// N writes with a CAS mismatch to exercise retry paths, and counts host calls.
+///
+/// As Envoy's shared data (proxy-wasm-cpp-host `SharedData::set`): a write with a CAS token (other
+/// than 0) fails when the key exists with another token; when the key is absent it is created
+/// whatever the token; token 0 (`None`, or `Some(0)`, which the SDK sends alike) writes
+/// unconditionally. Every write takes the next token of one counter for all keys: 1, 2, ...,
+/// `u32::MAX`, then 1 again (0 is never issued).
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     map: RefCell<HashMap<String, (Vec<u8>, u32)>>,
+    /// The token the next write takes (0 stands for 1).
     next_cas: Cell<u32>,
     inject_conflicts: Cell<u32>,
     calls: Cell<u64>,
@@ -119,6 +126,12 @@ impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Sets the CAS token the next write takes (the counter goes on from there; 0 stands for 1), to
+    /// reach the end of the host's token range without 4 billion writes.
+    pub fn set_next_cas(&self, token: u32) {
+        self.next_cas.set(token);
     }
 
     /// Makes the next `n` writes fail with [`StoreError::CasMismatch`].
@@ -165,14 +178,14 @@ impl SharedStore for MemoryStore {
             return Err(StoreError::CasMismatch);
         }
         let mut map = self.map.borrow_mut();
-        if let (Some(expected), Some((_, current))) = (cas, map.get(key)) {
+        if let (Some(expected), Some((_, current))) = (cas.filter(|c| *c != 0), map.get(key)) {
             if expected != *current {
                 return Err(StoreError::CasMismatch);
             }
         }
-        let next = self.next_cas.get().wrapping_add(1).max(1);
-        self.next_cas.set(next);
-        map.insert(key.to_string(), (value.to_vec(), next));
+        let token = self.next_cas.get().max(1);
+        self.next_cas.set(token.wrapping_add(1));
+        map.insert(key.to_string(), (value.to_vec(), token));
         Ok(())
     }
 }

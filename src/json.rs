@@ -330,6 +330,17 @@ impl<'a> Scanner<'a> {
     /// the end of the input or on a control character).
     #[inline(always)]
     fn string_stop(&mut self) -> Option<u8> {
+        // Most strings (keys, short values) end within their first eight bytes: one load finds the
+        // end.
+        if let Some(w) = self.bytes.get(self.at..).and_then(<[u8]>::first_chunk::<8>).map(|w| u64::from_le_bytes(*w)) {
+            let hits = string_stops(w);
+            if hits != 0 {
+                let bit = hits.trailing_zeros();
+                self.at += (bit / 8) as usize;
+                return stop_byte((w >> (bit & !7)) as u8);
+            }
+            self.at += 8;
+        }
         let rest = self.bytes.get(self.at..)?;
         let mut n = 0;
         // Sixteen bytes a round, then eight, then one at a time.

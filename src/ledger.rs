@@ -28,6 +28,20 @@ pub use local::{LocalLedger, LocalSettings, LocalStats};
 
 /// Attempts of a read-modify-write before giving up (each is one or two reads and one write).
 pub const MAX_CAS_ATTEMPTS: u32 = 8;
+/// The CAS token of a write that creates a key that was read absent: a create-if-absent.
+///
+/// Envoy's shared data (proxy-wasm-cpp-host `SharedData::set`) creates an absent key whatever the
+/// token, and refuses a write whose token (other than 0) differs from an existing key's. Tokens come
+/// from one counter for every key of the process (every VM and plugin): 1, 2, ..., `u32::MAX`, then 1
+/// again, never 0. So a write with a token the key does not hold cannot overwrite it, and `u32::MAX`
+/// is the token the host issues last: never in the process's first 2^32 - 2 shared-data writes, then
+/// once every 2^32 - 1. The residual risk: the write overwrites an existing key only when that key's
+/// last write took exactly `u32::MAX`; a key this filter reads absent was never created (it never
+/// removes one), so that is another worker creating (or at once rewriting) the same slot in the
+/// microseconds between this worker's read and its write, with the one write of the counter's cycle
+/// that takes `u32::MAX`. The loss would be the other worker's counts in that record (a few requests),
+/// as with a blind write, at odds of that coincidence.
+pub const CREATE_CAS: u32 = u32::MAX;
 const RECORD_VERSION: u8 = 3;
 const FIELDS: usize = 5;
 const WINDOW_BYTES: usize = 8 + 2 * FIELDS * 8;
@@ -633,7 +647,8 @@ impl<'a> Ledger<'a> {
                 Some((v, cas)) => {
                     (v.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes).unwrap_or(0), Some(cas))
                 }
-                None => (0, None),
+                // Absent: created only if still absent, like a slot (see `CREATE_CAS`).
+                None => (0, Some(CREATE_CAS)),
             };
             let next = (current + 1).min(self.cfg.max_credentials);
             if self.store.set(&key, &next.to_le_bytes(), cas).is_ok() {
@@ -741,11 +756,9 @@ impl<'a> Ledger<'a> {
             empty: false,
             evicting: false,
         });
-        // `attempt` counts lost races (CAS mismatches); claiming an absent slot is one more step, not a
-        // lost race, and happens at most once per attempt.
+        // `attempt` counts lost races (CAS mismatches).
         let mut attempt = 0;
-        let mut claims = 0;
-        while attempt < MAX_CAS_ATTEMPTS && claims <= MAX_CAS_ATTEMPTS {
+        while attempt < MAX_CAS_ATTEMPTS {
             let placement = match read.take() {
                 Some(p) => p,
                 None => match hint.take() {
@@ -761,21 +774,6 @@ impl<'a> Ledger<'a> {
                     None => self.placement(subject, now_ms),
                 },
             };
-            if placement.cas.is_none() {
-                // The slot does not exist yet. Envoy's shared data has no create-if-absent, so a write
-                // without CAS could overwrite another worker's update made in between. Claim the slot
-                // with an empty record first (a blind write of nothing), then update it under CAS like
-                // any other: a concurrent claim at worst overwrites an empty record.
-                claims += 1;
-                match self.store.set(&self.slot_key(placement.slot), &Record::default().encode(), None) {
-                    Ok(()) => continue,
-                    Err(StoreError::CasMismatch) => {
-                        attempt += 1;
-                        continue;
-                    }
-                    Err(StoreError::Unavailable) => return Err(LedgerError::Unavailable),
-                }
-            }
             let mut record = placement.record;
             record.roll(now_ms);
             match decide(&mut record) {
@@ -796,7 +794,11 @@ impl<'a> Ledger<'a> {
                 Update::Apply(d) => record.apply(&d, now_ms),
                 Update::Write | Update::Exact => record.last_seen_ms = record.last_seen_ms.max(now_ms),
             }
-            match self.store.set(&self.slot_key(placement.slot), &record.encode(), placement.cas) {
+            // A slot read absent is created with [`CREATE_CAS`]: when another worker created it since
+            // (a blind write would erase that worker's counts), the write fails like any lost race
+            // and the next attempt reads what that worker wrote.
+            let cas = placement.cas.unwrap_or(CREATE_CAS);
+            match self.store.set(&self.slot_key(placement.slot), &record.encode(), Some(cas)) {
                 Ok(()) => {
                     let tracked = if placement.empty { self.bump_tracked() } else { None };
                     return Ok(Updated {
@@ -859,7 +861,7 @@ impl<'a> Ledger<'a> {
         let mut read = |slot: u64| -> Placement {
             match get(slot) {
                 Some((bytes, cas)) => match Record::decode(&bytes) {
-                    // A claimed slot nobody has filled yet.
+                    // An empty record (earlier modules claimed an absent slot with one first).
                     Some(r) if r.subject == 0 => {
                         Placement { slot, record: Record::default(), cas: Some(cas), empty: true, evicting: false }
                     }
@@ -936,6 +938,7 @@ type SlotValue = Option<(Vec<u8>, u32)>;
 struct Placement {
     slot: u64,
     record: Record,
+    /// The slot's token as read; `None` when the slot was absent (written with [`CREATE_CAS`]).
     cas: Option<u32>,
     empty: bool,
     evicting: bool,

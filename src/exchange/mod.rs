@@ -21,7 +21,7 @@ use std::rc::Rc;
 
 use crate::api::{ApiKind, ErrorStyle, Rejection};
 use crate::campaign::CampaignView;
-use crate::contract::{is_owned_header, local_reply, upstream_headers, LocalReply};
+use crate::contract::{each_upstream_header, is_owned_header, local_reply, LocalReply};
 use crate::credential::{identify, Credential};
 use crate::decision::{
     campaign_system_prompt, campaign_template, decide_with_fleet, precheck, settle, Charge, FleetEvidence, LedgerStats,
@@ -508,7 +508,7 @@ impl Exchange {
                 // Admitted by the service (charged there), or failing open (charged with the next batch).
                 self.fleet_uncharged = !matches!(admitted, SyncOutcome::Admit);
                 self.fleet_needs = w.needs;
-                if self.decide_now(host, w.credential, w.facts, w.forwarded, now, &mut actions) == Flow::Continue {
+                if self.decide_now(host, &w.credential, w.facts, w.forwarded, now, &mut actions) == Flow::Continue {
                     actions.push(HostAction::ResumeRequest);
                 }
             }
@@ -702,10 +702,25 @@ impl Exchange {
         self.decided = true;
         self.tokenizer = facts.tokenizer;
         facts.path = std::mem::take(&mut self.path);
-        let Some(credential) = self.credential.clone() else { return Flow::Continue };
+        // Taken for the decision (not cloned) and put back after it.
+        let Some(credential) = self.credential.take() else { return Flow::Continue };
+        let flow = self.decide_with(host, &credential, facts, forwarded, actions);
+        self.credential = Some(credential);
+        flow
+    }
+
+    /// [`Exchange::decide_and_act`] for the exchange's credential.
+    fn decide_with(
+        &mut self,
+        host: &dyn ExchangeHost,
+        credential: &Credential,
+        facts: RequestFacts,
+        forwarded: Option<Forwarded>,
+        actions: &mut Vec<HostAction>,
+    ) -> Flow {
         let now = self.now(host);
         // Fleet-wide budgets enforced by the filter: near a limit, wait on the service's answer.
-        let needs = request_needs(&self.policy, &credential, facts.estimated_input_tokens);
+        let needs = request_needs(&self.policy, credential, facts.estimated_input_tokens);
         if !needs.is_empty() {
             let check = self.fleet.as_ref().and_then(|f| f.try_borrow_mut().ok()).and_then(|mut replica| {
                 let check = replica.budget_check(&needs, now, &self.metrics)?;
@@ -721,7 +736,7 @@ impl Exchange {
                     message: check.message.clone(),
                     timeout_ms,
                 }));
-                self.waiting = Some(Waiting { credential, facts, forwarded, check, needs });
+                self.waiting = Some(Waiting { credential: credential.clone(), facts, forwarded, check, needs });
                 return Flow::Pause;
             }
         }
@@ -735,19 +750,19 @@ impl Exchange {
     fn decide_now(
         &mut self,
         host: &dyn ExchangeHost,
-        credential: Credential,
+        credential: &Credential,
         facts: RequestFacts,
         forwarded: Option<Forwarded>,
         now: u64,
         actions: &mut Vec<HostAction>,
     ) -> Flow {
-        let Ok(fleet) = self.fleet_view(&credential, &facts, now) else {
+        let Ok(fleet) = self.fleet_view(credential, &facts, now) else {
             self.fleet_needs.clear();
-            self.refuse_fleet_unavailable(host, &credential, actions);
+            self.refuse_fleet_unavailable(host, credential, actions);
             return Flow::Pause;
         };
         let ledger = self.ledger(host);
-        let decision = decide_with_fleet(&self.policy, &ledger, &credential, &facts, fleet, now);
+        let decision = decide_with_fleet(&self.policy, &ledger, credential, &facts, fleet, now);
         self.note_ledger(&decision.stats);
         let m = &self.metrics;
         if let Some(tracked) = decision.stats.tracked {
@@ -769,7 +784,7 @@ impl Exchange {
         self.usage_injected = facts.usage_injected;
         self.flagged = verdict.action != Action::Allow;
         if self.flagged {
-            actions.push(self.verdict_line(&verdict, &credential, "body"));
+            actions.push(self.verdict_line(&verdict, credential, "body"));
         }
         self.charge = decision.charge;
         if let Some(rejection) = verdict.rejection() {
@@ -809,10 +824,10 @@ impl Exchange {
         let template = facts.shape.as_ref().map(|s| s.template).filter(|t| *t != 0);
         // Room for the headers and the exports below at once (one allocation, not several).
         actions.reserve(10);
-        for (name, value) in upstream_headers(&credential, &verdict, template) {
-            self.request_header(actions, name, Some(value));
-        }
-        self.export_request(&credential, facts.estimated_input_tokens, actions);
+        each_upstream_header(credential, &verdict, template, |name, value| {
+            self.request_header(actions, name, Some(value))
+        });
+        self.export_request(credential, facts.estimated_input_tokens, actions);
         Flow::Continue
     }
 
@@ -830,9 +845,9 @@ impl Exchange {
             actions.push(self.reply(host, rejection, Some(&verdict)));
             return Flow::Pause;
         }
-        for (name, value) in upstream_headers(&credential, &verdict, None) {
-            self.request_header(actions, name, Some(value));
-        }
+        each_upstream_header(&credential, &verdict, None, |name, value| {
+            self.request_header(actions, name, Some(value))
+        });
         // Chunked from here on, so the body can still be rewritten (include_usage, degrade).
         self.request_header(actions, "content-length", None);
         // Envoy's rate limit filter reads the filter state as the headers pass: no estimate yet, so

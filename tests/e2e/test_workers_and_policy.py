@@ -42,10 +42,15 @@ def test_budget_is_shared_across_two_workers_without_overshoot():
 
 
 def test_cas_contention_from_eight_connections_loses_no_count():
-    """Eight keep-alive connections spread over two workers hammer one credential: every request is
-    counted once (the budget admits exactly its limit). The documented tolerance: a request whose CAS
-    loses 8 times in a row goes through uncounted and is counted in distill_guard.ledger.failures, so
-    admitted = limit + failures; here, as in any run we have seen, failures are 0."""
+    """Eight keep-alive connections spread over two workers hammer one credential far above the
+    budget's rate. The documented tolerances: a request whose CAS loses 8 times in a row goes through
+    uncounted and is counted in distill_guard.ledger.failures (0 in any run we have seen); and a worker
+    decides far from the limit on its view, at most 8 decisions a read (`decisions_per_read`), so when
+    the other worker ran a burst since that read (a lopsided connection split, or one worker starved on
+    a loaded machine) up to 8 of its decisions can pass the limit (README, "The accuracy bound";
+    tests/core/ledger.rs reaches exactly 8 with random bursts). Most runs admit exactly the limit; one
+    of 28 runs at a load average of ~9 (2026-12-02) failed the old exact assertion. Lost counts are tested exactly in the core tests."""
+    per_read = 8
     import http.client
     p = make_policy(budgets=[{"name": "rpm", "scope": "credential", "window": "minute", "max_requests": 200}])
     e = Envoy(p, concurrency=2)
@@ -71,12 +76,18 @@ def test_cas_contention_from_eight_connections_loses_no_count():
         for t in threads:
             t.join()
         assert len(results) == 400
-        failures = e.metric("ledger.failures")
-        assert results.count(200) == 200 + failures, (results.count(200), failures)
+        m = e.metrics(["ledger.failures", "ledger.cas_retries", "ledger.local_updates", "ledger.merges"])
+        failures = m["ledger.failures"]
+        # Which worker served how many connections: a view decided on far from the limit misses what
+        # the other worker did since it was read, so a lopsided split is the first thing to look at.
+        split = {k: v for k, v in e.stats().items()
+                 if k.startswith("listener.127.0.0.1_") and k.endswith("downstream_cx_total") and ".worker_" in k}
+        admitted = results.count(200)
+        print("admitted", admitted, "of 200;", m, split)
+        assert 200 + failures <= admitted <= 200 + failures + per_read, (admitted, m, split)
         assert results.count(429) + results.count(200) == 400
         assert failures == 0
         assert len(e.upstream_requests()) == results.count(200)
-        print("CAS retries under contention:", e.metric("ledger.cas_retries"))
         e.assert_no_trap()
     finally:
         e.close()

@@ -244,3 +244,68 @@ FRESH2_FAMILIES = _blind_split(FRESH2, _FRESH2_BENIGN, _FRESH2_ATTACKS)
 def include_fresh2():
     """Adds the fresh2 families to FAMILIES (run.py does, for `--splits fresh2` or a fresh2 family by name)."""
     FAMILIES.update(FRESH2_FAMILIES)
+
+
+# ---- the `fresh3` split (a third set written blind, 2026-12-02) ------------------------------------------------
+# Written after fresh and fresh2 had both been used for tuning, by someone who had read neither the detector,
+# DETECTION.md, tools/intent, any result nor the other generators' bodies. Reported on only, never tuned on;
+# added to FAMILIES by `include_fresh3()` when run.py is asked for `--splits fresh3` or a fresh3 family by name.
+FRESH3 = "fresh3"
+
+import fresh3_attacks as f3a  # noqa: E402
+import fresh3_benign as f3b  # noqa: E402
+
+_FRESH3_BENIGN = [
+    # kind, builder, credentials
+    ("consumer_qa_product", f3b.kitchen_helper, 4),
+    ("consumer_qa_product", f3b.money_faq_bot, 3),
+    ("multi_tenant_saas", f3b.saas_widgets, 3),
+    ("students", f3b.homework_students, 150),
+    ("tutoring_app", f3b.tutor_product, 3),
+    ("personal_assistant", f3b.life_assistant, 160),
+    ("agents_tools", f3b.research_agents, 30),
+    ("agents_tools", f3b.claude_ops_agents, 20),
+    ("rag", f3b.rag_helpdesk, 8),
+    ("coding", f3b.dev_chat, 70),
+    ("coding", f3b.pr_review_bot, 6),
+    ("translation", f3b.tm_pipeline, 5),
+    ("translation", f3b.travellers, 60),
+    ("batch_classification", f3b.moderation_logprobs, 4),
+    ("reranker", f3b.search_reranker, 3),
+    ("constrained_choice", f3b.expense_categoriser, 20),
+    ("summarisation", f3b.news_digest, 4),
+    ("summarisation", f3b.clinic_scribe, 30),
+    ("evaluation_run", f3b.eval_cot_harness, 5),
+    ("llm_as_judge", f3b.qa_judge_pipeline, 4),
+    ("synthetic_test_data", f3b.test_fixtures, 5),
+    ("generic_system_prompt", f3b.chat_ui_users, 200),
+    ("casual", f3b.occasional, 220),
+    ("reasoning_model", f3b.reasoning_users, 40),
+]
+_FRESH3_ATTACKS = [
+    # style, builder, requests, keys
+    ("chain_of_thought", f3a.f3_cot_exam_coach, 1000, 1),
+    ("chain_of_thought", f3a.f3_cot_thinking_trace, 1000, 1),
+    ("chain_of_thought", f3a.f3_cot_tutor_front, 1000, 1),
+    ("logprob", f3a.f3_lp_topk_sequences, 1000, 1),
+    ("logprob", f3a.f3_lp_responses_labels, 1000, 1),
+    ("logprob", f3a.f3_lp_bias_sweep, 1000, 1),
+    ("rubric", f3a.f3_judge_scores_de_ja, 1000, 1),
+    ("rubric", f3a.f3_judge_pairwise_responses, 1000, 1),
+    ("synthetic_data", f3a.f3_synth_self_instruct, 1000, 1),
+    ("synthetic_data", f3a.f3_synth_lessons_it_pt, 1000, 1),
+    ("probe", f3a.f3_probe_sysprompt_leak, 1000, 1),
+    ("probe", f3a.f3_probe_behaviour_map, 1000, 1),
+    ("key_farm", f3a.f3_farm_proxy_cot_fr, 600, 60),
+    ("key_farm", f3a.f3_farm_byok_drip, 600, 60),
+    ("low_and_slow", f3a.f3_slow_pt_drip, 600, 8),
+    ("low_and_slow", f3a.f3_slow_judge_office, 320, 8),
+    ("reworded", f3a.f3_reword_grammar, 1000, 1),
+    ("reworded", f3a.f3_reword_fake_history, 1000, 1),
+]
+FRESH3_FAMILIES = _blind_split(FRESH3, _FRESH3_BENIGN, _FRESH3_ATTACKS)
+
+
+def include_fresh3():
+    """Adds the fresh3 families to FAMILIES (run.py does, for `--splits fresh3` or a fresh3 family by name)."""
+    FAMILIES.update(FRESH3_FAMILIES)

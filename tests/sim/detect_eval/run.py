@@ -25,8 +25,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from common import HOUR, ROOT, T0, Corpus, simulate  # noqa: E402
-from families import (FAMILIES, FRESH, FRESH2, FRESH2_FAMILIES, FRESH_FAMILIES, HELDOUT, INTENT_LABELS,  # noqa: E402
-                      TUNE, build, include_fresh, include_fresh2)
+from families import (FAMILIES, FRESH, FRESH2, FRESH2_FAMILIES, FRESH3, FRESH3_FAMILIES, FRESH_FAMILIES,  # noqa: E402
+                      HELDOUT, INTENT_LABELS, TUNE, build, include_fresh, include_fresh2, include_fresh3)
 from stats import clopper_pearson_upper  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
@@ -169,8 +169,8 @@ def summarise(rows):
         b["tag_rate_upper95"] = clopper_pearson_upper(b["tagged"], b["credentials"])
         b["tag_signals"] = dict(b["tag_signals"].most_common(4))
     totals = {}
-    # the blind splits (fresh, fresh2) are reported apart, each only when it ran
-    blind = tuple(x for x in (FRESH, FRESH2) if any(r["split"] == x for r in rows))
+    # the blind splits (fresh, fresh2, fresh3) are reported apart, each only when it ran
+    blind = tuple(x for x in (FRESH, FRESH2, FRESH3) if any(r["split"] == x for r in rows))
     for split in (TUNE, HELDOUT) + blind + ("all",):
         bs = [b for b in benign.values() if split == "all" or b["split"] == split]
         n, k = sum(b["credentials"] for b in bs), sum(b["tagged"] for b in bs)
@@ -220,7 +220,7 @@ def markdown(summary, seeds, scale):
     for split, t in summary["benign_totals"].items():
         out.append(f"| {split} | {t['credentials']} | {t['tagged']} | {_pct(t['tag_rate'])} | "
                    f"{_pct(t['tag_rate_upper95'])} | {t['enforced']} |")
-    blind = tuple(x for x in (FRESH, FRESH2) if f"{x}_targets" in summary)
+    blind = tuple(x for x in (FRESH, FRESH2, FRESH3) if f"{x}_targets" in summary)
     splits = blind + (HELDOUT, TUNE)
     if blind:  # a run with a blind split shows only the splits it ran
         ran = {x["split"] for x in summary["benign"] + summary["attacks"]}
@@ -315,7 +315,7 @@ def main():
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies every family's size")
     ap.add_argument("--families", default="", help="comma list (default: all)")
-    ap.add_argument("--splits", default="tune,heldout", help="tune, heldout, fresh and/or fresh2 (written blind; "
+    ap.add_argument("--splits", default="tune,heldout", help="tune, heldout, fresh, fresh2 and/or fresh3 (written blind; "
                     "each reported in its own section, never part of `make detect-eval`)")
     ap.add_argument("--json", default="", help="write rows and summary here")
     ap.add_argument("--markdown", default="", help="write the readable report here too")
@@ -327,6 +327,8 @@ def main():
         include_fresh()
     if FRESH2 in a.splits.split(",") or any(n in FRESH2_FAMILIES for n in a.families.split(",")):
         include_fresh2()
+    if FRESH3 in a.splits.split(",") or any(n in FRESH3_FAMILIES for n in a.families.split(",")):
+        include_fresh3()
     if a.list:
         print(family_table())
         return 0
