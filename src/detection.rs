@@ -158,11 +158,27 @@ pub fn share_lower_bound(hits: f32, n: f32) -> f32 {
     if n <= 0.0 || hits <= 0.0 {
         return 0.0;
     }
+    wilson(hits, n, -1.0)
+}
+
+/// The end of the one-sided 95% Wilson score interval of `hits` in `n > 0` on the side of `sign`
+/// (-1 lower, +1 upper).
+fn wilson(hits: f32, n: f32, sign: f32) -> f32 {
     let p = (hits / n).clamp(0.0, 1.0);
     let z2 = Z * Z;
     let centre = p + z2 / (2.0 * n);
     let margin = Z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
-    ((centre - margin) / (1.0 + z2 / n)).clamp(0.0, 1.0)
+    ((centre + sign * margin) / (1.0 + z2 / n)).clamp(0.0, 1.0)
+}
+
+/// The upper end of the same one-sided 95% Wilson interval as [`share_lower_bound`]: what the share
+/// of `hits` in `n` observations can be at most. 1 with nothing seen; with no hit in 5 observations
+/// it is about 0.35, in 10 about 0.21.
+pub fn share_upper_bound(hits: f32, n: f32) -> f32 {
+    if n <= 0.0 {
+        return 1.0;
+    }
+    wilson(hits, n, 1.0)
 }
 
 /// The strength in [0, 1] of every detector for a credential right now. Every behavioural signal
@@ -273,10 +289,38 @@ pub const COHORT_INTENT: &str = "campaign_intent";
 pub fn cohort_intent(cfg: &DetectionConfig, profile: &Profile, campaign: &CampaignEvidence) -> f32 {
     let evidence = (profile.requests / cfg.min_requests).clamp(0.0, 1.0);
     let m = cfg.campaign.min_credentials;
-    let one = |strength: f32, share: f32| ramp(share, COHORT_INTENT_FROM, COHORT_INTENT_FULL) * strength;
+    // The cohort's share stands in for the credential's own at most up to what the credential's own
+    // requests still allow (sixth round): a key whose own prompts asked for nothing in 5 requests has
+    // a text-intent share of at most 0.35, in 10 at most 0.21, however much the others sending the
+    // same template ask. Students pasting one puzzle format, a few of whom add "explain step by step",
+    // are not the ones who asked; a farm key's own prompts carry its farm's intent.
+    let own = [ShapeSignal::ChainOfThought, ShapeSignal::Rubric, ShapeSignal::SyntheticData, ShapeSignal::Probe]
+        .into_iter()
+        .map(|sig| profile.signals.get(sig.index()).copied().unwrap_or(0.0))
+        .fold(0.0f32, f32::max);
+    let allowed = share_upper_bound(own, profile.requests);
+    let one = |strength: f32, share: f32| ramp(share.min(allowed), COHORT_INTENT_FROM, COHORT_INTENT_FULL) * strength;
     let (strength, _, intent, _) = campaign.user_template(m);
     let system = campaign_strength(campaign.system_prompt, m);
     one(strength, intent).max(one(system, campaign.system_prompt_intent)) * evidence
+}
+
+/// The cohort intent share (the lower bound of a campaign's distinct prompts with text intent) below
+/// which a campaign is no evidence at all ([`cross_credential`]): the intent model's noise on a
+/// product's or an app's ordinary prompts. From it, the campaign's evidence grows until the share
+/// reaches [`COHORT_INTENT_FROM`].
+pub const CROSS_COHORT_FROM: f32 = 0.02;
+
+/// **Cross-credential evidence** of one campaign signal of weighted strength `c` whose campaign's
+/// prompts carry text intent at share `cohort_share` ([`cohort_intent`]'s share): coordination across
+/// keys says how traffic is sent, and only with some intent in what is sent is it evidence that lifts
+/// the behaviour-only cap. Ten installations of one code-review app (one system prompt, one "review
+/// this diff" template, long reviews), many students of one homework app, the users of a chat front
+/// end: many keys, one template, nothing asked beyond the task, and so nothing to tag on. A farm's
+/// template asks for what it harvests on a clear share of its prompts, even reworded (the intent
+/// model reads a share of them). `c × ramp(share, CROSS_COHORT_FROM, COHORT_INTENT_FROM)`.
+pub fn cross_credential(c: f32, cohort_share: f32) -> f32 {
+    c * ramp(cohort_share, CROSS_COHORT_FROM, COHORT_INTENT_FROM)
 }
 
 /// The intent strength (`1 - (1 - S)(1 - W)`) from which automation multiplies it fully.
@@ -348,6 +392,52 @@ pub const FARM_KEY_REQUESTS: f32 = 100.0;
 /// for nothing itself (a benchmark run) is not one of the farm's keys.
 pub const FARM_OWN_INTENT: f32 = 0.2;
 
+/// The credential's own intent (`logprobs`, `logit_bias`, `echo`, several samples, chain of thought,
+/// rubric, synthetic data, probe: the sum of their shares' lower bounds, at most 1) and its requests
+/// (the larger of the decayed count and the last two days' requests): their product is the requests
+/// that carried its intent, what [`sustained`] and [`escalated`] measure.
+pub fn own_intent(profile: &Profile, record: &Record, s: &[f32; Detector::COUNT]) -> (f32, f32) {
+    let at = |d: Detector| s.get(d as usize).copied().unwrap_or(0.0);
+    let day = record.window(Window::Day);
+    let requests = profile.requests.max((day.current.requests + day.previous.requests) as f32);
+    let intent = [
+        Detector::LogitBias,
+        Detector::Echo,
+        Detector::Logprobs,
+        Detector::MultipleSamples,
+        Detector::ChainOfThought,
+        Detector::Rubric,
+        Detector::SyntheticData,
+        Detector::Probe,
+    ]
+    .into_iter()
+    .map(at)
+    .sum::<f32>()
+    .min(1.0);
+    (intent, requests)
+}
+
+/// How many times `detection.sustained_intent_requests` a credential's own intent must have been
+/// sustained before a `degrade` verdict is raised to `throttle` whatever its score ([`escalated`]).
+pub const ESCALATE_SUSTAINED: f32 = 2.0;
+
+/// **Escalation on sustained evidence** (sixth round): a credential whose score holds it at
+/// `degrade` (clear intent, human-like pacing: little automation to multiply it) but whose own
+/// intent has been sustained over [`ESCALATE_SUSTAINED`] times `detection.sustained_intent_requests`
+/// requests (700 by default: every request of a 700-request run, or two in three of a
+/// 1,050-request one) is throttled. A harvester that paces itself like a person still sends its
+/// instruction on every request, for as long as it harvests; a person, a bounded evaluation run or a
+/// product whose users now and then ask for steps does not get there (a tutoring product whose
+/// persona asks for the working on every answer does, after 700 of them: see Known limits). Off when
+/// `sustained_intent_requests` is 0.
+pub fn escalated(cfg: &DetectionConfig, profile: &Profile, record: &Record, s: &[f32; Detector::COUNT]) -> bool {
+    if cfg.sustained_intent_requests <= 0.0 {
+        return false;
+    }
+    let (intent, requests) = own_intent(profile, record, s);
+    intent * requests >= ESCALATE_SUSTAINED * cfg.sustained_intent_requests
+}
+
 /// **Sustained evidence**, what a verdict beyond `degrade` (throttle, block) needs besides the
 /// score: security products tag fast on evidence and enforce only on evidence that accumulated. One
 /// of: extraction parameters on most requests (`logit_bias`, `echo`, share at least
@@ -378,22 +468,7 @@ pub fn sustained(
     if cfg.weight(Detector::CampaignConfirmed) > 0.0 && at(Detector::CampaignConfirmed) >= FARM_COHORT {
         return true;
     }
-    let day = record.window(Window::Day);
-    let requests = profile.requests.max((day.current.requests + day.previous.requests) as f32);
-    let intent = [
-        Detector::LogitBias,
-        Detector::Echo,
-        Detector::Logprobs,
-        Detector::MultipleSamples,
-        Detector::ChainOfThought,
-        Detector::Rubric,
-        Detector::SyntheticData,
-        Detector::Probe,
-    ]
-    .into_iter()
-    .map(at)
-    .sum::<f32>()
-    .min(1.0);
+    let (intent, requests) = own_intent(profile, record, s);
     if intent * requests >= cfg.sustained_intent_requests {
         return true;
     }
@@ -422,8 +497,15 @@ pub fn assess(
             Group::WeakIntent => keep_weak *= 1.0 - c,
             Group::Automation => keep_auto *= 1.0 - c,
         }
-        if matches!(d, Detector::CampaignTemplate | Detector::CampaignSystemPrompt) {
-            keep_cross *= 1.0 - c;
+        // Cross-credential evidence, as far as the campaign's own prompts carry intent
+        // ([`cross_credential`]).
+        let cohort = match d {
+            Detector::CampaignTemplate => Some(campaign.user_template(cfg.campaign.min_credentials).2),
+            Detector::CampaignSystemPrompt => Some(campaign.system_prompt_intent),
+            _ => None,
+        };
+        if let Some(share) = cohort {
+            keep_cross *= 1.0 - cross_credential(c, share);
         }
         if c >= 0.05 {
             reasons.push((d.name(), c));
@@ -455,6 +537,12 @@ pub fn assess(
         Tier::Tag
     } else {
         Tier::None
+    };
+    // Degrade becomes throttle when the credential's own intent was sustained twice over.
+    let tier = if tier == Tier::Degrade && t.throttle.is_some() && escalated(cfg, profile, record, &s) {
+        Tier::Throttle
+    } else {
+        tier
     };
     // Beyond degrade only on sustained evidence; otherwise the highest enabled tier up to degrade.
     let tier = if tier > Tier::Degrade && !sustained(cfg, profile, record, campaign, &s) {

@@ -357,6 +357,27 @@ fn is_cjk(c: char) -> bool {
     matches!(c, '\u{3040}'..='\u{30ff}' | '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' | '\u{ac00}'..='\u{d7af}')
 }
 
+/// Bytes of each part of a conversation's first exchange that its fingerprint reads.
+pub const OPENING_BYTES: usize = 512;
+
+/// The fingerprint of a conversation's first exchange ([`crate::api::Conversation::opening`]) and its
+/// words, folded into the system prompt's fingerprint (sixth round): a few-shot prompt, one fixed worked
+/// example (a question and its answer as an earlier exchange) before each new question, is part of the
+/// prompt's fixed framing as the system prompt is, and many keys sending one such framing with many
+/// questions are one campaign. A person's conversation has its own first exchange, so a shared system
+/// prompt with history is no longer shared. `(0, 0)` without history. It reads the first
+/// [`OPENING_BYTES`] of each part as sent (no masking), words counted by their spaces.
+pub fn opening_fingerprint(parts: &[&str]) -> (u64, usize) {
+    let (mut h, mut words) = (0u64, 0usize);
+    for (i, part) in parts.iter().enumerate() {
+        let bytes = part.as_bytes();
+        let head = bytes.get(..bytes.len().min(OPENING_BYTES)).unwrap_or(bytes);
+        h ^= words64(head).rotate_left(29 + 7 * (i as u32 % 4));
+        words += head.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()).count();
+    }
+    (h, words)
+}
+
 /// The number of words of a masked text (`split_whitespace().count()`): masked text separates its
 /// words by single spaces, none leading or trailing, so counting spaces is enough.
 fn masked_words(masked: &str) -> usize {
@@ -410,9 +431,10 @@ fn intent_scores(head: &str, tail: &str) -> Option<IntentScores> {
 /// calibrating a threshold: 3 alternatives of a 3-token label), not the model's distribution.
 pub const LOGPROBS_MIN_VALUES: u64 = 16;
 
-/// True when a request asks for logprobs but can get fewer than [`LOGPROBS_MIN_VALUES`] of them:
-/// its output is capped (`max_output`) and `top_logprobs` (or a numeric `logprobs`) times the cap is
-/// below it. Without a cap the request is never shallow.
+/// True when a request asks for logprobs but can get fewer than [`LOGPROBS_MIN_VALUES`] of them
+/// (its output is capped, `max_output`, and `top_logprobs`, or a numeric `logprobs`, times the cap is
+/// below it), or reads a label's confidence: at most [`LABEL_ALTERNATIVES`] alternatives of at most
+/// [`LABEL_TOKENS`] tokens. Without a cap the request is never shallow.
 pub fn shallow_logprobs(root: &Json<'_>, max_output: Option<u64>) -> bool {
     let Some(positions) = max_output else {
         return false;
@@ -425,7 +447,16 @@ pub fn shallow_logprobs(root: &Json<'_>, max_output: Option<u64>) -> bool {
         .unwrap_or(1)
         .max(1);
     alternatives.saturating_mul(positions) < LOGPROBS_MIN_VALUES
+        || (alternatives <= LABEL_ALTERNATIVES && positions <= LABEL_TOKENS)
 }
+
+/// The most alternatives a position a *label read* asks for, and the longest answer it allows
+/// ([`shallow_logprobs`]): a classifier thresholding its confidence reads the top few candidates of a
+/// label of a few tokens (a category as JSON, 3 alternatives, `max_tokens` 8); a harvester wants the
+/// distribution (`top_logprobs` 20, the API's most) or whole answers' logprobs.
+pub const LABEL_ALTERNATIVES: u64 = 5;
+/// See [`LABEL_ALTERNATIVES`].
+pub const LABEL_TOKENS: u64 = 16;
 
 /// Analyses a parsed request body.
 pub fn analyse(api: ApiKind, root: &Json<'_>, cfg: &ShapeConfig) -> RequestShape {
@@ -475,7 +506,10 @@ pub fn analyse_estimating<'a>(
     let system = Read::of(&conv.system, cfg);
     let (masked_user, masked_user_tail) = (&user.masked, &user.masked_tail);
     let (masked_system, masked_system_tail) = (&system.masked, &system.masked_tail);
-    let found = user.found | system.found;
+    // An assistant prefill (the client's beginning of the answer) is read as instruction text too: a
+    // harvester can move its instruction there and leave the user text a bare question.
+    let prefill = if conv.prefill.is_empty() { None } else { Some(Read::of(&conv.prefill, cfg)) };
+    let found = user.found | system.found | prefill.as_ref().map_or(0, |p| p.found);
     for (bit, signal) in INTENT_SIGNALS {
         if found & bit != 0 {
             s.insert(signal);
@@ -488,11 +522,15 @@ pub fn analyse_estimating<'a>(
         if INTENT_SIGNALS.iter().any(|(bit, _)| found & bit == 0) {
             let user = intent_scores(masked_user, masked_user_tail);
             let system = intent_scores(masked_system, masked_system_tail);
+            let prefill = prefill.as_ref().and_then(|p| intent_scores(&p.masked, &p.masked_tail));
             for ((_, signal), intent) in INTENT_SIGNALS.iter().zip(INTENT_CLASSES) {
                 // A persona ("You are a helpful assistant.") reads like a judge's setup to the model:
                 // the system prompt is not asked for the rubric class (its phrases still count).
                 let from_system = if intent == Intent::Rubric { None } else { system };
-                let p = user.map_or(0.0, |u| u.get(intent)).max(from_system.map_or(0.0, |x| x.get(intent)));
+                let p = user
+                    .map_or(0.0, |u| u.get(intent))
+                    .max(from_system.map_or(0.0, |x| x.get(intent)))
+                    .max(prefill.map_or(0.0, |x| x.get(intent)));
                 if p >= threshold {
                     s.insert(*signal);
                 }
@@ -507,9 +545,11 @@ pub fn analyse_estimating<'a>(
     shape.content = user.content;
     if !masked_system.is_empty() {
         let tail = if masked_system_tail.is_empty() { 0 } else { words64(masked_system_tail.as_bytes()) };
-        shape.system = (words64(masked_system.as_bytes()) ^ tail.rotate_left(17)).max(1);
-        shape.system_words =
-            (masked_words(masked_system) + masked_words(masked_system_tail)).try_into().unwrap_or(u32::MAX);
+        let (opening, opening_words) = opening_fingerprint(&conv.opening);
+        shape.system = (words64(masked_system.as_bytes()) ^ tail.rotate_left(17) ^ opening).max(1);
+        shape.system_words = (masked_words(masked_system) + masked_words(masked_system_tail) + opening_words)
+            .try_into()
+            .unwrap_or(u32::MAX);
     }
     shape.signals = s;
     (shape, [user.estimate, system.estimate])

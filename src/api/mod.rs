@@ -104,9 +104,20 @@ pub struct Conversation<'a> {
     pub system: Vec<&'a str>,
     /// Text parts of the last user message (or the bare prompt).
     pub last_user: Vec<&'a str>,
+    /// Text parts of an assistant *prefill*: a last message from the assistant, which the model is
+    /// to continue (Anthropic's prefill, a chat prefix). It is the beginning of the answer the client
+    /// wrote for the model, so it says what the client wants as much as the user text does ("Let me
+    /// reason through this one step at a time. Step 1:"). Empty when the last message is not the
+    /// assistant's.
+    pub prefill: Vec<&'a str>,
+    /// Text parts of the conversation's first exchange (its first user message and the assistant's
+    /// answer to it) when the request carries history: a fixed worked example sent before every new
+    /// question (a few-shot prompt) is part of the prompt's fixed framing, as a system prompt is.
+    /// Empty without history.
+    pub opening: Vec<&'a str>,
     /// User turns.
     pub user_turns: u32,
-    /// Assistant turns.
+    /// Assistant turns (a prefill is not one: it is not history).
     pub assistant_turns: u32,
 }
 

@@ -72,21 +72,44 @@ pub(super) fn conversation<'a>(root: &'a Json<'_>, prompt_field: Option<&str>) -
         }
         Some(Json::Array(messages)) => {
             let mut last_user: Option<&Json<'_>> = None;
+            // The last message's content when it is the assistant's (a prefill).
+            let mut trailing: Option<&Json<'_>> = None;
+            // The first exchange: the first user message and the first assistant message after it.
+            let (mut first_user, mut first_answer): (Option<&Json<'_>>, Option<&Json<'_>>) = (None, None);
             for m in messages {
                 let role = m.get("role").and_then(Json::as_str).unwrap_or("user");
                 let content = m.get("content").unwrap_or(&NULL);
+                trailing = None;
                 match role {
                     "system" | "developer" => text_of(content, &mut c.system),
-                    "assistant" | "model" => c.assistant_turns += 1,
+                    "assistant" | "model" => {
+                        c.assistant_turns += 1;
+                        trailing = Some(content);
+                        if first_user.is_some() && first_answer.is_none() {
+                            first_answer = Some(content);
+                        }
+                    }
                     "user" => {
                         c.user_turns += 1;
                         last_user = Some(content);
+                        first_user = first_user.or(Some(content));
                     }
                     _ => {}
                 }
             }
             if let Some(content) = last_user {
                 text_of(content, &mut c.last_user);
+            }
+            // A conversation that ends with the assistant's words (after a user turn) asks the model
+            // to continue them: a prefill, not history.
+            if let (Some(content), true) = (trailing, c.user_turns > 0) {
+                c.assistant_turns -= 1;
+                text_of(content, &mut c.prefill);
+            }
+            // History before the last user message: its first exchange (not a prefill's).
+            if let (Some(question), Some(answer), true) = (first_user, first_answer, c.user_turns > 1) {
+                text_of(question, &mut c.opening);
+                text_of(answer, &mut c.opening);
             }
         }
         _ => {}

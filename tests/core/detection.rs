@@ -49,16 +49,87 @@ fn logprobs_of_a_short_label_are_not_harvesting_but_a_distribution_is() {
     ));
     assert!(has(
         ApiKind::OpenAiChat,
-        json!({"model": "m", "logprobs": true, "top_logprobs": 3, "max_tokens": 6, "messages": msgs})
+        json!({"model": "m", "logprobs": true, "top_logprobs": 3, "max_tokens": 17, "messages": msgs})
+    ));
+    assert!(has(
+        ApiKind::OpenAiChat,
+        json!({"model": "m", "logprobs": true, "top_logprobs": 6, "max_tokens": 4, "messages": msgs})
     ));
     assert!(has(ApiKind::OpenAiChat, json!({"model": "m", "logprobs": true, "top_logprobs": 1, "messages": msgs})));
+    // A label's confidence (sixth round): at most 5 alternatives of at most 16 tokens, however many
+    // values that makes (a triage queue's category as JSON: 3 alternatives, `max_tokens` 8).
+    assert!(!has(
+        ApiKind::OpenAiChat,
+        json!({"model": "m", "logprobs": true, "top_logprobs": 3, "max_tokens": 8, "messages": msgs})
+    ));
+    assert!(!has(
+        ApiKind::OpenAiChat,
+        json!({"model": "m", "logprobs": true, "top_logprobs": 5, "max_tokens": 16, "messages": msgs})
+    ));
     // Completions: a numeric `logprobs` is the alternatives; `echo` returns the prompt's, never shallow.
     assert!(!has(ApiKind::OpenAiCompletions, json!({"model": "m", "logprobs": 2, "max_tokens": 2, "prompt": "x"})));
-    assert!(has(ApiKind::OpenAiCompletions, json!({"model": "m", "logprobs": 5, "max_tokens": 4, "prompt": "x"})));
+    assert!(!has(ApiKind::OpenAiCompletions, json!({"model": "m", "logprobs": 5, "max_tokens": 4, "prompt": "x"})));
+    assert!(has(ApiKind::OpenAiCompletions, json!({"model": "m", "logprobs": 5, "max_tokens": 40, "prompt": "x"})));
     assert!(has(
         ApiKind::OpenAiCompletions,
         json!({"model": "m", "logprobs": 1, "max_tokens": 1, "echo": true, "prompt": "x"})
     ));
+}
+
+#[test]
+fn an_assistant_prefill_is_read_as_instruction_text_and_is_not_history() {
+    let question = "A train leaves at 3 pm and travels 120 km at 80 km/h. When does it arrive?";
+    // The shipped policy's shape (the intent model on).
+    let cfg = policy_with(json!({})).detection.shape;
+    let shape_of = |api: ApiKind, body: Value| {
+        let bytes = serde_json::to_vec(&body).unwrap();
+        analyse(api, &Json::parse(&bytes).unwrap(), &cfg)
+    };
+    let prefill = |text: &str| {
+        shape_of(
+            ApiKind::AnthropicMessages,
+            json!({"model": "claude-sonnet-4-5", "max_tokens": 1024, "messages": [
+                {"role": "user", "content": question}, {"role": "assistant", "content": text}]}),
+        )
+    };
+    // The instruction is only in the beginning of the answer the client wrote for the model: by the
+    // intent model in English, Korean and Russian (no listed phrase), and by a listed phrase.
+    for text in [
+        "Let me reason through this carefully, one step at a time.\n\nStep 1:",
+        "이 문제를 단계별로 차근차근 추론해 보겠습니다.\n\n1단계:",
+        "Давайте рассуждать по шагам и проверять каждый вывод.\n\nШаг 1:",
+        "Let's think step by step.",
+    ] {
+        let s = prefill(text);
+        assert!(s.signals.contains(ShapeSignal::ChainOfThought), "{text}");
+        // A prefill is not history: the request is still one turn.
+        assert!(s.signals.contains(ShapeSignal::SingleTurn), "{text}");
+    }
+    // A prefill that asks nothing (forcing JSON) carries nothing; the bare question neither.
+    assert!(!prefill("{").signals.contains(ShapeSignal::ChainOfThought));
+    assert!(!shape_of(
+        ApiKind::AnthropicMessages,
+        json!({"model": "m", "max_tokens": 9, "messages": [
+        {"role": "user", "content": question}]})
+    )
+    .signals
+    .contains(ShapeSignal::ChainOfThought));
+    // An earlier assistant turn is history, not a prefill: what the model said before is not read.
+    let history = shape_of(
+        ApiKind::OpenAiChat,
+        json!({"model": "m", "messages": [{"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "Let me reason through this carefully, one step at a time."},
+            {"role": "user", "content": question}]}),
+    );
+    assert!(!history.signals.contains(ShapeSignal::ChainOfThought));
+    assert!(!history.signals.contains(ShapeSignal::SingleTurn));
+    // Chat completions read a trailing assistant message the same way.
+    let chat_prefill = shape_of(
+        ApiKind::OpenAiChat,
+        json!({"model": "m", "messages": [{"role": "user", "content": question},
+            {"role": "assistant", "content": "Let me reason through this carefully, one step at a time."}]}),
+    );
+    assert!(chat_prefill.signals.contains(ShapeSignal::ChainOfThought));
 }
 
 #[test]
@@ -1180,4 +1251,184 @@ fn a_tagged_credential_is_counted_once_in_its_campaign_and_never_creates_a_slot(
     assert!((7.5..=12.5).contains(&c.view.credentials), "{c:?}");
     // Another fingerprint's slot is untouched.
     assert_eq!(t.observe_full(FingerprintKind::Template, 8, 1, 1, false, T0 + 3).unwrap().tagged, 0.0);
+}
+
+#[test]
+fn a_campaign_whose_prompts_ask_nothing_lifts_no_cap_and_one_whose_prompts_ask_does() {
+    use distill_guard::campaign::CampaignView;
+    use distill_guard::detection::{assess, cross_credential, CampaignEvidence, COHORT_INTENT_FROM};
+    use distill_guard::ledger::{Delta, Record};
+    // Ten installations of one code-review app: one long system prompt and one "review this diff"
+    // template over many keys, long reviews of short diffs, nothing asked beyond the task. The
+    // campaign is there (automation), but without intent in its prompts it lifts no cap: not tagged.
+    let cfg = policy_with(json!({})).detection;
+    let fp = 0x5eed_u64;
+    let mut profile = Profile { requests: 40.0, ..Default::default() };
+    profile.templates[0] = (fp as u32, 40.0);
+    profile.signals[ShapeSignal::SingleTurn.index()] = 40.0;
+    let mut record = Record::default();
+    record.apply(&Delta { requests: 40, input: 4_000, output: 40_000, ..Delta::default() }, T0);
+    let view = Some(CampaignView { credentials: 10.0, contents: 300.0 });
+    let evidence = |share: f32| CampaignEvidence {
+        template: view,
+        system_prompt: view,
+        template_intent: share,
+        system_prompt_intent: share,
+        ..CampaignEvidence::default()
+    };
+    let score = |share: f32| assess(&cfg, &mut profile.clone(), &record, &evidence(share), T0).score;
+    assert!(score(0.0) < 0.35, "an app's installs, no intent: {}", score(0.0));
+    assert!(score(0.01) < 0.35, "the intent model's noise on its prompts: {}", score(0.01));
+    // A farm's template that asks for what it harvests on a clear share of its prompts: the same
+    // campaign is evidence, and automation multiplies it (tagged).
+    assert!(score(COHORT_INTENT_FROM) >= 0.35, "{}", score(COHORT_INTENT_FROM));
+    assert_eq!(cross_credential(0.5, 0.0), 0.0);
+    assert_eq!(cross_credential(0.5, 0.3), 0.5);
+}
+
+/// A request every 5-40 s, irregular like a person (no two gaps alike in a row).
+fn human_gap(i: u64) -> u64 {
+    [8, 35, 6, 19, 30, 12, 24, 5, 15, 38, 10, 21][(i % 12) as usize] * 1000 + (i * 7919 % 997) * 3
+}
+
+#[test]
+fn a_key_held_at_degrade_whose_own_intent_is_sustained_twice_over_is_throttled() {
+    use distill_guard::detection::{ESCALATE_SUSTAINED, SUSTAINED_INTENT_REQUESTS};
+    // A harvester paced like a person: its instruction worded differently on every request, around its
+    // own question, at a person's irregular pace: clear intent, little automation to multiply it, so
+    // its score holds it at degrade. Once its intent was sustained twice over it is throttled.
+    let asks = [
+        "Explain step by step how you get there:",
+        "Please show your reasoning in full before answering.",
+        "walk me through ur thinking, every step",
+        "Show all of your working, one step at a time, please.",
+        "Reason it through step by step and then answer:",
+    ];
+    let run = |policy: Value, n: u64| {
+        let p = detection_policy(policy);
+        let store = MemoryStore::new();
+        let ledger = Ledger::new(&p.ledger, &store);
+        let (mut t, mut tiers) = (T0, Vec::new());
+        for i in 0..n {
+            let q = own_question(i * 13 + 5);
+            let text = if i % 2 == 0 {
+                format!("{} {q}", asks[(i % 5) as usize])
+            } else {
+                format!("{q} {}", asks[(i % 5) as usize])
+            };
+            let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": text}]});
+            tiers.push(send(&p, &ledger, "paced", &body, t).assessment.unwrap());
+            t += human_gap(i);
+        }
+        tiers
+    };
+    let escalate_at = ESCALATE_SUSTAINED * SUSTAINED_INTENT_REQUESTS;
+    let a = run(json!({}), 900);
+    let degraded = a.iter().take(600).filter(|x| x.tier == Tier::Degrade).count();
+    assert!(degraded > 300, "held at degrade by its score: {degraded} {:?}", a[300]);
+    assert!(a.iter().take(600).all(|x| x.tier <= Tier::Degrade), "{:?}", a.iter().find(|x| x.tier > Tier::Degrade));
+    // Throttled on the sustained evidence while the score alone says degrade.
+    let first =
+        a.iter().position(|x| x.tier >= Tier::Throttle && x.score < 0.7).expect("throttled once sustained twice over");
+    assert!((first as f32) >= escalate_at * 0.9 && (first as f32) < escalate_at * 1.2, "{first}");
+    // A bounded run (400 requests) stays at degrade; with the requirement off the score alone decides.
+    assert!(run(json!({}), 400).iter().all(|x| x.tier <= Tier::Degrade));
+    let off = run(json!({"sustained_intent_requests": 0}), 900);
+    assert!(off.iter().all(|x| x.tier <= Tier::Degrade || x.score >= 0.7), "no escalation when off");
+}
+
+#[test]
+fn the_cohorts_intent_stands_in_only_as_far_as_the_keys_own_requests_allow() {
+    use distill_guard::campaign::CampaignView;
+    use distill_guard::detection::{cohort_intent, share_upper_bound, CampaignEvidence};
+    let cfg = DetectionConfig::parse(None).unwrap();
+    // A campaign of many keys whose prompts ask for steps seven times in ten.
+    let evidence = CampaignEvidence {
+        template: Some(CampaignView { credentials: 60.0, contents: 600.0 }),
+        template_intent: 0.7,
+        ..CampaignEvidence::default()
+    };
+    let key = |requests: f32, asked: f32| {
+        let mut p = Profile { requests, ..Default::default() };
+        p.signals[ShapeSignal::ChainOfThought.index()] = asked;
+        cohort_intent(&cfg, &p, &evidence)
+    };
+    // A farm key asks as its farm does: the cohort stands in fully, from its first requests.
+    assert_eq!(key(10.0, 7.0), 1.0);
+    assert!(key(2.0, 1.0) > 0.2, "{}", key(2.0, 1.0));
+    // A student who pastes the same puzzle format and asked for nothing in ten requests is not one of
+    // those who asked: the cohort gives little (and nothing from 16 requests on).
+    assert!(key(10.0, 0.0) < 0.2, "{}", key(10.0, 0.0));
+    assert_eq!(key(16.0, 0.0), 0.0);
+    assert!((share_upper_bound(0.0, 10.0) - 0.213).abs() < 0.01, "{}", share_upper_bound(0.0, 10.0));
+    assert_eq!(share_upper_bound(0.0, 0.0), 1.0);
+    assert!(share_upper_bound(5.0, 10.0) > 0.7 && share_upper_bound(10.0, 10.0) == 1.0);
+}
+
+#[test]
+fn a_few_shot_example_before_each_question_is_part_of_the_prompts_fixed_framing() {
+    let system = "Solve the problems as in the example: numbered steps, a check, the answer.";
+    let (example_q, example_a) = (
+        "There are 7 red and 2 green apples. How many apples?",
+        "Step 1. Add: 7 + 2 = 9.\nStep 2. Check: 9 - 2 = 7.\nAnswer: 9.",
+    );
+    let few_shot = |q: &str| {
+        shape_of(
+            ApiKind::OpenAiChat,
+            json!({"model": "m", "messages": [{"role": "system", "content": system},
+                {"role": "user", "content": example_q}, {"role": "assistant", "content": example_a},
+                {"role": "user", "content": q}]}),
+        )
+    };
+    let (a, b) = (few_shot("How many legs do 3 spiders have?"), few_shot("What is 12% of 250?"));
+    // One framing, whatever the new question: the system prompt with its fixed example, long enough
+    // to be tracked across keys (a short system prompt alone is not).
+    assert_eq!(a.system, b.system);
+    assert!(a.system_words >= 20, "{}", a.system_words);
+    let alone = shape_of(
+        ApiKind::OpenAiChat,
+        json!({"model": "m", "messages": [
+        {"role": "system", "content": system}, {"role": "user", "content": "What is 12% of 250?"}]}),
+    );
+    assert_ne!(alone.system, a.system);
+    assert!(alone.system_words < 20);
+    // A person's conversation under the same system prompt has its own first exchange.
+    let chat_with = |first: &str| {
+        shape_of(
+            ApiKind::OpenAiChat,
+            json!({"model": "m", "messages": [{"role": "system", "content": system},
+                {"role": "user", "content": first}, {"role": "assistant", "content": "Sure, here it is."},
+                {"role": "user", "content": "and why?"}]}),
+        )
+    };
+    assert_ne!(chat_with("my own first question").system, chat_with("another person's question").system);
+    // A prefill is not history: the system prompt's fingerprint is the system prompt's alone.
+    let prefilled = shape_of(
+        ApiKind::OpenAiChat,
+        json!({"model": "m", "messages": [
+        {"role": "system", "content": system}, {"role": "user", "content": "What is 12% of 250?"},
+        {"role": "assistant", "content": "Step 1:"}]}),
+    );
+    assert_eq!(prefilled.system, alone.system);
+}
+
+#[test]
+fn a_farm_sending_one_few_shot_example_over_many_keys_is_a_campaign() {
+    let p = detection_policy(json!({"intent_threshold": null}));
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    let mut with_campaign = std::collections::HashSet::new();
+    for i in 0..240u64 {
+        let body = json!({"model": "gpt-4o", "messages": [
+            {"role": "system", "content": "Solve the problems as in the example: numbered steps, a check, the answer."},
+            {"role": "user", "content": "There are 7 red and 2 green apples. How many apples?"},
+            {"role": "assistant", "content": "Step 1. Add: 7 + 2 = 9.\nStep 2. Check: 9 - 2 = 7.\nAnswer: 9."},
+            {"role": "user", "content": own_question(i * 11 + 1)}]});
+        let k = i % 40;
+        let d = send(&p, &ledger, &format!("fewshot-{k}"), &body, T0 + i * 3_000);
+        if d.assessment.unwrap().reasons.iter().any(|(r, _)| *r == "campaign_system_prompt") {
+            with_campaign.insert(k);
+        }
+    }
+    assert!(with_campaign.len() >= 36, "{} of 40 keys", with_campaign.len());
 }

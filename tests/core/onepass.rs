@@ -150,6 +150,18 @@ fn reference_intent(head: &str, tail: &str) -> Option<IntentScores> {
     Some(IntentScores { probs })
 }
 
+/// The fingerprint of a conversation's first exchange by its definition: each part's first 512 bytes
+/// hashed as sent, rotated by its place, and their whitespace-separated words.
+fn reference_opening(parts: &[&str]) -> (u64, usize) {
+    let (mut h, mut words) = (0u64, 0usize);
+    for (i, part) in parts.iter().enumerate() {
+        let head = &part.as_bytes()[..part.len().min(512)];
+        h ^= words64(head).rotate_left(29 + 7 * (i as u32 % 4));
+        words += head.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()).count();
+    }
+    (h, words)
+}
+
 /// The shape as the request path computed it before the single pass.
 pub(crate) fn reference_shape(api: ApiKind, root: &Json<'_>, cfg: &ShapeConfig) -> RequestShape {
     let mut shape = RequestShape::default();
@@ -183,9 +195,14 @@ pub(crate) fn reference_shape(api: ApiKind, root: &Json<'_>, cfg: &ShapeConfig) 
     let masked_user_tail = user_tail.as_deref().map(reference_mask).unwrap_or_default();
     let masked_system = reference_mask(&system_head);
     let masked_system_tail = system_tail.as_deref().map(reference_mask).unwrap_or_default();
-    let found = [&masked_user, &masked_user_tail, &masked_system, &masked_system_tail]
-        .iter()
-        .fold(0u8, |f, t| f | reference_scan(&cfg.phrases, t.as_bytes()));
+    // An assistant prefill is read as instruction text too (sixth round).
+    let (prefill_head, prefill_tail, _) = windows(&conv.prefill);
+    let masked_prefill = reference_mask(&prefill_head);
+    let masked_prefill_tail = prefill_tail.as_deref().map(reference_mask).unwrap_or_default();
+    let found =
+        [&masked_user, &masked_user_tail, &masked_system, &masked_system_tail, &masked_prefill, &masked_prefill_tail]
+            .iter()
+            .fold(0u8, |f, t| f | reference_scan(&cfg.phrases, t.as_bytes()));
     let intents = [
         (1u8, ShapeSignal::ChainOfThought, Intent::ChainOfThought),
         (2, ShapeSignal::Rubric, Intent::Rubric),
@@ -201,9 +218,13 @@ pub(crate) fn reference_shape(api: ApiKind, root: &Json<'_>, cfg: &ShapeConfig) 
         if intents.iter().any(|(bit, _, _)| found & bit == 0) {
             let user = reference_intent(&masked_user, &masked_user_tail);
             let system = reference_intent(&masked_system, &masked_system_tail);
+            let prefill = reference_intent(&masked_prefill, &masked_prefill_tail);
             for (_, signal, intent) in intents {
                 let from_system = if intent == Intent::Rubric { None } else { system };
-                let p = user.map_or(0.0, |u| u.get(intent)).max(from_system.map_or(0.0, |x| x.get(intent)));
+                let p = user
+                    .map_or(0.0, |u| u.get(intent))
+                    .max(from_system.map_or(0.0, |x| x.get(intent)))
+                    .max(prefill.map_or(0.0, |x| x.get(intent)));
                 if p >= threshold {
                     s.insert(signal);
                 }
@@ -223,9 +244,12 @@ pub(crate) fn reference_shape(api: ApiKind, root: &Json<'_>, cfg: &ShapeConfig) 
     };
     if !masked_system.is_empty() {
         let tail = if masked_system_tail.is_empty() { 0 } else { words64(masked_system_tail.as_bytes()) };
-        shape.system = (words64(masked_system.as_bytes()) ^ tail.rotate_left(17)).max(1);
-        shape.system_words =
-            (masked_system.split_whitespace().count() + masked_system_tail.split_whitespace().count()) as u32;
+        // A few-shot first exchange is folded into the system prompt's fingerprint (sixth round).
+        let (opening, opening_words) = reference_opening(&conv.opening);
+        shape.system = (words64(masked_system.as_bytes()) ^ tail.rotate_left(17) ^ opening).max(1);
+        shape.system_words = (masked_system.split_whitespace().count()
+            + masked_system_tail.split_whitespace().count()
+            + opening_words) as u32;
     }
     shape.signals = s;
     shape

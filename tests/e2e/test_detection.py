@@ -201,3 +201,26 @@ def test_a_flagged_official_sdk_client_sees_a_native_error_without_detection_rea
         assert any("logprobs" in l for l in lines)
     finally:
         e.close()
+
+
+def test_an_anthropic_assistant_prefill_is_read_as_the_instruction_it_is():
+    """A harvester that leaves the user text a bare question and starts the answer for the model ("Let me
+    reason through this carefully, one step at a time. Step 1:") asks for the same as one that writes it
+    in the user text: the prefill is read as instruction text."""
+    e = Envoy(detection_policy({"tag": 0.1}))
+    try:
+        question = {"role": "user", "content": "A train travels 120 km at 80 km/h. How long does it take?"}
+        headers = {"x-api-key": "sk-ant-prefill", "anthropic-version": "2023-06-01"}
+        r = e.request("/v1/messages", {"model": "claude-sonnet-4-5", "max_tokens": 1024, "messages": [
+            question, {"role": "assistant", "content": "Let me reason through this carefully, one step at a time.\n\nStep 1:"}]},
+            headers)
+        assert r.status == 200
+        signals = header_of(e.last_upstream(), "x-distill-signals") or ""
+        assert "chain_of_thought" in signals, signals
+        # The bare question from another key carries no such intent.
+        r = e.request("/v1/messages", {"model": "claude-sonnet-4-5", "max_tokens": 1024, "messages": [question]},
+                      {"x-api-key": "sk-ant-bare", "anthropic-version": "2023-06-01"})
+        assert r.status == 200
+        assert "chain_of_thought" not in (header_of(e.last_upstream(), "x-distill-signals") or "")
+    finally:
+        e.close()
