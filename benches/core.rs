@@ -140,7 +140,13 @@ impl Exchanges {
         let host = BenchHost {
             now_ms: Cell::new(1_800_000_000_000),
             store: MemoryStore::new(),
-            request_headers: RefCell::new(Vec::new()),
+            request_headers: RefCell::new(vec![
+                (":method".to_string(), b"POST".to_vec()),
+                (":path".to_string(), b"/v1/chat/completions".to_vec()),
+                (":authority".to_string(), b"api.example.com".to_vec()),
+                ("content-type".to_string(), b"application/json".to_vec()),
+                ("authorization".to_string(), b"Bearer sk-bench-".to_vec()),
+            ]),
             request_body: body,
             response_headers: vec![
                 (":status".to_string(), b"200".to_vec()),
@@ -162,13 +168,12 @@ impl Exchanges {
             black_box(self.root.flush_ledger(&self.host.store, now, false));
             black_box(self.root.on_tick(now));
         }
-        *self.host.request_headers.borrow_mut() = vec![
-            (":method".to_string(), b"POST".to_vec()),
-            (":path".to_string(), b"/v1/chat/completions".to_vec()),
-            (":authority".to_string(), b"api.example.com".to_vec()),
-            ("content-type".to_string(), b"application/json".to_vec()),
-            ("authorization".to_string(), format!("Bearer sk-bench-{}", n % self.keys).into_bytes()),
-        ];
+        // The request's headers as the host holds them: the same map each time, its credential
+        // rewritten in place (building the map is the harness's work, not the module's).
+        if let Some((_, key)) = self.host.request_headers.borrow_mut().last_mut() {
+            key.truncate(b"Bearer sk-bench-".len());
+            push_decimal(key, n % self.keys);
+        }
         let (ex, _) = self.root.on_new_exchange(n as u32 + 2);
         let mut ex = ex.unwrap();
         let host = &self.host;
@@ -177,11 +182,31 @@ impl Exchanges {
         black_box(ex.on_response_headers(host));
         let last = self.response.len().div_ceil(1024) - 1;
         for (i, chunk) in self.response.chunks(1024).enumerate() {
-            *host.chunk.borrow_mut() = chunk.to_vec();
+            {
+                let mut held = host.chunk.borrow_mut();
+                held.clear();
+                held.extend_from_slice(chunk);
+            }
             black_box(ex.on_response_body(host, chunk.len(), i == last));
         }
         black_box(ex.on_log(host));
     }
+}
+
+/// Appends the decimal digits of `n` (as `format!("{n}")` writes them).
+fn push_decimal(out: &mut Vec<u8>, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 struct Bench {

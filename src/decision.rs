@@ -255,13 +255,31 @@ struct CredentialOutcome<'p> {
     dominant_closing: bool,
 }
 
+/// The budgets of one scope that apply to a request (none on an allow list), read where the policy
+/// keeps them: no list is built per request.
+#[derive(Clone, Copy)]
+struct ScopeBudgets<'p> {
+    all: &'p [Budget],
+    scope: Scope,
+}
+
+impl<'p> ScopeBudgets<'p> {
+    fn new(policy: &'p Policy, scope: Scope, allowlisted: bool) -> Self {
+        ScopeBudgets { all: if allowlisted { &[] } else { &policy.budgets }, scope }
+    }
+
+    fn iter(self) -> impl Iterator<Item = &'p Budget> {
+        self.all.iter().filter(move |b| b.scope == self.scope)
+    }
+}
+
 /// Budget check, detection and pre-charge for the credential, atomically in its ledger slot.
 #[allow(clippy::too_many_arguments)]
 fn check_credential<'p>(
     policy: &'p Policy,
     ledger: &Ledger<'_>,
     subject: &Subject,
-    budgets: &[&'p Budget],
+    budgets: ScopeBudgets<'p>,
     facts: &RequestFacts,
     campaign: &CampaignEvidence,
     closing: &dyn Fn() -> Option<Cohort>,
@@ -308,14 +326,14 @@ fn check_credential<'p>(
             }
             out.assessment = Some(a);
         }
-        out.fired = fired(budgets.iter().copied(), record, now_ms, need);
+        out.fired = fired(budgets.iter(), record, now_ms, need);
         // On this worker's view: near a limit, or at an enforced tier that counts or refuses requests,
         // decide on the shared record instead (see `ledger::local`).
         let enforced_tier = !global_shadow && !det.shadow;
         if ledger.is_probing()
             && (!out.fired.is_empty()
                 || (enforced_tier && out.assessment.as_ref().is_some_and(|a| a.effective >= Tier::Throttle))
-                || near_limit(budgets.iter().copied(), record, need, ledger.config()))
+                || near_limit(budgets.iter(), record, need, ledger.config()))
         {
             return Update::Exact;
         }
@@ -349,7 +367,7 @@ fn check_credential<'p>(
 fn check_tenant<'p>(
     ledger: &Ledger<'_>,
     subject: &Subject,
-    budgets: &[&'p Budget],
+    budgets: ScopeBudgets<'p>,
     global_shadow: bool,
     facts: &RequestFacts,
     now_ms: u64,
@@ -358,10 +376,8 @@ fn check_tenant<'p>(
     let mut crossed = Vec::new();
     let need = facts.estimated_input_tokens;
     let result = ledger.update(subject, now_ms, None, &mut |record| {
-        crossed = fired(budgets.iter().copied(), record, now_ms, need);
-        if ledger.is_probing()
-            && (!crossed.is_empty() || near_limit(budgets.iter().copied(), record, need, ledger.config()))
-        {
+        crossed = fired(budgets.iter(), record, now_ms, need);
+        if ledger.is_probing() && (!crossed.is_empty() || near_limit(budgets.iter(), record, need, ledger.config())) {
             return Update::Exact;
         }
         if crossed.iter().any(|f| f.rejects(global_shadow)) {
@@ -585,13 +601,7 @@ pub fn decide_with_fleet(
     // request is forwarded degraded.
     let mut within_allowance = false;
     if !enforced_block {
-        let budgets_for = |scope: Scope| -> Vec<&Budget> {
-            if allowlisted {
-                Vec::new()
-            } else {
-                policy.budgets.iter().filter(|b| b.scope == scope).collect()
-            }
-        };
+        let budgets_for = |scope: Scope| ScopeBudgets::new(policy, scope, allowlisted);
         let detect = det.enabled
             && !allowlisted
             && facts.shape.is_some()
@@ -607,7 +617,7 @@ pub fn decide_with_fleet(
             policy,
             ledger,
             &cred_subject,
-            &budgets_for(Scope::Credential),
+            budgets_for(Scope::Credential),
             facts,
             &campaign,
             &closing,
@@ -628,7 +638,7 @@ pub fn decide_with_fleet(
         let tenant_subject = tenant.map(Subject::tenant);
         if let (Some(subject), Some(_)) = (&tenant_subject, cred_slot) {
             let (tenant_fired, slot) =
-                check_tenant(ledger, subject, &budgets_for(Scope::Tenant), global_shadow, facts, now_ms, &mut stats);
+                check_tenant(ledger, subject, budgets_for(Scope::Tenant), global_shadow, facts, now_ms, &mut stats);
             tenant_slot = slot;
             fired.extend(tenant_fired);
             if slot.is_none() {

@@ -611,7 +611,7 @@ impl Exchange {
                     answer.actions.push(HostAction::ReplaceResponseBody { current_len: body_size, body });
                 }
             }
-            (None, Some(meter), Some(chunk)) => meter.feed(&chunk),
+            (None, Some(meter), Some(chunk)) => meter.feed_chunk(&chunk, end_of_stream),
             (Some(_), _, _) => {
                 // An unreadable chunk: stop filtering; what was held goes on in front of it.
                 let held = self.usage_filter.take().map(UsageChunkFilter::release).unwrap_or_default();

@@ -126,6 +126,21 @@ impl ResponseMeter {
         self.streaming
     }
 
+    /// Feeds the next chunk of the response body, `last` when it ends the body: a JSON body that
+    /// comes whole in its last chunk is read from the chunk itself (what [`ResponseMeter::finish`]
+    /// would read from its copy), without keeping a copy.
+    pub fn feed_chunk(&mut self, chunk: &[u8], last: bool) {
+        if last && !self.streaming && !self.body_overflow && self.body.is_empty() {
+            if chunk.len() > self.body_cap {
+                self.body_overflow = true;
+            } else if let Some(u) = body_usage(chunk).and_then(|v| self.api.dialect().response_usage(&v)) {
+                self.tally.set(u);
+            }
+            return;
+        }
+        self.feed(chunk);
+    }
+
     /// Feeds the next chunk of the response body.
     pub fn feed(&mut self, chunk: &[u8]) {
         if self.streaming {

@@ -404,3 +404,26 @@ fn token_budgets_hold_in_every_minute_with_usage_as_estimated() {
     }
     assert!(admitted.len() > 100);
 }
+
+#[test]
+fn a_budget_counts_only_in_its_own_scope() {
+    let p = policy_with(json!({
+        "tenant": [{"kind": "key_prefix", "prefixes": {"sk-farm-": "farm"}}],
+        "budgets": [
+            {"name": "key_rpm", "scope": "credential", "window": "minute", "max_requests": 2},
+            {"name": "tenant_rpm", "scope": "tenant", "window": "minute", "max_requests": 3}]}));
+    let store = MemoryStore::new();
+    let ledger = Ledger::new(&p.ledger, &store);
+    let (a, b) = (cred(&p, "sk-farm-a"), cred(&p, "sk-farm-b"));
+    let verdict = |c: &Credential, t: u64| decide(&p, &ledger, c, &facts(1), T0 + t).verdict;
+    // The key's own budget: two of its requests go on, the third is its budget's.
+    assert_eq!(verdict(&a, 0).enforced, Action::Allow);
+    assert_eq!(verdict(&a, 1).enforced, Action::Allow);
+    let third = verdict(&a, 2);
+    assert_eq!((third.enforced, third.signal_list().as_str()), (Action::Throttle, "budget:key_rpm"));
+    // The tenant's: the key budget (two) does not count the tenant's requests, the tenant's own
+    // (three) does, and it does not count a single key's.
+    assert_eq!(verdict(&b, 3).enforced, Action::Allow);
+    let fourth = verdict(&b, 4);
+    assert_eq!((fourth.enforced, fourth.signal_list().as_str()), (Action::Throttle, "budget:tenant_rpm"));
+}

@@ -281,3 +281,52 @@ fn a_json_body_is_checked_whole_and_only_its_top_level_usage_is_kept() {
     let m = meter(ApiKind::OpenAiChat, false, std::str::from_utf8(&bodies[1]).unwrap(), 7);
     assert_eq!((m.input, m.output, m.source), (Some(2), 3, UsageSource::Reported));
 }
+
+/// `feed_chunk` (a JSON body that comes whole in its last chunk is read from the chunk, not copied)
+/// against `feed` and `finish` (the body copied, then read): the same usage for every API, body
+/// (reported usage, none, malformed, empty, usage in every place), cap around the body's length and
+/// split of the body into one, two or three chunks (the last flagged, an empty last chunk included).
+#[test]
+fn a_json_body_read_from_its_last_chunk_meters_as_the_copied_body() {
+    let bodies = [
+        json!({"id": "x", "choices": [{"message": {"content": "ok ok"}}], "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}}).to_string(),
+        json!({"usage": {"input_tokens": 9, "output_tokens": 4, "cache_read_input_tokens": 2}, "content": []}).to_string(),
+        json!({"usage": {"prompt_tokens": 5}, "usage": {"prompt_tokens": 6, "completion_tokens": 1}}).to_string(),
+        r#"{"usage":{"prompt_tokens":5,"completion_tokens":3},"x":[1,2,}"#.to_string(),
+        r#"{"usage":{"prompt_tokens":5,"completion_tokens":3}} trailing"#.to_string(),
+        r#"[{"usage":{"prompt_tokens":5,"completion_tokens":3}}]"#.to_string(),
+        json!({"choices": []}).to_string(),
+        json!({"response": {"usage": {"input_tokens": 3, "output_tokens": 2}}, "usage": {"input_tokens": 7, "output_tokens": 1}}).to_string(),
+        String::new(),
+        " ".to_string(),
+    ];
+    for api in [
+        ApiKind::OpenAiChat,
+        ApiKind::OpenAiCompletions,
+        ApiKind::OpenAiResponses,
+        ApiKind::AnthropicMessages,
+        ApiKind::Other,
+    ] {
+        for body in &bodies {
+            let b = body.as_bytes();
+            let n = b.len();
+            let mut splits: Vec<Vec<usize>> = vec![vec![n], vec![n, n]];
+            splits.extend((0..=n).step_by(7).map(|i| vec![i, n]));
+            splits.extend((0..=n).step_by(11).map(|i| vec![i / 2, i, n]));
+            for cap in [0, n.saturating_sub(1), n, n + 1, 1 << 20] {
+                for ends in &splits {
+                    let (mut copied, mut direct) =
+                        (ResponseMeter::new(api, false, cap), ResponseMeter::new(api, false, cap));
+                    let mut from = 0;
+                    for (k, &end) in ends.iter().enumerate() {
+                        let chunk = &b[from..end];
+                        copied.feed(chunk);
+                        direct.feed_chunk(chunk, k + 1 == ends.len());
+                        from = end;
+                    }
+                    assert_eq!(direct.finish(), copied.finish(), "{api:?} cap {cap} ends {ends:?} body {body}");
+                }
+            }
+        }
+    }
+}
