@@ -111,9 +111,9 @@ pub struct Conversation<'a> {
     /// assistant's.
     pub prefill: Vec<&'a str>,
     /// Text parts of the conversation's first exchange (its first user message and the assistant's
-    /// answer to it) when the request carries history: a fixed worked example sent before every new
-    /// question (a few-shot prompt) is part of the prompt's fixed framing, as a system prompt is.
-    /// Empty without history.
+    /// answer to it) when the request carries exactly one earlier exchange: a fixed worked example
+    /// sent before every new question (a few-shot prompt) is part of the prompt's fixed framing, as a
+    /// system prompt is. Empty otherwise (no history, or a conversation further on).
     pub opening: Vec<&'a str>,
     /// User turns.
     pub user_turns: u32,

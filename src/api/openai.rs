@@ -106,8 +106,11 @@ pub(super) fn conversation<'a>(root: &'a Json<'_>, prompt_field: Option<&str>) -
                 c.assistant_turns -= 1;
                 text_of(content, &mut c.prefill);
             }
-            // History before the last user message: its first exchange (not a prefill's).
-            if let (Some(question), Some(answer), true) = (first_user, first_answer, c.user_turns > 1) {
+            // History of exactly one exchange before the last user message (a few-shot example; not a
+            // prefill): that exchange. A conversation further on is not framed by its first exchange.
+            if let (Some(question), Some(answer), true) =
+                (first_user, first_answer, c.user_turns == 2 && c.assistant_turns == 1)
+            {
                 text_of(question, &mut c.opening);
                 text_of(answer, &mut c.opening);
             }

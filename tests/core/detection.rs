@@ -1406,6 +1406,15 @@ fn a_few_shot_example_before_each_question_is_part_of_the_prompts_fixed_framing(
         )
     };
     assert_ne!(chat_with("my own first question").system, chat_with("another person's question").system);
+    // Further on, a conversation is not framed by its first exchange: the system prompt's own fingerprint.
+    let further = shape_of(
+        ApiKind::OpenAiChat,
+        json!({"model": "m", "messages": [{"role": "system", "content": system},
+            {"role": "user", "content": example_q}, {"role": "assistant", "content": example_a},
+            {"role": "user", "content": "and then?"}, {"role": "assistant", "content": "Then 9."},
+            {"role": "user", "content": "What is 12% of 250?"}]}),
+    );
+    assert_eq!(further.system, alone.system);
     // A prefill is not history: the system prompt's fingerprint is the system prompt's alone.
     let prefilled = shape_of(
         ApiKind::OpenAiChat,
@@ -1463,4 +1472,9 @@ fn a_shared_template_counts_against_a_key_as_far_as_its_traffic_is_form_filling(
     // Mostly new chats: in part.
     let (t, c, f) = key(7.0);
     assert!(f > 0.4 && f < 0.6 && (t - f).abs() < 1e-6 && (c - f).abs() < 1e-6, "{t} {c} {f}");
+}
+
+#[test]
+fn the_campaign_table_defaults_to_sixteen_thousand_slots() {
+    assert_eq!(DetectionConfig::parse(None).unwrap().campaign.slots, 16_384);
 }
