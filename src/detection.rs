@@ -225,13 +225,32 @@ pub fn strengths(
         set(Detector::ModelPivot, profile.share(ShapeSignal::WatchedModel) * history * evidence);
     }
     let (template, _, _, _) = campaign.user_template(cfg.campaign.min_credentials);
-    set(Detector::CampaignTemplate, template * evidence);
+    set(Detector::CampaignTemplate, template * form_fill(profile) * evidence);
     set(
         Detector::CampaignSystemPrompt,
         campaign_strength(campaign.system_prompt, cfg.campaign.min_credentials) * evidence,
     );
     set(Detector::CampaignConfirmed, confirmed_campaign(cfg, profile, campaign));
     s
+}
+
+/// The single-turn share of a credential's requests from which a user-prompt template shared across
+/// credentials starts to count against it as a campaign, and the share at which it counts fully
+/// ([`form_fill`]).
+pub const FORM_FILL_FROM: f32 = 0.5;
+/// See [`FORM_FILL_FROM`].
+pub const FORM_FILL_FULL: f32 = 0.9;
+
+/// How far a credential's traffic is *form filling* (sixth round): the share of its requests that are
+/// single turns, `ramp(share, FORM_FILL_FROM, FORM_FILL_FULL)`. A user-prompt template shared by many
+/// keys (`campaign_template`, and the cohort intent and confirmed campaign of the template) counts
+/// against a key in this proportion. A farm fills its template in fresh requests, one after another;
+/// students pasting puzzles of one public set into a conversation, following up with "why?" and "where
+/// did the 3 come from", hold conversations: the puzzle's wording is a template they share, and what
+/// they send is a dialogue, not a form. The system prompt's campaign (with a few-shot first exchange
+/// folded in) is not scaled: its framing is fixed whatever the history.
+pub fn form_fill(profile: &Profile) -> f32 {
+    ramp(profile.share(ShapeSignal::SingleTurn), FORM_FILL_FROM, FORM_FILL_FULL)
 }
 
 /// The share of a campaign's credentials that must have been tagged before it counts as confirmed,
@@ -265,6 +284,7 @@ pub fn confirmed_campaign(cfg: &DetectionConfig, profile: &Profile, campaign: &C
     };
     let seen = (profile.requests / CONFIRMED_FULL_REQUESTS).clamp(0.0, 1.0);
     let (strength, template, _, tagged) = campaign.user_template(m);
+    let strength = strength * form_fill(profile);
     let system = campaign_strength(campaign.system_prompt, m);
     one(strength, template, tagged).max(one(system, campaign.system_prompt, campaign.system_prompt_tagged)) * seen
 }
@@ -301,6 +321,7 @@ pub fn cohort_intent(cfg: &DetectionConfig, profile: &Profile, campaign: &Campai
     let allowed = share_upper_bound(own, profile.requests);
     let one = |strength: f32, share: f32| ramp(share.min(allowed), COHORT_INTENT_FROM, COHORT_INTENT_FULL) * strength;
     let (strength, _, intent, _) = campaign.user_template(m);
+    let strength = strength * form_fill(profile);
     let system = campaign_strength(campaign.system_prompt, m);
     one(strength, intent).max(one(system, campaign.system_prompt_intent)) * evidence
 }
@@ -419,17 +440,17 @@ pub fn own_intent(profile: &Profile, record: &Record, s: &[f32; Detector::COUNT]
 
 /// How many times `detection.sustained_intent_requests` a credential's own intent must have been
 /// sustained before a `degrade` verdict is raised to `throttle` whatever its score ([`escalated`]).
-pub const ESCALATE_SUSTAINED: f32 = 2.0;
+pub const ESCALATE_SUSTAINED: f32 = 1.5;
 
 /// **Escalation on sustained evidence** (sixth round): a credential whose score holds it at
 /// `degrade` (clear intent, human-like pacing: little automation to multiply it) but whose own
 /// intent has been sustained over [`ESCALATE_SUSTAINED`] times `detection.sustained_intent_requests`
-/// requests (700 by default: every request of a 700-request run, or two in three of a
-/// 1,050-request one) is throttled. A harvester that paces itself like a person still sends its
-/// instruction on every request, for as long as it harvests; a person, a bounded evaluation run or a
-/// product whose users now and then ask for steps does not get there (a tutoring product whose
-/// persona asks for the working on every answer does, after 700 of them: see Known limits). Off when
-/// `sustained_intent_requests` is 0.
+/// requests (525 by default: every request of a 525-request run, or two in three of a
+/// 790-request one) is throttled. A harvester that paces itself like a person still sends its
+/// instruction on every request, for as long as it harvests; a person, a bounded evaluation run of a
+/// few hundred items or a product whose users now and then ask for steps does not get there (a
+/// tutoring product whose persona asks for the working on every answer does, after 525 of them: see
+/// Known limits). Off when `sustained_intent_requests` is 0.
 pub fn escalated(cfg: &DetectionConfig, profile: &Profile, record: &Record, s: &[f32; Detector::COUNT]) -> bool {
     if cfg.sustained_intent_requests <= 0.0 {
         return false;
@@ -538,7 +559,7 @@ pub fn assess(
     } else {
         Tier::None
     };
-    // Degrade becomes throttle when the credential's own intent was sustained twice over.
+    // Degrade becomes throttle when the credential's own intent was sustained one and a half times over.
     let tier = if tier == Tier::Degrade && t.throttle.is_some() && escalated(cfg, profile, record, &s) {
         Tier::Throttle
     } else {

@@ -1212,6 +1212,7 @@ fn confirmed_campaign_strength_needs_many_tagged_keys_that_are_most_of_the_campa
     use distill_guard::detection::{confirmed_campaign, CampaignEvidence};
     let cfg = DetectionConfig::parse(None).unwrap();
     let mut profile = Profile { requests: 5.0, ..Default::default() };
+    profile.signals[ShapeSignal::SingleTurn.index()] = 5.0;
     let view = Some(CampaignView { credentials: 60.0, contents: 500.0 });
     let at = |tagged: f32, view: Option<CampaignView>, profile: &Profile| {
         confirmed_campaign(
@@ -1227,6 +1228,7 @@ fn confirmed_campaign_strength_needs_many_tagged_keys_that_are_most_of_the_campa
     let small = Some(CampaignView { credentials: 3.0, contents: 40.0 });
     assert_eq!(at(3.0, small, &profile), 0.0, "three keys are no campaign");
     profile.requests = 1.0;
+    profile.signals[ShapeSignal::SingleTurn.index()] = 1.0;
     assert_eq!(at(54.0, view, &profile), 0.5, "a fresh key's first request counts half");
 }
 
@@ -1292,11 +1294,11 @@ fn human_gap(i: u64) -> u64 {
 }
 
 #[test]
-fn a_key_held_at_degrade_whose_own_intent_is_sustained_twice_over_is_throttled() {
+fn a_key_held_at_degrade_whose_own_intent_is_sustained_long_enough_is_throttled() {
     use distill_guard::detection::{ESCALATE_SUSTAINED, SUSTAINED_INTENT_REQUESTS};
     // A harvester paced like a person: its instruction worded differently on every request, around its
     // own question, at a person's irregular pace: clear intent, little automation to multiply it, so
-    // its score holds it at degrade. Once its intent was sustained twice over it is throttled.
+    // its score holds it at degrade. Once its intent was sustained one and a half times over it is throttled.
     let asks = [
         "Explain step by step how you get there:",
         "Please show your reasoning in full before answering.",
@@ -1324,12 +1326,13 @@ fn a_key_held_at_degrade_whose_own_intent_is_sustained_twice_over_is_throttled()
     };
     let escalate_at = ESCALATE_SUSTAINED * SUSTAINED_INTENT_REQUESTS;
     let a = run(json!({}), 900);
-    let degraded = a.iter().take(600).filter(|x| x.tier == Tier::Degrade).count();
-    assert!(degraded > 300, "held at degrade by its score: {degraded} {:?}", a[300]);
-    assert!(a.iter().take(600).all(|x| x.tier <= Tier::Degrade), "{:?}", a.iter().find(|x| x.tier > Tier::Degrade));
+    let before = (escalate_at * 0.85) as usize;
+    let degraded = a.iter().take(before).filter(|x| x.tier == Tier::Degrade).count();
+    assert!(degraded > 250, "held at degrade by its score: {degraded} {:?}", a[300]);
+    assert!(a.iter().take(before).all(|x| x.tier <= Tier::Degrade), "{:?}", a.iter().find(|x| x.tier > Tier::Degrade));
     // Throttled on the sustained evidence while the score alone says degrade.
     let first =
-        a.iter().position(|x| x.tier >= Tier::Throttle && x.score < 0.7).expect("throttled once sustained twice over");
+        a.iter().position(|x| x.tier >= Tier::Throttle && x.score < 0.7).expect("throttled once sustained long enough");
     assert!((first as f32) >= escalate_at * 0.9 && (first as f32) < escalate_at * 1.2, "{first}");
     // A bounded run (400 requests) stays at degrade; with the requirement off the score alone decides.
     assert!(run(json!({}), 400).iter().all(|x| x.tier <= Tier::Degrade));
@@ -1351,6 +1354,7 @@ fn the_cohorts_intent_stands_in_only_as_far_as_the_keys_own_requests_allow() {
     let key = |requests: f32, asked: f32| {
         let mut p = Profile { requests, ..Default::default() };
         p.signals[ShapeSignal::ChainOfThought.index()] = asked;
+        p.signals[ShapeSignal::SingleTurn.index()] = requests;
         cohort_intent(&cfg, &p, &evidence)
     };
     // A farm key asks as its farm does: the cohort stands in fully, from its first requests.
@@ -1431,4 +1435,32 @@ fn a_farm_sending_one_few_shot_example_over_many_keys_is_a_campaign() {
         }
     }
     assert!(with_campaign.len() >= 36, "{} of 40 keys", with_campaign.len());
+}
+
+#[test]
+fn a_shared_template_counts_against_a_key_as_far_as_its_traffic_is_form_filling() {
+    use distill_guard::campaign::CampaignView;
+    use distill_guard::detection::{cohort_intent, form_fill, strengths, CampaignEvidence, Detector};
+    use distill_guard::ledger::Record;
+    let cfg = DetectionConfig::parse(None).unwrap();
+    // A puzzle format of a public set, shared by many keys whose prompts often ask for steps.
+    let evidence = CampaignEvidence {
+        template: Some(CampaignView { credentials: 100.0, contents: 400.0 }),
+        template_intent: 0.7,
+        ..CampaignEvidence::default()
+    };
+    let key = |single: f32| {
+        let mut p = Profile { requests: 10.0, ..Default::default() };
+        p.signals[ShapeSignal::ChainOfThought.index()] = 7.0;
+        p.signals[ShapeSignal::SingleTurn.index()] = single;
+        let s = strengths(&cfg, &p, &Record::default(), &evidence, T0);
+        (s[Detector::CampaignTemplate as usize], cohort_intent(&cfg, &p, &evidence), form_fill(&p))
+    };
+    // A farm key: every request a fresh single turn: the campaign counts fully.
+    assert_eq!(key(10.0), (1.0, 1.0, 1.0));
+    // A student in conversation, four requests in ten new chats: the shared wording is no campaign.
+    assert_eq!(key(4.0), (0.0, 0.0, 0.0));
+    // Mostly new chats: in part.
+    let (t, c, f) = key(7.0);
+    assert!(f > 0.4 && f < 0.6 && (t - f).abs() < 1e-6 && (c - f).abs() < 1e-6, "{t} {c} {f}");
 }
