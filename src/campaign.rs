@@ -371,7 +371,9 @@ impl<'a> CampaignTable<'a> {
             if !changed && cas.is_some() {
                 return Some(slot.cohort());
             }
-            match self.store.set(&key, &slot.encode(), cas) {
+            // An absent slot is created only if still absent (`CREATE_CAS`): a blind write here could
+            // overwrite another worker's insert made since the read.
+            match self.store.set(&key, &slot.encode(), Some(cas.unwrap_or(crate::ledger::CREATE_CAS))) {
                 Ok(()) => return Some(slot.cohort()),
                 Err(StoreError::CasMismatch) => continue,
                 Err(StoreError::Unavailable) => return None,

@@ -135,7 +135,7 @@ impl FakeHost {
                     self.properties.borrow_mut().push((name.to_string(), value.clone()))
                 }
                 HostAction::Log(line) => self.logs.borrow_mut().push(line.clone()),
-                HostAction::CallOut(call) => self.call_outs.borrow_mut().push(call.clone()),
+                HostAction::CallOut(call) => self.call_outs.borrow_mut().push(call.as_ref().clone()),
                 HostAction::ResumeRequest => self.resumes.set(self.resumes.get() + 1),
                 HostAction::RemoveResponseHeader(name) => {
                     self.response_headers.borrow_mut().retain(|(k, _)| !k.eq_ignore_ascii_case(name))

@@ -126,8 +126,9 @@ pub enum HostAction {
     SetProperty(Name, Vec<u8>),
     /// An info-level log line.
     Log(String),
-    /// Starts an asynchronous gRPC call.
-    CallOut(CallOut),
+    /// Starts an asynchronous gRPC call (boxed: the rare action, and the largest, would otherwise set
+    /// the size of every action).
+    CallOut(Box<CallOut>),
     /// Lets a request held for a call-out go on.
     ResumeRequest,
     /// Removes every value of a response header.
@@ -728,14 +729,14 @@ impl Exchange {
                 Some((check, s.cluster.clone(), s.timeout_ms))
             });
             if let Some((check, cluster, timeout_ms)) = check {
-                actions.push(HostAction::CallOut(CallOut {
+                actions.push(HostAction::CallOut(Box::new(CallOut {
                     tag: SYNC_CHECK_TAG,
                     cluster,
                     service: wire::SERVICE.to_string(),
                     method: wire::METHOD.to_string(),
                     message: check.message.clone(),
                     timeout_ms,
-                }));
+                })));
                 self.waiting = Some(Waiting { credential: credential.clone(), facts, forwarded, check, needs });
                 return Flow::Pause;
             }

@@ -483,3 +483,44 @@ fn two_workers_in_bursts_overshoot_a_budget_by_at_most_one_views_decisions() {
     assert!(overshoots.iter().all(|o| *o <= per_read), "{overshoots:?}");
     assert!(overshoots.contains(&per_read), "the bound is reached: {overshoots:?}");
 }
+
+/// A store that runs another worker's whole update just before the first write it is asked for.
+struct FirstWriteInterleaver<'a> {
+    inner: &'a MemoryStore,
+    between: std::cell::RefCell<Option<Box<dyn FnOnce() + 'a>>>,
+}
+
+impl SharedStore for FirstWriteInterleaver<'_> {
+    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        self.inner.get(key)
+    }
+
+    fn set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), distill_guard::host::StoreError> {
+        if let Some(other_worker) = self.between.borrow_mut().take() {
+            other_worker();
+        }
+        self.inner.set(key, value, cas)
+    }
+}
+
+#[test]
+fn a_campaign_slot_created_between_a_read_and_the_first_write_keeps_the_other_insert() {
+    // Worker B reads a template's campaign slot: absent. Worker A then creates it with its credential.
+    // B's write must not erase A's insert: it fails, B reads A's slot and adds its own credential.
+    use distill_guard::campaign::{CampaignTable, FingerprintKind};
+    let store = MemoryStore::new();
+    let a = CampaignTable::new(&store, "test", 64, 3600);
+    let fp = 0x5eed_f00d;
+    let b_store = FirstWriteInterleaver {
+        inner: &store,
+        between: std::cell::RefCell::new(Some(Box::new(|| {
+            a.observe(FingerprintKind::Template, fp, 1, 101, T0).unwrap();
+        }))),
+    };
+    let b = CampaignTable::new(&b_store, "test", 64, 3600);
+    let seen_by_b = b.observe(FingerprintKind::Template, fp, 2, 102, T0).unwrap();
+    assert!(b_store.between.borrow().is_none(), "A ran between B's read and write");
+    assert!((seen_by_b.credentials - 2.0).abs() < 0.5, "B counted on top of A: {}", seen_by_b.credentials);
+    let third = a.observe(FingerprintKind::Template, fp, 3, 103, T0).unwrap();
+    assert!((third.credentials - 3.0).abs() < 0.5, "no credential lost: {}", third.credentials);
+}
