@@ -77,5 +77,9 @@ mod onepass;
 #[path = "core/prompt.rs"]
 mod prompt;
 
+#[cfg(not(target_arch = "wasm32"))]
+#[path = "core/prompt_corpus.rs"]
+mod prompt_corpus;
+
 #[path = "core/json_scan.rs"]
 mod json_scan;
